@@ -1,0 +1,29 @@
+"""symlearn: rebuild the figures of "How unconstrained machine-learning models learn
+physical symmetries" (Domina et al., arXiv:2603.24638), from data to plots.
+
+Stages, one rules file each: data -> train -> (analyse -> figures).
+Default run: `snakemake` (config/config.yaml). Paper scale:
+`snakemake --configfile config/paper.yaml`.
+"""
+
+import os
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# the embedded default, found next to this file whatever the working directory;
+# --configfile FILE overrides it key by key
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        pet_training_outputs(),

@@ -1,0 +1,66 @@
+"""Shared fixtures: the repository root, the default config, and a tiny data set."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture()
+def default_config() -> dict:
+    with open(ROOT / "config" / "config.yaml") as handle:
+        return copy.deepcopy(yaml.safe_load(handle))
+
+
+TINY_SUBSETS = {"bulk": 4, "rattled": 6, "surface": 4, "cluster": 4, "molecule": 4,
+                "alloy": 6}
+TINY_MODEL = {"cutoff": 4.0, "cutoff_width": 0.5, "d_pet": 8, "d_head": 8, "d_node": 16,
+              "d_feedforward": 16, "num_heads": 2, "num_attention_layers": 1,
+              "num_gnn_layers": 1}
+TINY_TRAINING = {"epochs": 4, "checkpoint_every": 2, "batch_size": 8,
+                 "learning_rate": 1e-3, "warmup_fraction": 0.1, "weight_decay": None,
+                 "seed": 0, "precision": 32, "num_workers": 0, "threads": 1,
+                 "loss_weights": {"energy": 1.0, "forces": 1.0, "stress": 1.0}}
+
+
+@pytest.fixture(scope="session")
+def tiny_pet_data(tmp_path_factory) -> dict[str, Path]:
+    """Training views of a tiny generated data set: {'train': path, 'val':, 'test':}."""
+    from symlearn.data.atomistic import generate, split
+    from symlearn.data.extxyz import write_frames, write_training_view
+
+    directory = tmp_path_factory.mktemp("tiny_data")
+    frames = generate(TINY_SUBSETS, seed=3, max_atoms=12)
+    parts = split(frames, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=3)
+    views = {}
+    for name, part in parts.items():
+        write_frames(part, directory / f"{name}.xyz")
+        views[name] = directory / "pet" / f"{name}.xyz"
+        write_training_view(directory / f"{name}.xyz", views[name])
+    return views
+
+
+def _tiny_settings() -> dict:
+    return {"augmentation": "o3", "model": dict(TINY_MODEL),
+            "training": copy.deepcopy(TINY_TRAINING)}
+
+
+@pytest.fixture()
+def tiny_settings() -> dict:
+    """Settings of a tiny PET run (4 epochs, checkpoints every 2)."""
+    return _tiny_settings()
+
+
+@pytest.fixture(scope="session")
+def make_tiny_settings():
+    return _tiny_settings

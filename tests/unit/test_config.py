@@ -1,0 +1,129 @@
+"""Configuration checks: every bad key, type or value is named before any job runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from symlearn.config import (
+    ConfigError,
+    check_config,
+    checkpoint_epochs,
+    pet_checkpoint_epochs,
+    pet_run_settings,
+)
+
+
+def test_default_config_is_valid(default_config):
+    check_config(default_config)
+
+
+def _set(config, dotted, value):
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("pet.training.epochs", "ten", r"pet\.training\.epochs: 'ten' is not of type 'integer'"),
+        ("pet.training.epoch", 10, r"unknown key pet\.training\.epoch"),
+        ("pet.model.d_pett", 10, r"unknown key pet\.model\.d_pett"),
+        ("data.atomistic.synthetic.max_atoms", 3, r"data\.atomistic\.synthetic\.max_atoms: 3"),
+        ("data.atomistic.synthetic.n_structures.crystal", 3,
+         r"unknown key data\.atomistic\.synthetic\.n_structures\.crystal"),
+        ("pet.runs.pet-aug.augmentation", "so3", r"pet\.runs\.pet-aug\.augmentation: 'so3'"),
+        ("pet.runs.pet-aug.training", {"epochs": 3},
+         r"unknown key pet\.runs\.pet-aug\.training\.epochs"),
+        ("pet.runs.pet-aug.model", {"d_pet": -1}, r"pet\.runs\.pet-aug\.model\.d_pet: -1"),
+        ("device", "gpu", r"device: 'gpu' does not match"),
+        ("pet.training.learning_rate", 0, r"pet\.training\.learning_rate: 0"),
+        ("pet.training.precision", 16, r"pet\.training\.precision: 16 is not one of"),
+        ("colour", "blue", r"unknown key colour"),
+    ],
+)
+def test_schema_names_the_bad_key(default_config, dotted, value, expected):
+    _set(default_config, dotted, value)
+    with pytest.raises(ConfigError, match=expected):
+        check_config(default_config)
+
+
+def test_missing_key_is_named(default_config):
+    del default_config["pet"]["training"]["batch_size"]
+    with pytest.raises(ConfigError, match=r"pet\.training: 'batch_size' is a required"):
+        check_config(default_config)
+
+
+def test_all_problems_are_listed_at_once(default_config):
+    _set(default_config, "pet.training.epochs", "ten")
+    _set(default_config, "pet.model.colour", 1)
+    with pytest.raises(ConfigError) as info:
+        check_config(default_config)
+    assert "pet.training.epochs" in str(info.value)
+    assert "pet.model.colour" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("data.atomistic.split.train", 0.5, r"data\.atomistic\.split: fractions sum to 0\.7"),
+        ("pet.training.checkpoint_every", 50,
+         r"pet\.training\.checkpoint_every: 50 is more than pet\.training\.epochs"),
+        ("pet.model.num_heads", 3, r"pet\.model\.num_heads: 3 does not divide d_pet"),
+        ("data.atomistic.synthetic.n_structures",
+         {"bulk": 2}, r"data\.atomistic\.split\.val: the val split receives no structure"),
+    ],
+)
+def test_impossible_values_are_named(default_config, dotted, value, expected):
+    _set(default_config, dotted, value)
+    with pytest.raises(ConfigError, match=expected):
+        check_config(default_config)
+
+
+def test_run_settings_merge_overrides(default_config):
+    default_config["pet"]["runs"]["wide"] = {
+        "augmentation": "none", "model": {"d_pet": 64}, "training": {"seed": 7}}
+    settings = pet_run_settings(default_config, "wide")
+    assert settings["augmentation"] == "none"
+    assert settings["model"]["d_pet"] == 64
+    assert settings["model"]["d_node"] == default_config["pet"]["model"]["d_node"]
+    assert settings["training"]["seed"] == 7
+    assert settings["training"]["epochs"] == default_config["pet"]["training"]["epochs"]
+    # the shared defaults are not modified by a run's overrides
+    assert default_config["pet"]["model"]["d_pet"] == 32
+    with pytest.raises(ConfigError, match="no such run"):
+        pet_run_settings(default_config, "missing")
+
+
+def test_checkpoint_schedule():
+    assert checkpoint_epochs(30, 5) == [0, 5, 10, 15, 20, 25, 30]
+    assert checkpoint_epochs(7, 3) == [0, 3, 6, 7]
+    assert checkpoint_epochs(1, 1) == [0, 1]
+    with pytest.raises(ValueError):
+        checkpoint_epochs(0, 1)
+
+
+def test_default_schedule(default_config):
+    assert pet_checkpoint_epochs(default_config)[0] == 0
+    assert pet_checkpoint_epochs(default_config)[-1] == \
+        default_config["pet"]["training"]["epochs"]
+
+
+def test_check_config_command(default_config, tmp_path, root):
+    good = root / "config" / "config.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"pet": {"training": {"epochs": "ten"}}}))
+    ok = subprocess.run([sys.executable, "-m", "symlearn", "check-config", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    failed = subprocess.run(
+        [sys.executable, "-m", "symlearn", "check-config", str(good), str(bad)],
+        capture_output=True, text=True)
+    assert failed.returncode == 2
+    assert "pet.training.epochs: 'ten' is not of type 'integer'" in failed.stderr

@@ -1,0 +1,103 @@
+"""MAD-style extxyz checks and the PET training view (stress masked with NaN)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from symlearn.data.extxyz import DataError, read_frames, write_frames, write_training_view
+
+
+def _frames():
+    crystal = bulk("Cu", "fcc", a=3.6, cubic=True)
+    crystal.info.update(energy=-1.0, stress=np.diag([0.1, 0.2, 0.3]), subset="bulk",
+                        frame_id=0)
+    crystal.arrays["forces"] = np.full((4, 3), 0.5)
+    water = molecule("H2O")
+    water.info.update(energy=2.0, subset="molecule", frame_id=1)
+    water.arrays["forces"] = np.zeros((3, 3))
+    return [crystal, water]
+
+
+def test_training_view_masks_missing_stress(tmp_path):
+    write_frames(_frames(), tmp_path / "in.xyz")
+    summary = write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    assert summary["frames"] == 2
+    assert summary["frames_with_stress"] == 1
+    crystal, water = read_frames(tmp_path / "out.xyz")
+    np.testing.assert_allclose(crystal.calc.results["stress"][:3], [0.1, 0.2, 0.3])
+    assert np.isnan(water.calc.results["stress"]).all()
+    assert water.info["subset"] == "molecule"
+
+
+def test_metatrain_reads_the_view_with_masked_stress(tmp_path):
+    """metatrain's own reader accepts the view, with NaN stress where there is none."""
+    from metatrain.utils.data.readers.ase import read_generic
+    from omegaconf import OmegaConf
+
+    write_frames(_frames(), tmp_path / "in.xyz")
+    write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    target = OmegaConf.create({
+        "quantity": "non_conservative_stress", "read_from": str(tmp_path / "out.xyz"),
+        "reader": "ase", "key": "stress", "unit": "eV/A^3", "sample_kind": "system",
+        "type": {"cartesian": {"rank": 2}}, "num_subtargets": 1, "description": ""})
+    maps, _ = read_generic("non_conservative_stress", target)
+    values = [m.block().values.squeeze() for m in maps]
+    assert values[0].diagonal().tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert values[1].isnan().all()
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [
+        ("energy", r"frame 1 has no 'energy'"),
+        ("forces", r"frame 1 has no 'forces'"),
+    ],
+)
+def test_missing_field_names_file_and_frame(tmp_path, remove, message):
+    frames = _frames()
+    crystal = frames[0]
+    frames[1] = crystal.copy()
+    frames[1].info = {k: v for k, v in crystal.info.items() if k != remove}
+    if remove == "forces":
+        del frames[1].arrays["forces"]
+    write_frames(frames, tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+        write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    assert not (tmp_path / "out.xyz").exists()
+
+
+def test_periodic_frame_without_stress_is_an_error(tmp_path):
+    frames = _frames()
+    del frames[0].info["stress"]
+    write_frames(frames, tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=r"frame 0 is periodic but has no 'stress'"):
+        write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+
+
+def test_wrong_force_shape_is_an_error(tmp_path):
+    frames = _frames()
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.8]])
+    atoms.info.update(energy=1.0, subset="molecule", forces=np.zeros(3))
+    frames.append(atoms)
+    write_frames(frames, tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=r"frame 2 has no 'forces'"):
+        write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+
+
+def test_truncated_file_names_file_and_frame(tmp_path):
+    write_frames(_frames(), tmp_path / "in.xyz")
+    lines = (tmp_path / "in.xyz").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.xyz").write_text("".join(lines[:-2]))  # the molecule loses atoms
+    with pytest.raises(DataError, match=r"cut\.xyz: frame 1 .*truncated after 1 complete"):
+        read_frames(tmp_path / "cut.xyz")
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_frames(tmp_path / "absent.xyz")
+    (tmp_path / "empty.xyz").write_text("")
+    with pytest.raises(DataError, match="contains no frames"):
+        read_frames(tmp_path / "empty.xyz")

@@ -1,0 +1,207 @@
+"""PET training through metatrain: options, checkpoints, augmentation switch, resume."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+import torch
+from metatrain.utils.errors import ArchitectureError
+
+import symlearn.train.pet as pet
+from symlearn.train.pet import build_options, load_checkpoint, train_pet
+
+
+def test_options_builder(tiny_settings, tmp_path):
+    tiny_settings["training"]["weight_decay"] = 0.01
+    tiny_settings["training"]["loss_weights"]["stress"] = 0.5
+    options = build_options(tiny_settings, "a.xyz", "b.xyz", "c.xyz", device="cpu")
+    hypers = options["architecture"]["training"]
+    assert options["architecture"]["name"] == "pet"
+    assert options["architecture"]["model"] == tiny_settings["model"]
+    assert options["device"] == "cpu"
+    assert options["seed"] == 0
+    assert options["base_precision"] == 32
+    assert hypers["num_epochs"] == 4
+    assert hypers["checkpoint_interval"] == 1  # the trainer subclass keeps the schedule
+    assert hypers["weight_decay"] == 0.01
+    assert hypers["per_structure_targets"] == ["non_conservative_stress"]
+    assert hypers["loss"]["non_conservative_stress"] == {"type": "mse", "weight": 0.5}
+    for name, path in [("training_set", "a.xyz"), ("validation_set", "b.xyz"),
+                       ("test_set", "c.xyz")]:
+        dataset = options[name]
+        assert dataset["systems"]["read_from"] == path
+        targets = dataset["targets"]
+        assert targets["energy"]["forces"] is False  # forces are not energy gradients
+        assert targets["non_conservative_force"]["type"] == {"cartesian": {"rank": 1}}
+        assert targets["non_conservative_force"]["sample_kind"] == "atom"
+        assert targets["non_conservative_stress"]["type"] == {"cartesian": {"rank": 2}}
+    # without weight decay, metatrain's Adam default is kept
+    tiny_settings["training"]["weight_decay"] = None
+    assert "weight_decay" not in build_options(
+        tiny_settings, "a", "b", "c", "cpu")["architecture"]["training"]
+
+
+def test_metatrain_accepts_the_options(tiny_settings):
+    """metatrain's own validators accept what the builder writes."""
+    from metatrain.utils.architectures import check_architecture_options, get_default_hypers
+    from metatrain.utils.omegaconf import BASE_OPTIONS
+    from metatrain.utils.pydantic import validate_base_options
+    from omegaconf import OmegaConf
+
+    options = build_options(tiny_settings, "a.xyz", "b.xyz", "c.xyz", device="cpu")
+    validate_base_options(copy.deepcopy(options))
+    merged = OmegaConf.merge(BASE_OPTIONS, {"architecture": get_default_hypers("pet")},
+                             options)
+    check_architecture_options(
+        name="pet", options=OmegaConf.to_container(merged["architecture"]))
+
+
+def _state(path):
+    return torch.load(path, weights_only=False, map_location="cpu")["model_state_dict"]
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        if torch.is_tensor(a[name]) and a[name].is_floating_point():
+            assert torch.equal(a[name], b[name]), name
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_pet_data, tmp_path_factory, make_tiny_settings):
+    settings = make_tiny_settings()
+    out = tmp_path_factory.mktemp("trained")
+    summary = train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
+    return settings, out, summary
+
+
+def test_training_writes_checkpoints_log_and_model(trained):
+    _, out, summary = trained
+    assert summary["epochs"] == [0, 2, 4]
+    assert summary["resumed_from_epoch"] is None
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "epoch_0.ckpt", "epoch_2.ckpt", "epoch_4.ckpt"]
+    assert not (out / "resume").exists()
+    log = pd.read_csv(out / "train_log.csv")
+    assert log["epoch"].tolist() == [1, 2, 3, 4]
+    assert "validation non_conservative_force RMSE (per atom) [meV/A]" in log.columns
+    assert log.notna().all().all()
+    assert (out / "model.pt").stat().st_size > 0
+    assert (out / "options.yaml").exists()
+
+
+def test_checkpoints_load_at_their_epoch(trained, tiny_pet_data):
+    _, out, _ = trained
+    untrained = torch.load(out / "checkpoints" / "epoch_0.ckpt", weights_only=False)
+    assert untrained["epoch"] is None  # a restart from it starts at the first epoch
+    assert untrained["optimizer_state_dict"] is None
+    assert torch.load(out / "checkpoints" / "epoch_2.ckpt", weights_only=False)["epoch"] == 1
+    states = [_state(out / "checkpoints" / f"epoch_{k}.ckpt") for k in (0, 2, 4)]
+    changed = [name for name in states[0] if torch.is_tensor(states[0][name])
+               and states[0][name].is_floating_point()
+               and not torch.equal(states[0][name], states[2][name])]
+    assert changed, "training did not change the weights"
+    for k in (0, 2, 4):
+        for context in ("restart", "export"):
+            model = load_checkpoint(out / "checkpoints" / f"epoch_{k}.ckpt", context)
+            assert type(model).__name__ == "PET"
+    # the epoch-0 model carries its fitted composition baseline
+    composition = dict(load_checkpoint(out / "checkpoints" / "epoch_0.ckpt")
+                       .additive_models[0].named_buffers())
+    assert any(value.abs().sum() > 0 for name, value in composition.items()
+               if "energy" in name)
+
+
+def test_checkpoint_of_another_architecture_is_named(tmp_path):
+    torch.save({"architecture_name": "soap_bpnn"}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="architecture 'soap_bpnn', not 'pet'"):
+        load_checkpoint(tmp_path / "other.ckpt")
+
+
+def test_metatrain_is_left_as_it_was(trained):
+    import metatrain.pet
+    import metatrain.pet.trainer
+    from metatrain.utils.augmentation import O3Augmenter
+
+    assert metatrain.pet.__trainer__ is metatrain.pet.trainer.Trainer
+    assert metatrain.pet.trainer.O3Augmenter is O3Augmenter
+
+
+@pytest.mark.parametrize(("augmentation", "called"), [("o3", True), ("none", False)])
+def test_augmentation_switch(tiny_settings, tiny_pet_data, tmp_path, monkeypatch,
+                             augmentation, called):
+    from metatrain.utils.augmentation import O3Augmenter
+
+    calls = []
+    original = O3Augmenter.apply_random_augmentations
+
+    def spy(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(O3Augmenter, "apply_random_augmentations", spy)
+    tiny_settings["augmentation"] = augmentation
+    tiny_settings["training"].update(epochs=1, checkpoint_every=1)
+    train_pet(tiny_settings, **tiny_pet_data, out_dir=tmp_path, threads=1)
+    assert bool(calls) is called
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_after(monkeypatch, epoch):
+    """Make the next training die right after it saved the checkpoint of ``epoch``."""
+    make = pet._make_trainer
+
+    def make_dying(schedule):
+        class Dying(make(schedule)):
+            def _save_epoch(self, model, directory, completed):
+                super()._save_epoch(model, directory, completed)
+                if completed == epoch:
+                    raise _Interrupted
+
+        return Dying
+
+    monkeypatch.setattr(pet, "_make_trainer", make_dying)
+
+
+def test_interrupted_training_resumes_exactly(trained, tiny_pet_data, tmp_path,
+                                              monkeypatch):
+    settings, reference, _ = trained
+    out = tmp_path / "run"
+    _interrupt_after(monkeypatch, 2)
+    with pytest.raises(ArchitectureError) as info:
+        train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
+    assert isinstance(info.value.__cause__, _Interrupted)
+    # nothing published yet: only the resume folder, holding epochs 0 and 2
+    assert sorted(p.name for p in out.iterdir()) == ["resume"]
+    assert (out / "resume" / "epoch_2.ckpt").exists()
+
+    monkeypatch.undo()
+    summary = train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
+    assert summary["resumed_from_epoch"] == 2
+    assert summary["attempts"] == 2
+    for k in (0, 2, 4):
+        _assert_same_weights(_state(reference / "checkpoints" / f"epoch_{k}.ckpt"),
+                             _state(out / "checkpoints" / f"epoch_{k}.ckpt"))
+    resumed_log = pd.read_csv(out / "train_log.csv")
+    reference_log = pd.read_csv(reference / "train_log.csv")
+    assert resumed_log["attempt"].tolist() == [1, 1, 2, 2]
+    pd.testing.assert_frame_equal(resumed_log.drop(columns="attempt"),
+                                  reference_log.drop(columns="attempt"))
+
+
+def test_resume_folder_of_other_settings_is_discarded(tiny_settings, tiny_pet_data,
+                                                      tmp_path, monkeypatch):
+    tiny_settings["training"].update(epochs=2, checkpoint_every=1)
+    _interrupt_after(monkeypatch, 1)
+    with pytest.raises(ArchitectureError):
+        train_pet(tiny_settings, **tiny_pet_data, out_dir=tmp_path, threads=1)
+    monkeypatch.undo()
+    tiny_settings["training"]["learning_rate"] = 2e-3
+    summary = train_pet(tiny_settings, **tiny_pet_data, out_dir=tmp_path, threads=1)
+    assert summary["resumed_from_epoch"] is None
+    assert summary["attempts"] == 1

@@ -1,0 +1,79 @@
+"""Configuration checks, shared paths and helpers of every rules file."""
+
+import json
+import os
+import re
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The rules run `python -m symlearn` with the package folder on PYTHONPATH, so the
+# command works in any environment the jobs run in (the venv, --sdm conda, cluster
+# nodes) whether or not the package was pip-installed there.
+_PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
+# (the prefix is formatted like a rule's command: {{ }} stands for a literal brace)
+shell.prefix(
+    f'set -euo pipefail; export PYTHONPATH="{_PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; '
+)
+if _PACKAGE_DIR not in sys.path:
+    sys.path.insert(0, _PACKAGE_DIR)
+
+from symlearn.config import (  # noqa: E402
+    SPLITS,
+    ConfigError,
+    check_config,
+    load_schema,
+    pet_checkpoint_epochs,
+    pet_run_settings,
+)
+
+_SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+# concise messages that name every bad key, before any job starts ...
+try:
+    check_config(config, load_schema(_SCHEMA))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+# ... then Snakemake's own validation (it also fills schema defaults)
+validate(config, _SCHEMA)
+
+RESULTS = config["results"].rstrip("/")
+PET_RUNS = list(config["pet"]["runs"])
+PET_EPOCHS = pet_checkpoint_epochs(config)
+
+
+wildcard_constraints:
+    split="|".join(SPLITS),
+    dataset="[A-Za-z0-9_-]+",
+    run="|".join(re.escape(run) for run in PET_RUNS),
+
+
+def atomistic_dataset():
+    """Name of the atomistic data set the training reads (data.atomistic.source)."""
+    return config["data"]["atomistic"]["source"]
+
+
+def pet_data(split):
+    """Training view of one split of the configured atomistic data set."""
+    return f"{RESULTS}/data/atomistic/{atomistic_dataset()}/pet/{split}.xyz"
+
+
+def pet_settings_json(wildcards):
+    """A run's merged settings, as the JSON the train command reads."""
+    return json.dumps(pet_run_settings(config, wildcards.run), sort_keys=True)
+
+
+def pet_threads(wildcards):
+    return pet_run_settings(config, wildcards.run)["training"]["threads"]
+
+
+def pet_training_outputs():
+    """Every PET run's checkpoints, log and exported model."""
+    return expand(
+        [
+            f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt",
+            f"{RESULTS}/train/pet/{{run}}/train_log.csv",
+            f"{RESULTS}/train/pet/{{run}}/model.pt",
+        ],
+        run=PET_RUNS,
+        epoch=PET_EPOCHS,
+    )

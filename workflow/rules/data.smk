@@ -1,0 +1,42 @@
+"""Data stage: the embedded atomistic generator and the PET training view."""
+
+
+rule make_atomistic:
+    message:
+        "Generating the embedded atomistic data set (EMT labels)"
+    output:
+        **{
+            split: f"{RESULTS}/data/atomistic/synthetic/{split}.xyz"
+            for split in SPLITS
+        },
+    params:
+        seed=lookup(dpath="data/atomistic/synthetic/seed", within=config),
+        max_atoms=lookup(dpath="data/atomistic/synthetic/max_atoms", within=config),
+        n_structures=json.dumps(
+            lookup(dpath="data/atomistic/synthetic/n_structures", within=config)
+        ),
+        split=json.dumps(lookup(dpath="data/atomistic/split", within=config)),
+        out_dir=lambda wildcards, output: os.path.dirname(output.train),
+    log:
+        f"{RESULTS}/logs/make_atomistic.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn make-atomistic --seed {params.seed}"
+        " --max-atoms {params.max_atoms} --n-structures {params.n_structures:q}"
+        " --split {params.split:q} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule prepare_pet_data:
+    message:
+        "Checking {wildcards.dataset}/{wildcards.split}.xyz, writing its PET training view"
+    input:
+        f"{RESULTS}/data/atomistic/{{dataset}}/{{split}}.xyz",
+    output:
+        f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.xyz",
+    log:
+        f"{RESULTS}/logs/prepare_pet_data/{{dataset}}_{{split}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn prepare-pet-data {input} {output} > {log} 2>&1"

@@ -1,0 +1,133 @@
+"""``symlearn <step>``: the commands the Snakemake rules call.
+
+Each rule is one of these commands, so every step can also be run, tested and
+debugged by hand (``snakemake -n -p`` prints the exact command lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+LOGGER = logging.getLogger("symlearn")
+
+
+def _json_arg(text: str):
+    """A JSON value given inline, or ``@file`` holding one."""
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+
+
+def _make_atomistic(args: argparse.Namespace) -> None:
+    from .config import SPLITS
+    from .data.atomistic import generate, split
+    from .data.extxyz import write_frames
+
+    start = time.perf_counter()
+    frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms)
+    parts = split(frames, args.split, seed=args.seed)
+    for name in SPLITS:
+        path = Path(args.out_dir) / f"{name}.xyz"
+        write_frames(parts[name], path)
+        LOGGER.info("wrote %d structures (%d atoms) to %s", len(parts[name]),
+                    sum(len(a) for a in parts[name]), path)
+    LOGGER.info("generated %d structures in %.1f s", len(frames),
+                time.perf_counter() - start)
+
+
+def _prepare_pet_data(args: argparse.Namespace) -> None:
+    from .data.extxyz import write_training_view
+
+    summary = write_training_view(args.input, args.output)
+    LOGGER.info("checked %s: %s", args.input, json.dumps(summary))
+
+
+def _train_pet(args: argparse.Namespace) -> None:
+    from .train.pet import train_pet
+
+    start = time.perf_counter()
+    summary = train_pet(args.settings, train=args.train, val=args.val, test=args.test,
+                        out_dir=args.out_dir, device=args.device, threads=args.threads)
+    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    LOGGER.info("training finished: %s", json.dumps(summary))
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config import check_config, deep_merge
+
+    config: dict = {}
+    for path in args.configfile:
+        with open(path) as handle:
+            config = deep_merge(config, yaml.safe_load(handle) or {})
+    check_config(config)
+    print(f"{' + '.join(args.configfile)}: valid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symlearn", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("make-atomistic",
+                            help="generate the embedded EMT data set, split")
+    p.add_argument("--n-structures", type=_json_arg, required=True,
+                   help='structures per subset, JSON, e.g. \'{"bulk": 40}\'')
+    p.add_argument("--split", type=_json_arg, required=True,
+                   help='fractions, JSON, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'')
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--max-atoms", type=int, required=True)
+    p.add_argument("--out-dir", required=True, help="receives train/val/test.xyz")
+    p.set_defaults(func=_make_atomistic)
+
+    p = commands.add_parser("prepare-pet-data",
+                            help="check a MAD-style extxyz file, write its PET view")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(func=_prepare_pet_data)
+
+    p = commands.add_parser("train-pet", help="train one PET run through metatrain")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the run's settings (augmentation, model, training), JSON or @file")
+    p.add_argument("--train", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_train_pet)
+
+    p = commands.add_parser("check-config", help="validate configuration files")
+    p.add_argument("configfile", nargs="+",
+                   help="YAML files, later ones overriding earlier ones")
+    p.set_defaults(func=_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="[%(asctime)s][%(levelname)s] %(name)s: %(message)s",
+                        stream=sys.stderr)
+    from .config import ConfigError
+    from .data.extxyz import DataError
+
+    try:
+        args.func(args)
+    except (ConfigError, DataError) as err:
+        print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

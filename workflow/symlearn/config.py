@@ -1,0 +1,158 @@
+"""The workflow configuration: checks with messages that name the key, and the
+settings each job receives.
+
+The schema (``workflow/schemas/config.schema.yaml``) catches unknown keys, wrong types
+and out-of-range values; :func:`semantic_errors` catches what a schema cannot
+(fractions that must sum to 1, a checkpoint interval longer than the training, ...).
+Both run when the workflow starts, before any job, and from ``symlearn check-config``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SPLITS = ("train", "val", "test")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem by key."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        prefix = f"{key}." if error.absolute_path else ""
+        names = ", ".join(f"{prefix}{name}" for name in unknown)
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key {names}{hint}"
+    if error.validator == "required":
+        return f"{key}: {error.message}"
+    return f"{key}: {error.message}"
+
+
+def schema_errors(config: Mapping[str, Any], schema: Mapping | None = None) -> list[str]:
+    """Every schema violation, one line each, naming the key."""
+    schema = load_schema() if schema is None else schema
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    messages = []
+    for error in errors:
+        # an allOf/$ref failure repeats its sub-errors; report the innermost ones
+        leaves = [e for e in error.context if not e.context] if error.context else [error]
+        messages.extend(_describe(leaf) for leaf in leaves)
+    return list(dict.fromkeys(messages))
+
+
+def split_counts(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
+    """How many of ``n`` structures of one subset go to each part: rounded cumulative
+    fractions, so the counts always add up to ``n``."""
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must sum to 1, got {dict(fractions)}")
+    counts, start, cumulative = {}, 0, 0.0
+    for i, (name, fraction) in enumerate(fractions.items()):
+        cumulative += fraction
+        stop = n if i == len(fractions) - 1 else round(cumulative * n)
+        counts[name] = stop - start
+        start = stop
+    return counts
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated recursively by ``override`` (copies, inputs untouched)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """The settings of one PET run: the shared ``pet`` defaults, overridden by the run."""
+    runs = config["pet"]["runs"]
+    if run not in runs:
+        raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(runs)})")
+    spec = runs[run]
+    return {
+        "augmentation": spec["augmentation"],
+        "model": deep_merge(config["pet"]["model"], spec.get("model", {})),
+        "training": deep_merge(config["pet"]["training"], spec.get("training", {})),
+    }
+
+
+def semantic_errors(config: Mapping[str, Any]) -> list[str]:
+    """Problems a schema cannot express, one line each, naming the key."""
+    errors = []
+    atomistic = config["data"]["atomistic"]
+    fractions = atomistic["split"]
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        errors.append(f"data.atomistic.split: fractions sum to {total:g}, must sum to 1")
+    else:
+        sizes = dict.fromkeys(SPLITS, 0)
+        for n in atomistic["synthetic"]["n_structures"].values():
+            for name, count in split_counts(n, fractions).items():
+                sizes[name] += count
+        for name, size in sizes.items():
+            if size == 0:
+                errors.append(
+                    f"data.atomistic.split.{name}: the {name} split receives no "
+                    "structure; raise data.atomistic.synthetic.n_structures or the "
+                    "fraction")
+
+    training = config["pet"]["training"]
+    if training["checkpoint_every"] > training["epochs"]:
+        errors.append(
+            f"pet.training.checkpoint_every: {training['checkpoint_every']} is more than "
+            f"pet.training.epochs ({training['epochs']})")
+    for run in config["pet"]["runs"]:
+        settings = pet_run_settings(config, run)
+        model = settings["model"]
+        if model["d_pet"] % model["num_heads"]:
+            where = ("pet.runs." + run + ".model" if "model" in config["pet"]["runs"][run]
+                     else "pet.model")
+            errors.append(
+                f"{where}.num_heads: {model['num_heads']} does not divide d_pet "
+                f"({model['d_pet']}) for run {run}")
+    return errors
+
+
+def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:
+    """Raise :class:`ConfigError` listing every problem, schema first."""
+    errors = schema_errors(config, schema)
+    if not errors:
+        errors = semantic_errors(config)
+    if errors:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
+
+
+def checkpoint_epochs(epochs: int, every: int) -> list[int]:
+    """Epochs (counted as completed epochs) that get a checkpoint: 0, every k, last."""
+    if epochs < 1 or every < 1:
+        raise ValueError(f"epochs and checkpoint_every must be >= 1, got {epochs}, {every}")
+    return sorted({0, *range(every, epochs + 1, every), epochs})
+
+
+def pet_checkpoint_epochs(config: Mapping[str, Any]) -> list[int]:
+    """Epochs with a checkpoint, shared by every PET run."""
+    training = config["pet"]["training"]
+    return checkpoint_epochs(training["epochs"], training["checkpoint_every"])

@@ -1,0 +1,420 @@
+"""Train PET through metatrain, with checkpoints at chosen epochs and exact resume.
+
+metatrain does the training (``metatrain.cli.train.train_model`` and PET's own
+trainer). This module adds, without editing the installed package, what the
+symmetry analysis needs from a training run:
+
+- ``epoch_{k}.ckpt`` after ``k`` completed epochs, for ``k`` = 0 (the model before its
+  first optimizer step, with its composition baseline and scaler already fitted), every
+  ``checkpoint_every`` epochs and the last epoch;
+- an augmentation switch: ``o3`` keeps PET's ``O3Augmenter`` (a uniform rotation and a
+  random inversion per structure), ``none`` replaces it by the identity;
+- resume: a killed run, started again with the same settings, continues from its last
+  checkpoint with the random-number state saved beside it, so it reproduces the
+  uninterrupted run.
+
+Both additions are a subclass of PET's trainer, installed as ``metatrain.pet``'s
+trainer only for the duration of one training call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import random
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from ..config import checkpoint_epochs
+from ..io import atomic_path, sha256_file, write_text_atomic
+
+LOGGER = logging.getLogger(__name__)
+
+#: metatrain target name -> (extxyz key, metatrain target options)
+TARGETS: dict[str, dict[str, Any]] = {
+    "energy": {
+        "key": "energy", "unit": "eV", "forces": False, "stress": False,
+        "virial": False,
+    },
+    "non_conservative_force": {
+        "key": "forces", "unit": "eV/A", "quantity": "non_conservative_force",
+        "type": {"cartesian": {"rank": 1}}, "sample_kind": "atom",
+    },
+    "non_conservative_stress": {
+        "key": "stress", "unit": "eV/A^3", "quantity": "non_conservative_stress",
+        "type": {"cartesian": {"rank": 2}}, "sample_kind": "system",
+    },
+}
+#: config loss-weight name -> metatrain target name
+LOSS_WEIGHT_TARGETS = {
+    "energy": "energy",
+    "forces": "non_conservative_force",
+    "stress": "non_conservative_stress",
+}
+AUGMENTATIONS = ("o3", "none")
+RESUME_DIR = "resume"
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` is CUDA when this process can see a GPU, else CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} was requested but CUDA is not available")
+    return device
+
+
+def _dataset(path: str | Path) -> dict[str, Any]:
+    return {
+        "systems": {"read_from": str(path), "reader": "ase", "length_unit": "angstrom"},
+        "targets": copy.deepcopy(TARGETS),
+    }
+
+
+def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Path,
+                  test: str | Path, device: str) -> dict[str, Any]:
+    """metatrain options for one run, from the run's settings in the config.
+
+    ``settings`` has ``model`` (PET model hyperparameters, passed through),
+    ``training`` (epochs, batch size, learning rate, ...) and ``augmentation``.
+    Checkpoints are requested every epoch; :class:`_Trainer` keeps the ones the
+    schedule asks for.
+    """
+    training = settings["training"]
+    hypers = {
+        "num_epochs": int(training["epochs"]),
+        "batch_size": int(training["batch_size"]),
+        "learning_rate": float(training["learning_rate"]),
+        "warmup_fraction": float(training["warmup_fraction"]),
+        "checkpoint_interval": 1,
+        "log_interval": 1,
+        # stress is intensive: its loss and metrics are per structure, not per atom
+        "per_structure_targets": ["non_conservative_stress"],
+        "loss": {
+            LOSS_WEIGHT_TARGETS[name]: {"type": "mse", "weight": float(weight)}
+            for name, weight in training["loss_weights"].items()
+        },
+    }
+    if training.get("weight_decay") is not None:
+        hypers["weight_decay"] = float(training["weight_decay"])
+    if training.get("num_workers") is not None:
+        hypers["num_workers"] = int(training["num_workers"])
+    return {
+        "seed": int(training["seed"]),
+        "device": device,
+        "base_precision": int(training["precision"]),
+        "architecture": {"name": "pet", "model": dict(settings["model"]),
+                         "training": hypers},
+        "training_set": _dataset(train),
+        "validation_set": _dataset(val),
+        "test_set": _dataset(test),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# the trainer subclass
+
+
+class _IdentityAugmenter:
+    """Drop-in for ``O3Augmenter`` that leaves systems and targets unchanged."""
+
+    def __init__(self, target_info_dict, extra_data_info_dict=None, **kwargs):
+        pass
+
+    def apply_random_augmentations(self, systems, targets, extra_data=None):
+        return systems, targets, ({} if extra_data is None else extra_data)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+             "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _make_trainer(schedule: list[int]) -> type:
+    from metatrain.pet.trainer import Trainer
+
+    class _Trainer(Trainer):
+        """PET's trainer, saving ``epoch_{k}.ckpt`` (+ RNG state) on the schedule."""
+
+        def train(self, model, dtype, devices, train_datasets, val_datasets,
+                  checkpoint_dir):
+            fresh = self.epoch is None and self.optimizer_state_dict is None
+            if fresh and 0 in schedule:
+                # Run PET's set-up (composition baseline, scaler, loaders) without
+                # any epoch, and save that untrained model as epoch 0.
+                n_epochs = self.hypers["num_epochs"]
+                self.hypers["num_epochs"] = 0
+                try:
+                    super().train(model, dtype, devices, train_datasets, val_datasets,
+                                  checkpoint_dir)
+                finally:
+                    self.hypers["num_epochs"] = n_epochs
+                self.epoch = None
+                self.optimizer_state_dict = None
+                self.scheduler_state_dict = None
+                self.best_metric = None
+                self.best_epoch = 0
+                self.best_model_state_dict = copy.deepcopy(model.state_dict())
+                self._save_epoch(model, Path(checkpoint_dir), 0)
+                self.best_epoch = None
+                self.best_model_state_dict = None
+            super().train(model, dtype, devices, train_datasets, val_datasets,
+                          checkpoint_dir)
+
+        def save_checkpoint(self, model, path):
+            match = re.fullmatch(r"model_(\d+)\.ckpt", Path(path).name)
+            if match is None:  # the final checkpoint written by train_model
+                return super().save_checkpoint(model, path)
+            completed = int(match.group(1)) + 1
+            if completed in schedule:
+                self._save_epoch(model, Path(path).parent, completed)
+
+        def _save_epoch(self, model, directory: Path, completed: int) -> None:
+            with atomic_path(directory / f"epoch_{completed}.rng.pt") as tmp:
+                torch.save(_rng_state(), tmp)
+            with atomic_path(directory / f"epoch_{completed}.ckpt") as tmp:
+                super().save_checkpoint(model, tmp)
+            LOGGER.info("Saved checkpoint after %d epoch(s)", completed)
+
+    return _Trainer
+
+
+class _RestartSafeLambdaLR(torch.optim.lr_scheduler.LambdaLR):
+    """LambdaLR whose ``load_state_dict`` also restores the optimizer's lr.
+
+    A new LambdaLR sets the optimizer's lr to its warm-up value (0) and the stock
+    ``load_state_dict`` does not set it back, so the first step after a metatrain
+    restart would run with a learning rate of 0.
+    """
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group, lr in zip(self.optimizer.param_groups, self.get_last_lr(),
+                             strict=True):
+            group["lr"] = lr
+
+
+@contextlib.contextmanager
+def _pet_trainer(trainer: type, augmentation: str,
+                 resume_rng: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Install ``trainer`` (and, for ``none``, the identity augmenter) in metatrain.
+
+    PET's trainer builds its learning-rate scheduler after all set-up and right before
+    its epoch loop; the wrapped scheduler factory is where a restart is mended. With
+    ``resume_rng``, the random state saved with the restart checkpoint is set back
+    there (set-up itself draws from the global generator: every data-loader pass of
+    the composition and scaler fits takes a seed), and the learning rate is restored
+    together with the scheduler state.
+    """
+    import metatrain.pet
+    import metatrain.pet.trainer as pet_trainer
+
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, "
+                         f"got {augmentation!r}")
+    saved = (metatrain.pet.__trainer__, pet_trainer.O3Augmenter,
+             pet_trainer.get_scheduler)
+    pending = [resume_rng]
+
+    def get_scheduler(*args, **kwargs):
+        scheduler = saved[2](*args, **kwargs)
+        scheduler.__class__ = _RestartSafeLambdaLR
+        if pending[0] is not None:
+            _set_rng_state(pending[0])
+            pending[0] = None
+        return scheduler
+
+    metatrain.pet.__trainer__ = trainer
+    pet_trainer.get_scheduler = get_scheduler
+    if augmentation == "none":
+        pet_trainer.O3Augmenter = _IdentityAugmenter
+    try:
+        yield
+    finally:
+        (metatrain.pet.__trainer__, pet_trainer.O3Augmenter,
+         pet_trainer.get_scheduler) = saved
+
+
+# --------------------------------------------------------------------------------------
+# the driver
+
+
+def _fingerprint(options: Mapping[str, Any], settings: Mapping[str, Any],
+                 data: Mapping[str, str | Path]) -> dict[str, Any]:
+    """What must not change for a resume to continue the same run (device may)."""
+    options = {k: v for k, v in options.items() if k != "device"}
+    return {
+        "options": json.loads(json.dumps(options)),
+        "augmentation": settings["augmentation"],
+        "checkpoint_every": settings["training"]["checkpoint_every"],
+        "data": {name: sha256_file(path) for name, path in data.items()},
+    }
+
+
+def _latest_checkpoint(resume: Path) -> int | None:
+    epochs = [int(m.group(1)) for p in resume.glob("epoch_*.ckpt")
+              if (m := re.fullmatch(r"epoch_(\d+)\.ckpt", p.name))]
+    return max(epochs) if epochs else None
+
+
+def _merge_logs(resume: Path) -> pd.DataFrame:
+    """One row per epoch from metatrain's per-attempt CSV logs, the latest attempt
+    winning where a resumed attempt redid epochs; units go into the column names."""
+    frames = []
+    attempts = sorted(resume.glob("attempt_*.csv"),
+                      key=lambda p: int(p.stem.split("_")[1]))
+    for order, path in enumerate(attempts):
+        if path.stat().st_size == 0:  # an attempt that died before its first epoch
+            continue
+        raw = pd.read_csv(path, header=None, dtype=str)
+        names = [f"{key} [{unit}]" if isinstance(unit, str) and unit else key
+                 for key, unit in zip(raw.iloc[0], raw.iloc[1], strict=True)]
+        table = raw.iloc[2:].set_axis(names, axis=1).apply(pd.to_numeric)
+        frames.append(table.assign(attempt=order + 1))
+    if not frames:
+        raise RuntimeError(f"metatrain wrote no training log in {resume}")
+    log = pd.concat(frames, ignore_index=True)
+    log = log.drop_duplicates(subset="Epoch", keep="last").sort_values("Epoch")
+    # metatrain counts epochs from 0; checkpoints count completed epochs
+    log.insert(0, "epoch", log.pop("Epoch") + 1)
+    return log.reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def _training_logs(log_file: Path) -> Iterator[None]:
+    """Copy the training's log to ``log_file`` and its metrics to a CSV beside it.
+
+    metatrain logs through the root logger and writes metric rows to handlers of its
+    ``metatrain`` logger that have ``emit_data``; its own ``setup_logging`` relies on
+    ``logging.basicConfig``, which works once per process, so this sets the handlers
+    up (and takes them down) itself.
+    """
+    from metatrain.utils.logging import ROOT_LOGGER, CSVFileHandler
+
+    text_handler = logging.FileHandler(log_file, encoding="utf-8")
+    text_handler.setFormatter(logging.Formatter(
+        "[{asctime}][{levelname}] - {message}", datefmt="%Y-%m-%d %H:%M:%S", style="{"))
+    csv_handler = CSVFileHandler(filename=str(log_file.with_suffix(".csv")),
+                                 encoding="utf-8")
+    root = logging.getLogger()
+    saved_level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(text_handler)
+    ROOT_LOGGER.addHandler(csv_handler)
+    try:
+        yield
+    finally:
+        ROOT_LOGGER.removeHandler(csv_handler)
+        csv_handler.close()
+        root.removeHandler(text_handler)
+        text_handler.close()
+        root.setLevel(saved_level)
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
+              test: str | Path, out_dir: str | Path, device: str = "auto",
+              threads: int | None = None) -> dict[str, Any]:
+    """Train one PET run into ``out_dir`` and return a summary.
+
+    ``out_dir`` receives ``checkpoints/epoch_{k}.ckpt``, ``train_log.csv``,
+    ``model.pt`` (metatrain's export of the best-validation model) and
+    ``options.yaml`` (the metatrain options used). While training runs, everything
+    lives in ``out_dir/resume/``; it is published and removed only at the end, so a
+    killed run is continued by the next call with the same settings and data.
+    """
+    from metatrain.cli.train import train_model
+    from omegaconf import OmegaConf
+
+    out = Path(out_dir).absolute()
+    resume = out / RESUME_DIR
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(device)
+    options = build_options(settings, train, val, test, device)
+    schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
+                                 int(settings["training"]["checkpoint_every"]))
+    fingerprint = _fingerprint(options, settings, {"train": train, "val": val,
+                                                   "test": test})
+
+    restart_epoch = None
+    fingerprint_file = resume / "fingerprint.json"
+    if resume.exists():
+        if (fingerprint_file.exists()
+                and json.loads(fingerprint_file.read_text()) == fingerprint):
+            restart_epoch = _latest_checkpoint(resume)
+        else:
+            LOGGER.warning("%s holds an interrupted run with other settings or data; "
+                           "starting from scratch", resume)
+            shutil.rmtree(resume)
+    resume.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(fingerprint_file, json.dumps(fingerprint, indent=1))
+
+    restart_from = resume_rng = None
+    if restart_epoch is not None:
+        restart_from = resume / f"epoch_{restart_epoch}.ckpt"
+        rng_file = resume / f"epoch_{restart_epoch}.rng.pt"
+        resume_rng = torch.load(rng_file, weights_only=False) if rng_file.exists() else None
+        LOGGER.warning("resuming %s from its checkpoint after %d epoch(s)", out,
+                       restart_epoch)
+    attempt = 1 + len(list(resume.glob("attempt_*.log")))
+
+    with (_training_logs(resume / f"attempt_{attempt}.log"),
+          _pet_trainer(_make_trainer(schedule), settings["augmentation"], resume_rng)):
+        train_model(OmegaConf.create(options), output=resume / "model.pt",
+                    extensions=resume / "extensions", checkpoint_dir=resume,
+                    restart_from=restart_from)
+
+    missing = [k for k in schedule if not (resume / f"epoch_{k}.ckpt").exists()]
+    if missing:
+        raise RuntimeError(f"training finished without checkpoints for epochs {missing}")
+    for k in schedule:
+        _copy_atomic(resume / f"epoch_{k}.ckpt", out / "checkpoints" / f"epoch_{k}.ckpt")
+    _copy_atomic(resume / "model.pt", out / "model.pt")
+    log = _merge_logs(resume)
+    with atomic_path(out / "train_log.csv") as tmp:
+        log.to_csv(tmp, index=False)
+    write_text_atomic(out / "options.yaml", yaml.safe_dump(options, sort_keys=False))
+    shutil.rmtree(resume)
+    return {"run_dir": str(out), "device": device, "epochs": schedule,
+            "resumed_from_epoch": restart_epoch, "attempts": attempt}
+
+
+def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Module:
+    """Load the PET model stored in a checkpoint as it was at that epoch.
+
+    ``context="restart"`` gives the weights of that epoch; ``"export"`` gives the
+    best-validation weights seen up to it (what metatrain exports).
+    """
+    from metatrain.utils.io import model_from_checkpoint
+
+    checkpoint = torch.load(path, weights_only=False, map_location="cpu")
+    name = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
+    if name != "pet":
+        raise ValueError(f"{path} is a checkpoint of architecture {name!r}, not 'pet'")
+    return model_from_checkpoint(checkpoint, context=context)
