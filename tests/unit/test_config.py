@@ -14,6 +14,7 @@ from symlearn.config import (
     checkpoint_epochs,
     pet_checkpoint_epochs,
     pet_run_settings,
+    pet_runs,
 )
 
 
@@ -99,6 +100,17 @@ def test_run_settings_merge_overrides(default_config):
     assert default_config["pet"]["model"]["d_pet"] == 32
     with pytest.raises(ConfigError, match="no such run"):
         pet_run_settings(default_config, "missing")
+
+
+def test_a_run_set_to_null_is_switched_off(default_config):
+    default_config["pet"]["runs"]["pet-noaug"] = None
+    check_config(default_config)
+    assert pet_runs(default_config) == ["pet-aug"]
+    with pytest.raises(ConfigError, match="no such run"):
+        pet_run_settings(default_config, "pet-noaug")
+    default_config["pet"]["runs"]["pet-aug"] = None
+    with pytest.raises(ConfigError, match="pet.runs: every run is switched off"):
+        check_config(default_config)
 
 
 def test_checkpoint_schedule():

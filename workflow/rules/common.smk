@@ -25,6 +25,7 @@ from symlearn.config import (  # noqa: E402
     load_schema,
     pet_checkpoint_epochs,
     pet_run_settings,
+    pet_runs,
 )
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
@@ -37,7 +38,7 @@ except ConfigError as err:
 validate(config, _SCHEMA)
 
 RESULTS = config["results"].rstrip("/")
-PET_RUNS = list(config["pet"]["runs"])
+PET_RUNS = pet_runs(config)
 PET_EPOCHS = pet_checkpoint_epochs(config)
 
 

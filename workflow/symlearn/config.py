@@ -86,11 +86,16 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+def pet_runs(config: Mapping[str, Any]) -> list[str]:
+    """Names of the PET runs to train (a run set to null is switched off)."""
+    return [run for run, spec in config["pet"]["runs"].items() if spec is not None]
+
+
 def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     """The settings of one PET run: the shared ``pet`` defaults, overridden by the run."""
     runs = config["pet"]["runs"]
-    if run not in runs:
-        raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(runs)})")
+    if run not in pet_runs(config):
+        raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
     spec = runs[run]
     return {
         "augmentation": spec["augmentation"],
@@ -124,7 +129,9 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         errors.append(
             f"pet.training.checkpoint_every: {training['checkpoint_every']} is more than "
             f"pet.training.epochs ({training['epochs']})")
-    for run in config["pet"]["runs"]:
+    if not pet_runs(config):
+        errors.append("pet.runs: every run is switched off (null); keep at least one")
+    for run in pet_runs(config):
         settings = pet_run_settings(config, run)
         model = settings["model"]
         if model["d_pet"] % model["num_heads"]:

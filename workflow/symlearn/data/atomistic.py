@@ -85,15 +85,15 @@ def _supercell(atoms: Atoms, rng: np.random.Generator, max_atoms: int,
 
 def _bulk(rng: np.random.Generator, max_atoms: int) -> Atoms:
     symbol = str(rng.choice(METALS))
-    return _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.94, 1.06))
+    return _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.96, 1.04))
 
 
 def _rattled(rng: np.random.Generator, max_atoms: int) -> Atoms:
     symbol = str(rng.choice(METALS))
-    atoms = _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.9, 1.1),
+    atoms = _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.95, 1.05),
                      min_atoms=4)
-    _strain(atoms, _random_strain(rng, 0.04))
-    atoms.positions += rng.normal(0.0, 0.08, atoms.positions.shape)
+    _strain(atoms, _random_strain(rng, 0.02))
+    atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
     return atoms
 
 

@@ -1,0 +1,185 @@
+"""The real workflow, run through snakemake on a tiny configuration in a temporary
+directory: outputs, reruns, config errors, and a training killed half way."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from symlearn.config import deep_merge
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = {
+    "data": {"atomistic": {"synthetic": {
+        "max_atoms": 12,
+        "n_structures": {"bulk": 3, "rattled": 5, "surface": 3, "cluster": 3,
+                         "molecule": 3, "alloy": 5}},
+        "split": {"train": 0.6, "val": 0.2, "test": 0.2}}},
+    "pet": {
+        "model": {"d_pet": 8, "d_head": 8, "d_node": 16, "d_feedforward": 16,
+                  "num_heads": 2, "num_gnn_layers": 1},
+        "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
+    },
+}
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # the rules call `python -m symlearn`: make `python` this interpreter
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def _config(directory: Path, overrides: dict) -> Path:
+    with open(ROOT / "config" / "config.yaml") as handle:
+        config = deep_merge(yaml.safe_load(handle), overrides)
+    path = directory / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(directory), "--configfile", str(configfile),
+               "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=_environment(),
+                          **kwargs)
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)
+            if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("workflow")
+    configfile = _config(directory, TINY)
+    result = snakemake(directory, configfile)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return directory, configfile
+
+
+def test_outputs_exist_and_load(finished_run):
+    from symlearn.train.pet import load_checkpoint
+
+    directory, _ = finished_run
+    results = directory / "results"
+    for split in ("train", "val", "test"):
+        assert (results / "data" / "atomistic" / "synthetic" / f"{split}.xyz").exists()
+        assert (results / "data" / "atomistic" / "synthetic" / "pet" / f"{split}.xyz").exists()
+    for run in ("pet-aug", "pet-noaug"):
+        run_dir = results / "train" / "pet" / run
+        assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+            "epoch_0.ckpt", "epoch_2.ckpt", "epoch_4.ckpt"]
+        for checkpoint in (run_dir / "checkpoints").iterdir():
+            assert type(load_checkpoint(checkpoint)).__name__ == "PET"
+        assert pd.read_csv(run_dir / "train_log.csv")["epoch"].tolist() == [1, 2, 3, 4]
+        options = yaml.safe_load((run_dir / "options.yaml").read_text())
+        assert options["architecture"]["model"]["d_pet"] == 8
+        assert (run_dir / "model.pt").stat().st_size > 0
+        assert not (run_dir / "resume").exists()
+
+
+def test_augmentation_differs_between_runs(finished_run):
+    directory, _ = finished_run
+    logs = [pd.read_csv(directory / "results" / "train" / "pet" / run / "train_log.csv")
+            for run in ("pet-aug", "pet-noaug")]
+    column = "training loss"
+    assert logs[0][column].iloc[0] == pytest.approx(logs[1][column].iloc[0], rel=0.5)
+    assert not logs[0][column].equals(logs[1][column])
+
+
+def test_nothing_left_to_do(finished_run):
+    directory, configfile = finished_run
+    result = snakemake(directory, configfile, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_forcerun_train_pet_reruns_only_training(finished_run):
+    directory, configfile = finished_run
+    result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
+    assert result.returncode == 0, result.stderr
+    assert _job_counts(result.stdout) == {"train_pet": 2, "all": 1}
+
+
+def test_asking_for_one_file_runs_only_what_it_needs(tmp_path):
+    configfile = _config(tmp_path, TINY)
+    result = snakemake(tmp_path, configfile, "-n",
+                       "results/data/atomistic/synthetic/pet/val.xyz")
+    assert result.returncode == 0, result.stderr
+    assert _job_counts(result.stdout) == {"make_atomistic": 1, "prepare_pet_data": 1}
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake(tmp_path, _config(tmp_path, TINY), "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"pet": {"training": {"epochs": "ten"}}},
+         "pet.training.epochs: 'ten' is not of type 'integer'"),
+        ({"pet": {"runs": {"pet-aug": {"augmentation": "o3", "depth": 2}}}},
+         "unknown key pet.runs.pet-aug.depth"),
+        ({"data": {"atomistic": {"split": {"train": 0.9}}}},
+         "data.atomistic.split: fractions sum to 1.3"),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path, overrides, message):
+    configfile = _config(tmp_path, deep_merge(TINY, overrides))
+    result = snakemake(tmp_path, configfile)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
+    """SIGKILL the whole snakemake process group once a checkpoint exists; a plain
+    rerun continues the training from it instead of starting again."""
+    configfile = _config(tmp_path, deep_merge(
+        TINY, {"pet": {"training": {"epochs": 40, "checkpoint_every": 2}}}))
+    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(configfile), "--cores", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=_environment(),
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (resume / "epoch_4.ckpt").exists():
+        assert process.poll() is None, "snakemake ended before the first checkpoints"
+        assert time.monotonic() < deadline, "no checkpoint after 300 s"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (resume.parent / "checkpoints" / "epoch_40.ckpt").exists()
+
+    # a killed snakemake leaves its lock behind: the documented --unlock, then a rerun
+    assert snakemake(tmp_path, configfile, "--unlock").returncode == 0
+    result = snakemake(tmp_path, configfile)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (tmp_path / "results" / "logs" / "train_pet" / "pet-aug.log").read_text()
+    resumed = re.search(r"resuming .* after (\d+) epoch", log)
+    assert resumed and int(resumed.group(1)) >= 4, log[-2000:]
+    table = pd.read_csv(resume.parent / "train_log.csv")
+    assert table["epoch"].tolist() == list(range(1, 41))
+    assert set(table["attempt"]) == {1, 2}
+    assert len(list((resume.parent / "checkpoints").iterdir())) == 21
