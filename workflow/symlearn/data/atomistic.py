@@ -13,6 +13,7 @@ change the structures already drawn in the others.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 
@@ -21,6 +22,7 @@ from ase import Atoms
 from ase.build import add_adsorbate, bulk, fcc100, fcc110, fcc111, molecule
 from ase.calculators.emt import EMT
 from ase.data import atomic_numbers, reference_states
+from ase.optimize import FIRE
 
 from ..config import split_counts
 
@@ -128,9 +130,20 @@ def _cluster(rng: np.random.Generator, max_atoms: int) -> Atoms:
                  pbc=False)
 
 
+@functools.cache
+def _relaxed_molecule(name: str) -> Atoms:
+    """A G2 molecule relaxed with EMT: the G2 geometries sit far from EMT's minima
+    (forces of several eV/A), so the molecules are rattled around EMT's own."""
+    atoms = molecule(name)
+    atoms.calc = EMT()
+    FIRE(atoms, logfile=None).run(fmax=0.02, steps=500)
+    atoms.calc = None
+    return atoms
+
+
 def _molecule(rng: np.random.Generator, max_atoms: int) -> Atoms:
     names = [name for name in MOLECULES if len(molecule(name)) <= max_atoms]
-    atoms = molecule(str(rng.choice(names)))
+    atoms = _relaxed_molecule(str(rng.choice(names))).copy()
     atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
     atoms.cell = np.zeros((3, 3))
     atoms.pbc = False
