@@ -43,8 +43,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
         names = ", ".join(f"{prefix}{name}" for name in unknown)
         hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
         return f"unknown key {names}{hint}"
-    if error.validator == "required":
-        return f"{key}: {error.message}"
     return f"{key}: {error.message}"
 
 
