@@ -74,13 +74,12 @@ def split_counts(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` updated recursively by ``override`` (copies, inputs untouched)."""
+    """``base`` updated recursively by ``override`` (copies, inputs untouched), with
+    Snakemake's own merge, so that it matches how ``--configfile`` files combine."""
+    from snakemake.utils import update_config
+
     merged = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
+    update_config(merged, copy.deepcopy(dict(override)))
     return merged
 
 
@@ -91,10 +90,9 @@ def pet_runs(config: Mapping[str, Any]) -> list[str]:
 
 def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     """The settings of one PET run: the shared ``pet`` defaults, overridden by the run."""
-    runs = config["pet"]["runs"]
-    if run not in pet_runs(config):
+    spec = config["pet"]["runs"].get(run)
+    if spec is None:
         raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
-    spec = runs[run]
     return {
         "augmentation": spec["augmentation"],
         "model": deep_merge(config["pet"]["model"], spec.get("model", {})),

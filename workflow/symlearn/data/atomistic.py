@@ -142,7 +142,7 @@ def _relaxed_molecule(name: str) -> Atoms:
 
 
 def _molecule(rng: np.random.Generator, max_atoms: int) -> Atoms:
-    names = [name for name in MOLECULES if len(molecule(name)) <= max_atoms]
+    names = [name for name in MOLECULES if len(_relaxed_molecule(name)) <= max_atoms]
     atoms = _relaxed_molecule(str(rng.choice(names))).copy()
     atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
     atoms.cell = np.zeros((3, 3))
