@@ -1,7 +1,7 @@
 """symlearn: rebuild the figures of "How unconstrained machine-learning models learn
 physical symmetries" (Domina et al., arXiv:2603.24638), from data to plots.
 
-Stages, one rules file each: data -> train -> (analyse -> figures).
+Stages, one rules file each: data -> train -> analyse -> (figures).
 Default run: `snakemake` (config/config.yaml). Paper scale:
 `snakemake --configfile config/paper.yaml`.
 """
@@ -21,9 +21,11 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/analyse.smk"
 
 
 rule all:
     default_target: True
     input:
         pet_training_outputs(),
+        pet_analysis_outputs(),

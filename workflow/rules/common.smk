@@ -46,6 +46,7 @@ wildcard_constraints:
     split="|".join(SPLITS),
     dataset="[A-Za-z0-9_-]+",
     run="|".join(re.escape(run) for run in PET_RUNS),
+    epoch=r"\d+",
 
 
 def atomistic_dataset():
@@ -77,4 +78,14 @@ def pet_training_outputs():
         ],
         run=PET_RUNS,
         epoch=PET_EPOCHS,
+    )
+
+
+def pet_analysis_outputs():
+    """The symmetry tables of every PET run at every checkpoint."""
+    return expand(
+        f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{{table}}",
+        run=PET_RUNS,
+        epoch=PET_EPOCHS,
+        table=["errors.csv", "spectrum.csv", "structures.parquet"],
     )

@@ -60,6 +60,15 @@ def _train_pet(args: argparse.Namespace) -> None:
     LOGGER.info("training finished: %s", json.dumps(summary))
 
 
+def _analyse_pet(args: argparse.Namespace) -> None:
+    from .analyse.pet import analyse_pet_checkpoint
+
+    summary = analyse_pet_checkpoint(args.checkpoint, args.structures, args.out_dir,
+                                     args.settings, device=args.device,
+                                     threads=args.threads, progress=not args.no_progress)
+    LOGGER.info("analysis finished: %s", json.dumps(summary))
+
+
 def _check_config(args: argparse.Namespace) -> None:
     import yaml
 
@@ -106,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=_train_pet)
 
+    p = commands.add_parser("analyse-pet",
+                            help="A and B of one PET checkpoint on the O(3) grid")
+    p.add_argument("--checkpoint", required=True, help="a metatrain PET checkpoint")
+    p.add_argument("--structures", required=True, help="extxyz file (the test split)")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the analysis.pet settings, JSON or @file")
+    p.add_argument("--out-dir", required=True,
+                   help="receives errors.csv, spectrum.csv, structures.parquet")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_analyse_pet)
+
     p = commands.add_parser("check-config", help="validate configuration files")
     p.add_argument("configfile", nargs="+",
                    help="YAML files, later ones overriding earlier ones")
@@ -120,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     from .config import ConfigError
     from .data.extxyz import DataError
+    from .symmetry.quadrature import GridTooCoarse
 
     try:
         args.func(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, GridTooCoarse) as err:
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -136,6 +136,14 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(
                 f"{where}.num_heads: {model['num_heads']} does not divide d_pet "
                 f"({model['d_pet']}) for run {run}")
+    analysis = config["analysis"]["pet"]
+    degree = analysis["grid_degree"]
+    needed = max(2 * analysis["lambda_max"], 5)
+    if degree is not None and degree < needed:
+        errors.append(
+            f"analysis.pet.grid_degree: {degree} is too coarse; lambda_max "
+            f"{analysis['lambda_max']} and the stress's lambda = 2 part need a grid of "
+            f"degree >= {needed} (or null to choose it)")
     return errors
 
 

@@ -1,0 +1,356 @@
+"""PET adapter: evaluate a metatrain checkpoint on the O(3) grid and feed the
+symmetry core.
+
+One structure at a time, the neighbour list is computed once and rotated with the
+structure (pairs, cell shifts and distances are invariant under any rigid O(3)
+transformation, only the pair vectors turn), and as many rotated copies as fit in
+``batch_atoms`` atoms go through one forward pass. Internal features come from
+metatrain's ``mtt::feature::<module path>`` hooks (node-like per atom, edge-like per
+pair), the readout features from ``mtt::aux::<target>_last_layer_features``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input
+
+FEATURE_PREFIX = "mtt::feature::"
+
+#: how each PET target transforms; energies are analysed per atom
+TARGET_KINDS = {
+    "energy": OutputKind("invariant"),
+    "non_conservative_force": OutputKind("vector"),
+    "non_conservative_stress": OutputKind("rank2"),
+}
+#: the sample kind of each target's output
+TARGET_SAMPLES = {"energy": "system", "non_conservative_force": "atom",
+                  "non_conservative_stress": "system"}
+
+
+def load_pet(checkpoint: str, device: str | torch.device = "cpu",
+             dtype: torch.dtype = torch.float64) -> torch.nn.Module:
+    """The PET of a checkpoint, with the weights of that epoch, in eval mode."""
+    import metatomic.torch  # noqa: F401  (registers the TorchScript classes)
+
+    from ..train.pet import load_checkpoint
+
+    model = load_checkpoint(checkpoint, context="restart")
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def default_layers(model: torch.nn.Module) -> list[str]:
+    """Every layer SYMMETRY.md asks for, in forward order: embeddings, each GNN layer's
+    transformer layers and its node and edge outputs, the concatenated ``feature``
+    output, each head's readout features, and the outputs themselves."""
+    names = [name for name, _ in model.backend.named_modules()]
+    layers = [n for n in names if n.startswith("node_embedders.") and n.count(".") == 1]
+    layers += [n for n in names if n == "edge_embedder"]
+    n_gnn = sum(1 for n in names if n.startswith("gnn_layers.") and n.count(".") == 1)
+    for i in range(n_gnn):
+        prefix = f"gnn_layers.{i}"
+        if f"{prefix}.edge_embedder" in names:
+            layers.append(f"{prefix}.edge_embedder")
+        transformer = [n for n in names
+                       if n.startswith(f"{prefix}.trans.layers.") and n.count(".") == 4]
+        for layer in transformer:
+            layers += [f"{layer}_node", f"{layer}_edge"]
+        layers += [f"{prefix}_node", f"{prefix}_edge"]
+    targets = [t for t in model.target_names if t in TARGET_KINDS]
+    layers.append("feature")
+    layers += [f"mtt::aux::{t}_last_layer_features" for t in targets]
+    layers += targets
+    return layers
+
+
+def _request(layer: str) -> str:
+    """The output name PET answers for a layer."""
+    if layer == "feature" or layer.startswith("mtt::") or layer in TARGET_KINDS:
+        return layer
+    return FEATURE_PREFIX + layer
+
+
+@dataclass
+class Structure:
+    """One input: the system with its neighbour list, and its reference labels."""
+
+    index: int
+    atoms: Atoms
+    system: object
+    references: dict[str, torch.Tensor]
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.atoms)
+
+    @property
+    def periodic(self) -> bool:
+        return bool(self.atoms.pbc.all())
+
+
+class PETAdapter:
+    """Evaluates one PET model on rotated copies of structures."""
+
+    def __init__(self, model: torch.nn.Module, layers: Sequence[str] | None = None):
+        from metatomic.torch import ModelOutput
+
+        self.model = model
+        self.dtype = next(model.parameters()).dtype
+        self.device = next(model.parameters()).device
+        self.targets = [t for t in model.target_names if t in TARGET_KINDS]
+        self.layers = list(default_layers(model) if layers is None else layers)
+        self._options = model.requested_neighbor_lists()
+        self._outputs = {}
+        for name in [*self.targets, *self.layers]:
+            sample_kind = TARGET_SAMPLES.get(name, "atom")
+            self._outputs[_request(name)] = ModelOutput(sample_kind=sample_kind)
+        self._check_layers()
+
+    def _check_layers(self) -> None:
+        from metatrain.pet.modules.diagnostic import FEATURIZER_INPUT_NAMES
+
+        modules = {name for name, _ in self.model.backend.named_modules()}
+        modules |= set(FEATURIZER_INPUT_NAMES)
+        supported = set(self.model.supported_outputs())
+        for layer in self.layers:
+            request = _request(layer)
+            if request.startswith(FEATURE_PREFIX):
+                path = request[len(FEATURE_PREFIX):]
+                base = path.removesuffix("_node").removesuffix("_edge")
+                if path not in modules and base not in modules:
+                    raise ValueError(f"layer {layer!r} is not a module of this PET; "
+                                     "see repr(model.backend) for the module paths")
+            elif request not in supported:
+                raise ValueError(f"layer {layer!r} is not an output of this PET "
+                                 f"(outputs: {', '.join(sorted(supported))})")
+
+    def structure(self, index: int, atoms: Atoms, labels=None) -> Structure:
+        """Prepare one structure: system, neighbour list and references (energy per
+        atom, forces, stress on periodic cells; from ``labels`` of
+        :func:`symlearn.data.extxyz.frame_labels`)."""
+        from metatomic.torch import systems_to_torch
+        from metatrain.utils.neighbor_lists import get_system_with_neighbor_lists
+
+        system = systems_to_torch(atoms, dtype=self.dtype, device=self.device)
+        system = get_system_with_neighbor_lists(system, self._options)
+        refs = {}
+        if labels is not None:
+            as_tensor = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype,  # noqa: E731
+                                                  device=self.device)
+            refs["energy"] = as_tensor([[labels.energy / len(atoms)]])
+            refs["non_conservative_force"] = as_tensor(labels.forces)
+            if labels.stress is not None:
+                refs["non_conservative_stress"] = as_tensor(labels.stress)[None]
+        return Structure(index, atoms, system, refs)
+
+    def rotated_systems(self, structure: Structure, g: torch.Tensor) -> list:
+        """Copies of the structure transformed by each ``g``, reusing its neighbour list
+        with the pair vectors transformed."""
+        from metatensor.torch import TensorBlock
+        from metatomic.torch import System
+
+        system = structure.system
+        g = g.to(dtype=self.dtype, device=self.device)
+        positions = torch.einsum("bij,nj->bni", g, system.positions)
+        cells = torch.einsum("bij,nj->bni", g, system.cell)
+        lists = []
+        for options in system.known_neighbor_lists():
+            block = system.get_neighbor_list(options)
+            vectors = torch.einsum("bij,pjk->bpik", g, block.values)
+            lists.append((options, block, vectors))
+        copies = []
+        for k in range(len(g)):
+            copy = System(system.types, positions[k], cells[k], system.pbc)
+            for options, block, vectors in lists:
+                copy.add_neighbor_list(options, TensorBlock(
+                    vectors[k], block.samples, block.components, block.properties))
+            copies.append(copy)
+        return copies
+
+    def evaluate(self, systems: list, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Raw outputs, (copies, samples, ...) per name, for one batch of copies of one
+        structure (energies per atom)."""
+        requests = {_request(n): self._outputs[_request(n)] for n in names}
+        with torch.inference_mode():
+            raw = self.model(systems, requests)
+        n_copies = len(systems)
+        n_atoms = len(systems[0])
+        out = {}
+        for name in names:
+            block = raw[_request(name)].block()
+            values = _per_copy(name, block, n_copies)
+            out[name] = values / n_atoms if name == "energy" else values
+        return out
+
+    def analyse(self, structure: Structure, context: GridContext, *,
+                layers: Sequence[str] | None = None, outputs: bool = True,
+                batch_atoms: int = 2048, progress: Callable[[int], None] | None = None,
+                ) -> InputAnalysis:
+        """A for the targets (``outputs=True``; stress only on periodic cells) and B for
+        ``layers`` (default: all) on every grid point."""
+        layers = self.layers if layers is None else list(layers)
+        kinds = {}
+        if outputs:  # a stress has a meaning on periodic cells only
+            kinds = {t: TARGET_KINDS[t] for t in self.targets
+                     if t != "non_conservative_stress" or structure.periodic}
+        names = list(dict.fromkeys([*kinds, *layers]))
+
+        def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:
+            return self.evaluate(self.rotated_systems(structure, g), names)
+
+        return analyse_input(
+            evaluate, context, outputs=kinds, features=layers,
+            references={k: v for k, v in structure.references.items() if k in kinds},
+            batch_size=self.copies_per_batch(structure, batch_atoms, context),
+            progress=progress)
+
+    @staticmethod
+    def copies_per_batch(structure: Structure, batch_atoms: int, context: GridContext) -> int:
+        """Copies per forward pass: as many as fit in ``batch_atoms`` atoms (at least a
+        pair), spread evenly over the batches."""
+        copies = max(2, batch_atoms // max(1, structure.n_atoms))
+        n = context.quadrature.n_rotations
+        size = math.ceil(n / math.ceil(n / min(copies, n)))
+        return size + size % 2
+
+    def state_bytes(self, structure: Structure, lambda_max: int) -> dict[str, int]:
+        """Memory each layer's character-projection state takes for this structure."""
+        eye = torch.eye(3, dtype=self.dtype, device=self.device)[None]
+        probe = self.evaluate(self.rotated_systems(structure, eye), self.layers)
+        rows = sum((2 * lam + 1) ** 2 for lam in range(lambda_max + 1))
+        size = torch.finfo(self.dtype).bits // 8
+        return {name: 2 * rows * probe[name][0].numel() * size for name in self.layers}
+
+
+def _per_copy(name: str, block, n_copies: int) -> torch.Tensor:
+    """Reshape a block's values to (copies, samples per copy, ...) after checking that
+    every copy has the same samples in the same order."""
+    values = block.values
+    samples = block.samples.values
+    if len(values) % n_copies:
+        raise ValueError(f"{name}: {len(values)} samples for {n_copies} copies")
+    per_copy = len(values) // n_copies
+    labels = samples.reshape(n_copies, per_copy, -1)
+    expected = torch.arange(n_copies, device=labels.device)[:, None]
+    if not bool((labels[:, :, 0] == expected).all()) or not bool(
+            (labels[:, :, 1:] == labels[:1, :, 1:]).all()):
+        raise ValueError(f"{name}: the rotated copies do not share their sample labels")
+    values = values.reshape(n_copies, per_copy, *values.shape[1:])
+    if values.shape[-1] == 1 and values.ndim > 2:
+        values = values[..., 0]
+    return values
+
+
+def select_structures(n_total: int, n_select: int, seed: int) -> list[int]:
+    """Indices of the structures to analyse: all of them, or a seeded random subset in
+    file order."""
+    if n_select >= n_total:
+        return list(range(n_total))
+    rng = np.random.default_rng(seed)
+    return sorted(int(i) for i in rng.choice(n_total, size=n_select, replace=False))
+
+
+def group_layers(sizes: Mapping[str, int], budget: int) -> list[list[str]]:
+    """Split layers (in order) into passes whose character state fits ``budget`` bytes;
+    a layer larger than the budget gets a pass of its own."""
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name, size in sizes.items():
+        if groups[-1] and used + size > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += size
+    return groups
+
+
+#: the largest angular momentum among the PET targets (the stress's lambda = 2 part)
+TARGET_LAMBDA_MAX = max(kind.max_lambda for kind in TARGET_KINDS.values())
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def grid_degree(settings: Mapping) -> int:
+    """The configured grid degree, or the smallest that resolves the settings."""
+    from ..symmetry import required_degree
+
+    if settings.get("grid_degree") is not None:
+        return int(settings["grid_degree"])
+    return required_degree(settings["lambda_max"], TARGET_LAMBDA_MAX)
+
+
+def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
+                           settings: Mapping, device: str = "cpu",
+                           threads: int | None = None, progress: bool = True) -> dict:
+    """A and B of one checkpoint on the selected structures; writes ``errors.csv``,
+    ``spectrum.csv`` and ``structures.parquet`` into ``out_dir`` (each atomically)."""
+    import sys
+    import time
+    from pathlib import Path
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from ..data.extxyz import frame_labels, read_frames
+    from ..io import atomic_path
+    from ..symmetry import o3_quadrature
+    from ..train.pet import resolve_device
+    from .tables import errors_table, input_rows, spectrum_table
+
+    start = time.perf_counter()
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device)
+    dtype = DTYPES[settings["dtype"]]
+    lambda_max = int(settings["lambda_max"])
+    quadrature = o3_quadrature(grid_degree(settings))
+    quadrature.require(lambda_character=lambda_max, lambda_variance=TARGET_LAMBDA_MAX)
+
+    model = load_pet(checkpoint, device, dtype)
+    adapter = PETAdapter(model, settings.get("layers"))
+    context = GridContext(quadrature, lambda_max, dtype, device)
+    frames = read_frames(structures)
+    selected = select_structures(len(frames), int(settings["n_structures"]),
+                                 int(settings["seed"]))
+    budget = int(float(settings["memory_gb"]) * 2**30)
+    print(f"checkpoint {checkpoint}: {len(selected)} of {len(frames)} structures of "
+          f"{structures}; grid degree {quadrature.exactness} (Lebedev "
+          f"{quadrature.lebedev_order} x {quadrature.n_gamma} angles x 2 = "
+          f"{quadrature.n_rotations} copies); lambda_max {lambda_max}; {len(adapter.layers)}"
+          f" layers; {settings['dtype']} on {device}", flush=True)
+
+    rows = []
+    bar = tqdm(total=len(selected) * quadrature.n_rotations, unit="copy", file=sys.stderr,
+               desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
+    for index in selected:
+        atoms = frames[index]
+        structure = adapter.structure(index, atoms, frame_labels(atoms, structures, index))
+        groups = group_layers(adapter.state_bytes(structure, lambda_max), budget)
+        if len(groups) > 1:
+            bar.total += (len(groups) - 1) * quadrature.n_rotations
+        info = {"structure": index, "frame_id": int(atoms.info.get("frame_id", index)),
+                "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)}
+        for g, layers in enumerate(groups):
+            result = adapter.analyse(structure, context, layers=layers, outputs=g == 0,
+                                     batch_atoms=int(settings["batch_atoms"]),
+                                     progress=bar.update)
+            rows.extend(input_rows(result, info))
+    bar.close()
+
+    table = pd.DataFrame(rows)
+    out = Path(out_dir)
+    with atomic_path(out / "structures.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(out / "spectrum.csv") as tmp:
+        spectrum_table(table).to_csv(tmp, index=False)
+    with atomic_path(out / "errors.csv") as tmp:
+        errors_table(table).to_csv(tmp, index=False)
+    elapsed = time.perf_counter() - start
+    print(f"done in {elapsed:.1f} s", flush=True)
+    return {"structures": len(selected), "copies": quadrature.n_rotations,
+            "seconds": elapsed}

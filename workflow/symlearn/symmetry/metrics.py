@@ -1,0 +1,221 @@
+"""The A and B metrics of SYMMETRY.md, accumulated batch by batch over the grid.
+
+Both accumulators hold a fixed-size state (independent of the number of grid points),
+so the memory of an analysis does not grow with the grid.
+
+- :class:`OrbitStatistics` (A): weighted moments of the back-transformed responses
+  ``z(g)`` of one irrep of one output, centred on the first response so that
+  ``E[z^2] - E[z]^2`` does not lose digits when the mean is large.
+- :class:`CharacterProjection` (B): the Fourier coefficients
+  ``c+-_{mn} = sum_R w_R D^lambda_{mn}(R^-1) u(+-R)`` of the direct responses ``u(g)``,
+  channel by channel, kept as ``c+ + c-`` and ``c+ - c-`` (so a batch may mix proper
+  and improper grid points); ``B = (2 lambda + 1) / 4 sum_{mn} (c+ + sigma (-1)^lambda
+  c-)^2``.
+
+Round-off: the finite sums are differences of accumulated terms, so an exact zero comes
+out as a tiny number of either sign. Values within ``64 * gamma_N`` of the
+absolute-weight scale (``gamma_N = N eps / (1 - N eps)``, the bound of Higham's
+summation analysis, as in metatomic) are clamped to zero; anything more negative means
+the grid does not resolve the response and raises :class:`GridTooCoarse`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .quadrature import GridTooCoarse
+from .wigner import proper_part, wigner_D
+
+SIGMAS = (1, -1)
+
+
+def roundoff_tolerance(n_grid: int, dtype: torch.dtype) -> float:
+    """Relative tolerance of a weighted sum over ``n_grid`` points."""
+    n_eps = n_grid * torch.finfo(dtype).eps
+    return 64.0 * n_eps / (1.0 - n_eps)
+
+
+def character_weights(matrices, weights, lambda_max: int) -> torch.Tensor:
+    """Per grid point ``g``, the flattened ``w_R D^lambda(R^-1)`` for lambda = 0..L,
+    stacked along the last axis: (N, sum (2 lambda + 1)^2). ``w_R`` is the SO(3)
+    weight (twice the O(3) weight) and ``R`` the proper part of ``g``."""
+    matrices = torch.as_tensor(matrices, dtype=torch.float64)
+    so3_weights = 2.0 * torch.as_tensor(weights, dtype=torch.float64)
+    rotations, _ = proper_part(matrices)
+    blocks = []
+    for lam in range(lambda_max + 1):
+        inverse = wigner_D(lam, rotations).transpose(-1, -2)
+        blocks.append((so3_weights[:, None, None] * inverse).reshape(len(matrices), -1))
+    return torch.cat(blocks, dim=1)
+
+
+@dataclass
+class IrrepStatistics:
+    """A for one irrep of one output of one input, per sample (component-averaged)."""
+
+    n_components: int
+    mean: torch.Tensor                 # (samples, d): the symmetrized prediction Pi(x)
+    variance: torch.Tensor             # (samples,): orbit variance v(x)
+    squared_error: torch.Tensor | None  # (samples,): orientation-averaged |z - y|^2 / d
+    symmetrized_squared_error: torch.Tensor | None  # (samples,): |Pi - y|^2 / d
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.variance)
+
+
+class OrbitStatistics:
+    """Streaming A for one irrep of one output (see the module docstring)."""
+
+    def __init__(self, name: str, reference: torch.Tensor | None = None):
+        self.name = name
+        self.reference = reference
+        self._center = None
+        self._n = 0
+
+    def update(self, z: torch.Tensor, weights: torch.Tensor) -> None:
+        """``z``: (copies, samples, d) back-transformed responses; ``weights``: (copies,)."""
+        if self._center is None:
+            self._center = z[0].clone()
+            zeros = torch.zeros(z.shape[1], dtype=z.dtype, device=z.device)
+            self._s1 = torch.zeros_like(self._center)
+            self._s2, self._s2_abs, self._error = zeros, zeros.clone(), zeros.clone()
+        weights = weights.to(z)
+        centred = z - self._center
+        squared = centred.square().sum(-1)
+        self._s1 += torch.einsum("b,bnd->nd", weights, centred)
+        self._s2 += weights @ squared
+        self._s2_abs += weights.abs() @ squared
+        if self.reference is not None:
+            self._error += weights @ (z - self.reference.to(z)).square().sum(-1)
+        self._n += len(z)
+
+    def result(self, n_grid: int) -> IrrepStatistics:
+        if self._n != n_grid:
+            raise RuntimeError(f"{self.name}: {self._n} of {n_grid} grid points accumulated")
+        d = self._center.shape[-1]
+        first = self._s1.square().sum(-1)
+        variance = self._s2 - first
+        tolerance = roundoff_tolerance(n_grid, variance.dtype) * (self._s2_abs + first)
+        bad = variance < -tolerance
+        if bool(bad.any()):
+            worst = float((variance / (self._s2_abs + first)).min())
+            raise GridTooCoarse(
+                f"orbit variance of {self.name} is negative beyond round-off (relative "
+                f"{worst:.3g}): the grid is too coarse to resolve this response; use a "
+                "grid of higher degree")
+        variance = variance.clamp(min=0.0) / d
+        mean = self._center + self._s1
+        squared_error = symmetrized = None
+        if self.reference is not None:
+            squared_error = self._error / d
+            symmetrized = (mean - self.reference.to(mean)).square().sum(-1) / d
+        return IrrepStatistics(d, mean, variance, squared_error, symmetrized)
+
+
+@dataclass
+class Spectrum:
+    """B for one feature of one input: unnormalised projections per sample and channel
+    and the norm ``sum_g w_g |u(g)|^2`` they are fractions of."""
+
+    projections: torch.Tensor   # (L + 1, 2, samples, channels); sigma = +1, -1
+    norm: torch.Tensor          # (samples, channels)
+    abs_norm: torch.Tensor      # (samples, channels), with |w_g|
+    tolerance: float            # relative round-off tolerance of the sums
+
+    @property
+    def lambda_max(self) -> int:
+        return self.projections.shape[0] - 1
+
+    def fractions(self) -> np.ndarray:
+        """(L + 1, 2) fractions of the squared norm, summed over samples and channels;
+        NaN for a response that is zero everywhere."""
+        norm = float(self.norm.sum())
+        totals = self.projections.sum(dim=(2, 3)).double().cpu().numpy()
+        if norm == 0.0 and float(self.abs_norm.sum()) == 0.0:
+            return np.full(totals.shape, np.nan)
+        return totals / norm
+
+    def residual(self) -> float:
+        """Content above lambda_max: ``1 - sum of fractions``."""
+        return float(1.0 - np.sum(self.fractions()))
+
+    def check(self, name: str, degree: int) -> None:
+        """Raise :class:`GridTooCoarse` if the norm or the residual is negative beyond
+        round-off."""
+        norm, scale = float(self.norm.sum()), float(self.abs_norm.sum())
+        if scale == 0.0:
+            return
+        excess = float(self.projections.sum()) - norm
+        if norm <= 0.0 or excess > self.tolerance * scale:
+            raise GridTooCoarse(
+                f"character projections of {name} exceed its norm (residual "
+                f"{-excess / max(norm, 1e-300):.3g}): the grid of degree {degree} is too "
+                "coarse for this response; use a grid of higher degree")
+
+
+class CharacterProjection:
+    """Streaming B for one feature (see the module docstring)."""
+
+    def __init__(self, name: str, lambda_max: int):
+        self.name = name
+        self.lambda_max = lambda_max
+        self._plus = None
+        self._n = 0
+
+    def update(self, u: torch.Tensor, coefficients: torch.Tensor,
+               weights: torch.Tensor) -> None:
+        """``u``: (copies, samples, channels) direct responses on pairs of grid points
+        ``(g, -g)``: copies ``2k`` are proper rotations ``R`` and ``2k + 1`` their
+        improper partners ``-R``; ``coefficients``: the :func:`character_weights` rows of
+        the proper copies; ``weights``: (copies,) O(3) weights.
+
+        Pairing halves the work: ``c+ + c-`` and ``c+ - c-`` take the sum and the
+        difference of the two responses of each pair through one product each."""
+        b, n, c = u.shape
+        if b % 2 or len(coefficients) != b // 2:
+            raise ValueError(f"feature {self.name}: expected pairs of grid points (g, -g), "
+                             f"got {b} copies and {len(coefficients)} coefficient rows")
+        flat = u.reshape(b // 2, 2, n * c)
+        plus = flat[:, 0] + flat[:, 1]
+        minus = flat[:, 0] - flat[:, 1]
+        coefficients = coefficients.to(flat)
+        weights = weights.to(flat)
+        squared = flat.reshape(b, n * c).square()
+        if self._plus is None:
+            self._shape = (n, c)
+            self._plus = coefficients.T @ plus
+            self._minus = coefficients.T @ minus
+            self._norm = weights @ squared
+            self._abs_norm = weights.abs() @ squared
+        else:
+            if (n, c) != self._shape:
+                raise ValueError(f"feature {self.name}: shape changed from {self._shape} "
+                                 f"to {(n, c)} between grid points")
+            self._plus.addmm_(coefficients.T, plus)
+            self._minus.addmm_(coefficients.T, minus)
+            self._norm += weights @ squared
+            self._abs_norm += weights.abs() @ squared
+        self._n += b
+
+    def result(self, n_grid: int, degree: int) -> Spectrum:
+        if self._n != n_grid:
+            raise RuntimeError(f"{self.name}: {self._n} of {n_grid} grid points accumulated")
+        n, c = self._shape
+        out = torch.empty(self.lambda_max + 1, 2, n, c, dtype=self._plus.dtype,
+                          device=self._plus.device)
+        row = 0
+        for lam in range(self.lambda_max + 1):
+            size = (2 * lam + 1) ** 2
+            for s, sigma in enumerate(SIGMAS):
+                source = self._plus if sigma * (-1) ** lam == 1 else self._minus
+                block = source[row:row + size]
+                out[lam, s] = ((2 * lam + 1) / 4.0 * block.square().sum(0)).reshape(n, c)
+            row += size
+        spectrum = Spectrum(out, self._norm.reshape(n, c), self._abs_norm.reshape(n, c),
+                            roundoff_tolerance(n_grid, self._plus.dtype))
+        spectrum.check(self.name, degree)
+        return spectrum
