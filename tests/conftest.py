@@ -64,3 +64,15 @@ def tiny_settings() -> dict:
 @pytest.fixture(scope="session")
 def make_tiny_settings():
     return _tiny_settings
+
+
+@pytest.fixture(scope="session")
+def tiny_pet_run(tiny_pet_data, tmp_path_factory):
+    """A tiny PET trained once per session: (settings, output folder, summary), with
+    checkpoints at epochs 0, 2 and 4."""
+    from symlearn.train.pet import train_pet
+
+    settings = _tiny_settings()
+    out = tmp_path_factory.mktemp("tiny_pet_run")
+    summary = train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
+    return settings, out, summary

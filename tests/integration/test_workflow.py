@@ -32,6 +32,7 @@ TINY = {
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
     },
+    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1}},
 }
 
 
@@ -93,6 +94,21 @@ def test_outputs_exist_and_load(finished_run):
         assert options["architecture"]["model"]["d_pet"] == 8
         assert (run_dir / "model.pt").stat().st_size > 0
         assert not (run_dir / "resume").exists()
+        for epoch in (0, 2, 4):
+            analysis = results / "analysis" / "pet" / run / f"epoch_{epoch}"
+            errors = pd.read_csv(analysis / "errors.csv")
+            assert list(errors.columns) == ["target", "o3_lambda", "o3_sigma",
+                                            "accuracy_rmse", "equivariance_rmse",
+                                            "n_samples"]
+            assert {"energy", "non_conservative_force"} <= set(errors["target"])
+            spectrum = pd.read_csv(analysis / "spectrum.csv")
+            assert list(spectrum.columns) == ["layer", "o3_lambda", "o3_sigma", "fraction",
+                                              "residual"]
+            assert spectrum["fraction"].between(0, 1 + 1e-9).all()
+            structures = pd.read_parquet(analysis / "structures.parquet")
+            assert structures["structure"].nunique() == 2
+            log = results / "logs" / "analyse_pet" / run / f"epoch_{epoch}.log"
+            assert "168 copies" in log.read_text()  # degree 5: 14 nodes x 6 angles x 2
 
 
 def test_augmentation_differs_between_runs(finished_run):
@@ -115,7 +131,17 @@ def test_forcerun_train_pet_reruns_only_training(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"train_pet": 2, "all": 1}
+    assert _job_counts(result.stdout) == {"train_pet": 2, "analyse_pet": 6, "all": 1}
+
+
+def test_forcerun_analyse_pet_touches_no_model(finished_run):
+    directory, configfile = finished_run
+    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet")
+    assert result.returncode == 0, result.stderr
+    assert _job_counts(result.stdout) == {"analyse_pet": 6, "all": 1}
+    one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
+    result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
+    assert _job_counts(result.stdout) == {"analyse_pet": 1}
 
 
 def test_asking_for_one_file_runs_only_what_it_needs(tmp_path):
@@ -141,6 +167,9 @@ def test_lint_is_clean(tmp_path):
          "unknown key pet.runs.pet-aug.depth"),
         ({"data": {"atomistic": {"split": {"train": 0.9}}}},
          "data.atomistic.split: fractions sum to 1.3"),
+        ({"analysis": {"pet": {"lambda_max": 3, "grid_degree": 5}}},
+         "analysis.pet.grid_degree: 5 is too coarse; lambda_max 3 and the stress's "
+         "lambda = 2 part need a grid of degree >= 6"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, overrides, message):
@@ -173,8 +202,10 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     assert not (resume.parent / "checkpoints" / "epoch_40.ckpt").exists()
 
     # a killed snakemake leaves its lock behind: the documented --unlock, then a rerun
+    # (of the trainings only: analysing 2 x 21 checkpoints is not what is tested here)
     assert snakemake(tmp_path, configfile, "--unlock").returncode == 0
-    result = snakemake(tmp_path, configfile)
+    result = snakemake(tmp_path, configfile, *[f"results/train/pet/{run}/model.pt"
+                                               for run in ("pet-aug", "pet-noaug")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = (tmp_path / "results" / "logs" / "train_pet" / "pet-aug.log").read_text()
     resumed = re.search(r"resuming .* after (\d+) epoch", log)

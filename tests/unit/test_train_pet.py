@@ -69,12 +69,9 @@ def _assert_same_weights(a, b):
             assert torch.equal(a[name], b[name]), name
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_pet_data, tmp_path_factory, make_tiny_settings):
-    settings = make_tiny_settings()
-    out = tmp_path_factory.mktemp("trained")
-    summary = train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
-    return settings, out, summary
+@pytest.fixture()
+def trained(tiny_pet_run):
+    return tiny_pet_run
 
 
 def test_training_writes_checkpoints_log_and_model(trained):

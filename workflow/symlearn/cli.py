@@ -143,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .data.extxyz import DataError
     from .symmetry.quadrature import GridTooCoarse
+    from .train.pet import CheckpointError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, GridTooCoarse) as err:
+    except (ConfigError, DataError, GridTooCoarse, CheckpointError) as err:
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -195,8 +195,10 @@ class PETAdapter:
         """A for the targets (``outputs=True``; stress only on periodic cells) and B for
         ``layers`` (default: all) on every grid point."""
         layers = self.layers if layers is None else list(layers)
+        if not structure.periodic:  # a stress has a meaning on periodic cells only
+            layers = [layer for layer in layers if layer != "non_conservative_stress"]
         kinds = {}
-        if outputs:  # a stress has a meaning on periodic cells only
+        if outputs:
             kinds = {t: TARGET_KINDS[t] for t in self.targets
                      if t != "non_conservative_stress" or structure.periodic}
         names = list(dict.fromkeys([*kinds, *layers]))

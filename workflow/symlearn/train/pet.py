@@ -65,6 +65,10 @@ AUGMENTATIONS = ("o3", "none")
 RESUME_DIR = "resume"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint is not what the step needs; the message names the file."""
+
+
 def resolve_device(device: str) -> str:
     """``auto`` is CUDA when this process can see a GPU, else CPU."""
     if device == "auto":
@@ -416,5 +420,5 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
     checkpoint = torch.load(path, weights_only=False, map_location="cpu")
     name = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
     if name != "pet":
-        raise ValueError(f"{path} is a checkpoint of architecture {name!r}, not 'pet'")
+        raise CheckpointError(f"{path} is a checkpoint of architecture {name!r}, not 'pet'")
     return model_from_checkpoint(checkpoint, context=context)

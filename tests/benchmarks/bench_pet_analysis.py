@@ -1,0 +1,233 @@
+"""Benchmark of the PET symmetry analysis, measured side by side in one run.
+
+On one checkpoint, one grid and one set of structures it times
+
+- ours: ``PETAdapter.analyse`` (A for the targets, B for every layer);
+- bare: the same forward passes alone (the same rotated copies, batches and requested
+  outputs, inputs built beforehand): the floor, N_rot x one batched forward pass;
+- metatomic's ``SymmetrizedModel`` computing the same A and B (at its default batch
+  size, and at the batch sizes ours uses),
+
+checks that ours and SymmetrizedModel give the same numbers, and measures the peak
+memory of ours on two grids of very different sizes (it must not grow with the number
+of rotations). It prints ratios; nothing here is a pass/fail test.
+
+    python tests/benchmarks/bench_pet_analysis.py            # after `snakemake`
+    python tests/benchmarks/bench_pet_analysis.py --checkpoint X.ckpt --structures Y.xyz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from symlearn.analyse.pet import (  # noqa: E402
+    TARGET_SAMPLES,
+    PETAdapter,
+    _request,
+    load_pet,
+    select_structures,
+)
+from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
+from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
+
+DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/checkpoints/epoch_30.ckpt"
+DEFAULT_STRUCTURES = ROOT / "results/data/atomistic/synthetic/pet/test.xyz"
+
+
+def _setup(args):
+    torch.set_num_threads(args.threads)
+    model = load_pet(args.checkpoint, dtype=torch.float64)
+    adapter = PETAdapter(model)
+    frames = read_frames(args.structures)
+    chosen = select_structures(len(frames), args.n_structures, args.seed)
+    structures = [adapter.structure(i, frames[i], frame_labels(frames[i], args.structures, i))
+                  for i in chosen]
+    return model, adapter, structures
+
+
+def _time(function, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _names(adapter, structure):
+    targets = [t for t in adapter.targets if t != "non_conservative_stress" or structure.periodic]
+    layers = [layer for layer in adapter.layers
+              if layer != "non_conservative_stress" or structure.periodic]
+    return targets, layers
+
+
+def _oracle_requests(adapter, structure):
+    from metatomic.torch import ModelOutput
+
+    targets, layers = _names(adapter, structure)
+    requests = {f"o3::variance::{t}": ModelOutput(sample_kind=TARGET_SAMPLES[t])
+                for t in targets}
+    for layer in layers:
+        requests[f"o3::character_projection::{_request(layer)}"] = ModelOutput(
+            sample_kind=TARGET_SAMPLES.get(layer, "atom"))
+    return requests
+
+
+def _max_relative_difference(ours, theirs, structure) -> float:
+    """Largest difference between our and SymmetrizedModel's A and B, relative to the
+    largest value of each quantity."""
+    worst = 0.0
+
+    def compare(a, b):
+        nonlocal worst
+        a, b = a.reshape(-1), b.reshape(-1).to(a)
+        scale = float(b.abs().max())
+        if scale > 0:
+            worst = max(worst, float((a - b).abs().max()) / scale)
+
+    n = structure.n_atoms
+    for target, per_irrep in ours.outputs.items():
+        tensor = theirs[f"o3::variance::{target}"]
+        for (lam, sigma), stats in per_irrep.items():
+            block = tensor.block() if len(tensor) == 1 else tensor.block(
+                {"o3_lambda": lam, "o3_sigma": sigma})
+            compare(stats.variance * (n ** 2 if target == "energy" else 1), block.values)
+    for layer, spectrum in ours.spectra.items():
+        tensor = theirs[f"o3::character_projection::{_request(layer)}"]
+        blocks = torch.stack([torch.stack([
+            tensor.block({"chi_lambda": lam, "chi_sigma": sigma}).values
+            for sigma in (1, -1)]) for lam in range(spectrum.lambda_max + 1)])
+        compare(spectrum.projections, blocks.reshape(spectrum.projections.shape))
+    return worst
+
+
+def _peak_memory(args, degree: int) -> dict:
+    """Peak resident memory of ours above the memory after setup, in a fresh process."""
+    command = [sys.executable, __file__, "--memory-child", str(degree),
+               "--checkpoint", str(args.checkpoint), "--structures", str(args.structures),
+               "--n-structures", "1", "--seed", str(args.seed), "--lambda-max",
+               str(args.lambda_max), "--batch-atoms", str(args.batch_atoms),
+               "--threads", str(args.threads)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _memory_child(args) -> None:
+    _, adapter, structures = _setup(args)
+    structure = max(structures, key=lambda s: s.n_atoms)
+    context = GridContext(o3_quadrature(args.memory_child), args.lambda_max)
+    with open("/proc/self/status") as handle:
+        baseline = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS"))
+    adapter.analyse(structure, context, batch_atoms=args.batch_atoms)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"rotations": context.quadrature.n_rotations,
+                      "peak_above_setup_mib": (peak - baseline) / 1024,
+                      "peak_mib": peak / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--structures", type=Path, default=DEFAULT_STRUCTURES)
+    parser.add_argument("--n-structures", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lambda-max", type=int, default=4)
+    parser.add_argument("--degree", type=int, default=8)
+    parser.add_argument("--batch-atoms", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--memory-degrees", type=int, nargs=2, default=[8, 16])
+    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    for path in (args.checkpoint, args.structures):
+        if not path.exists():
+            sys.exit(f"{path} does not exist: run `snakemake` first, or pass --checkpoint "
+                     "and --structures")
+    if args.memory_child is not None:
+        _memory_child(args)
+        return
+
+    from metatomic.torch.o3 import SymmetrizedModel
+
+    model, adapter, structures = _setup(args)
+    context = GridContext(o3_quadrature(args.degree), args.lambda_max)
+    n_rot = context.quadrature.n_rotations
+    print(f"checkpoint {args.checkpoint}\n{len(structures)} structures "
+          f"({sum(s.n_atoms for s in structures)} atoms), grid degree {args.degree} "
+          f"({n_rot} copies each), lambda_max {args.lambda_max}, {len(adapter.layers)} "
+          f"layers, float64, {args.threads} threads, batch_atoms {args.batch_atoms}")
+
+    def ours():
+        return [adapter.analyse(s, context, batch_atoms=args.batch_atoms) for s in structures]
+
+    prepared = []
+    for s in structures:
+        targets, layers = _names(adapter, s)
+        requests = {_request(n): adapter._outputs[_request(n)]
+                    for n in dict.fromkeys([*targets, *layers])}
+        size = adapter.copies_per_batch(s, args.batch_atoms, context)
+        prepared.append((requests, [adapter.rotated_systems(s, context.matrices[index])
+                                    for index in context.batches(size)]))
+
+    def bare():
+        with torch.inference_mode():
+            for requests, batches in prepared:
+                for systems in batches:
+                    model(systems, requests)
+
+    def oracle(batch_size=None):
+        results = []
+        for s in structures:
+            size = batch_size or adapter.copies_per_batch(s, args.batch_atoms, context)
+            wrapper = SymmetrizedModel(model, max_angular_momentum_target=2,
+                                       max_angular_momentum_character=args.lambda_max,
+                                       max_angular_momentum_grid=args.degree,
+                                       batch_size=size)
+            with torch.inference_mode():
+                results.append(wrapper([s.system], _oracle_requests(adapter, s), None))
+        return results
+
+    ours()  # warm-up
+    t_ours = _time(ours, args.repeats)
+    t_bare = _time(bare, args.repeats)
+    t_oracle = _time(lambda: oracle(32), 1)
+    t_oracle_same = _time(oracle, 1)
+    difference = max(_max_relative_difference(a, b, s)
+                     for a, b, s in zip(ours(), oracle(), structures, strict=True))
+
+    print(f"\n{'':<44}{'seconds':>9}{'ms/copy':>9}")
+    rows = [("ours (A + B, all layers)", t_ours), ("bare forward passes", t_bare),
+            ("SymmetrizedModel, batch_size=32 (default)", t_oracle),
+            ("SymmetrizedModel, our batch sizes", t_oracle_same)]
+    copies = n_rot * len(structures)
+    for name, seconds in rows:
+        print(f"{name:<44}{seconds:>9.2f}{1000 * seconds / copies:>9.3f}")
+    print(f"\nSymmetrizedModel (default batch) / ours: {t_oracle / t_ours:5.2f}x  "
+          "(target >= 2)")
+    print(f"SymmetrizedModel (our batches) / ours:   {t_oracle_same / t_ours:5.2f}x")
+    print(f"ours / bare forward passes:               {t_ours / t_bare:5.2f}x  "
+          "(target <= 1.3)")
+    print(f"largest relative difference ours vs SymmetrizedModel: {difference:.1e}")
+
+    small, large = (_peak_memory(args, d) for d in args.memory_degrees)
+    print(f"\npeak memory above setup, largest structure: {small['peak_above_setup_mib']:.0f}"
+          f" MiB with {small['rotations']} rotations, {large['peak_above_setup_mib']:.0f} MiB"
+          f" with {large['rotations']} rotations: ratio "
+          f"{large['peak_above_setup_mib'] / small['peak_above_setup_mib']:.2f} for "
+          f"{large['rotations'] / small['rotations']:.1f}x the rotations (target: ~1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""The PET adapter: metatomic's SymmetrizedModel as the oracle, neighbour-list reuse,
+the per-checkpoint tables, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from symlearn.analyse.pet import (
+    PETAdapter,
+    analyse_pet_checkpoint,
+    default_layers,
+    group_layers,
+    load_pet,
+    select_structures,
+)
+from symlearn.analyse.tables import ERRORS_COLUMNS, SPECTRUM_COLUMNS
+from symlearn.data.extxyz import frame_labels, read_frames
+from symlearn.symmetry import GridContext, GridTooCoarse, o3_quadrature
+from symlearn.train.pet import CheckpointError
+
+SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
+            "batch_atoms": 256, "dtype": "float64", "threads": 1, "memory_gb": 1.0,
+            "layers": None}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_pet_run):
+    return tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt"
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint):
+    return load_pet(checkpoint, dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def structures(tiny_pet_data, model):
+    """A periodic structure and a non-periodic one of the tiny test split."""
+    path = tiny_pet_data["test"]
+    frames = read_frames(path)
+    periodic = next(i for i, a in enumerate(frames) if a.pbc.all())
+    isolated = next(i for i, a in enumerate(frames) if not a.pbc.any())
+    adapter = PETAdapter(model, ["feature"])
+    return [adapter.structure(i, frames[i], frame_labels(frames[i], path, i))
+            for i in (periodic, isolated)]
+
+
+def test_oracle_symmetrized_model_gives_the_same_a_and_b(model, structures):
+    """A (energy, forces, stress) and B (the `feature` output) agree with metatomic's
+    SymmetrizedModel on the same grid to 1e-6 relative, in float64."""
+    from metatomic.torch import ModelOutput
+    from metatomic.torch.o3 import SymmetrizedModel
+
+    degree, lambda_max = 5, 2
+    adapter = PETAdapter(model, ["feature"])
+    context = GridContext(o3_quadrature(degree), lambda_max)
+    oracle = SymmetrizedModel(model, max_angular_momentum_target=2,
+                              max_angular_momentum_character=lambda_max,
+                              max_angular_momentum_grid=degree, batch_size=24)
+
+    def close(ours, theirs):
+        ours, theirs = ours.reshape(-1), theirs.reshape(-1)
+        scale = float(theirs.abs().max())
+        assert scale > 0
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6 * scale)
+
+    for structure in structures:
+        ours = adapter.analyse(structure, context, batch_atoms=64)
+        requests = {
+            "o3::variance::energy": ModelOutput(sample_kind="system"),
+            "o3::variance::non_conservative_force": ModelOutput(sample_kind="atom"),
+            "o3::character_projection::feature": ModelOutput(sample_kind="atom"),
+        }
+        if structure.periodic:
+            requests["o3::variance::non_conservative_stress"] = ModelOutput(
+                sample_kind="system")
+        with torch.inference_mode():
+            theirs = oracle([structure.system], requests, None)
+        n = structure.n_atoms
+        # our energies are per atom
+        close(ours.outputs["energy"][(0, 1)].variance * n ** 2,
+              theirs["o3::variance::energy"].block().values)
+        close(ours.outputs["non_conservative_force"][(1, 1)].variance,
+              theirs["o3::variance::non_conservative_force"].block().values)
+        if structure.periodic:
+            stress = theirs["o3::variance::non_conservative_stress"]
+            for lam, sigma in ((0, 1), (2, 1)):
+                block = stress.block({"o3_lambda": lam, "o3_sigma": sigma})
+                close(ours.outputs["non_conservative_stress"][(lam, sigma)].variance,
+                      block.values)
+        else:
+            assert "non_conservative_stress" not in ours.outputs
+        # every (lambda, sigma) at once: relative to the largest projection, as some
+        # irreps hold only round-off
+        projections = theirs["o3::character_projection::feature"]
+        close(ours.spectra["feature"].projections,
+              torch.stack([torch.stack([
+                  projections.block({"chi_lambda": lam, "chi_sigma": sigma}).values
+                  for sigma in (1, -1)]) for lam in range(lambda_max + 1)]))
+
+
+def test_reused_neighbour_list_gives_the_outputs_of_a_recomputed_one(model, structures):
+    from metatomic.torch import systems_to_torch
+    from metatrain.utils.neighbor_lists import get_system_with_neighbor_lists
+
+    adapter = PETAdapter(model, ["gnn_layers.0_node", "feature"])
+    names = ["energy", "non_conservative_force", "gnn_layers.0_node", "feature"]
+    g = torch.as_tensor(o3_quadrature(4).matrices[[3, 17, 100]])
+    for structure in structures:
+        reused = adapter.evaluate(adapter.rotated_systems(structure, g), names)
+        fresh = []
+        for matrix in g.numpy():
+            atoms = structure.atoms.copy()
+            atoms.positions = atoms.positions @ matrix.T
+            atoms.cell = np.asarray(atoms.cell) @ matrix.T
+            system = systems_to_torch(atoms, dtype=torch.float64)
+            fresh.append(get_system_with_neighbor_lists(system,
+                                                        model.requested_neighbor_lists()))
+        recomputed = adapter.evaluate(fresh, names)
+        for name in names:
+            torch.testing.assert_close(reused[name], recomputed[name], rtol=1e-10,
+                                       atol=1e-10)
+
+
+def test_default_layers_cover_the_architecture(model):
+    layers = default_layers(model)
+    assert layers[:2] == ["node_embedders.0", "edge_embedder"]
+    for expected in ["gnn_layers.0.edge_embedder", "gnn_layers.0.trans.layers.0_node",
+                     "gnn_layers.0.trans.layers.0_edge", "gnn_layers.0_node",
+                     "gnn_layers.0_edge", "feature", "mtt::aux::energy_last_layer_features",
+                     "mtt::aux::non_conservative_force_last_layer_features",
+                     "mtt::aux::non_conservative_stress_last_layer_features",
+                     "energy", "non_conservative_force", "non_conservative_stress"]:
+        assert expected in layers
+    with pytest.raises(ValueError, match="'gnn_layers.7_node' is not a module"):
+        PETAdapter(model, ["gnn_layers.7_node"])
+
+
+def test_results_do_not_depend_on_batches_or_passes(model, structures):
+    adapter = PETAdapter(model)
+    context = GridContext(o3_quadrature(5), 2)
+    structure = structures[0]
+    one = adapter.analyse(structure, context, batch_atoms=10_000)
+    small = adapter.analyse(structure, context, batch_atoms=1)
+    sizes = adapter.state_bytes(structure, 2)
+    groups = group_layers(sizes, max(sizes.values()))
+    assert len(groups) > 1 and sum(groups, []) == adapter.layers
+    passes = [adapter.analyse(structure, context, layers=group, outputs=i == 0)
+              for i, group in enumerate(groups)]
+    for name in adapter.layers:
+        spectrum = next(p.spectra[name] for p in passes if name in p.spectra)
+        for other in (small.spectra[name], spectrum):
+            torch.testing.assert_close(one.spectra[name].projections, other.projections,
+                                       rtol=1e-9, atol=1e-12)
+    for name, per_irrep in one.outputs.items():
+        for irrep, stats in per_irrep.items():
+            torch.testing.assert_close(stats.variance, small.outputs[name][irrep].variance,
+                                       rtol=1e-9, atol=1e-20)
+
+
+def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
+    out = tmp_path / "analysis"
+    summary = analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(out),
+                                     SETTINGS, device="cpu", threads=1, progress=False)
+    assert summary["copies"] == o3_quadrature(5).n_rotations  # max(2 * 2, 5) = 5
+    errors = pd.read_csv(out / "errors.csv")
+    spectrum = pd.read_csv(out / "spectrum.csv")
+    per_structure = pd.read_parquet(out / "structures.parquet")
+    assert list(errors.columns) == ERRORS_COLUMNS
+    assert list(spectrum.columns) == SPECTRUM_COLUMNS
+    assert set(errors["target"]) == {"energy", "non_conservative_force",
+                                     "non_conservative_stress"}
+    assert (errors["accuracy_rmse"] >= errors["equivariance_rmse"] - 1e-12).all()
+    frames = read_frames(tiny_pet_data["test"])
+    chosen = select_structures(len(frames), 3, 0)
+    assert sorted(per_structure["structure"].unique()) == chosen
+    energy = errors.set_index("target").loc["energy"]
+    assert energy["n_samples"] == len(chosen)
+    forces = errors.set_index("target").loc["non_conservative_force"]
+    assert forces["n_samples"] == sum(len(frames[i]) for i in chosen)
+    # pooled by samples from the per-structure table
+    rows = per_structure[(per_structure["table"] == "errors")
+                         & (per_structure["name"] == "non_conservative_force")]
+    pooled = np.sqrt((rows["equivariance_mse"] * rows["n_samples"]).sum()
+                     / rows["n_samples"].sum())
+    assert forces["equivariance_rmse"] == pytest.approx(pooled)
+    layers = spectrum.groupby("layer", sort=False)
+    assert len(spectrum) == layers.ngroups * 3 * 2
+    totals = layers["fraction"].sum() + layers["residual"].first()
+    np.testing.assert_allclose(totals, 1.0, atol=1e-9)
+    embedding = spectrum[spectrum["layer"] == "edge_embedder"].set_index(
+        ["o3_lambda", "o3_sigma"])["fraction"]
+    assert embedding.loc[(0, 1)] == pytest.approx(1.0)  # a species embedding: invariant
+    assert not list(out.glob(".*part*"))
+
+
+def test_bad_inputs_name_the_problem(checkpoint, tiny_pet_data, tmp_path):
+    structures = str(tiny_pet_data["test"])
+    coarse = dict(SETTINGS, grid_degree=4)
+    with pytest.raises(GridTooCoarse, match="degree >= 5"):
+        analyse_pet_checkpoint(str(checkpoint), structures, str(tmp_path), coarse,
+                               progress=False)
+    high = dict(SETTINGS, lambda_max=4, grid_degree=6)
+    with pytest.raises(GridTooCoarse, match="lambda=4 need degree >= 8"):
+        analyse_pet_checkpoint(str(checkpoint), structures, str(tmp_path), high,
+                               progress=False)
+    torch.save({"architecture_name": "soap_bpnn"}, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="architecture 'soap_bpnn'"):
+        analyse_pet_checkpoint(str(tmp_path / "other.ckpt"), structures, str(tmp_path),
+                               SETTINGS, progress=False)
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_cli_reports_bad_input_without_a_traceback(checkpoint, tiny_pet_data, tmp_path,
+                                                   capsys):
+    import json
+
+    from symlearn.cli import main
+
+    code = main(["analyse-pet", "--checkpoint", str(checkpoint), "--structures",
+                 str(tiny_pet_data["test"]), "--out-dir", str(tmp_path), "--settings",
+                 json.dumps(dict(SETTINGS, grid_degree=3)), "--device", "cpu"])
+    assert code == 2
+    assert "use a grid of degree >= 5" in capsys.readouterr().err
