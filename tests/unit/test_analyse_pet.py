@@ -225,3 +225,16 @@ def test_cli_reports_bad_input_without_a_traceback(checkpoint, tiny_pet_data, tm
                  json.dumps(dict(SETTINGS, grid_degree=3)), "--device", "cpu"])
     assert code == 2
     assert "use a grid of degree >= 5" in capsys.readouterr().err
+
+
+def test_reused_copies_are_refilled_for_every_batch(model, structures):
+    adapter = PETAdapter(model, ["feature"])
+    matrices = torch.as_tensor(o3_quadrature(4).matrices)
+    structure = structures[0]
+    names = ["energy", "non_conservative_force", "feature"]
+    for index in ([0, 1, 2, 3], [40, 41], [7, 90, 101]):  # smaller and larger batches
+        g = matrices[index]
+        pooled = adapter.evaluate(adapter.transformed(structure, g), names)
+        fresh = adapter.evaluate(adapter.rotated_systems(structure, g), names)
+        for name in names:
+            assert torch.equal(pooled[name], fresh[name]), name

@@ -84,6 +84,7 @@ class Structure:
     atoms: Atoms
     system: object
     references: dict[str, torch.Tensor]
+    _pool: object = None  # reusable transformed copies, see PETAdapter.transformed
 
     @property
     def n_atoms(self) -> int:
@@ -173,6 +174,39 @@ class PETAdapter:
             copies.append(copy)
         return copies
 
+    def transformed(self, structure: Structure, g: torch.Tensor) -> list:
+        """Like :meth:`rotated_systems`, but writing into copies made once per
+        structure: a System holds its tensors by reference, so filling them in place
+        spares building a System and a neighbour-list block per copy and batch."""
+        from metatensor.torch import TensorBlock
+        from metatomic.torch import System
+
+        g = g.to(dtype=self.dtype, device=self.device)
+        b = len(g)
+        system = structure.system
+        options = system.known_neighbor_lists()
+        blocks = [system.get_neighbor_list(o) for o in options]
+        if structure._pool is None or len(structure._pool[0]) < b:
+            zeros = lambda *shape: torch.zeros(*shape, dtype=self.dtype,  # noqa: E731
+                                               device=self.device)
+            positions, cells = zeros(b, len(system), 3), zeros(b, 3, 3)
+            vectors = [zeros(b, *block.values.shape) for block in blocks]
+            systems = []
+            for k in range(b):
+                copy = System(system.types, positions[k], cells[k], system.pbc)
+                for o, block, v in zip(options, blocks, vectors, strict=True):
+                    copy.add_neighbor_list(o, TensorBlock(v[k], block.samples,
+                                                          block.components,
+                                                          block.properties))
+                systems.append(copy)
+            structure._pool = (systems, positions, cells, vectors)
+        systems, positions, cells, vectors = structure._pool
+        positions[:b] = torch.einsum("bij,nj->bni", g, system.positions)
+        cells[:b] = torch.einsum("bij,nj->bni", g, system.cell)
+        for block, v in zip(blocks, vectors, strict=True):
+            v[:b] = torch.einsum("bij,pjk->bpik", g, block.values)
+        return systems[:b]
+
     def evaluate(self, systems: list, names: Sequence[str]) -> dict[str, torch.Tensor]:
         """Raw outputs, (copies, samples, ...) per name, for one batch of copies of one
         structure (energies per atom)."""
@@ -204,7 +238,7 @@ class PETAdapter:
         names = list(dict.fromkeys([*kinds, *layers]))
 
         def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:
-            return self.evaluate(self.rotated_systems(structure, g), names)
+            return self.evaluate(self.transformed(structure, g), names)
 
         return analyse_input(
             evaluate, context, outputs=kinds, features=layers,

@@ -185,20 +185,22 @@ class CharacterProjection:
         coefficients = coefficients.to(flat)
         weights = weights.to(flat)
         squared = flat.reshape(b, n * c).square()
+        norm = weights @ squared
+        # the same sum with |w| bounds the round-off; most grids have no negative weight
+        abs_norm = norm if bool((weights >= 0).all()) else weights.abs() @ squared
         if self._plus is None:
             self._shape = (n, c)
             self._plus = coefficients.T @ plus
             self._minus = coefficients.T @ minus
-            self._norm = weights @ squared
-            self._abs_norm = weights.abs() @ squared
+            self._norm, self._abs_norm = norm, abs_norm.clone()
         else:
             if (n, c) != self._shape:
                 raise ValueError(f"feature {self.name}: shape changed from {self._shape} "
                                  f"to {(n, c)} between grid points")
             self._plus.addmm_(coefficients.T, plus)
             self._minus.addmm_(coefficients.T, minus)
-            self._norm += weights @ squared
-            self._abs_norm += weights.abs() @ squared
+            self._norm += norm
+            self._abs_norm += abs_norm
         self._n += b
 
     def result(self, n_grid: int, degree: int) -> Spectrum:
