@@ -20,6 +20,7 @@ from .metrics import (
     IrrepStatistics,
     OrbitStatistics,
     Spectrum,
+    Workspace,
     character_weights,
 )
 from .quadrature import O3Quadrature
@@ -50,6 +51,7 @@ class GridContext:
         self.dtype, self.device = dtype, torch.device(device)
         self.matrices = torch.as_tensor(quadrature.matrices, dtype=dtype, device=self.device)
         self.weights = torch.as_tensor(quadrature.weights, dtype=dtype, device=self.device)
+        self.workspace = Workspace()  # scratch shared by every projection on this grid
         n_proper = quadrature.n_proper
         self.order = torch.stack([torch.arange(n_proper), torch.arange(n_proper) + n_proper],
                                  dim=1).reshape(-1).to(self.device)
@@ -86,7 +88,8 @@ def _accumulate(context: GridContext,
         stats[name] = {irrep: OrbitStatistics(f"{name} {irrep}",
                                               parts[irrep][0] if parts else None)
                        for irrep in kind.irreps}
-    projections = {name: CharacterProjection(name, context.lambda_max) for name in features}
+    projections = {name: CharacterProjection(name, context.lambda_max, context.workspace)
+                   for name in features}
     # a feature equal to an earlier one on every grid point (e.g. a module that passes
     # its last sub-layer's output through) is projected once
     same_as: dict[str, str] | None = None

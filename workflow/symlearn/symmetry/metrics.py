@@ -157,12 +157,30 @@ class Spectrum:
                 "coarse for this response; use a grid of higher degree")
 
 
+class Workspace:
+    """Scratch buffers reused from batch to batch: allocating hundreds of MB of
+    temporaries per batch costs page faults that show in the run time."""
+
+    def __init__(self):
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def take(self, key: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        size = int(np.prod(shape))
+        buffer = self._buffers.get(key)
+        if (buffer is None or buffer.numel() < size or buffer.dtype != like.dtype
+                or buffer.device != like.device):
+            buffer = torch.empty(size, dtype=like.dtype, device=like.device)
+            self._buffers[key] = buffer
+        return buffer[:size].view(shape)
+
+
 class CharacterProjection:
     """Streaming B for one feature (see the module docstring)."""
 
-    def __init__(self, name: str, lambda_max: int):
+    def __init__(self, name: str, lambda_max: int, workspace: Workspace | None = None):
         self.name = name
         self.lambda_max = lambda_max
+        self.workspace = workspace or Workspace()
         self._plus = None
         self._n = 0
 
@@ -180,27 +198,28 @@ class CharacterProjection:
             raise ValueError(f"feature {self.name}: expected pairs of grid points (g, -g), "
                              f"got {b} copies and {len(coefficients)} coefficient rows")
         flat = u.reshape(b // 2, 2, n * c)
-        plus = flat[:, 0] + flat[:, 1]
-        minus = flat[:, 0] - flat[:, 1]
+        take = self.workspace.take
+        plus = torch.add(flat[:, 0], flat[:, 1], out=take("plus", (b // 2, n * c), flat))
+        minus = torch.sub(flat[:, 0], flat[:, 1], out=take("minus", (b // 2, n * c), flat))
+        squared = torch.square(flat.reshape(b, n * c), out=take("squared", (b, n * c), flat))
         coefficients = coefficients.to(flat)
         weights = weights.to(flat)
-        squared = flat.reshape(b, n * c).square()
-        norm = weights @ squared
         # the same sum with |w| bounds the round-off; most grids have no negative weight
-        abs_norm = norm if bool((weights >= 0).all()) else weights.abs() @ squared
+        negative = bool((weights < 0).any())
         if self._plus is None:
             self._shape = (n, c)
             self._plus = coefficients.T @ plus
             self._minus = coefficients.T @ minus
-            self._norm, self._abs_norm = norm, abs_norm.clone()
+            self._norm = weights @ squared
+            self._abs_norm = weights.abs() @ squared if negative else self._norm.clone()
         else:
             if (n, c) != self._shape:
                 raise ValueError(f"feature {self.name}: shape changed from {self._shape} "
                                  f"to {(n, c)} between grid points")
             self._plus.addmm_(coefficients.T, plus)
             self._minus.addmm_(coefficients.T, minus)
-            self._norm += norm
-            self._abs_norm += abs_norm
+            self._norm.addmv_(squared.T, weights)
+            self._abs_norm.addmv_(squared.T, weights.abs() if negative else weights)
         self._n += b
 
     def result(self, n_grid: int, degree: int) -> Spectrum:
