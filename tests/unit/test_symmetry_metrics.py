@@ -325,3 +325,17 @@ def test_lambda_max_beyond_the_grid_fails_naming_the_degree():
     context = GridContext(o3_quadrature(4), lambda_max=2)
     with pytest.raises(GridTooCoarse, match="degree >= 5"):
         analyse_input(_analytic, context, outputs={"stress": OutputKind("rank2")})
+
+
+def test_a_response_constant_at_first_then_varying_is_projected_exactly():
+    """Invariant layers are kept as one value while they stay constant; a response
+    that changes later must give the same projections as the general path."""
+    torch.manual_seed(7)
+    context = GridContext(o3_quadrature(6), lambda_max=3)
+    responses = torch.randn(context.quadrature.n_rotations, 2, 3)
+    responses[context.order[:40]] = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, 0.25]])
+    streamed = analyse_on_grid({"u": responses}, context, features=["u"], batch_size=8)
+    whole = analyse_on_grid({"u": responses}, context, features=["u"])
+    for a, b in ((streamed.spectra["u"].projections, whole.spectra["u"].projections),
+                 (streamed.spectra["u"].norm, whole.spectra["u"].norm)):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)

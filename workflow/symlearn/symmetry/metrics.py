@@ -182,6 +182,7 @@ class CharacterProjection:
         self.lambda_max = lambda_max
         self.workspace = workspace or Workspace()
         self._plus = None
+        self._constant = None
         self._n = 0
 
     def update(self, u: torch.Tensor, coefficients: torch.Tensor,
@@ -198,33 +199,60 @@ class CharacterProjection:
             raise ValueError(f"feature {self.name}: expected pairs of grid points (g, -g), "
                              f"got {b} copies and {len(coefficients)} coefficient rows")
         flat = u.reshape(b // 2, 2, n * c)
+        coefficients = coefficients.to(flat)
+        weights = weights.to(flat)
+        if self._n == 0:
+            self._shape = (n, c)
+            # a response equal on every grid point so far (an invariant layer, such as
+            # a species embedding) is kept as that value and the sums of the weights
+            if bool((flat == flat[:1, :1]).all()):
+                self._constant = flat[0, 0].clone()
+                self._sums = torch.zeros(3, coefficients.shape[1] + 1, dtype=flat.dtype,
+                                         device=flat.device)
+        elif (n, c) != self._shape:
+            raise ValueError(f"feature {self.name}: shape changed from {self._shape} to "
+                             f"{(n, c)} between grid points")
+        if self._constant is not None:
+            if bool((flat == self._constant).all()):
+                self._sums[0, :-1] += coefficients.sum(0)
+                self._sums[1, -1] += weights.sum()
+                self._sums[2, -1] += weights.abs().sum()
+                self._n += b
+                return
+            self._expand_constant()
         take = self.workspace.take
         plus = torch.add(flat[:, 0], flat[:, 1], out=take("plus", (b // 2, n * c), flat))
         minus = torch.sub(flat[:, 0], flat[:, 1], out=take("minus", (b // 2, n * c), flat))
         squared = torch.square(flat.reshape(b, n * c), out=take("squared", (b, n * c), flat))
-        coefficients = coefficients.to(flat)
-        weights = weights.to(flat)
         # the same sum with |w| bounds the round-off; most grids have no negative weight
         negative = bool((weights < 0).any())
         if self._plus is None:
-            self._shape = (n, c)
             self._plus = coefficients.T @ plus
             self._minus = coefficients.T @ minus
             self._norm = weights @ squared
             self._abs_norm = weights.abs() @ squared if negative else self._norm.clone()
         else:
-            if (n, c) != self._shape:
-                raise ValueError(f"feature {self.name}: shape changed from {self._shape} "
-                                 f"to {(n, c)} between grid points")
             self._plus.addmm_(coefficients.T, plus)
             self._minus.addmm_(coefficients.T, minus)
             self._norm.addmv_(squared.T, weights)
             self._abs_norm.addmv_(squared.T, weights.abs() if negative else weights)
         self._n += b
 
+    def _expand_constant(self) -> None:
+        """The sums so far of a response that was constant until now: each pair added
+        ``2 u`` to ``c+ + c-`` and nothing to ``c+ - c-``."""
+        u, sums = self._constant, self._sums
+        self._plus = torch.outer(2 * sums[0, :-1], u)
+        self._minus = torch.zeros_like(self._plus)
+        self._norm = sums[1, -1] * u.square()
+        self._abs_norm = sums[2, -1] * u.square()
+        self._constant = None
+
     def result(self, n_grid: int, degree: int) -> Spectrum:
         if self._n != n_grid:
             raise RuntimeError(f"{self.name}: {self._n} of {n_grid} grid points accumulated")
+        if self._constant is not None:
+            self._expand_constant()
         n, c = self._shape
         out = torch.empty(self.lambda_max + 1, 2, n, c, dtype=self._plus.dtype,
                           device=self._plus.device)
