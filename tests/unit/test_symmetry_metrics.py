@@ -339,3 +339,16 @@ def test_a_response_constant_at_first_then_varying_is_projected_exactly():
     for a, b in ((streamed.spectra["u"].projections, whole.spectra["u"].projections),
                  (streamed.spectra["u"].norm, whole.spectra["u"].norm)):
         assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_features_equal_at_first_then_different_keep_their_own_sums():
+    torch.manual_seed(8)
+    context = GridContext(o3_quadrature(6), lambda_max=3)
+    a = torch.randn(context.quadrature.n_rotations, 3, 2)
+    b = a.clone()
+    b[context.order[30:]] = torch.randn_like(b[context.order[30:]])
+    together = analyse_on_grid({"a": a, "b": b}, context, features=["a", "b"], batch_size=10)
+    for name, values in (("a", a), ("b", b)):
+        alone = analyse_on_grid({name: values}, context, features=[name])
+        assert torch.allclose(together.spectra[name].projections,
+                              alone.spectra[name].projections, rtol=1e-12, atol=1e-14)

@@ -108,14 +108,15 @@ def _accumulate(context: GridContext,
             values[name] = value.reshape(value.shape[0], value.shape[1], -1)
         if same_as is None:
             same_as = _duplicates(values)
+        for name, source in list(same_as.items()):
+            if not torch.equal(values[name], values[source]):
+                # equal so far, not here: from now on it keeps sums of its own
+                projections[name] = projections[source].copy(name)
+                del same_as[name]
         coefficients = context.coefficients[index[0::2]] if features else None
         for name in features:
-            if name in same_as:
-                if not torch.equal(values[name], values[same_as[name]]):
-                    raise RuntimeError(f"feature {name} equalled {same_as[name]} on earlier "
-                                       "grid points but not on these")
-                continue
-            projections[name].update(values[name], coefficients, weights)
+            if name not in same_as:
+                projections[name].update(values[name], coefficients, weights)
         if progress is not None:
             progress(len(g))
 

@@ -238,6 +238,14 @@ class CharacterProjection:
             self._abs_norm.addmv_(squared.T, weights.abs() if negative else weights)
         self._n += b
 
+    def copy(self, name: str) -> CharacterProjection:
+        """An accumulator for ``name`` holding the sums accumulated so far."""
+        other = CharacterProjection(name, self.lambda_max, self.workspace)
+        for key, value in vars(self).items():
+            if key not in ("name", "workspace"):
+                setattr(other, key, value.clone() if torch.is_tensor(value) else value)
+        return other
+
     def _expand_constant(self) -> None:
         """The sums so far of a response that was constant until now: each pair added
         ``2 u`` to ``c+ + c-`` and nothing to ``c+ - c-``."""
