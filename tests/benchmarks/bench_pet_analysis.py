@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "workflow"))
 from symlearn.analyse.pet import (  # noqa: E402
     TARGET_SAMPLES,
     PETAdapter,
-    _request,
     load_pet,
+    request_name,
     select_structures,
 )
 from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
@@ -65,21 +65,14 @@ def _time(function, repeats: int) -> float:
     return best
 
 
-def _names(adapter, structure):
-    targets = [t for t in adapter.targets if t != "non_conservative_stress" or structure.periodic]
-    layers = [layer for layer in adapter.layers
-              if layer != "non_conservative_stress" or structure.periodic]
-    return targets, layers
-
-
 def _oracle_requests(adapter, structure):
     from metatomic.torch import ModelOutput
 
-    targets, layers = _names(adapter, structure)
+    targets, layers = adapter.names(structure)
     requests = {f"o3::variance::{t}": ModelOutput(sample_kind=TARGET_SAMPLES[t])
                 for t in targets}
     for layer in layers:
-        requests[f"o3::character_projection::{_request(layer)}"] = ModelOutput(
+        requests[f"o3::character_projection::{request_name(layer)}"] = ModelOutput(
             sample_kind=TARGET_SAMPLES.get(layer, "atom"))
     return requests
 
@@ -117,7 +110,7 @@ def _max_relative_difference(ours, theirs, structure) -> float:
         # totals per (lambda, sigma), what the tables hold: SymmetrizedModel splits the
         # standard outputs (forces, stress) into irreps first, an orthogonal change of
         # channels that leaves the totals unchanged
-        tensor = theirs[f"o3::character_projection::{_request(layer)}"]
+        tensor = theirs[f"o3::character_projection::{request_name(layer)}"]
         totals = torch.zeros(spectrum.lambda_max + 1, 2, dtype=torch.float64)
         names = list(tensor.keys.names)
         for key, block in tensor.items():
@@ -192,9 +185,8 @@ def main() -> None:
 
     prepared = []
     for s in structures:
-        targets, layers = _names(adapter, s)
-        requests = {_request(n): adapter._outputs[_request(n)]
-                    for n in dict.fromkeys([*targets, *layers])}
+        targets, layers = adapter.names(s)
+        requests = adapter.requests(list(dict.fromkeys([*targets, *layers])))
         size = adapter.copies_per_batch(s, args.batch_atoms, context)
         prepared.append((requests, [adapter.rotated_systems(s, context.matrices[index])
                                     for index in context.batches(size)]))

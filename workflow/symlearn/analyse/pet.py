@@ -69,7 +69,7 @@ def default_layers(model: torch.nn.Module) -> list[str]:
     return layers
 
 
-def _request(layer: str) -> str:
+def request_name(layer: str) -> str:
     """The output name PET answers for a layer."""
     if layer == "feature" or layer.startswith("mtt::") or layer in TARGET_KINDS:
         return layer
@@ -110,7 +110,7 @@ class PETAdapter:
         self._outputs = {}
         for name in [*self.targets, *self.layers]:
             sample_kind = TARGET_SAMPLES.get(name, "atom")
-            self._outputs[_request(name)] = ModelOutput(sample_kind=sample_kind)
+            self._outputs[request_name(name)] = ModelOutput(sample_kind=sample_kind)
         self._check_layers()
 
     def _check_layers(self) -> None:
@@ -120,7 +120,7 @@ class PETAdapter:
         modules |= set(FEATURIZER_INPUT_NAMES)
         supported = set(self.model.supported_outputs())
         for layer in self.layers:
-            request = _request(layer)
+            request = request_name(layer)
             if request.startswith(FEATURE_PREFIX):
                 path = request[len(FEATURE_PREFIX):]
                 base = path.removesuffix("_node").removesuffix("_edge")
@@ -150,74 +150,82 @@ class PETAdapter:
                 refs["non_conservative_stress"] = as_tensor(labels.stress)[None]
         return Structure(index, atoms, system, refs)
 
-    def rotated_systems(self, structure: Structure, g: torch.Tensor) -> list:
-        """Copies of the structure transformed by each ``g``, reusing its neighbour list
-        with the pair vectors transformed."""
-        from metatensor.torch import TensorBlock
-        from metatomic.torch import System
-
+    def _transform(self, structure: Structure, g: torch.Tensor):
+        """Positions, cells and neighbour-list vectors of the copies ``g x``."""
         system = structure.system
         g = g.to(dtype=self.dtype, device=self.device)
         positions = torch.einsum("bij,nj->bni", g, system.positions)
         cells = torch.einsum("bij,nj->bni", g, system.cell)
-        lists = []
-        for options in system.known_neighbor_lists():
-            block = system.get_neighbor_list(options)
-            vectors = torch.einsum("bij,pjk->bpik", g, block.values)
-            lists.append((options, block, vectors))
+        vectors = [torch.einsum("bij,pjk->bpik", g, system.get_neighbor_list(o).values)
+                   for o in system.known_neighbor_lists()]
+        return positions, cells, vectors
+
+    @staticmethod
+    def _systems(structure: Structure, positions, cells, vectors) -> list:
+        """One System per copy on these tensors (held by reference), with the
+        structure's neighbour list (same pairs and shifts) carrying ``vectors``."""
+        from metatensor.torch import TensorBlock
+        from metatomic.torch import System
+
+        system = structure.system
+        options = system.known_neighbor_lists()
+        blocks = [system.get_neighbor_list(o) for o in options]
         copies = []
-        for k in range(len(g)):
+        for k in range(len(positions)):
             copy = System(system.types, positions[k], cells[k], system.pbc)
-            for options, block, vectors in lists:
-                copy.add_neighbor_list(options, TensorBlock(
-                    vectors[k], block.samples, block.components, block.properties))
+            for o, block, v in zip(options, blocks, vectors, strict=True):
+                copy.add_neighbor_list(o, TensorBlock(v[k], block.samples, block.components,
+                                                      block.properties))
             copies.append(copy)
         return copies
+
+    def rotated_systems(self, structure: Structure, g: torch.Tensor) -> list:
+        """New copies of the structure transformed by each ``g``, reusing its neighbour
+        list with the pair vectors transformed."""
+        return self._systems(structure, *self._transform(structure, g))
 
     def transformed(self, structure: Structure, g: torch.Tensor) -> list:
         """Like :meth:`rotated_systems`, but writing into copies made once per
         structure: a System holds its tensors by reference, so filling them in place
         spares building a System and a neighbour-list block per copy and batch."""
-        from metatensor.torch import TensorBlock
-        from metatomic.torch import System
-
-        g = g.to(dtype=self.dtype, device=self.device)
-        b = len(g)
-        system = structure.system
-        options = system.known_neighbor_lists()
-        blocks = [system.get_neighbor_list(o) for o in options]
+        positions, cells, vectors = self._transform(structure, g)
+        b = len(positions)
         if structure._pool is None or len(structure._pool[0]) < b:
-            zeros = lambda *shape: torch.zeros(*shape, dtype=self.dtype,  # noqa: E731
-                                               device=self.device)
-            positions, cells = zeros(b, len(system), 3), zeros(b, 3, 3)
-            vectors = [zeros(b, *block.values.shape) for block in blocks]
-            systems = []
-            for k in range(b):
-                copy = System(system.types, positions[k], cells[k], system.pbc)
-                for o, block, v in zip(options, blocks, vectors, strict=True):
-                    copy.add_neighbor_list(o, TensorBlock(v[k], block.samples,
-                                                          block.components,
-                                                          block.properties))
-                systems.append(copy)
-            structure._pool = (systems, positions, cells, vectors)
-        systems, positions, cells, vectors = structure._pool
-        positions[:b] = torch.einsum("bij,nj->bni", g, system.positions)
-        cells[:b] = torch.einsum("bij,nj->bni", g, system.cell)
-        for block, v in zip(blocks, vectors, strict=True):
-            v[:b] = torch.einsum("bij,pjk->bpik", g, block.values)
+            structure._pool = (self._systems(structure, positions, cells, vectors),
+                               positions, cells, vectors)
+            return structure._pool[0]
+        systems, pool_positions, pool_cells, pool_vectors = structure._pool
+        pool_positions[:b] = positions
+        pool_cells[:b] = cells
+        for target, v in zip(pool_vectors, vectors, strict=True):
+            target[:b] = v
         return systems[:b]
+
+    def names(self, structure: Structure, layers: Sequence[str] | None = None,
+              outputs: bool = True) -> tuple[dict[str, OutputKind], list[str]]:
+        """The targets analysed for A (``outputs=True``) and the layers for B on one
+        structure: a stress has a meaning on periodic cells only."""
+        layers = self.layers if layers is None else list(layers)
+        if not structure.periodic:
+            layers = [layer for layer in layers if layer != "non_conservative_stress"]
+        kinds = {t: TARGET_KINDS[t] for t in self.targets
+                 if outputs and (t != "non_conservative_stress" or structure.periodic)}
+        return kinds, layers
+
+    def requests(self, names: Sequence[str]) -> dict:
+        """The ``ModelOutput`` requests PET answers for these targets and layers."""
+        return {request_name(n): self._outputs[request_name(n)] for n in names}
 
     def evaluate(self, systems: list, names: Sequence[str]) -> dict[str, torch.Tensor]:
         """Raw outputs, (copies, samples, ...) per name, for one batch of copies of one
         structure (energies per atom)."""
-        requests = {_request(n): self._outputs[_request(n)] for n in names}
         with torch.inference_mode():
-            raw = self.model(systems, requests)
+            raw = self.model(systems, self.requests(names))
         n_copies = len(systems)
         n_atoms = len(systems[0])
         out = {}
         for name in names:
-            block = raw[_request(name)].block()
+            block = raw[request_name(name)].block()
             values = _per_copy(name, block, n_copies)
             out[name] = values / n_atoms if name == "energy" else values
         return out
@@ -228,13 +236,7 @@ class PETAdapter:
                 ) -> InputAnalysis:
         """A for the targets (``outputs=True``; stress only on periodic cells) and B for
         ``layers`` (default: all) on every grid point."""
-        layers = self.layers if layers is None else list(layers)
-        if not structure.periodic:  # a stress has a meaning on periodic cells only
-            layers = [layer for layer in layers if layer != "non_conservative_stress"]
-        kinds = {}
-        if outputs:
-            kinds = {t: TARGET_KINDS[t] for t in self.targets
-                     if t != "non_conservative_stress" or structure.periodic}
+        kinds, layers = self.names(structure, layers, outputs)
         names = list(dict.fromkeys([*kinds, *layers]))
 
         def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:

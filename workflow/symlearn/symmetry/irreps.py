@@ -72,12 +72,12 @@ class OutputKind:
         g = g.to(values)
         if self.name == "invariant":
             return values
-        det = torch.linalg.det(g)
         if self.name == "pseudoscalar":
-            return values * det[:, None, None]
-        if self.name in ("vector", "axial"):
-            out = torch.einsum("bij,bni->bnj", g, values)
-            return out * det[:, None, None] if self.name == "axial" else out
+            return values * torch.linalg.det(g)[:, None, None]
+        if self.name == "vector":
+            return torch.einsum("bij,bni->bnj", g, values)
+        if self.name == "axial":
+            return torch.einsum("bij,bni->bnj", g, values) * torch.linalg.det(g)[:, None, None]
         if self.name == "rank2":
             return torch.einsum("bki,bnkl,blj->bnij", g, values, g)
         _, improper = proper_part(g)
