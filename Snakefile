@@ -1,7 +1,7 @@
 """symlearn: rebuild the figures of "How unconstrained machine-learning models learn
 physical symmetries" (Domina et al., arXiv:2603.24638), from data to plots.
 
-Stages, one rules file each: data -> train -> analyse -> (figures).
+Stages, one rules file each: data -> train -> analyse -> figures.
 Default run: `snakemake` (config/config.yaml). Paper scale:
 `snakemake --configfile config/paper.yaml`.
 """
@@ -22,6 +22,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/figures.smk"
+
+
+# `snakemake --report results/report.html`: every figure with its caption, the
+# configuration and the software versions
+report: "workflow/report/workflow.rst"
 
 
 rule all:
@@ -29,3 +35,4 @@ rule all:
     input:
         pet_training_outputs(),
         pet_analysis_outputs(),
+        figure_targets(),

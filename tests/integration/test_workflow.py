@@ -59,6 +59,10 @@ def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
                           **kwargs)
 
 
+# what depends on the analysis tables: their collection, the PET figures, table1
+DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1}
+
+
 def _job_counts(output: str) -> dict[str, int]:
     table = output.split("Job stats:")[-1]
     return {m.group(1): int(m.group(2))
@@ -111,6 +115,63 @@ def test_outputs_exist_and_load(finished_run):
             assert "168 copies" in log.read_text()  # degree 5: 14 nodes x 6 angles x 2
 
 
+def test_every_figure_is_built_from_the_tables(finished_run):
+    directory, _ = finished_run
+    figures = directory / "results" / "figures"
+    for figure in ("fig1", "fig2", "fig3"):
+        for ext in ("pdf", "png", "csv"):
+            assert (figures / f"{figure}.{ext}").stat().st_size > 0, (figure, ext)
+    fig2 = pd.read_csv(figures / "fig2.csv")
+    assert set(fig2["run"]) == {"pet-aug", "pet-noaug"} and set(fig2["epoch"]) == {4}
+    errors = pd.read_csv(directory / "results" / "analysis" / "pet" / "errors.csv")
+    final = errors[(errors["epoch"] == 4) & (errors["run"] == "pet-aug")
+                   & (errors["target"] == "energy")]
+    drawn = fig2[(fig2["run"] == "pet-aug") & (fig2["part"] == "energy")
+                 & (fig2["quantity"] == "equivariance")]
+    assert drawn["value"].iloc[0] == pytest.approx(1e3 * final["equivariance_rmse"].iloc[0])
+    fig3 = pd.read_csv(figures / "fig3.csv")
+    assert set(fig3["epoch"]) == {0, 2, 4}
+    fig1 = pd.read_csv(figures / "fig1.csv")
+    assert (fig1["n_rotations"] == 168).all()  # the grid the analysis used
+    table = pd.read_csv(figures / "table1.csv")
+    computed = table[table["status"] == "computed"]
+    assert {"pet_energy", "pet_forces"} <= set(computed["key"])
+    assert computed["this_run"].gt(0).all()
+    # the tiny test split may hold no periodic cell: then the stress row says so
+    stress = table[table["key"] == "pet_stress"]
+    assert ((stress["status"] == "computed")
+            | stress["status"].str.contains("periodic structures only")).all()
+    assert "d_pet: 8" in (figures / "table1.md").read_text()
+    config = yaml.safe_load((directory / "results" / "provenance" / "config.yaml").read_text())
+    assert config["analysis"]["pet"]["n_structures"] == 2
+
+
+def test_one_figure_reruns_alone_and_touches_no_model(finished_run):
+    directory, configfile = finished_run
+    models = sorted((directory / "results" / "train").rglob("*.ckpt"))
+    tables = sorted((directory / "results" / "analysis").rglob("*.csv"))
+    before = {p: p.stat().st_mtime_ns for p in [*models, *tables]}
+    fig2 = directory / "results" / "figures" / "fig2.pdf"
+    drawn = fig2.stat().st_mtime_ns
+    result = snakemake(directory, configfile, "results/figures/fig2.pdf", "--forcerun", "fig2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _job_counts(result.stdout + result.stderr) == {"fig2": 1}
+    assert fig2.stat().st_mtime_ns > drawn
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_report_holds_every_figure_with_its_caption(finished_run):
+    directory, configfile = finished_run
+    report = directory / "results" / "report.html"
+    result = snakemake(directory, configfile, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    for text in ("fig1 (a): the O(3) quadrature", "fig2: what PET learned",
+                 "fig3: PET training dynamics", "table1: the paper", "fig2.png",
+                 "software.csv", "analysis: 2 test structures", "metatrain"):
+        assert text in html, text
+
+
 def test_augmentation_differs_between_runs(finished_run):
     directory, _ = finished_run
     logs = [pd.read_csv(directory / "results" / "train" / "pet" / run / "train_log.csv")
@@ -131,14 +192,14 @@ def test_forcerun_train_pet_reruns_only_training(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"train_pet": 2, "analyse_pet": 6, "all": 1}
+    assert _job_counts(result.stdout) == {"train_pet": 2, "analyse_pet": 6, **DOWNSTREAM}
 
 
 def test_forcerun_analyse_pet_touches_no_model(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"analyse_pet": 6, "all": 1}
+    assert _job_counts(result.stdout) == {"analyse_pet": 6, **DOWNSTREAM}
     one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
     result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
     assert _job_counts(result.stdout) == {"analyse_pet": 1}

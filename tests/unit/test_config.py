@@ -139,3 +139,39 @@ def test_check_config_command(default_config, tmp_path, root):
         capture_output=True, text=True)
     assert failed.returncode == 2
     assert "pet.training.epochs: 'ten' is not of type 'integer'" in failed.stderr
+
+
+def test_fig3_layers_must_be_analysed(default_config):
+    default_config["analysis"]["pet"]["layers"] = ["feature", "energy"]
+    default_config["figures"]["fig3_layers"] = ["feature", "gnn_layers.0_node"]
+    with pytest.raises(ConfigError, match=r"figures\.fig3_layers: gnn_layers\.0_node not "
+                                          r"analysed"):
+        check_config(default_config)
+    default_config["figures"]["fig3_layers"] = ["feature"]
+    check_config(default_config)
+
+
+@pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (2, None), (4, None),
+                                                          (6, None), (3, 11)])
+def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_max,
+                                                        grid_degree):
+    """The workflow names the quadrature table (fig1) without importing torch; it must
+    pick the degree the analysis uses."""
+    from symlearn.analyse.pet import grid_degree as analysis_degree
+    from symlearn.config import pet_grid_degree
+
+    settings = default_config["analysis"]["pet"]
+    settings.update(lambda_max=lambda_max, grid_degree=grid_degree)
+    assert pet_grid_degree(default_config) == analysis_degree(settings)
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from symlearn.io import write_text_atomic
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_text_atomic(tmp_path / "table.csv", "a\n")
+    assert mask != 0o177  # else a private temporary file would pass unnoticed
+    assert (tmp_path / "table.csv").stat().st_mode & 0o777 == 0o666 & ~mask

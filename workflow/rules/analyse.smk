@@ -25,3 +25,36 @@ rule analyse_pet:
         " --structures {input.structures} --settings {params.settings:q}"
         " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
         " > {log} 2>&1"
+
+
+rule collect_pet_analysis:
+    message:
+        "Collecting the PET analysis tables of every run and checkpoint"
+    input:
+        unpack(pet_checkpoint_tables),
+    output:
+        errors=f"{RESULTS}/analysis/pet/errors.csv",
+        spectrum=f"{RESULTS}/analysis/pet/spectrum.csv",
+    params:
+        checkpoints=pet_checkpoint_entries,
+    log:
+        f"{RESULTS}/logs/collect_pet_analysis.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn collect-pet --checkpoints {params.checkpoints:q}"
+        " --errors {output.errors} --spectrum {output.spectrum} > {log} 2>&1"
+
+
+rule quadrature_table:
+    message:
+        "The O(3) quadrature of degree {wildcards.degree}, as a table"
+    output:
+        f"{RESULTS}/analysis/quadrature/degree_{{degree}}.csv",
+    log:
+        f"{RESULTS}/logs/quadrature_table/degree_{{degree}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn quadrature-table --degree {wildcards.degree} --out {output}"
+        " > {log} 2>&1"

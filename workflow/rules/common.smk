@@ -1,5 +1,6 @@
 """Configuration checks, shared paths and helpers of every rules file."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -20,6 +21,7 @@ if _PACKAGE_DIR not in sys.path:
 
 from symlearn.config import (  # noqa: E402
     SPLITS,
+    pet_grid_degree,
     ConfigError,
     check_config,
     load_schema,
@@ -40,6 +42,16 @@ validate(config, _SCHEMA)
 RESULTS = config["results"].rstrip("/")
 PET_RUNS = pet_runs(config)
 PET_EPOCHS = pet_checkpoint_epochs(config)
+PET_GRID_DEGREE = pet_grid_degree(config)
+FIGURES = f"{RESULTS}/figures"
+# every figure the pipeline draws so far (the rules of figures.smk)
+FIGURE_IDS = ["fig1", "fig2", "fig3"]
+# the versions that decide the numbers; a change reruns the provenance rule
+SOFTWARE_VERSIONS = ", ".join(
+    f"{name} {importlib.metadata.version(name)}"
+    for name in ("torch", "metatrain", "metatomic-torch", "e3nn", "scipy", "matplotlib",
+                 "seaborn")
+)
 
 
 wildcard_constraints:
@@ -47,6 +59,7 @@ wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",
     run="|".join(re.escape(run) for run in PET_RUNS),
     epoch=r"\d+",
+    degree=r"\d+",
 
 
 def atomistic_dataset():
@@ -89,3 +102,58 @@ def pet_analysis_outputs():
         epoch=PET_EPOCHS,
         table=["errors.csv", "spectrum.csv", "structures.parquet"],
     )
+
+
+def pet_checkpoint_tables(wildcards):
+    """Every PET checkpoint's errors and spectrum tables, as named inputs."""
+    return {
+        f"{kind}_{run}_{epoch}": f"{RESULTS}/analysis/pet/{run}/epoch_{epoch}/{kind}.csv"
+        for run in PET_RUNS
+        for epoch in PET_EPOCHS
+        for kind in ("errors", "spectrum")
+    }
+
+
+def pet_checkpoint_entries(wildcards, input):
+    """The JSON list the collect command reads: run, augmentation, epoch, tables."""
+    return json.dumps(
+        [
+            {
+                "run": run,
+                "augmentation": pet_run_settings(config, run)["augmentation"],
+                "epoch": epoch,
+                "errors": input[f"errors_{run}_{epoch}"],
+                "spectrum": input[f"spectrum_{run}_{epoch}"],
+            }
+            for run in PET_RUNS
+            for epoch in PET_EPOCHS
+        ]
+    )
+
+
+def figure_outputs(figure, category):
+    """A figure's PNG (shown in the report with its caption), PDF and data CSV."""
+    return {
+        "png": report(
+            f"{FIGURES}/{figure}.png",
+            caption=f"../report/{figure}.rst",
+            category=category,
+            labels={"figure": figure},
+        ),
+        "pdf": f"{FIGURES}/{figure}.pdf",
+        "csv": f"{FIGURES}/{figure}.csv",
+    }
+
+
+def output_prefix(wildcards, output):
+    """The path prefix a figure command writes its files to (its CSV without .csv)."""
+    return os.path.splitext(output.csv)[0]
+
+
+def figure_targets():
+    """Every figure and table the pipeline draws."""
+    return [
+        *expand(f"{FIGURES}/{{figure}}.{{ext}}", figure=FIGURE_IDS, ext=["pdf", "png", "csv"]),
+        f"{FIGURES}/table1.csv",
+        f"{FIGURES}/table1.md",
+    ]

@@ -69,6 +69,43 @@ def _analyse_pet(args: argparse.Namespace) -> None:
     LOGGER.info("analysis finished: %s", json.dumps(summary))
 
 
+def _collect_pet(args: argparse.Namespace) -> None:
+    from .analyse.tables import collect_checkpoints
+    from .io import atomic_path
+
+    for table, out in (("errors", args.errors), ("spectrum", args.spectrum)):
+        collected = collect_checkpoints(args.checkpoints, table)
+        with atomic_path(out) as tmp:
+            collected.to_csv(tmp, index=False)
+        LOGGER.info("wrote %s: %d rows from %d checkpoints", out, len(collected),
+                    len(args.checkpoints))
+
+
+def _quadrature_table(args: argparse.Namespace) -> None:
+    from .io import atomic_path
+    from .symmetry import o3_quadrature
+
+    quadrature = o3_quadrature(args.degree)
+    with atomic_path(args.out) as tmp:
+        quadrature.table().to_csv(tmp, index=False)
+    LOGGER.info("wrote %s: degree %d, %d rotations", args.out, args.degree,
+                quadrature.n_rotations)
+
+
+def _figure(args: argparse.Namespace) -> None:
+    from .figures import build
+
+    inputs = dict(item.split("=", 1) for item in args.input)
+    paths = build(args.figure, inputs, args.out, args.options)
+    LOGGER.info("%s: wrote %s", args.figure, ", ".join(str(p) for p in paths.values()))
+
+
+def _provenance(args: argparse.Namespace) -> None:
+    from .figures.provenance import write
+
+    write(args.config, args.config_out, args.software_out)
+
+
 def _check_config(args: argparse.Namespace) -> None:
     import yaml
 
@@ -128,6 +165,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyse_pet)
 
+    p = commands.add_parser("collect-pet",
+                            help="one errors and one spectrum table of every checkpoint")
+    p.add_argument("--checkpoints", type=_json_arg, required=True,
+                   help='JSON list of {"run", "augmentation", "epoch", "errors", "spectrum"}')
+    p.add_argument("--errors", required=True, help="output: every checkpoint's errors")
+    p.add_argument("--spectrum", required=True, help="output: every checkpoint's spectrum")
+    p.set_defaults(func=_collect_pet)
+
+    p = commands.add_parser("quadrature-table", help="the O(3) grid of a degree, as a table")
+    p.add_argument("--degree", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_quadrature_table)
+
+    p = commands.add_parser("figure", help="draw one figure or table from analysis tables")
+    p.add_argument("figure", help="fig1, fig2, fig3, table1")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=PATH",
+                   help="an input table (repeat), e.g. errors=results/analysis/pet/errors.csv")
+    p.add_argument("--options", type=_json_arg, default={},
+                   help="figure options, JSON (fig3: layers)")
+    p.add_argument("--out", required=True,
+                   help="path prefix: receives OUT.pdf, OUT.png, OUT.csv (table1: .csv, .md)")
+    p.set_defaults(func=_figure)
+
+    p = commands.add_parser("provenance",
+                            help="write the resolved configuration and software versions")
+    p.add_argument("--config", type=_json_arg, required=True, help="the config, JSON")
+    p.add_argument("--config-out", required=True)
+    p.add_argument("--software-out", required=True)
+    p.set_defaults(func=_provenance)
+
     p = commands.add_parser("check-config", help="validate configuration files")
     p.add_argument("configfile", nargs="+",
                    help="YAML files, later ones overriding earlier ones")
@@ -140,14 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s][%(levelname)s] %(name)s: %(message)s",
                         stream=sys.stderr)
+    # font subsetting while writing PDFs logs every glyph at INFO
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     from .config import ConfigError
     from .data.extxyz import DataError
+    from .figures.tables import FigureError
     from .symmetry.quadrature import GridTooCoarse
     from .train.pet import CheckpointError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, GridTooCoarse, CheckpointError) as err:
+    except (ConfigError, DataError, GridTooCoarse, CheckpointError, FigureError) as err:
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -138,13 +138,30 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                 f"({model['d_pet']}) for run {run}")
     analysis = config["analysis"]["pet"]
     degree = analysis["grid_degree"]
-    needed = max(2 * analysis["lambda_max"], 5)
+    needed = pet_grid_degree(config, auto=True)
     if degree is not None and degree < needed:
         errors.append(
             f"analysis.pet.grid_degree: {degree} is too coarse; lambda_max "
             f"{analysis['lambda_max']} and the stress's lambda = 2 part need a grid of "
             f"degree >= {needed} (or null to choose it)")
+    fig3_layers = config.get("figures", {}).get("fig3_layers")
+    if fig3_layers and analysis["layers"] is not None:
+        unknown = [x for x in fig3_layers if x not in analysis["layers"]]
+        if unknown:
+            errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
+                          "add them to analysis.pet.layers")
     return errors
+
+
+def pet_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
+    """The quadrature degree of the PET analysis: the configured one, or (null, or
+    ``auto``) the smallest that resolves lambda_max and the stress's lambda = 2 part,
+    max(2 lambda_max, 5) (``symmetry.required_degree``; not imported here so that
+    parsing the workflow does not load torch)."""
+    analysis = config["analysis"]["pet"]
+    if analysis["grid_degree"] is not None and not auto:
+        return analysis["grid_degree"]
+    return max(2 * analysis["lambda_max"], 5)
 
 
 def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.extxyz import DataError
 from ..symmetry import InputAnalysis
 
 ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse",
@@ -76,3 +77,23 @@ def spectrum_table(rows: pd.DataFrame) -> pd.DataFrame:
     pooled = spectrum.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
         fraction=("fraction", "mean"), residual=("residual", "mean")).reset_index()
     return pooled.rename(columns={"name": "layer"})[SPECTRUM_COLUMNS]
+
+
+def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.DataFrame:
+    """One table of every run and checkpoint: ``entries`` give ``run``,
+    ``augmentation``, ``epoch`` and the path of each checkpoint's ``table``
+    (``errors`` or ``spectrum``), which lead the columns of the result."""
+    columns = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS}[table]
+    frames = []
+    for entry in entries:
+        frame = pd.read_csv(entry[table])
+        missing = sorted(set(columns) - set(frame.columns))
+        if missing:
+            raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")
+        frames.append(frame[columns].assign(run=entry["run"],
+                                            augmentation=entry["augmentation"],
+                                            epoch=int(entry["epoch"])))
+    if not frames:
+        return pd.DataFrame(columns=["run", "augmentation", "epoch", *columns])
+    collected = pd.concat(frames, ignore_index=True)
+    return collected[["run", "augmentation", "epoch", *columns]]

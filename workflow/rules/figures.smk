@@ -1,0 +1,112 @@
+"""Figures stage: every figure and table drawn from the analysis tables (never a model),
+and the provenance (resolved configuration, software versions) the report shows."""
+
+
+rule provenance:
+    message:
+        "Recording the resolved configuration and the software versions"
+    output:
+        config=report(
+            f"{RESULTS}/provenance/config.yaml",
+            caption="../report/config.rst",
+            category="Provenance",
+        ),
+        software=report(
+            f"{RESULTS}/provenance/software.csv",
+            caption="../report/software.rst",
+            category="Provenance",
+        ),
+    params:
+        config=json.dumps(config, sort_keys=True),
+        # a change of any version reruns the rule (params are a rerun trigger)
+        versions=SOFTWARE_VERSIONS,
+    log:
+        f"{RESULTS}/logs/provenance.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn provenance --config {params.config:q}"
+        " --config-out {output.config} --software-out {output.software} > {log} 2>&1"
+
+
+rule fig1:
+    message:
+        "fig1 (a): the O(3) quadrature"
+    input:
+        quadrature=expand(rules.quadrature_table.output[0], degree=PET_GRID_DEGREE),
+    output:
+        **figure_outputs("fig1", "Method"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig1.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig1 --input quadrature={input.quadrature}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
+rule fig2:
+    message:
+        "fig2: accuracy vs equivariance and the character spectrum of every layer"
+    input:
+        errors=rules.collect_pet_analysis.output.errors,
+        spectrum=rules.collect_pet_analysis.output.spectrum,
+    output:
+        **figure_outputs("fig2", "PET"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig2.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig2 --input errors={input.errors}"
+        " --input spectrum={input.spectrum} --out {params.prefix} > {log} 2>&1"
+
+
+rule fig3:
+    message:
+        "fig3: PET training dynamics of the errors and of the character fractions"
+    input:
+        errors=rules.collect_pet_analysis.output.errors,
+        spectrum=rules.collect_pet_analysis.output.spectrum,
+    output:
+        **figure_outputs("fig3", "PET"),
+    params:
+        prefix=output_prefix,
+        options=json.dumps({"layers": lookup(dpath="figures/fig3_layers", within=config)}),
+    log:
+        f"{RESULTS}/logs/figures/fig3.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig3 --input errors={input.errors}"
+        " --input spectrum={input.spectrum} --options {params.options:q}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
+rule table1:
+    message:
+        "table1: the paper's headline numbers next to this run's"
+    input:
+        errors=rules.collect_pet_analysis.output.errors,
+        config=rules.provenance.output.config,
+    output:
+        csv=report(
+            f"{FIGURES}/table1.csv",
+            caption="../report/table1.rst",
+            category="Summary",
+            labels={"table": "table1"},
+        ),
+        md=f"{FIGURES}/table1.md",
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/table1.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure table1 --input errors={input.errors}"
+        " --input config={input.config} --out {params.prefix} > {log} 2>&1"

@@ -1,0 +1,150 @@
+"""fig3: how PET learns the symmetry during training.
+
+(a) test RMSE and equivariance RMSE against epoch for each output part, one line style
+per run; (b) the character fractions of chosen layers and of every output against
+epoch: irreps that ever carry at least ``MINOR`` of a layer are drawn, the rest
+(and the content above lambda_max) are summed into "other", so each layer's lines sum
+to one. At a transition the force output's scalar content falls as its lambda = 1
+content rises.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import style
+from .tables import FigureError, long_errors, read_table, run_order
+
+INPUTS = {"errors": ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma",
+                     "accuracy_rmse", "equivariance_rmse"],
+          "spectrum": ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma",
+                       "fraction", "residual"]}
+#: an irrep gets its own line if it reaches this fraction of a layer at some checkpoint
+MINOR = 0.02
+OTHER = "other"
+
+
+def default_layers(spectrum: pd.DataFrame, targets: Sequence[str]) -> list[str]:
+    """The last GNN layer's node features, the shared features, and every output."""
+    layers = list(dict.fromkeys(spectrum["layer"]))
+    gnn = [x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)]
+    chosen = gnn[-1:] + [x for x in layers if x == "feature"]
+    return chosen + [x for x in layers if x in targets]
+
+
+def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
+         layers: Sequence[str] | None = None) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's RMSE lines and panel b's fraction lines."""
+    lines_a = long_errors(errors).assign(panel="a")
+    if layers is None:
+        layers = default_layers(spectrum, errors["target"].unique())
+    unknown = [x for x in layers if x not in set(spectrum["layer"])]
+    if unknown:
+        raise FigureError(f"fig3: layer(s) not in the analysis tables: {', '.join(unknown)}; "
+                         f"known: {', '.join(dict.fromkeys(spectrum['layer']))}")
+    chosen = spectrum[spectrum["layer"].isin(layers)].copy()
+    chosen["irrep"] = [style.irrep_label(lam, s) for lam, s in
+                       zip(chosen["o3_lambda"], chosen["o3_sigma"], strict=True)]
+    major = chosen.groupby(["layer", "irrep"])["fraction"].transform("max") >= MINOR
+    keys = ["run", "augmentation", "epoch", "layer"]
+    kept = chosen[major][[*keys, "irrep", "o3_lambda", "o3_sigma", "fraction"]]
+    # "other": the minor irreps plus the content above lambda_max, so lines sum to one
+    other = (chosen.groupby(keys, sort=False)
+             .apply(lambda g: 1.0 - g.loc[major.loc[g.index], "fraction"].sum(),
+                    include_groups=False)
+             .rename("fraction").reset_index().assign(irrep=OTHER))
+    lines_b = pd.concat([kept, other], ignore_index=True).assign(panel="b")
+    lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
+    order = {layer: i for i, layer in enumerate(layers)}
+    lines_b = lines_b.sort_values(["layer", "run", "irrep", "epoch"],
+                                  key=lambda c: c.map(order) if c.name == "layer" else c,
+                                  kind="stable")
+    return pd.concat([lines_a, lines_b], ignore_index=True)[
+        ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
+         "unit", "layer", "layer_label", "irrep", "o3_lambda", "o3_sigma", "fraction"]]
+
+
+def _grid(fig, n: int, ncols: int = 2):
+    axes = np.atleast_1d(fig.subplots(math.ceil(n / ncols), ncols, sharex=True)).ravel()
+    for ax in axes[n:]:
+        ax.axis("off")
+    return axes
+
+
+def _run_legend(ax, runs, styles, augmentation):
+    for run in runs:
+        ax.plot([], [], color="0.3", linestyle=styles[run]["linestyle"],
+                marker=styles[run]["marker"], label=style.run_label(run, augmentation[run]))
+
+
+def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
+    parts = list(dict.fromkeys(lines["part"]))
+    axes = _grid(fig, len(parts))
+    colors = dict(zip(("accuracy", "equivariance"), style.colors(2), strict=True))
+    names = {"accuracy": "test RMSE", "equivariance": "equivariance RMSE"}
+    for ax, part in zip(axes, parts, strict=False):
+        rows = lines[lines["part"] == part]
+        for (run, quantity), line in rows.groupby(["run", "quantity"], sort=False):
+            ax.plot(line["epoch"], line["value"], color=colors[quantity], **styles[run])
+        style.log_yaxis(ax)
+        ax.set_title(part)
+        ax.set_ylabel(f"RMSE ({rows['unit'].iloc[0]})")
+    for ax in axes[max(len(parts) - 2, 0):len(parts)]:
+        ax.set_xlabel("epoch")
+    handles = [axes[0].plot([], [], color=c, label=names[q])[0] for q, c in colors.items()]
+    augmentation = dict(zip(lines["run"], lines["augmentation"], strict=False))
+    _run_legend(axes[0], runs, styles, augmentation)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    style.panel_label(fig, "a")
+
+
+def _fractions(fig, lines: pd.DataFrame, runs, styles) -> None:
+    layers = list(dict.fromkeys(lines["layer"]))
+    irreps = sorted(set(lines["irrep"]) - {OTHER}, key=lambda s: (
+        int(re.search(r"λ=(\d+)", s).group(1)), "−" in s)) + [OTHER]
+    colors = dict(zip(irreps, style.colors(len(irreps) - 1) + [(0.6, 0.6, 0.6)],
+                      strict=True))
+    axes = _grid(fig, len(layers) + 1)
+    for ax, layer in zip(axes, layers, strict=False):
+        rows = lines[lines["layer"] == layer]
+        for (run, irrep), line in rows.groupby(["run", "irrep"], sort=False):
+            ax.plot(line["epoch"], line["fraction"], color=colors[irrep], **styles[run])
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(style.layer_label(layer))
+        ax.set_ylabel("fraction")
+    for ax in axes[max(len(layers) - 2, 0):len(layers)]:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    legend_ax = axes[len(layers)]
+    legend_ax.axis("off")
+    for irrep, color in colors.items():
+        legend_ax.plot([], [], color=color, label=irrep)
+    legend_ax.legend(loc="center", ncols=1 if len(irreps) < 7 else 2, title="irrep")
+    style.panel_label(fig, "b")
+
+
+def plot(table: pd.DataFrame):
+    """The figure drawn from :func:`data`'s table alone."""
+    lines_a, lines_b = table[table["panel"] == "a"], table[table["panel"] == "b"]
+    runs = run_order(table)
+    styles = style.run_styles(runs)
+    heights = [1.15 * math.ceil(lines_a["part"].nunique() / 2) + 0.55,
+               1.15 * math.ceil((lines_b["layer"].nunique() + 1) / 2) + 0.2]
+    fig = style.figure(sum(heights))
+    top, bottom = fig.subfigures(2, 1, height_ratios=heights)
+    _errors(top, lines_a, runs, styles)
+    _fractions(bottom, lines_b, runs, styles)
+    return fig
+
+
+def build(inputs, prefix, options=None):
+    errors = read_table(inputs["errors"], INPUTS["errors"])
+    spectrum = read_table(inputs["spectrum"], INPUTS["spectrum"])
+    table = data(errors, spectrum, (options or {}).get("layers"))
+    return style.save(plot(table), table, prefix)

@@ -1,0 +1,162 @@
+"""The one look every figure shares, and the writer of a figure's three files.
+
+Figures are drawn at single-column width (3.4 in) with 7-8 pt text, so they stay
+readable when a journal prints them in one column; the palette is seaborn's
+colour-blind-safe one. Labels for targets, layers and irreps live here so that every
+figure names things the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from ..io import atomic_path  # noqa: E402
+
+#: single-column width of a two-column journal page (inches)
+COLUMN_WIDTH = 3.4
+#: resolution of the PNG files (the PDF is vector)
+DPI = 300
+FONT_SIZE = 7.0
+PALETTE = "colorblind"
+#: how each PET run is drawn, in the order the configuration lists the runs
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D")
+
+#: target name -> (label, unit, factor from the analysis' units to the plotted ones)
+TARGETS = {
+    "energy": ("energy", "meV/atom", 1e3),
+    "non_conservative_force": ("forces", "meV/Å", 1e3),
+    "non_conservative_stress": ("stress", "meV/Å³", 1e3),
+}
+
+
+def apply() -> None:
+    """Set the shared matplotlib/seaborn style (idempotent)."""
+    sns.set_theme(context="paper", style="ticks", palette=PALETTE, rc={
+        "font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1,
+        "axes.labelsize": FONT_SIZE, "xtick.labelsize": FONT_SIZE - 1,
+        "ytick.labelsize": FONT_SIZE - 1, "legend.fontsize": FONT_SIZE - 1,
+        "legend.title_fontsize": FONT_SIZE, "axes.linewidth": 0.6,
+        "lines.linewidth": 1.1, "lines.markersize": 3.0, "xtick.major.width": 0.6,
+        "ytick.major.width": 0.6, "xtick.major.size": 2.5, "ytick.major.size": 2.5,
+        "figure.dpi": 100, "savefig.dpi": DPI, "pdf.fonttype": 42,
+        "figure.constrained_layout.use": True, "legend.frameon": False,
+    })
+
+
+def colors(n: int) -> list:
+    """``n`` colours of the shared palette."""
+    return sns.color_palette(PALETTE, n)
+
+
+def figure(height: float, **kwargs) -> plt.Figure:
+    """A single-column figure ``height`` inches tall, in the shared style."""
+    apply()
+    return plt.figure(figsize=(COLUMN_WIDTH, height), layout="constrained", **kwargs)
+
+
+def panel_label(fig, letter: str) -> None:
+    """The bold ``(a)`` in the top-left corner of a panel (a subfigure)."""
+    fig.suptitle(f"({letter})", x=0.0, ha="left", fontweight="bold", fontsize=FONT_SIZE + 1)
+
+
+def log_yaxis(ax) -> None:
+    """A log y axis labelled in plain numbers, with 2 and 5 labelled when the data
+    span less than two decades (so that every panel has several labelled ticks)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = ax.dataLim.intervaly
+    if low > 0 and high / low < 100:
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def target_label(target: str) -> str:
+    return TARGETS.get(target, (target.replace("_", " "), "", 1.0))[0]
+
+
+def target_unit(target: str) -> str:
+    return TARGETS.get(target, ("", "", 1.0))[1]
+
+
+def target_factor(target: str) -> float:
+    return TARGETS.get(target, ("", "", 1.0))[2]
+
+
+def irrep_label(lam: int, sigma: int) -> str:
+    """``λ=1, σ=+1``: the O(3) irrep of a character fraction or an output part."""
+    return f"λ={lam}, σ={'+' if sigma > 0 else '−'}1"
+
+
+def part_label(target: str, lam: int, sigma: int, n_parts: int) -> str:
+    """An output's name, with the irrep when the output has several parts."""
+    label = target_label(target)
+    if n_parts == 1:
+        return label
+    if target == "non_conservative_stress":
+        return {(0, 1): "stress trace", (1, -1): "stress antisym.",
+                (2, 1): "stress λ=2"}.get((lam, sigma), f"{label} {irrep_label(lam, sigma)}")
+    return f"{label} {irrep_label(lam, sigma)}"
+
+
+_LAYER_PATTERNS = [
+    (r"node_embedders\.(\d+)", r"node embedding \1"),
+    (r"edge_embedder", "edge embedding"),
+    (r"gnn_layers\.(\d+)\.edge_embedder", r"GNN \1: edge embedding"),
+    (r"gnn_layers\.(\d+)\.trans\.layers\.(\d+)_(node|edge)", r"GNN \1: attention \2 (\3)"),
+    (r"gnn_layers\.(\d+)_(node|edge)", r"GNN \1: output (\2)"),
+    (r"feature", "features (all layers)"),
+    (r"mtt::aux::(.+)_last_layer_features", r"readout input: \1"),
+]
+
+
+def layer_label(layer: str) -> str:
+    """A readable name for a metatrain module path or output (outputs: ``output: x``)."""
+    for pattern, label in _LAYER_PATTERNS:
+        match = re.fullmatch(pattern, layer)
+        if match:
+            text = match.expand(label)
+            for target in TARGETS:
+                text = text.replace(target, target_label(target))
+            return text
+    if layer in TARGETS:
+        return f"output: {target_label(layer)}"
+    return layer
+
+
+def run_styles(runs: Iterable[str]) -> dict[str, dict]:
+    """Line style and marker of each run, in order."""
+    return {run: {"linestyle": LINESTYLES[i % len(LINESTYLES)],
+                  "marker": MARKERS[i % len(MARKERS)]} for i, run in enumerate(runs)}
+
+
+def run_label(run: str, augmentation: str | None) -> str:
+    """``pet-aug (O(3) augmentation)``."""
+    names = {"o3": "O(3) augmentation", "none": "no augmentation"}
+    return run if not augmentation else f"{run} ({names.get(augmentation, augmentation)})"
+
+
+def save(fig: plt.Figure, data: pd.DataFrame, prefix: str | Path) -> dict[str, Path]:
+    """Write ``prefix``.pdf, .png and .csv (the data plotted), each atomically."""
+    prefix = Path(prefix)
+    paths = {ext: prefix.with_name(prefix.name + f".{ext}") for ext in ("pdf", "png", "csv")}
+    for ext in ("pdf", "png"):
+        with atomic_path(paths[ext]) as tmp:
+            fig.savefig(tmp, format=ext, dpi=DPI)
+    with atomic_path(paths["csv"]) as tmp:
+        data.to_csv(tmp, index=False)
+    plt.close(fig)
+    return paths
