@@ -50,7 +50,7 @@ def _bars(fig, bars: pd.DataFrame) -> None:
                 continue
             acc, eqv = pair.loc["accuracy", "value"], pair.loc["equivariance", "value"]
             ax.bar(i - width / 2, acc, width, color=accuracy_color,
-                   label="accuracy RMSE" if i == 0 else None)
+                   label="test RMSE" if i == 0 else None)
             ax.bar(i + width / 2, eqv, width, color=equivariance_color,
                    label="equivariance RMSE" if i == 0 else None)
             ax.text(i, max(acc, eqv) * 1.03, f"{100 * pair['ratio'].iloc[0]:.0f} %",
