@@ -15,12 +15,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from . import style
-from .tables import final_checkpoint, long_errors, read_table, run_order
+from .tables import ERRORS, SPECTRUM, final_checkpoint, long_errors, read_table, run_order
 
-INPUTS = {"errors": ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma",
-                     "accuracy_rmse", "equivariance_rmse"],
-          "spectrum": ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma",
-                       "fraction"]}
+INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
 #: the colour scale of the heatmaps: fractions below FLOOR share its colour
 FLOOR = 1e-4
 

@@ -18,12 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import style
-from .tables import FigureError, long_errors, read_table, run_order
+from .tables import ERRORS, SPECTRUM, FigureError, augmentations, long_errors, read_table, run_order
 
-INPUTS = {"errors": ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma",
-                     "accuracy_rmse", "equivariance_rmse"],
-          "spectrum": ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma",
-                       "fraction", "residual"]}
+INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
 #: an irrep gets its own line if it reaches this fraction of a layer at some checkpoint
 MINOR = 0.02
 OTHER = "other"
@@ -97,8 +94,7 @@ def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
     for ax in axes[max(len(parts) - 2, 0):len(parts)]:
         ax.set_xlabel("epoch")
     handles = [axes[0].plot([], [], color=c, label=names[q])[0] for q, c in colors.items()]
-    augmentation = dict(zip(lines["run"], lines["augmentation"], strict=False))
-    _run_legend(axes[0], runs, styles, augmentation)
+    _run_legend(axes[0], runs, styles, augmentations(lines))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
     style.panel_label(fig, "a")

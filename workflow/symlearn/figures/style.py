@@ -85,15 +85,14 @@ def log_yaxis(ax) -> None:
 
 
 def target_label(target: str) -> str:
-    return TARGETS.get(target, (target.replace("_", " "), "", 1.0))[0]
+    return TARGETS.get(target, (target.replace("_", " "),))[0]
 
 
-def target_unit(target: str) -> str:
-    return TARGETS.get(target, ("", "", 1.0))[1]
-
-
-def target_factor(target: str) -> float:
-    return TARGETS.get(target, ("", "", 1.0))[2]
+def target_unit(target: str) -> tuple[str, float]:
+    """The plotted unit of a target and the factor from the analysis' units to it
+    (targets not listed in ``TARGETS`` are plotted as they are)."""
+    _, unit, factor = TARGETS.get(target, ("", "analysis units", 1.0))
+    return unit, factor
 
 
 def irrep_label(lam: int, sigma: int) -> str:

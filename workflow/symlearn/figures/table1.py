@@ -15,10 +15,9 @@ import pandas as pd
 import yaml
 
 from ..io import write_text_atomic
-from .tables import final_checkpoint, read_table
+from .tables import ERRORS, final_checkpoint, read_table
 
-INPUTS = {"errors": ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma",
-                     "accuracy_rmse", "equivariance_rmse", "n_samples"],
+INPUTS = {"errors": ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
 

@@ -12,6 +12,12 @@ import pandas as pd
 
 from . import style
 
+#: the columns the figures read from the collected tables of the analyse stage
+ERRORS = ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "accuracy_rmse",
+          "equivariance_rmse", "n_samples"]
+SPECTRUM = ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma", "fraction",
+            "residual"]
+
 #: an output part whose reference RMSE is below this vanishes identically (the
 #: antisymmetric part of the symmetric stress): it carries no information to plot
 VANISHING_RMSE = 1e-10
@@ -64,12 +70,12 @@ def long_errors(errors: pd.DataFrame) -> pd.DataFrame:
         lambda g: len(g.drop_duplicates()))
     rows = []
     for row in errors.itertuples(index=False):
-        factor = style.target_factor(row.target)
+        unit, factor = style.target_unit(row.target)
         base = dict(run=row.run, augmentation=row.augmentation, epoch=row.epoch,
                     target=row.target, o3_lambda=row.o3_lambda, o3_sigma=row.o3_sigma,
                     part=style.part_label(row.target, row.o3_lambda, row.o3_sigma,
                                           n_parts[row.target]),
-                    unit=style.target_unit(row.target),
+                    unit=unit,
                     ratio=row.equivariance_rmse / row.accuracy_rmse)
         rows.append(dict(base, quantity="accuracy", value=row.accuracy_rmse * factor))
         rows.append(dict(base, quantity="equivariance", value=row.equivariance_rmse * factor))
