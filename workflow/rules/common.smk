@@ -1,6 +1,5 @@
 """Configuration checks, shared paths and helpers of every rules file."""
 
-import importlib.metadata
 import json
 import os
 import re
@@ -21,14 +20,15 @@ if _PACKAGE_DIR not in sys.path:
 
 from symlearn.config import (  # noqa: E402
     SPLITS,
-    pet_grid_degree,
     ConfigError,
     check_config,
     load_schema,
     pet_checkpoint_epochs,
+    pet_grid_degree,
     pet_run_settings,
     pet_runs,
 )
+from symlearn.figures.provenance import software_versions  # noqa: E402
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 # concise messages that name every bad key, before any job starts ...
@@ -47,11 +47,7 @@ FIGURES = f"{RESULTS}/figures"
 # every figure the pipeline draws so far (the rules of figures.smk)
 FIGURE_IDS = ["fig1", "fig2", "fig3"]
 # the versions that decide the numbers; a change reruns the provenance rule
-SOFTWARE_VERSIONS = ", ".join(
-    f"{name} {importlib.metadata.version(name)}"
-    for name in ("torch", "metatrain", "metatomic-torch", "e3nn", "scipy", "matplotlib",
-                 "seaborn")
-)
+SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
 
 
 wildcard_constraints:
@@ -106,8 +102,9 @@ def pet_analysis_outputs():
 
 def pet_checkpoint_tables(wildcards):
     """Every PET checkpoint's errors and spectrum tables, as named inputs."""
+    output = rules.analyse_pet.output
     return {
-        f"{kind}_{run}_{epoch}": f"{RESULTS}/analysis/pet/{run}/epoch_{epoch}/{kind}.csv"
+        f"{kind}_{run}_{epoch}": expand(output[kind], run=run, epoch=epoch)[0]
         for run in PET_RUNS
         for epoch in PET_EPOCHS
         for kind in ("errors", "spectrum")

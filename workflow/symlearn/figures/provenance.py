@@ -1,15 +1,20 @@
 """What produced a run: the configuration as the workflow resolved it, and the
-versions of the software, written for the report and table1."""
+versions of the software, written for the report and table1.
+
+Standard library and PyYAML only: the workflow reads :func:`software_versions` when it
+parses the Snakefile, so that a changed version reruns the provenance rule.
+"""
 
 from __future__ import annotations
 
+import csv
 import importlib.metadata
+import io
 import platform
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from ..io import write_text_atomic
@@ -20,21 +25,23 @@ PACKAGES = ("symlearn", "torch", "metatrain", "metatensor-torch", "metatomic-tor
             "snakemake", "snakemake-executor-plugin-slurm")
 
 
-def software_versions() -> pd.DataFrame:
-    """Python, the platform and each package's installed version."""
+def software_versions() -> list[tuple[str, str]]:
+    """(software, version): Python, the platform and each package as installed."""
     rows = [("python", platform.python_version()), ("platform", platform.platform())]
     for name in PACKAGES:
         try:
             rows.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             rows.append((name, "not installed"))
-    return pd.DataFrame(rows, columns=["software", "version"])
+    return rows
 
 
 def write(config: Mapping[str, Any], config_out: str, software_out: str) -> None:
     write_text_atomic(config_out, "# the configuration this run resolved (all config "
                       "files and --config merged)\n"
                       + yaml.safe_dump(dict(config), sort_keys=False))
-    software = software_versions()
-    software.loc[len(software)] = ("executable", sys.executable)
-    write_text_atomic(software_out, software.to_csv(index=False))
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerows([("software", "version"), *software_versions(),
+                      ("executable", sys.executable)])
+    write_text_atomic(software_out, table.getvalue())
