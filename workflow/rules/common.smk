@@ -28,6 +28,7 @@ from symlearn.config import (  # noqa: E402
     pet_run_settings,
     pet_runs,
 )
+from symlearn.figures import FIGURES as FIGURE_IDS, TABLES as TABLE_IDS  # noqa: E402
 from symlearn.figures.provenance import software_versions  # noqa: E402
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
@@ -44,8 +45,6 @@ PET_RUNS = pet_runs(config)
 PET_EPOCHS = pet_checkpoint_epochs(config)
 PET_GRID_DEGREE = pet_grid_degree(config)
 FIGURES = f"{RESULTS}/figures"
-# every figure the pipeline draws so far (the rules of figures.smk)
-FIGURE_IDS = ["fig1", "fig2", "fig3"]
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
 
@@ -151,6 +150,5 @@ def figure_targets():
     """Every figure and table the pipeline draws."""
     return [
         *expand(f"{FIGURES}/{{figure}}.{{ext}}", figure=FIGURE_IDS, ext=["pdf", "png", "csv"]),
-        f"{FIGURES}/table1.csv",
-        f"{FIGURES}/table1.md",
+        *expand(f"{FIGURES}/{{table}}.{{ext}}", table=TABLE_IDS, ext=["csv", "md"]),
     ]

@@ -1,26 +1,37 @@
 """Figures and tables of the paper, each drawn from the analysis tables alone.
 
-One module per figure: ``data(tables...)`` builds the table of exactly what is
-plotted, ``plot(table)`` draws it, ``build(inputs, prefix)`` reads the input tables
-and writes ``prefix``.pdf/.png/.csv. ``style`` holds the shared look.
+One module per figure: ``INPUTS`` names the tables it reads and their columns,
+``data(**tables, **options)`` builds the table of exactly what is plotted and
+``plot(table)`` draws it; :func:`build` reads the inputs and writes ``prefix``.pdf,
+.png and .csv. A table module (``table1``) has its own ``build``. ``style`` holds the
+shared look.
 """
 
 from __future__ import annotations
 
 import importlib
 
-#: the figures and tables this package draws (one module each)
-FIGURES = ("fig1", "fig2", "fig3", "table1")
+#: the figures this package draws (one module each): .pdf, .png and .csv
+FIGURES = ("fig1", "fig2", "fig3")
+#: the tables it writes (one module each): .csv and .md
+TABLES = ("table1",)
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:
-    """Build one figure (``fig1`` ...) from its input tables."""
-    from .tables import FigureError
+    """Build one figure or table (``fig1`` ... ``table1``) from its input tables."""
+    from . import style
+    from .tables import FigureError, read_table
 
-    if figure not in FIGURES:
-        raise FigureError(f"unknown figure {figure!r}; known: {', '.join(FIGURES)}")
+    if figure not in FIGURES + TABLES:
+        raise FigureError(f"unknown figure {figure!r}; known: "
+                          f"{', '.join(FIGURES + TABLES)}")
     module = importlib.import_module(f"{__name__}.{figure}")
-    missing = sorted(set(getattr(module, "INPUTS", {})) - set(inputs))
+    missing = sorted(set(module.INPUTS) - set(inputs))
     if missing:
         raise FigureError(f"{figure} needs the input table(s) {', '.join(missing)}")
-    return module.build(inputs, prefix, options or {})
+    if figure in TABLES:
+        return module.build(inputs, prefix)
+    tables = {name: read_table(inputs[name], columns)
+              for name, columns in module.INPUTS.items()}
+    table = module.data(**tables, **(options or {}))
+    return style.save(module.plot(table), table, prefix)

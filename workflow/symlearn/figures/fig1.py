@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import style
-from .tables import FigureError, read_table
+from .tables import FigureError
 
 INPUTS = {"quadrature": ["node", "alpha", "beta", "lebedev_weight", "n_gamma", "degree",
                          "lebedev_order", "n_rotations"]}
@@ -29,11 +29,10 @@ def data(quadrature: pd.DataFrame) -> pd.DataFrame:
     if len(degrees) != 1:
         raise FigureError(f"fig1: the quadrature table holds several degrees {list(degrees)}")
     meta = quadrature.iloc[0]
-    longitude = np.angle(np.exp(1j * quadrature["alpha"].to_numpy()))  # in (-pi, pi]
     mean = quadrature["lebedev_weight"].mean()
     nodes = pd.DataFrame({
         "panel": "a", "element": "lebedev node", "index": quadrature["node"],
-        "longitude_rad": longitude, "latitude_rad": np.pi / 2 - quadrature["beta"],
+        "longitude_rad": quadrature["alpha"], "latitude_rad": np.pi / 2 - quadrature["beta"],
         "weight": quadrature["lebedev_weight"],
         "marker_area": MARKER_AREA * quadrature["lebedev_weight"] / mean})
     n_gamma = int(meta["n_gamma"])
@@ -77,8 +76,3 @@ def plot(table: pd.DataFrame):
                  f"× {{E, i}} = {int(meta['n_rotations'])} elements of O(3)",
                  x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
     return fig
-
-
-def build(inputs, prefix, options=None):
-    table = data(read_table(inputs["quadrature"], INPUTS["quadrature"]))
-    return style.save(plot(table), table, prefix)

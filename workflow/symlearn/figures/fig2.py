@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from . import style
-from .tables import ERRORS, SPECTRUM, final_checkpoint, long_errors, read_table, run_order
+from .tables import ERRORS, SPECTRUM, final_checkpoint, long_errors, run_order
 
 INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
 #: the colour scale of the heatmaps: fractions below FLOOR share its colour
@@ -72,8 +72,7 @@ def _heatmaps(fig, cells: pd.DataFrame) -> None:
     norm = LogNorm(vmin=FLOOR, vmax=1.0, clip=True)
     for ax, run in zip(axes, runs, strict=True):
         grid = (cells[cells["run"] == run]
-                .pivot_table(index="layer", columns=["o3_lambda", "o3_sigma"],
-                             values="fraction", aggfunc="first")
+                .pivot(index="layer", columns=["o3_lambda", "o3_sigma"], values="fraction")
                 .reindex(index=layers, columns=pd.MultiIndex.from_tuples(columns)))
         mesh = ax.pcolormesh(grid.to_numpy(), norm=norm, cmap="mako_r",
                              edgecolors="none", rasterized=True)
@@ -102,10 +101,3 @@ def plot(table: pd.DataFrame):
     _bars(top, bars)
     _heatmaps(bottom, cells)
     return fig
-
-
-def build(inputs, prefix, options=None):
-    errors = read_table(inputs["errors"], INPUTS["errors"])
-    spectrum = read_table(inputs["spectrum"], INPUTS["spectrum"])
-    table = data(errors, spectrum)
-    return style.save(plot(table), table, prefix)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import style
-from .tables import ERRORS, SPECTRUM, FigureError, augmentations, long_errors, read_table, run_order
+from .tables import ERRORS, SPECTRUM, FigureError, augmentations, long_errors, run_order
 
 INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
 #: an irrep gets its own line if it reaches this fraction of a layer at some checkpoint
@@ -51,10 +51,9 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
     keys = ["run", "augmentation", "epoch", "layer"]
     kept = chosen[major][[*keys, "irrep", "o3_lambda", "o3_sigma", "fraction"]]
     # "other": the minor irreps plus the content above lambda_max, so lines sum to one
-    other = (chosen.groupby(keys, sort=False)
-             .apply(lambda g: 1.0 - g.loc[major.loc[g.index], "fraction"].sum(),
-                    include_groups=False)
-             .rename("fraction").reset_index().assign(irrep=OTHER))
+    drawn = chosen["fraction"].where(major, 0.0).groupby([chosen[k] for k in keys],
+                                                          sort=False).sum()
+    other = (1.0 - drawn).rename("fraction").reset_index().assign(irrep=OTHER)
     lines_b = pd.concat([kept, other], ignore_index=True).assign(panel="b")
     lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
     order = {layer: i for i, layer in enumerate(layers)}
@@ -93,7 +92,9 @@ def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
         ax.set_ylabel(f"RMSE ({rows['unit'].iloc[0]})")
     for ax in axes[max(len(parts) - 2, 0):len(parts)]:
         ax.set_xlabel("epoch")
-    handles = [axes[0].plot([], [], color=c, label=names[q])[0] for q, c in colors.items()]
+    for quantity, color in colors.items():  # legend entries: metric by colour ...
+        axes[0].plot([], [], color=color, label=names[quantity])
+    # ... and run by line style
     _run_legend(axes[0], runs, styles, augmentations(lines))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
@@ -137,10 +138,3 @@ def plot(table: pd.DataFrame):
     _errors(top, lines_a, runs, styles)
     _fractions(bottom, lines_b, runs, styles)
     return fig
-
-
-def build(inputs, prefix, options=None):
-    errors = read_table(inputs["errors"], INPUTS["errors"])
-    spectrum = read_table(inputs["spectrum"], INPUTS["spectrum"])
-    table = data(errors, spectrum, (options or {}).get("layers"))
-    return style.save(plot(table), table, prefix)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..config import pet_grid_degree
 from ..io import write_text_atomic
 from .tables import ERRORS, final_checkpoint, read_table
 
@@ -53,8 +54,6 @@ def whole_target(rows: pd.DataFrame) -> tuple[float, float, int]:
 
 def describe(config: Mapping[str, Any]) -> str:
     """One line saying which data, models and analysis produced the numbers."""
-    from ..config import pet_grid_degree
-
     data = config["data"]["atomistic"]
     source = data["source"]
     size = (f"{sum(data['synthetic']['n_structures'].values())} structures"
@@ -132,7 +131,7 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build(inputs, prefix, options=None):
+def build(inputs, prefix):
     errors = read_table(inputs["errors"], INPUTS["errors"])
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
