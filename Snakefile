@@ -35,4 +35,6 @@ rule all:
     input:
         pet_training_outputs(),
         pet_analysis_outputs(),
+        polarmae_training_outputs(),
+        polarmae_analysis_outputs(),
         figure_targets(),

@@ -42,8 +42,8 @@ rule collect_pet_analysis:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn collect-pet --checkpoints {params.checkpoints:q}"
-        " --errors {output.errors} --spectrum {output.spectrum} > {log} 2>&1"
+        "python -m symlearn collect --checkpoints {params.checkpoints:q}"
+        " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
 
 
 rule quadrature_table:
@@ -58,3 +58,74 @@ rule quadrature_table:
     shell:
         "python -m symlearn quadrature-table --degree {wildcards.degree} --out {output}"
         " > {log} 2>&1"
+
+
+rule analyse_polarmae:
+    message:
+        "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
+        " {wildcards.step}"
+    input:
+        checkpoint=f"{RESULTS}/train/polarmae/{{run}}/{{phase}}/step_{{step}}.ckpt",
+        events=lartpc_data("test"),
+    output:
+        errors=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/errors.csv",
+        spectrum=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/spectrum.csv",
+        instability=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/instability.csv",
+        points=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/points.parquet",
+    params:
+        settings=polarmae_analysis_settings(),
+        out_dir=lambda wildcards, output: os.path.dirname(output.errors),
+        device=lookup(dpath="device", within=config),
+    threads: lookup(dpath="analysis/polarmae/threads", within=config)
+    log:
+        f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn analyse-polarmae --checkpoint {input.checkpoint}"
+        " --events {input.events} --settings {params.settings:q}"
+        " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
+        " --no-progress > {log} 2>&1"
+
+
+rule collect_polarmae_analysis:
+    message:
+        "Collecting the PoLAr-MAE analysis tables of every run and checkpoint"
+    input:
+        unpack(polarmae_checkpoint_tables),
+    output:
+        errors=f"{RESULTS}/analysis/polarmae/errors.csv",
+        spectrum=f"{RESULTS}/analysis/polarmae/spectrum.csv",
+        instability=f"{RESULTS}/analysis/polarmae/instability.csv",
+    params:
+        checkpoints=polarmae_checkpoint_entries,
+    log:
+        f"{RESULTS}/logs/collect_polarmae_analysis.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn collect --checkpoints {params.checkpoints:q}"
+        " --out errors={output.errors} --out spectrum={output.spectrum}"
+        " --out instability={output.instability} > {log} 2>&1"
+
+
+rule polarmae_example:
+    message:
+        "fig1 (b)'s event, classified by the final PoLAr-MAE checkpoint in two orientations"
+    input:
+        checkpoint=polarmae_checkpoints("finetune", polarmae_example_run())[-1],
+        events=lartpc_data("test"),
+    output:
+        f"{RESULTS}/analysis/polarmae/example.csv",
+    params:
+        settings=polarmae_analysis_settings(),
+        run=polarmae_example_run(),
+        device=lookup(dpath="device", within=config),
+    log:
+        f"{RESULTS}/logs/polarmae_example.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn polarmae-example --checkpoint {input.checkpoint}"
+        " --events {input.events} --settings {params.settings:q} --run {params.run}"
+        " --out {output} --device {params.device} > {log} 2>&1"

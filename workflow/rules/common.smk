@@ -27,6 +27,9 @@ from symlearn.config import (  # noqa: E402
     pet_grid_degree,
     pet_run_settings,
     pet_runs,
+    polarmae_checkpoint_steps,
+    polarmae_run_settings,
+    polarmae_runs,
 )
 from symlearn.figures import FIGURES as FIGURE_IDS, TABLES as TABLE_IDS  # noqa: E402
 from symlearn.figures.provenance import software_versions  # noqa: E402
@@ -44,6 +47,9 @@ RESULTS = config["results"].rstrip("/")
 PET_RUNS = pet_runs(config)
 PET_EPOCHS = pet_checkpoint_epochs(config)
 PET_GRID_DEGREE = pet_grid_degree(config)
+POLARMAE_RUNS = polarmae_runs(config)
+POLARMAE_PHASES = ("pretrain", "finetune")
+POLARMAE_STEPS = {phase: polarmae_checkpoint_steps(config, phase) for phase in POLARMAE_PHASES}
 FIGURES = f"{RESULTS}/figures"
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
@@ -52,7 +58,9 @@ SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_
 wildcard_constraints:
     split="|".join(SPLITS),
     dataset="[A-Za-z0-9_-]+",
-    run="|".join(re.escape(run) for run in PET_RUNS),
+    run="|".join(re.escape(run) for run in dict.fromkeys(PET_RUNS + POLARMAE_RUNS)),
+    phase="|".join(POLARMAE_PHASES),
+    step=r"\d+",
     epoch=r"\d+",
     degree=r"\d+",
 
@@ -125,6 +133,98 @@ def pet_checkpoint_entries(wildcards, input):
             for epoch in PET_EPOCHS
         ]
     )
+
+
+def lartpc_data(split):
+    """One split of the configured liquid-argon data set (PILArNet-M layout)."""
+    return f"{RESULTS}/data/lartpc/{config['data']['lartpc']['source']}/{split}.h5"
+
+
+def polarmae_settings_json(wildcards):
+    """A PoLAr-MAE run's merged settings, as the JSON the train command reads."""
+    return json.dumps(polarmae_run_settings(config, wildcards.run), sort_keys=True)
+
+
+def polarmae_analysis_settings():
+    """The analysis settings plus the data's branching radius, as JSON."""
+    settings = dict(config["analysis"]["polarmae"])
+    settings["branching_radius"] = config["data"]["lartpc"]["branching_radius"]
+    return json.dumps(settings, sort_keys=True)
+
+
+def polarmae_checkpoints(phase, run="{{run}}"):
+    """A run's checkpoints of one phase, at every scheduled step."""
+    return expand(
+        f"{RESULTS}/train/polarmae/{run}/{phase}/step_{{step}}.ckpt",
+        step=POLARMAE_STEPS[phase],
+    )
+
+
+def polarmae_training_outputs():
+    """Every PoLAr-MAE run's checkpoints and logs of both phases."""
+    return [
+        path
+        for run in POLARMAE_RUNS
+        for phase in POLARMAE_PHASES
+        for path in [
+            *polarmae_checkpoints(phase, run),
+            f"{RESULTS}/train/polarmae/{run}/{phase}/train_log.csv",
+        ]
+    ]
+
+
+def polarmae_checkpoint_list():
+    """(run, phase, step) of every PoLAr-MAE checkpoint, in training order."""
+    return [
+        (run, phase, step)
+        for run in POLARMAE_RUNS
+        for phase in POLARMAE_PHASES
+        for step in POLARMAE_STEPS[phase]
+    ]
+
+
+def polarmae_analysis_outputs():
+    """The analysis tables of every PoLAr-MAE checkpoint."""
+    output = rules.analyse_polarmae.output
+    return [
+        expand(output[kind], run=run, phase=phase, step=step)[0]
+        for run, phase, step in polarmae_checkpoint_list()
+        for kind in ("errors", "spectrum", "instability", "points")
+    ]
+
+
+def polarmae_checkpoint_tables(wildcards):
+    """Every PoLAr-MAE checkpoint's per-checkpoint tables, as named inputs."""
+    output = rules.analyse_polarmae.output
+    return {
+        f"{kind}_{run}_{phase}_{step}": expand(output[kind], run=run, phase=phase, step=step)[0]
+        for run, phase, step in polarmae_checkpoint_list()
+        for kind in ("errors", "spectrum", "instability")
+    }
+
+
+def polarmae_checkpoint_entries(wildcards, input):
+    """The JSON list the collect command reads: run, augmentation, phase, step, tables."""
+    return json.dumps(
+        [
+            {
+                "run": run,
+                "augmentation": polarmae_run_settings(config, run)["augmentation"],
+                "phase": phase,
+                "step": step,
+                **{
+                    kind: input[f"{kind}_{run}_{phase}_{step}"]
+                    for kind in ("errors", "spectrum", "instability")
+                },
+            }
+            for run, phase, step in polarmae_checkpoint_list()
+        ]
+    )
+
+
+def polarmae_example_run():
+    """The run whose final checkpoint classifies fig1 (b)'s event."""
+    return config["figures"]["fig1_run"] or POLARMAE_RUNS[0]
 
 
 def figure_outputs(figure, category):

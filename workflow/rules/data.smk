@@ -1,4 +1,5 @@
-"""Data stage: the embedded atomistic generator and the PET training view."""
+"""Data stage: the embedded atomistic generator and the PET training view; the embedded
+liquid-argon event simulator."""
 
 
 rule make_atomistic:
@@ -40,3 +41,22 @@ rule prepare_pet_data:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn prepare-pet-data {input} {output} > {log} 2>&1"
+
+
+rule make_lartpc:
+    message:
+        "Simulating the embedded liquid-argon events (PILArNet-M layout)"
+    output:
+        **{split: f"{RESULTS}/data/lartpc/synthetic/{split}.h5" for split in SPLITS},
+    params:
+        seed=lookup(dpath="data/lartpc/synthetic/seed", within=config),
+        layout=lookup(dpath="data/lartpc/synthetic/layout", within=config),
+        n_events=json.dumps(lookup(dpath="data/lartpc/synthetic/n_events", within=config)),
+        out_dir=lambda wildcards, output: os.path.dirname(output.train),
+    log:
+        f"{RESULTS}/logs/make_lartpc.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn make-lartpc --seed {params.seed} --layout {params.layout}"
+        " --n-events {params.n_events:q} --out-dir {params.out_dir} > {log} 2>&1"

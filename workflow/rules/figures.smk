@@ -31,9 +31,10 @@ rule provenance:
 
 rule fig1:
     message:
-        "fig1 (a): the O(3) quadrature"
+        "fig1: the O(3) quadrature, and one liquid-argon event in two orientations"
     input:
         quadrature=expand(rules.quadrature_table.output[0], degree=PET_GRID_DEGREE),
+        example=rules.polarmae_example.output[0],
     output:
         **figure_outputs("fig1", "Method"),
     params:
@@ -44,6 +45,7 @@ rule fig1:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure fig1 --input quadrature={input.quadrature}"
+        " --input example={input.example}"
         " --out {params.prefix} > {log} 2>&1"
 
 
@@ -87,11 +89,51 @@ rule fig3:
         " --out {params.prefix} > {log} 2>&1"
 
 
+rule fig4:
+    message:
+        "fig4: PoLAr-MAE token spectra per block, equivariance error vs instability"
+    input:
+        spectrum=rules.collect_polarmae_analysis.output.spectrum,
+        instability=rules.collect_polarmae_analysis.output.instability,
+    output:
+        **figure_outputs("fig4", "PoLAr-MAE"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig4.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig4 --input spectrum={input.spectrum}"
+        " --input instability={input.instability} --out {params.prefix} > {log} 2>&1"
+
+
+rule fig5:
+    message:
+        "fig5: PoLAr-MAE training dynamics of A and B, pre-training and fine-tuning"
+    input:
+        errors=rules.collect_polarmae_analysis.output.errors,
+        spectrum=rules.collect_polarmae_analysis.output.spectrum,
+    output:
+        **figure_outputs("fig5", "PoLAr-MAE"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig5.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig5 --input errors={input.errors}"
+        " --input spectrum={input.spectrum} --out {params.prefix} > {log} 2>&1"
+
+
 rule table1:
     message:
         "table1: the paper's headline numbers next to this run's"
     input:
         errors=rules.collect_pet_analysis.output.errors,
+        polarmae_errors=rules.collect_polarmae_analysis.output.errors,
+        instability=rules.collect_polarmae_analysis.output.instability,
         config=rules.provenance.output.config,
     output:
         csv=report(
@@ -109,4 +151,6 @@ rule table1:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure table1 --input errors={input.errors}"
+        " --input polarmae_errors={input.polarmae_errors}"
+        " --input instability={input.instability}"
         " --input config={input.config} --out {params.prefix} > {log} 2>&1"

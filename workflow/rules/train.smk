@@ -1,4 +1,5 @@
-"""Training stage: PET through metatrain, one job per named run."""
+"""Training stage: PET through metatrain, one job per named run; PoLAr-MAE pre-training
+and fine-tuning, one job per run and phase."""
 
 
 rule train_pet:
@@ -28,5 +29,55 @@ rule train_pet:
     shell:
         "python -m symlearn train-pet --settings {params.settings:q}"
         " --train {input.train} --val {input.val} --test {input.test}"
+        " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
+        " > {log} 2>&1"
+
+
+rule pretrain_polarmae:
+    message:
+        "Pre-training PoLAr-MAE run {wildcards.run} (masked point modelling)"
+    input:
+        train=lartpc_data("train"),
+        val=lartpc_data("val"),
+    output:
+        checkpoints=polarmae_checkpoints("pretrain", "{{run}}"),
+        log=f"{RESULTS}/train/polarmae/{{run}}/pretrain/train_log.csv",
+    params:
+        settings=polarmae_settings_json,
+        out_dir=lambda wildcards, output: os.path.dirname(output.log),
+        device=lookup(dpath="device", within=config),
+    threads: lookup(dpath="polarmae/threads", within=config)
+    log:
+        f"{RESULTS}/logs/pretrain_polarmae/{{run}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn train-polarmae pretrain --settings {params.settings:q}"
+        " --train {input.train} --val {input.val} --out-dir {params.out_dir}"
+        " --device {params.device} --threads {threads} > {log} 2>&1"
+
+
+rule finetune_polarmae:
+    message:
+        "Fine-tuning PoLAr-MAE run {wildcards.run} for segmentation"
+    input:
+        train=lartpc_data("train"),
+        val=lartpc_data("val"),
+        pretrained=lambda wildcards: polarmae_checkpoints("pretrain", wildcards.run)[-1],
+    output:
+        checkpoints=polarmae_checkpoints("finetune", "{{run}}"),
+        log=f"{RESULTS}/train/polarmae/{{run}}/finetune/train_log.csv",
+    params:
+        settings=polarmae_settings_json,
+        out_dir=lambda wildcards, output: os.path.dirname(output.log),
+        device=lookup(dpath="device", within=config),
+    threads: lookup(dpath="polarmae/threads", within=config)
+    log:
+        f"{RESULTS}/logs/finetune_polarmae/{{run}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn train-polarmae finetune --settings {params.settings:q}"
+        " --train {input.train} --val {input.val} --init-from {input.pretrained}"
         " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
         " > {log} 2>&1"

@@ -69,16 +69,60 @@ def _analyse_pet(args: argparse.Namespace) -> None:
     LOGGER.info("analysis finished: %s", json.dumps(summary))
 
 
-def _collect_pet(args: argparse.Namespace) -> None:
-    from .analyse.tables import collect_checkpoints
+def _collect(args: argparse.Namespace) -> None:
+    from .analyse.tables import TABLE_COLUMNS, collect_checkpoints
     from .io import atomic_path
 
-    for table, out in (("errors", args.errors), ("spectrum", args.spectrum)):
+    outputs = dict(item.split("=", 1) for item in args.out)
+    unknown = sorted(set(outputs) - set(TABLE_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; known: {', '.join(TABLE_COLUMNS)}")
+    for table, out in outputs.items():
         collected = collect_checkpoints(args.checkpoints, table)
         with atomic_path(out) as tmp:
             collected.to_csv(tmp, index=False)
         LOGGER.info("wrote %s: %d rows from %d checkpoints", out, len(collected),
                     len(args.checkpoints))
+
+
+def _make_lartpc(args: argparse.Namespace) -> None:
+    from .data.lartpc import make_lartpc
+
+    start = time.perf_counter()
+    summary = make_lartpc(args.out_dir, seed=args.seed, n_events=args.n_events,
+                          layout=args.layout)
+    LOGGER.info("simulated in %.1f s: %s", time.perf_counter() - start,
+                json.dumps(summary, default=str))
+
+
+def _train_polarmae(args: argparse.Namespace) -> None:
+    from .train.polarmae import train_polarmae
+
+    start = time.perf_counter()
+    summary = train_polarmae(args.phase, args.settings, train=args.train, val=args.val,
+                             out_dir=args.out_dir, device=args.device, threads=args.threads,
+                             init_from=args.init_from)
+    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    LOGGER.info("training finished: %s", json.dumps(summary))
+
+
+def _analyse_polarmae(args: argparse.Namespace) -> None:
+    from .analyse.polarmae import analyse_polarmae_checkpoint
+
+    summary = analyse_polarmae_checkpoint(args.checkpoint, args.events, args.out_dir,
+                                          args.settings, device=args.device,
+                                          threads=args.threads,
+                                          progress=not args.no_progress)
+    LOGGER.info("analysis finished: %s", json.dumps(summary))
+
+
+def _polarmae_example(args: argparse.Namespace) -> None:
+    from .analyse.polarmae import example_event
+
+    table = example_event(args.checkpoint, args.events, args.out, args.settings, args.run,
+                          device=args.device)
+    LOGGER.info("wrote %s: event %d, %d of %d points change class", args.out,
+                int(table["event"].iloc[0]), int(table["changed"].sum()), len(table))
 
 
 def _quadrature_table(args: argparse.Namespace) -> None:
@@ -165,13 +209,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyse_pet)
 
-    p = commands.add_parser("collect-pet",
-                            help="one errors and one spectrum table of every checkpoint")
+    p = commands.add_parser("collect", help="one table of every checkpoint per kind")
     p.add_argument("--checkpoints", type=_json_arg, required=True,
-                   help='JSON list of {"run", "augmentation", "epoch", "errors", "spectrum"}')
-    p.add_argument("--errors", required=True, help="output: every checkpoint's errors")
-    p.add_argument("--spectrum", required=True, help="output: every checkpoint's spectrum")
-    p.set_defaults(func=_collect_pet)
+                   help='JSON list of {"run", "augmentation", "epoch" (or "phase", "step"), '
+                        '"errors": path, "spectrum": path, ...}')
+    p.add_argument("--out", action="append", required=True, metavar="TABLE=PATH",
+                   help="a collected table to write (repeat): errors, spectrum, instability")
+    p.set_defaults(func=_collect)
+
+    p = commands.add_parser("make-lartpc",
+                            help="simulate the embedded LArTPC events (PILArNet-M layout)")
+    p.add_argument("--n-events", type=_json_arg, required=True,
+                   help='events per split, JSON, e.g. \'{"train": 96, "val": 12, "test": 12}\'')
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--layout", choices=["v1", "v2"], default="v2")
+    p.add_argument("--out-dir", required=True, help="receives train/val/test.h5")
+    p.set_defaults(func=_make_lartpc)
+
+    p = commands.add_parser("train-polarmae",
+                            help="pre-train or fine-tune one PoLAr-MAE run")
+    p.add_argument("phase", choices=["pretrain", "finetune"])
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the run's settings (polarmae_run_settings), JSON or @file")
+    p.add_argument("--train", required=True, help="HDF5 events (PILArNet-M layout)")
+    p.add_argument("--val", required=True)
+    p.add_argument("--init-from", default=None,
+                   help="finetune: the pre-training checkpoint whose encoder it starts from")
+    p.add_argument("--out-dir", required=True, help="receives step_K.ckpt, train_log.csv")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_train_polarmae)
+
+    p = commands.add_parser("analyse-polarmae",
+                            help="A, B and instability of one PoLAr-MAE checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--events", required=True, help="HDF5 events (the test split)")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the analysis.polarmae settings and branching_radius, JSON or @file")
+    p.add_argument("--out-dir", required=True, help="receives errors.csv, spectrum.csv, "
+                   "instability.csv, points.parquet")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_analyse_polarmae)
+
+    p = commands.add_parser("polarmae-example",
+                            help="fig1 (b)'s data: one event classified in two orientations")
+    p.add_argument("--checkpoint", required=True, help="a fine-tuning checkpoint")
+    p.add_argument("--events", required=True)
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the analysis.polarmae settings and branching_radius, JSON")
+    p.add_argument("--run", required=True, help="the run's name (a column of the table)")
+    p.add_argument("--out", required=True, help="CSV")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_polarmae_example)
 
     p = commands.add_parser("quadrature-table", help="the O(3) grid of a degree, as a table")
     p.add_argument("--degree", type=int, required=True)

@@ -150,7 +150,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if unknown:
             errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
                           "add them to analysis.pet.layers")
-    return errors
+    return errors + polarmae_errors(config)
 
 
 def pet_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
@@ -162,6 +162,16 @@ def pet_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
     if analysis["grid_degree"] is not None and not auto:
         return analysis["grid_degree"]
     return max(2 * analysis["lambda_max"], 5)
+
+
+def polarmae_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
+    """The quadrature degree of the PoLAr-MAE analysis: the configured one, or (null, or
+    ``auto``) the smallest that resolves lambda_max and the invariance of the class
+    probabilities, max(2 lambda_max, 1)."""
+    analysis = config["analysis"]["polarmae"]
+    if analysis["grid_degree"] is not None and not auto:
+        return analysis["grid_degree"]
+    return max(2 * analysis["lambda_max"], 1)
 
 
 def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:
@@ -184,3 +194,83 @@ def pet_checkpoint_epochs(config: Mapping[str, Any]) -> list[int]:
     """Epochs with a checkpoint, shared by every PET run."""
     training = config["pet"]["training"]
     return checkpoint_epochs(training["epochs"], training["checkpoint_every"])
+
+
+def polarmae_runs(config: Mapping[str, Any]) -> list[str]:
+    """Names of the PoLAr-MAE runs (a run set to null is switched off)."""
+    return [run for run, spec in config["polarmae"]["runs"].items() if spec is not None]
+
+
+def polarmae_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """Everything one PoLAr-MAE run's training reads: the shared ``polarmae`` settings
+    overridden by the run, and the data's preprocessing (stored in every checkpoint,
+    so the analysis reads events exactly as the model was trained on them)."""
+    spec = config["polarmae"]["runs"].get(run)
+    if spec is None:
+        raise ConfigError(f"polarmae.runs.{run}: no such run "
+                          f"(runs: {', '.join(polarmae_runs(config))})")
+    shared = config["polarmae"]
+    return {
+        "augmentation": spec["augmentation"],
+        "model": deep_merge(shared["model"], spec.get("model", {})),
+        "tokenizer": deep_merge(shared["tokenizer"], spec.get("tokenizer", {})),
+        "pretrain": dict(shared["pretrain"]),
+        "finetune": dict(shared["finetune"]),
+        "seed": shared["seed"],
+        "preprocessing": copy.deepcopy(dict(config["data"]["lartpc"]["preprocessing"])),
+    }
+
+
+def polarmae_checkpoint_steps(config: Mapping[str, Any], phase: str) -> list[int]:
+    """Steps with a checkpoint in one phase (pretrain or finetune), shared by every run."""
+    options = config["polarmae"][phase]
+    return checkpoint_epochs(options["steps"], options["checkpoint_every"])
+
+
+def polarmae_errors(config: Mapping[str, Any]) -> list[str]:
+    """The PoLAr-MAE part of :func:`semantic_errors`."""
+    errors = []
+    for phase in ("pretrain", "finetune"):
+        options = config["polarmae"][phase]
+        if options["checkpoint_every"] > options["steps"]:
+            errors.append(f"polarmae.{phase}.checkpoint_every: {options['checkpoint_every']}"
+                          f" is more than polarmae.{phase}.steps ({options['steps']})")
+    runs = polarmae_runs(config)
+    if not runs:
+        errors.append("polarmae.runs: every run is switched off (null); keep at least one")
+    depths = []
+    for run in runs:
+        settings = polarmae_run_settings(config, run)
+        model = settings["model"]
+        where = (f"polarmae.runs.{run}.model" if "model" in config["polarmae"]["runs"][run]
+                 else "polarmae.model")
+        depths.append(model["depth"])
+        if model["width"] % model["heads"]:
+            errors.append(f"{where}.heads: {model['heads']} does not divide width "
+                          f"({model['width']}) for run {run}")
+        blocks = model["segmentation_blocks"] or []
+        bad = [b for b in blocks if not -model["depth"] <= b < model["depth"]]
+        if bad:
+            errors.append(f"{where}.segmentation_blocks: {bad} not blocks of a "
+                          f"{model['depth']}-block encoder (run {run})")
+    log_energy = config["data"]["lartpc"]["preprocessing"]["log_energy"]
+    if log_energy and log_energy["emin"] >= log_energy["emax"]:
+        errors.append("data.lartpc.preprocessing.log_energy: emin must be below emax")
+    analysis = config["analysis"]["polarmae"]
+    layers = analysis["layers"] or []
+    if depths:
+        bad = [x for x in layers if x.startswith("blocks.") and int(x[7:]) >= min(depths)]
+        if bad:
+            errors.append(f"analysis.polarmae.layers: {', '.join(bad)} beyond the last block "
+                          f"(blocks.{min(depths) - 1})")
+    degree = analysis["grid_degree"]
+    needed = 2 * analysis["lambda_max"]
+    if degree is not None and degree < max(needed, 1):
+        errors.append(f"analysis.polarmae.grid_degree: {degree} is too coarse; lambda_max "
+                      f"{analysis['lambda_max']} needs a grid of degree >= {max(needed, 1)} "
+                      "(or null to choose it)")
+    fig1_run = config.get("figures", {}).get("fig1_run")
+    if fig1_run is not None and fig1_run not in runs:
+        errors.append(f"figures.fig1_run: {fig1_run!r} is not a PoLAr-MAE run "
+                      f"(runs: {', '.join(runs)})")
+    return errors

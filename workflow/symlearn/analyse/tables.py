@@ -20,6 +20,11 @@ from ..symmetry import InputAnalysis
 ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse",
                   "n_samples"]
 SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual"]
+INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
+                       "equivariance_rmse", "accuracy"]
+#: the per-checkpoint tables that are collected, and their columns
+TABLE_COLUMNS = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS,
+                 "instability": INSTABILITY_COLUMNS}
 SIGMAS = (1, -1)
 
 
@@ -80,20 +85,20 @@ def spectrum_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.DataFrame:
-    """One table of every run and checkpoint: ``entries`` give ``run``,
-    ``augmentation``, ``epoch`` and the path of each checkpoint's ``table``
-    (``errors`` or ``spectrum``), which lead the columns of the result."""
-    columns = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS}[table]
-    frames = []
+    """One table of every run and checkpoint. Each entry gives the path of each
+    checkpoint's ``table`` (``errors``, ``spectrum`` or ``instability``) and the keys
+    that name the checkpoint (``run``, ``augmentation``, ``epoch``; or ``phase`` and
+    ``step``), which lead the columns of the result in the order given."""
+    columns = TABLE_COLUMNS[table]
+    frames, keys = [], []
     for entry in entries:
+        keys = [k for k in entry if k not in TABLE_COLUMNS]
         frame = pd.read_csv(entry[table])
         missing = sorted(set(columns) - set(frame.columns))
         if missing:
             raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")
-        frames.append(frame[columns].assign(run=entry["run"],
-                                            augmentation=entry["augmentation"],
-                                            epoch=int(entry["epoch"])))
+        frames.append(frame[columns].assign(**{k: entry[k] for k in keys}))
     if not frames:
         return pd.DataFrame(columns=["run", "augmentation", "epoch", *columns])
     collected = pd.concat(frames, ignore_index=True)
-    return collected[["run", "augmentation", "epoch", *columns]]
+    return collected[[*keys, *columns]]

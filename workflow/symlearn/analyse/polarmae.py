@@ -1,0 +1,274 @@
+"""PoLAr-MAE adapter: evaluate a checkpoint on the O(3) grid and feed the symmetry core.
+
+Each test event is grouped once (the grouping is distance-based, so every rotated copy
+has the same tokens: token ``k`` is the same group of points on every grid point), and
+as many rotated copies as fit in ``batch_points`` points go through one forward pass.
+Rotations turn the normalised coordinates about the centre of the detector volume;
+energies do not change.
+
+- B for the tokenizer's tokens and every block's tokens (samples = tokens);
+- A for the per-point class probabilities of a fine-tuned checkpoint, which should be
+  invariant (samples = points, 4 components);
+- classification instability: for each point, the fraction of grid orientations whose
+  predicted class differs from the class of the symmetrized prediction ``Pi``, reported
+  per semantic class and for points at branching points vs plain track segments
+  (``symlearn.data.lartpc`` defines branching from the cluster structure).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..models.grouping import Batch, Grouping, collate
+from ..models.polarmae import PolarMAE
+from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input, required_degree
+from .pet import DTYPES, select_structures
+from .tables import INSTABILITY_COLUMNS
+
+OUTPUT = "class_probabilities"
+CLASS_NAMES = ("shower", "track", "michel", "delta")
+LOCATIONS = ("branching", "track segment")
+
+
+def grid_degree(settings: Mapping[str, Any]) -> int:
+    """The configured degree, or the smallest resolving lambda_max and an invariant."""
+    if settings.get("grid_degree") is not None:
+        return int(settings["grid_degree"])
+    return required_degree(int(settings["lambda_max"]), 0)
+
+
+class PolarMAEAdapter:
+    """Evaluates one PoLAr-MAE checkpoint on rotated copies of events."""
+
+    def __init__(self, model: PolarMAE, phase: str, layers: Sequence[str] | None = None):
+        self.model = model
+        self.phase = phase
+        self.dtype = next(model.parameters()).dtype
+        self.device = next(model.parameters()).device
+        self.layers = list(model.feature_names() if layers is None else layers)
+        unknown = [x for x in self.layers if x not in model.feature_names()]
+        if unknown:
+            raise ValueError(f"unknown PoLAr-MAE layer(s) {unknown}; known: "
+                             f"{', '.join(model.feature_names())}")
+
+    @property
+    def segments(self) -> bool:
+        """Whether the checkpoint has a trained segmentation head (fine-tuning)."""
+        return self.phase == "finetune"
+
+    def batch(self, event, grouping: Grouping) -> Batch:
+        return collate([torch.as_tensor(event.points)], [torch.as_tensor(event.energy)],
+                       [grouping], [torch.as_tensor(event.semantic, dtype=torch.long)]
+                       ).to(self.device, self.dtype)
+
+    def evaluate(self, batch: Batch, g: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Class probabilities (copies, points, classes) and token features (copies,
+        tokens, width) of the event transformed by each ``g``."""
+        copies = batch.copies(g.to(device=self.device, dtype=self.dtype))
+        with torch.inference_mode():
+            if self.segments:
+                logits, features = self.model.segment(copies, self.layers)
+                return {OUTPUT: torch.softmax(logits, dim=-1), **features}
+            return self.model.features(copies, self.layers)
+
+    def analyse(self, event, grouping: Grouping, context: GridContext, *,
+                batch_points: int = 200_000, progress: Callable[[int], None] | None = None
+                ) -> tuple[InputAnalysis, np.ndarray | None]:
+        """A and B of one event, and the class predicted on every grid point
+        (grid points x points, in the order visited) when the model segments."""
+        batch = self.batch(event, grouping)
+        predictions: list[torch.Tensor] = []
+
+        def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:
+            out = self.evaluate(batch, g)
+            if OUTPUT in out:
+                predictions.append(out[OUTPUT].argmax(-1).to(torch.int8).cpu())
+            return out
+
+        outputs, references = {}, {}
+        if self.segments:
+            outputs = {OUTPUT: OutputKind("invariant")}
+            labels = torch.as_tensor(event.semantic, dtype=torch.long)
+            one_hot = torch.nn.functional.one_hot(labels, self.model.classes)
+            references = {OUTPUT: one_hot.to(device=self.device, dtype=self.dtype)}
+        result = analyse_input(evaluate, context, outputs=outputs, features=self.layers,
+                               references=references,
+                               batch_size=copies_per_batch(event.n_points, batch_points,
+                                                           context),
+                               progress=progress)
+        predicted = torch.cat(predictions).numpy() if predictions else None
+        return result, predicted
+
+
+def copies_per_batch(n_points: int, batch_points: int, context: GridContext) -> int:
+    """Copies per forward pass: as many as fit in ``batch_points`` points (at least a
+    pair), spread evenly over the batches."""
+    copies = max(2, batch_points // max(1, n_points))
+    n = context.quadrature.n_rotations
+    size = math.ceil(n / math.ceil(n / min(copies, n)))
+    return size + size % 2
+
+
+def point_rows(event, result: InputAnalysis, predicted: np.ndarray) -> pd.DataFrame:
+    """One row per point: its class, location, orbit variance of the probabilities,
+    instability and the symmetrized prediction."""
+    stats = result.outputs[OUTPUT][(0, 1)]
+    symmetrized = stats.mean.argmax(-1).cpu().numpy()
+    instability = (predicted != symmetrized[None]).mean(axis=0)
+    location = np.where(event.branching, LOCATIONS[0],
+                        np.where(event.semantic == 1, LOCATIONS[1], ""))
+    return pd.DataFrame({
+        "event": event.index, "point": np.arange(event.n_points),
+        "semantic": event.semantic, "location": location,
+        "equivariance_mse": stats.variance.cpu().numpy(),
+        "squared_error": stats.squared_error.cpu().numpy(),
+        "instability": instability, "symmetrized_class": symmetrized,
+        "correct": symmetrized == event.semantic})
+
+
+def instability_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Per semantic class and per location: instability, the fraction of points ever
+    unstable, the equivariance RMSE of the probabilities and the accuracy of the
+    symmetrized prediction."""
+    groups = [("class", name, points["semantic"] == k) for k, name in enumerate(CLASS_NAMES)]
+    groups += [("location", name, points["location"] == name) for name in LOCATIONS]
+    rows = []
+    for grouping, name, selected in groups:
+        chosen = points[selected]
+        n = len(chosen)
+        rows.append({
+            "grouping": grouping, "group": name, "n_points": n,
+            "instability": chosen["instability"].mean() if n else np.nan,
+            "unstable_fraction": (chosen["instability"] > 0).mean() if n else np.nan,
+            "equivariance_rmse": math.sqrt(chosen["equivariance_mse"].mean()) if n else np.nan,
+            "accuracy": chosen["correct"].mean() if n else np.nan})
+    return pd.DataFrame(rows, columns=INSTABILITY_COLUMNS)
+
+
+def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping[str, Any]):
+    from ..train.polarmae import EventStore
+
+    store = EventStore(path, checkpoint_settings["preprocessing"],
+                       checkpoint_settings["tokenizer"],
+                       branching_radius=float(settings["branching_radius"]))
+    usable = store.usable()
+    chosen = select_structures(len(usable), int(settings["n_events"]), int(settings["seed"]))
+    return store, [usable[i] for i in chosen]
+
+
+def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
+                                settings: Mapping[str, Any], device: str = "cpu",
+                                threads: int | None = None, progress: bool = True) -> dict:
+    """A, B and the classification instability of one checkpoint on the selected test
+    events; writes ``errors.csv``, ``spectrum.csv`` (the PET analysis' schema),
+    ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically)."""
+    from tqdm import tqdm
+
+    from ..io import atomic_path
+    from ..symmetry import o3_quadrature
+    from ..train.pet import resolve_device
+    from ..train.polarmae import load_polarmae
+    from .tables import errors_table, input_rows, spectrum_table
+
+    start = time.perf_counter()
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(device)
+    dtype = DTYPES[settings["dtype"]]
+    lambda_max = int(settings["lambda_max"])
+    quadrature = o3_quadrature(grid_degree(settings))
+    quadrature.require(lambda_character=lambda_max, lambda_variance=0)
+    model, meta = load_polarmae(checkpoint, device, dtype)
+    adapter = PolarMAEAdapter(model, meta["phase"], settings.get("layers"))
+    context = GridContext(quadrature, lambda_max, dtype, device)
+    store, selected = _events(meta["settings"], events, settings)
+    print(f"checkpoint {checkpoint} ({meta['phase']} step {meta['step']}): "
+          f"{len(selected)} events of {events}; grid degree {quadrature.exactness} "
+          f"({quadrature.n_rotations} copies); lambda_max {lambda_max}; "
+          f"{len(adapter.layers)} layers; {settings['dtype']} on {device}", flush=True)
+
+    rows, points = [], []
+    bar = tqdm(total=len(selected) * quadrature.n_rotations, unit="copy", file=sys.stderr,
+               desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
+    for index in selected:
+        event, grouping = store.get(index)
+        result, predicted = adapter.analyse(event, grouping, context,
+                                            batch_points=int(settings["batch_points"]),
+                                            progress=bar.update)
+        rows.extend(input_rows(result, {"event": index, "n_points": event.n_points,
+                                        "n_tokens": grouping.n_tokens}))
+        if predicted is not None:
+            points.append(point_rows(event, result, predicted))
+    bar.close()
+
+    table = pd.DataFrame(rows)
+    points = pd.concat(points, ignore_index=True) if points else pd.DataFrame(
+        columns=["event", "point", "semantic", "location", "equivariance_mse",
+                 "squared_error", "instability", "symmetrized_class", "correct"])
+    out = Path(out_dir)
+    with atomic_path(out / "points.parquet") as tmp:
+        points.to_parquet(tmp, index=False)
+    with atomic_path(out / "instability.csv") as tmp:
+        (instability_table(points) if len(points) else
+         pd.DataFrame(columns=INSTABILITY_COLUMNS)).to_csv(tmp, index=False)
+    with atomic_path(out / "spectrum.csv") as tmp:
+        spectrum_table(table).to_csv(tmp, index=False)
+    with atomic_path(out / "errors.csv") as tmp:
+        errors_table(table).to_csv(tmp, index=False)
+    elapsed = time.perf_counter() - start
+    print(f"done in {elapsed:.1f} s ({elapsed / max(1, len(selected)):.2f} s per event)",
+          flush=True)
+    return {"events": len(selected), "copies": quadrature.n_rotations, "seconds": elapsed}
+
+
+def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str, Any],
+                  run: str, device: str = "cpu") -> pd.DataFrame:
+    """fig1 (b)'s data: the first analysed test event classified in its given
+    orientation and after one seeded Haar-random rotation, point by point."""
+    from scipy.spatial.transform import Rotation
+
+    from ..io import atomic_path
+    from ..train.pet import resolve_device
+    from ..train.polarmae import load_polarmae
+
+    device = resolve_device(device)
+    model, meta = load_polarmae(checkpoint, device, DTYPES[settings["dtype"]])
+    adapter = PolarMAEAdapter(model, meta["phase"], [])
+    if not adapter.segments:
+        raise ValueError(f"{checkpoint} has no trained segmentation head")
+    store, selected = _events(meta["settings"], events, settings)
+    event, grouping = store.get(selected[0])
+    rotation = Rotation.random(rng=np.random.default_rng(int(settings["seed"])))
+    g = torch.as_tensor(np.stack([np.eye(3), rotation.as_matrix()]))
+    probabilities = adapter.evaluate(adapter.batch(event, grouping), g)[OUTPUT]
+    classes = probabilities.argmax(-1).cpu().numpy()
+    from ..data.lartpc import normalize_coordinates
+
+    voxels = _voxels(event.points, meta["settings"]["preprocessing"], normalize_coordinates)
+    table = pd.DataFrame({
+        "run": run, "event": event.index,
+        "rotation_deg": float(np.degrees(rotation.magnitude())),
+        "point": np.arange(event.n_points), "x": voxels[:, 0], "y": voxels[:, 1],
+        "z": voxels[:, 2], "semantic": event.semantic, "predicted": classes[0],
+        "predicted_rotated": classes[1], "changed": classes[0] != classes[1]})
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def _voxels(points: np.ndarray, preprocessing: Mapping[str, Any], normalize) -> np.ndarray:
+    """Voxel coordinates of (possibly normalised) points."""
+    if not preprocessing.get("normalize", True):
+        return np.asarray(points)
+    unit = normalize(np.ones((1, 3))) - normalize(np.zeros((1, 3)))
+    origin = normalize(np.zeros((1, 3)))
+    return (np.asarray(points) - origin) / unit

@@ -1,0 +1,1 @@
+"""Models the project implements itself (PoLAr-MAE); PET comes from metatrain."""

@@ -1,0 +1,345 @@
+"""Train PoLAr-MAE: masked pre-training, then segmentation fine-tuning, each with
+checkpoints on a step schedule (step 0, the untrained state, included) and exact resume.
+
+- augmentation per event and step: ``o3`` (a Haar-uniform rotation, and an inversion
+  with probability 1/2), ``euler`` (the original PoLAr-MAE scheme: independent uniform
+  angles about x, y and z, which is *not* uniform on rotations), ``none``; rotations are
+  about the centre of the detector volume (the origin of the normalised coordinates).
+- the event geometry (groups, centres, interpolation) is distance-based, hence the same
+  in every orientation: it is computed once per event and cached.
+- resume: while a phase runs, its checkpoints live in ``<phase dir>/resume/`` with the
+  optimiser, scheduler and random state; a killed run started again with the same
+  settings and data continues from its last checkpoint and reproduces the uninterrupted
+  run. Published files (``step_{k}.ckpt``, ``train_log.csv``) appear only at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..config import checkpoint_epochs
+from ..io import atomic_path
+from ..models.grouping import Batch, Grouping, collate, group_event
+from ..models.polarmae import PolarMAE, focal_loss
+from .pet import CheckpointError, resolve_device
+
+LOGGER = logging.getLogger(__name__)
+AUGMENTATIONS = ("o3", "euler", "none")
+PHASES = ("pretrain", "finetune")
+RESUME_DIR = "resume"
+FORMAT = "symlearn-polarmae-1"
+#: what a published checkpoint keeps (the resume copies also hold optimiser and RNG)
+PUBLISHED = ("format", "phase", "step", "settings", "model", "log")
+#: the encoder's parameters, carried from pre-training into fine-tuning
+ENCODER = ("tokenizer.", "pos_embed.", "blocks.", "norm.")
+
+
+def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
+    """Data units per voxel: PoLAr-MAE's normalisation divides by 768 sqrt(3) / 2."""
+    return 1.0 / (384.0 * math.sqrt(3.0)) if preprocessing.get("normalize", True) else 1.0
+
+
+def grouping_settings(tokenizer: Mapping[str, Any],
+                      preprocessing: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`group_event`: the radius given in voxels."""
+    settings = dict(tokenizer)
+    settings["radius"] = float(tokenizer["radius"]) * coordinate_scale(preprocessing)
+    return settings
+
+
+def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, 3) matrices of the augmentation scheme."""
+    from scipy.spatial.transform import Rotation
+
+    if augmentation == "none":
+        return np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
+    if augmentation == "o3":
+        matrices = Rotation.random(n, rng=rng).as_matrix()
+        signs = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        return matrices * signs[:, None, None]
+    if augmentation == "euler":
+        angles = rng.uniform(0.0, 2.0 * np.pi, size=(n, 3))
+        return Rotation.from_euler("xyz", angles).as_matrix()
+    raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
+
+
+class EventStore:
+    """Events of one HDF5 file, preprocessed and grouped on first use, then cached."""
+
+    def __init__(self, path: str | Path, preprocessing: Mapping[str, Any],
+                 tokenizer: Mapping[str, Any], branching_radius: float = 3.0):
+        from ..data.lartpc import count_events
+
+        self.path = str(path)
+        self.preprocessing = dict(preprocessing)
+        self.grouping = grouping_settings(tokenizer, preprocessing)
+        self.branching_radius = branching_radius
+        self.n_events = count_events(self.path)
+        self._cache: dict[int, tuple[Any, Grouping] | None] = {}
+
+    def get(self, index: int):
+        """``(event, grouping)``, or None for an event the preprocessing drops."""
+        if index not in self._cache:
+            from ..data.lartpc import read_events
+
+            events = read_events(self.path, self.preprocessing, indices=[index],
+                                 branching_radius=self.branching_radius)
+            if events:
+                event = events[0]
+                points = torch.as_tensor(event.points, dtype=torch.float64)
+                self._cache[index] = (event, group_event(points, **self.grouping))
+            else:
+                self._cache[index] = None
+        return self._cache[index]
+
+    def usable(self) -> list[int]:
+        """Indices of the events the preprocessing keeps (reads the whole file once)."""
+        return [i for i in range(self.n_events) if self.get(i) is not None]
+
+    def batch(self, indices: Sequence[int]) -> Batch:
+        items = [self.get(i) for i in indices]
+        events = [e for e, _ in items]
+        return collate([torch.as_tensor(e.points, dtype=torch.float32) for e in events],
+                       [torch.as_tensor(e.energy, dtype=torch.float32) for e in events],
+                       [g for _, g in items],
+                       [torch.as_tensor(e.semantic, dtype=torch.long) for e in events])
+
+
+def build_model(settings: Mapping[str, Any]) -> PolarMAE:
+    """The model of a run's settings (the group radius in the data's units)."""
+    grouping = grouping_settings(settings["tokenizer"], settings["preprocessing"])
+    return PolarMAE.from_settings(settings["model"], int(grouping["group_size"]),
+                                  grouping["radius"])
+
+
+def load_polarmae(path: str | Path, device: str | torch.device = "cpu",
+                  dtype: torch.dtype = torch.float32) -> tuple[PolarMAE, dict[str, Any]]:
+    """The model of a checkpoint (eval mode) and its metadata (phase, step, settings)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 (any unreadable file)
+        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a PoLAr-MAE checkpoint of this pipeline "
+                              f"(expected format {FORMAT!r})")
+    model = build_model(checkpoint["settings"])
+    model.load_state_dict(checkpoint["model"])
+    meta = {k: checkpoint[k] for k in ("phase", "step", "settings")}
+    return model.to(device=device, dtype=dtype).eval(), meta
+
+
+def _schedule(total: int, warmup: int):
+    """Linear warm-up, then cosine decay to zero, per optimiser step."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
+class Trainer:
+    """One phase of one run (see the module docstring)."""
+
+    def __init__(self, phase: str, settings: Mapping[str, Any], train: str | Path,
+                 val: str | Path, device: str, init_from: str | Path | None = None):
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}")
+        self.phase, self.settings, self.device = phase, settings, torch.device(device)
+        self.options = settings[phase]
+        preprocessing = settings["preprocessing"]
+        self.train = EventStore(train, preprocessing, settings["tokenizer"])
+        self.val = EventStore(val, preprocessing, settings["tokenizer"])
+        self.model = build_model(settings).to(self.device)
+        if phase == "finetune":
+            if init_from is None:
+                raise ValueError("fine-tuning starts from a pre-training checkpoint")
+            self._load_encoder(init_from)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=float(self.options["learning_rate"]),
+            weight_decay=float(self.options["weight_decay"]))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _schedule(int(self.options["steps"]),
+                                      int(self.options["warmup_steps"])))
+        seed = int(settings["seed"]) + (0 if phase == "pretrain" else 1)
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        weights = self.options.get("class_weights")
+        self.class_weights = None if weights is None else torch.as_tensor(weights)
+        self.train_events = self.train.usable()
+        self.val_events = self.val.usable()
+        if not self.train_events:
+            raise ValueError(f"{train}: no event passes the preprocessing "
+                             f"(min_points {preprocessing.get('min_points')})")
+
+    def _load_encoder(self, path) -> None:
+        model, meta = load_polarmae(path)
+        if meta["phase"] != "pretrain":
+            raise CheckpointError(f"{path} is a {meta['phase']} checkpoint, not pretrain")
+        for key in ("model", "tokenizer", "preprocessing"):
+            if meta["settings"][key] != self.settings[key]:
+                raise CheckpointError(f"{path}: its {key} settings differ from this run's")
+        state = {k: v for k, v in model.state_dict().items() if k.startswith(ENCODER)}
+        self.model.load_state_dict(state, strict=False)
+
+    def loss(self, batch: Batch, generator: torch.Generator | None = None
+             ) -> dict[str, torch.Tensor]:
+        if self.phase == "pretrain":
+            mask = self.model.random_mask(batch, float(self.options["mask_ratio"]),
+                                          generator or self.generator)
+            return self.model.pretrain_loss(batch, mask, float(self.options["energy_weight"]))
+        logits, _ = self.model.segment(batch)
+        loss = focal_loss(logits, batch.labels, float(self.options["focal_gamma"]),
+                          self.class_weights)
+        valid = batch.labels >= 0
+        accuracy = (logits.argmax(-1) == batch.labels)[valid].float().mean()
+        return {"loss": loss, "accuracy": accuracy}
+
+    def step(self) -> tuple[float, int]:
+        """One optimiser step on a random batch, augmented; returns (loss, events)."""
+        size = min(int(self.options["batch_size"]), len(self.train_events))
+        chosen = self.rng.choice(self.train_events, size=size, replace=False)
+        batch = self.train.batch(chosen.tolist())
+        rotations = torch.as_tensor(random_rotations(size, self.settings["augmentation"],
+                                                     self.rng), dtype=torch.float32)
+        batch = batch.rotated(rotations).to(self.device)
+        self.model.train()
+        loss = self.loss(batch)["loss"]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach()), size
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean losses on the validation events, in their given orientation, with a
+        fixed masking seed (so numbers at different steps compare)."""
+        if not self.val_events:
+            return {}
+        self.model.eval()
+        generator = torch.Generator().manual_seed(12345)
+        totals: dict[str, float] = {}
+        size = int(self.options["batch_size"])
+        n = 0
+        for start in range(0, len(self.val_events), size):
+            chunk = self.val_events[start:start + size]
+            values = self.loss(self.val.batch(chunk).to(self.device), generator)
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + float(value) * len(chunk)
+            n += len(chunk)
+        return {f"val_{k}": v / n for k, v in totals.items()}
+
+    def state(self, step: int, log: list[dict]) -> dict[str, Any]:
+        return {"format": FORMAT, "phase": self.phase, "step": step,
+                "settings": dict(self.settings), "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": {"numpy": self.rng.bit_generator.state,
+                        "torch": self.generator.get_state()},
+                "log": log}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        self.generator.set_state(state["rng"]["torch"])
+
+
+def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, Any]) -> dict:
+    return json.loads(json.dumps({"phase": phase, "settings": settings,
+                                  "paths": {k: str(v) for k, v in paths.items()}},
+                                 sort_keys=True))
+
+
+def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
+                   val: str | Path, out_dir: str | Path, device: str = "auto",
+                   threads: int | None = None, init_from: str | Path | None = None
+                   ) -> dict[str, Any]:
+    """Run one phase into ``out_dir``: ``step_{k}.ckpt`` on the schedule and
+    ``train_log.csv`` (loss, validation metrics, learning rate, events per second)."""
+    out = Path(out_dir).absolute()
+    resume = out / RESUME_DIR
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(device)
+    torch.manual_seed(int(settings["seed"]))
+    options = settings[phase]
+    steps = int(options["steps"])
+    schedule = checkpoint_epochs(steps, int(options["checkpoint_every"]))
+    fingerprint = _fingerprint(phase, settings, {"train": train, "val": val,
+                                                 "init_from": init_from})
+    trainer = Trainer(phase, settings, train, val, device, init_from)
+
+    start, log = 0, []
+    fingerprint_file = resume / "fingerprint.json"
+    if resume.exists():
+        saved = [int(p.stem.split("_")[1]) for p in resume.glob("step_*.ckpt")]
+        if (fingerprint_file.exists() and saved
+                and json.loads(fingerprint_file.read_text()) == fingerprint):
+            start = max(saved)
+            state = torch.load(resume / f"step_{start}.ckpt", weights_only=False,
+                               map_location="cpu")
+            trainer.restore(state)
+            log = list(state["log"])
+            LOGGER.warning("resuming %s from its checkpoint after %d step(s)", out, start)
+        else:
+            LOGGER.warning("%s holds an interrupted run with other settings or data; "
+                           "starting from scratch", resume)
+            shutil.rmtree(resume)
+    resume.mkdir(parents=True, exist_ok=True)
+    with atomic_path(fingerprint_file) as tmp:
+        tmp.write_text(json.dumps(fingerprint, indent=1))
+
+    print(f"{phase}: {len(trainer.train_events)} training and {len(trainer.val_events)} "
+          f"validation events; {steps} steps of {options['batch_size']} events; "
+          f"augmentation {settings['augmentation']}; device {device}; checkpoints at "
+          f"steps {schedule}", flush=True)
+
+    def checkpoint(step: int, losses: list[float], events: int, seconds: float) -> None:
+        row = {"step": step, "train_loss": float(np.mean(losses)) if losses else np.nan,
+               **trainer.validate(), "learning_rate": trainer.optimizer.param_groups[0]["lr"],
+               "events_per_second": events / seconds if seconds > 0 else np.nan}
+        log.append(row)
+        with atomic_path(resume / f"step_{step}.ckpt") as tmp:
+            torch.save(trainer.state(step, log), tmp)
+        print(json.dumps(row), flush=True)
+
+    if start == 0 and 0 in schedule:
+        checkpoint(0, [], 0, 0.0)
+    losses, events, seconds = [], 0, 0.0
+    for step in range(start + 1, steps + 1):
+        began = time.perf_counter()
+        loss, n = trainer.step()
+        seconds += time.perf_counter() - began
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{phase} loss is {loss} at step {step}")
+        losses.append(loss)
+        events += n
+        if step in schedule:
+            checkpoint(step, losses, events, seconds)
+            losses, events, seconds = [], 0, 0.0
+
+    for step in schedule:  # published without the optimiser and the random state
+        state = torch.load(resume / f"step_{step}.ckpt", weights_only=False,
+                           map_location="cpu")
+        with atomic_path(out / f"step_{step}.ckpt") as tmp:
+            torch.save({k: state[k] for k in PUBLISHED}, tmp)
+    with atomic_path(out / "train_log.csv") as tmp:
+        pd.DataFrame(log).to_csv(tmp, index=False)
+    shutil.rmtree(resume)
+    return {"phase": phase, "out_dir": str(out), "device": device, "steps": schedule,
+            "resumed_from_step": start or None}
