@@ -26,14 +26,26 @@ TINY = {
         "max_atoms": 12,
         "n_structures": {"bulk": 3, "rattled": 5, "surface": 3, "cluster": 3,
                          "molecule": 3, "alloy": 5}},
-        "split": {"train": 0.6, "val": 0.2, "test": 0.2}}},
+        "split": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        "lartpc": {"synthetic": {"n_events": {"train": 6, "val": 2, "test": 2}},
+                   "preprocessing": {"min_points": 200}}},
     "pet": {
         "model": {"d_pet": 8, "d_head": 8, "d_node": 16, "d_feedforward": 16,
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
     },
-    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1}},
+    "polarmae": {
+        "model": {"width": 16, "depth": 2, "heads": 2},
+        "tokenizer": {"n_init": 32, "n_tokens": 16, "group_size": 8},
+        "pretrain": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
+        "finetune": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
+        "threads": 1,
+        "runs": {"polarmae-euler": None},
+    },
+    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1},
+                 "polarmae": {"n_events": 1, "lambda_max": 2, "threads": 1}},
 }
+POLARMAE_RUNS = ("polarmae-o3", "polarmae-none")
 
 
 def _environment() -> dict[str, str]:
@@ -61,6 +73,9 @@ def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
 
 # what depends on the analysis tables: their collection, the PET figures, table1
 DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1}
+# ... and on the PoLAr-MAE ones
+POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "table1": 1,
+                       "all": 1}
 
 
 def _job_counts(output: str) -> dict[str, int]:
@@ -115,10 +130,41 @@ def test_outputs_exist_and_load(finished_run):
             assert "168 copies" in log.read_text()  # degree 5: 14 nodes x 6 angles x 2
 
 
+def test_polarmae_outputs(finished_run):
+    from symlearn.train.polarmae import load_polarmae
+
+    directory, _ = finished_run
+    results = directory / "results"
+    for split in ("train", "val", "test"):
+        assert (results / "data" / "lartpc" / "synthetic" / f"{split}.h5").exists()
+    for run in POLARMAE_RUNS:
+        for phase in ("pretrain", "finetune"):
+            folder = results / "train" / "polarmae" / run / phase
+            assert sorted(p.name for p in folder.iterdir()) == [
+                "step_0.ckpt", "step_2.ckpt", "step_4.ckpt", "train_log.csv"]
+            model, meta = load_polarmae(folder / "step_4.ckpt")
+            assert (meta["phase"], meta["step"], model.width) == (phase, 4, 16)
+            assert pd.read_csv(folder / "train_log.csv")["step"].tolist() == [0, 2, 4]
+            for step in (0, 2, 4):
+                analysis = results / "analysis" / "polarmae" / run / phase / f"step_{step}"
+                errors = pd.read_csv(analysis / "errors.csv")
+                assert len(errors) == (phase == "finetune")
+                spectrum = pd.read_csv(analysis / "spectrum.csv")
+                assert set(spectrum["layer"]) == {"tokenizer", "blocks.0", "blocks.1"}
+                assert "140 copies" in (results / "logs" / "analyse_polarmae" / run
+                                       / f"{phase}_step_{step}.log").read_text()
+    collected = pd.read_csv(results / "analysis" / "polarmae" / "instability.csv")
+    assert set(collected["run"]) == set(POLARMAE_RUNS)
+    assert set(collected["phase"]) == {"finetune"}
+    assert collected["instability"].dropna().between(0, 1).all()
+    example = pd.read_csv(results / "analysis" / "polarmae" / "example.csv")
+    assert set(example["run"]) == {"polarmae-o3"}
+
+
 def test_every_figure_is_built_from_the_tables(finished_run):
     directory, _ = finished_run
     figures = directory / "results" / "figures"
-    for figure in ("fig1", "fig2", "fig3"):
+    for figure in ("fig1", "fig2", "fig3", "fig4", "fig5"):
         for ext in ("pdf", "png", "csv"):
             assert (figures / f"{figure}.{ext}").stat().st_size > 0, (figure, ext)
     fig2 = pd.read_csv(figures / "fig2.csv")
@@ -142,6 +188,11 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     assert ((stress["status"] == "computed")
             | stress["status"].str.contains("periodic structures only")).all()
     assert "d_pet: 8" in (figures / "table1.md").read_text()
+    polarmae = table[table["key"].str.startswith("polarmae")]
+    assert set(polarmae["run"]) == set(POLARMAE_RUNS)
+    assert (polarmae["status"] == "computed").all()
+    fig5 = pd.read_csv(figures / "fig5.csv")
+    assert set(fig5["run"]) == set(POLARMAE_RUNS)
     config = yaml.safe_load((directory / "results" / "provenance" / "config.yaml").read_text())
     assert config["analysis"]["pet"]["n_structures"] == 2
 
@@ -166,7 +217,7 @@ def test_report_holds_every_figure_with_its_caption(finished_run):
     result = snakemake(directory, configfile, "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text()
-    for text in ("fig1 (a): the O(3) quadrature", "fig2: what PET learned",
+    for text in ("fig1 (a): the O(3) quadrature", "fig2: what PET learned", "fig4", "fig5",
                  "fig3: PET training dynamics", "table1: the paper", "fig2.png",
                  "software.csv", "analysis: 2 test structures", "metatrain"):
         assert text in html, text
@@ -200,6 +251,12 @@ def test_forcerun_analyse_pet_touches_no_model(finished_run):
     result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet")
     assert result.returncode == 0, result.stderr
     assert _job_counts(result.stdout) == {"analyse_pet": 6, **DOWNSTREAM}
+    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_polarmae")
+    assert _job_counts(result.stdout) == {"analyse_polarmae": 12, **POLARMAE_DOWNSTREAM}
+    result = snakemake(directory, configfile, "-n", "--forcerun", "finetune_polarmae")
+    assert _job_counts(result.stdout) == {"finetune_polarmae": 2, "analyse_polarmae": 6,
+                                          "polarmae_example": 1, "fig1": 1,
+                                          **POLARMAE_DOWNSTREAM}
     one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
     result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
     assert _job_counts(result.stdout) == {"analyse_pet": 1}

@@ -1,5 +1,6 @@
 """Figures and table1 built from small fixture tables: files, sizes, and that each CSV
-holds exactly the numbers drawn (read back from the matplotlib artists)."""
+holds exactly the numbers drawn (read back from the matplotlib artists). The
+PoLAr-MAE figures (fig4, fig5) are in test_figures_polarmae.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from matplotlib.patches import Rectangle
 
 from symlearn.analyse.tables import collect_checkpoints
 from symlearn.cli import main
+from symlearn.config import polarmae_grid_degree
 from symlearn.figures import build, fig1, fig2, fig3, style, table1
 from symlearn.figures.tables import FigureError
 from symlearn.symmetry import o3_quadrature
@@ -58,13 +60,80 @@ def _spectrum(lambda_max: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: the rotation that puts fig1 (b)'s planar example event in general position
+TILT = np.array([[0.36, 0.48, -0.8], [-0.8, 0.6, 0.0], [0.48, 0.64, 0.6]])
+
+
+def _example() -> pd.DataFrame:
+    """A planar event (a track, a shower blob, a Michel electron, a delta ray) tilted
+    out of every coordinate plane; four points change class under the rotation."""
+    rng = np.random.default_rng(4)
+    plane = np.concatenate([np.c_[np.linspace(0, 60, 30), np.zeros(30)],
+                            rng.normal([20, 15], 3, (20, 2)),
+                            np.c_[np.full(6, 60), np.linspace(0, 8, 6)],
+                            np.c_[np.linspace(30, 34, 4), np.linspace(0, -6, 4)]])
+    semantic = np.repeat([1, 0, 2, 3], [30, 20, 6, 4])
+    rotated = semantic.copy()
+    rotated[[3, 31, 50, 58]] = [0, 1, 1, 1]
+    xyz = np.c_[plane, np.zeros(len(plane))] @ TILT + [384.0, 200.0, 500.0]
+    return pd.DataFrame(dict(run="polarmae-o3", event=7, rotation_deg=90.0,
+                             point=np.arange(len(xyz)), x=xyz[:, 0], y=xyz[:, 1],
+                             z=xyz[:, 2], semantic=semantic, predicted=semantic,
+                             predicted_rotated=rotated, changed=semantic != rotated))
+
+
+#: PoLAr-MAE tables small enough to check table1 by hand: (run, step) -> (accuracy,
+#: equivariance) RMSE of the class probabilities, and -> [(group, points, instability)]
+POLARMAE_ERRORS = {("polarmae-o3", 0): (0.5, 0.4), ("polarmae-o3", 100): (0.2, 0.05),
+                   ("polarmae-none", 0): (0.6, 0.1), ("polarmae-none", 100): (0.4, 0.2)}
+GROUPS = ["shower", "track", "michel", "delta", "branching", "track segment"]
+INSTABILITIES = {
+    ("polarmae-o3", 0): [100, 300, 50, 50, 20, 200],
+    ("polarmae-o3", 100): [100, 300, 50, 50, 20, 200],
+    ("polarmae-none", 0): [200, 200, 50, 50, 30, 150],
+    ("polarmae-none", 100): [200, 200, 50, 50, 30, 150],
+    ("polarmae-euler", 100): [10, 10, 10, 10, 5, 5]}
+INSTABILITY_VALUES = {
+    ("polarmae-o3", 0): [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+    ("polarmae-o3", 100): [0.1, 0.02, 0.2, 0.4, 0.9, 0.01],  # classes: 46 / 500
+    ("polarmae-none", 0): [0.9, 0.9, 0.9, 0.9, 0.9, 0.9],
+    ("polarmae-none", 100): [0.3, 0.1, 0.5, 0.5, 0.05, 0.7],  # classes: 130 / 500
+    ("polarmae-euler", 100): [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}  # classes: 1 / 4
+AUGMENTATION = {"polarmae-o3": "o3", "polarmae-none": "none", "polarmae-euler": "euler"}
+
+
+def _polarmae_errors() -> pd.DataFrame:
+    return pd.DataFrame([
+        dict(run=run, augmentation=AUGMENTATION[run], phase="finetune", step=step,
+             target="class_probabilities", o3_lambda=0, o3_sigma=1, accuracy_rmse=acc,
+             equivariance_rmse=eqv, n_samples=1000)
+        for (run, step), (acc, eqv) in POLARMAE_ERRORS.items()])
+
+
+def _instability() -> pd.DataFrame:
+    return pd.DataFrame([
+        dict(run=run, augmentation=AUGMENTATION[run], phase="finetune", step=step,
+             grouping="class" if group in style.CLASSES else "location", group=group,
+             n_points=n, instability=value, unstable_fraction=min(1.0, 3 * value),
+             equivariance_rmse=value / 10, accuracy=1 - value)
+        for (run, step), points in INSTABILITIES.items()
+        for group, n, value in zip(GROUPS, points, INSTABILITY_VALUES[run, step],
+                                   strict=True)])
+
+
 @pytest.fixture()
 def tables(tmp_path, default_config):
     paths = {"errors": tmp_path / "errors.csv", "spectrum": tmp_path / "spectrum.csv",
-             "quadrature": tmp_path / "quadrature.csv", "config": tmp_path / "config.yaml"}
+             "quadrature": tmp_path / "quadrature.csv", "config": tmp_path / "config.yaml",
+             "example": tmp_path / "example.csv",
+             "polarmae_errors": tmp_path / "polarmae_errors.csv",
+             "instability": tmp_path / "instability.csv"}
     _errors().to_csv(paths["errors"], index=False)
     _spectrum().to_csv(paths["spectrum"], index=False)
     o3_quadrature(6).table().to_csv(paths["quadrature"], index=False)
+    _example().to_csv(paths["example"], index=False)
+    _polarmae_errors().to_csv(paths["polarmae_errors"], index=False)
+    _instability().to_csv(paths["instability"], index=False)
     paths["config"].write_text(yaml.safe_dump(default_config))
     return paths
 
@@ -116,22 +185,72 @@ def test_figure_files_are_written_at_single_column_size(figure, tables, tmp_path
 
 def test_fig1_draws_every_node_and_angle(tables):
     quadrature = pd.read_csv(tables["quadrature"])
-    data = fig1.data(quadrature)
+    example = pd.read_csv(tables["example"])
+    data = fig1.data(quadrature, example)
     nodes = data[data["element"] == "lebedev node"]
     angles = data[data["element"] == "in-plane angle"]
     assert len(nodes) == 26 and len(angles) == 7  # degree 6: Lebedev order 7, D + 1 angles
-    assert (data["n_rotations"] == 26 * 7 * 2).all()
+    assert (nodes["n_rotations"] == 26 * 7 * 2).all()
     assert nodes["weight"].sum() == pytest.approx(1.0)
     np.testing.assert_allclose(np.cos(nodes["latitude_rad"]) * np.cos(nodes["longitude_rad"]),
                                quadrature["x"], atol=1e-12)
     fig = fig1.plot(data)
-    sphere, gamma = _drawn(fig)
+    sphere, gamma, *_ = _drawn(fig)
     plt.close(fig)
     np.testing.assert_allclose(sphere["scatters"][0],
                                nodes[["longitude_rad", "latitude_rad"]].to_numpy())
     np.testing.assert_allclose(gamma["scatters"][0][:, 0], angles["gamma_rad"])
     with pytest.raises(FigureError, match="several degrees"):
-        fig1.data(pd.concat([quadrature, quadrature.assign(degree=9)]))
+        fig1.data(pd.concat([quadrature, quadrature.assign(degree=9)]), example)
+
+
+def test_fig1_draws_the_example_event_in_both_orientations(tables):
+    quadrature, example = pd.read_csv(tables["quadrature"]), pd.read_csv(tables["example"])
+    data = pd.read_csv(build("fig1", tables, tables["example"].parent / "fig1")["csv"])
+    points = data[data["panel"] == "b"]
+    given, rotated = (points[points["orientation"] == name] for name in
+                      ("as given", "rotated by 90°"))
+    assert len(given) == len(rotated) == len(example)
+    # the planar event seen face-on: distances in the plot are the distances in space
+    xyz = example[["x", "y", "z"]].to_numpy()
+    uv = given[["u_voxels", "v_voxels"]].to_numpy()
+    pairs = np.triu_indices(len(xyz), 1)
+    np.testing.assert_allclose(np.linalg.norm(uv[pairs[0]] - uv[pairs[1]], axis=1),
+                               np.linalg.norm(xyz[pairs[0]] - xyz[pairs[1]], axis=1),
+                               rtol=1e-9)
+    np.testing.assert_allclose(uv.mean(axis=0), 0.0, atol=1e-9)
+    assert uv[:, 0].var() > uv[:, 1].var()  # the first principal axis first
+    np.testing.assert_array_equal(rotated[["u_voxels", "v_voxels"]], uv)
+    np.testing.assert_array_equal(given["predicted_class"], example["predicted"])
+    np.testing.assert_array_equal(rotated["predicted_class"], example["predicted_rotated"])
+    assert given["changed"].sum() == rotated["changed"].sum() == 4
+    assert set(rotated.loc[rotated["predicted_class"] == 2, "class_label"]) == {
+        "Michel electron"}
+
+    fig = fig1.plot(data)
+    left, right = _drawn(fig)[2:]
+    titles = (left["ax"].get_title(), right["ax"].get_title())
+    labels = [t.get_text() for t in fig.subfigs[1].legends[0].get_texts()]
+    suptitle = fig.subfigs[1]._suptitle.get_text()
+    plt.close(fig)
+    assert titles == ("as given", "rotated by 90°")
+    assert labels == ["shower", "track", "Michel electron", "delta ray", "class changed"]
+    assert "event 7" in suptitle and "4 of 60 points change class" in suptitle
+    for drawn, rows in ((left, given), (right, rotated)):
+        *classes, rings = drawn["scatters"]
+        # one scatter per class present, in class order, then the rings of changed points
+        expected = [rows[rows["predicted_class"] == k] for k in range(4)]
+        for offsets, chosen in zip(classes, [e for e in expected if len(e)], strict=True):
+            np.testing.assert_array_equal(offsets, chosen[["u_voxels", "v_voxels"]])
+        np.testing.assert_array_equal(
+            rings, rows.loc[rows["changed"], ["u_voxels", "v_voxels"]])
+
+    with pytest.raises(FigureError, match="one run, event and rotation; it holds event"):
+        fig1.data(quadrature, pd.concat([example, example.assign(event=8)]))
+    with pytest.raises(FigureError, match=r"predicted_rotated holds \[4\]"):
+        fig1.data(quadrature, example.assign(predicted_rotated=4))
+    with pytest.raises(FigureError, match="'changed' column disagrees"):
+        fig1.data(quadrature, example.assign(changed=False))
 
 
 def test_fig2_csv_is_what_is_drawn(tables):
@@ -196,7 +315,7 @@ def test_fig3_csv_is_what_is_drawn(tables):
 
 def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default_config):
     errors = pd.read_csv(tables["errors"])
-    table = table1.data(errors, default_config)
+    table = table1.data(errors, _polarmae_errors(), _instability(), default_config)
     final = errors[errors["epoch"] == 10].set_index(["run", "target", "o3_lambda"])
     aug = table[table["run"] == "pet-aug"].set_index("key")
     energy = final.loc[("pet-aug", "energy", 0)]
@@ -217,13 +336,55 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
     assert np.isnan(purified["this_run"]) and purified["status"].startswith("not produced")
     assert (table["configuration"].str.contains("8 test structures, grid degree 8")).all()
 
-    paths = build("table1", {"errors": tables["errors"], "config": tables["config"]},
-                  tmp_path / "table1")
+    # PoLAr-MAE, last fine-tuning step (100): 0.05 / 0.2 and 0.2 / 0.4; instability
+    # weighted by the points of the four classes (the two locations left out)
+    polarmae = table[table["key"].str.startswith("polarmae")].set_index(["key", "run"])
+    ratio, instability = "polarmae_probabilities", "polarmae_instability"
+    assert polarmae.loc[(ratio, "polarmae-o3"), "this_run"] == pytest.approx(0.25)
+    assert polarmae.loc[(ratio, "polarmae-none"), "this_run"] == pytest.approx(0.5)
+    assert polarmae.loc[(instability, "polarmae-o3"), "this_run"] == pytest.approx(
+        (100 * 0.1 + 300 * 0.02 + 50 * 0.2 + 50 * 0.4) / 500)  # 0.092
+    assert polarmae.loc[(instability, "polarmae-none"), "this_run"] == pytest.approx(0.26)
+    assert polarmae.loc[(instability, "polarmae-euler"), "this_run"] == pytest.approx(0.25)
+    assert polarmae.loc[(instability, "polarmae-o3"), "n_samples"] == 500
+    # a run without class probabilities is listed, not left out
+    missing = polarmae.loc[(ratio, "polarmae-euler")]
+    assert np.isnan(missing["this_run"]) and missing["status"].startswith("not produced")
+    computed = polarmae[polarmae["status"] == "computed"]
+    assert len(computed) == 5 and (computed["step"] == 100).all()
+    assert computed["epoch"].isna().all()
+    assert polarmae["paper"].isna().all()
+    assert (polarmae["paper_source"] == "not quoted in the paper's abstract").all()
+    assert polarmae.loc[(ratio, "polarmae-o3"), "augmentation"] == "o3"
+    lartpc, model = default_config["data"]["lartpc"], default_config["polarmae"]
+    assert (table["configuration"].str.contains(
+        f"Liquid argon: synthetic {sum(lartpc['synthetic']['n_events'].values())} events; "
+        f"PoLAr-MAE width {model['model']['width']}, {model['model']['depth']} blocks, "
+        f"{model['pretrain']['steps']} pre-training + {model['finetune']['steps']} "
+        f"fine-tuning steps; analysis: {default_config['analysis']['polarmae']['n_events']} "
+        f"events, grid degree {polarmae_grid_degree(default_config)}", regex=False)).all()
+
+    paths = build("table1", tables, tmp_path / "table1")
     written = pd.read_csv(paths["csv"])
     assert list(written.columns) == table1.COLUMNS and len(written) == len(table)
     md = (tmp_path / "table1.md").read_text()
-    assert f"| {100 * aug.loc['pet_energy', 'this_run']:.0f} % |" in md
+    assert f"| {table1._number(aug.loc['pet_energy', 'this_run'])} | epoch 10 |" in md
+    assert ("| PoLAr-MAE: mean classification instability | polarmae-o3 | — | 9.2 % "
+            "| fine-tuning step 100 | computed |") in md
+    assert "| 25 % | fine-tuning step 100 |" in md
     assert "not produced yet" in md and "n_structures: 8" in md
+    assert "PoLAr-MAE rows: not quoted in the paper's abstract" in md
+
+
+def test_polarmae_grid_degree(default_config):
+    analysis = default_config["analysis"]["polarmae"]
+    analysis.update(grid_degree=None, lambda_max=3)
+    assert polarmae_grid_degree(default_config) == 6
+    analysis["lambda_max"] = 0  # class probabilities alone: variances need degree 1
+    assert polarmae_grid_degree(default_config) == 1
+    analysis.update(grid_degree=10, lambda_max=3)
+    assert polarmae_grid_degree(default_config) == 10
+    assert polarmae_grid_degree(default_config, auto=True) == 6
 
 
 def test_collected_tables_lead_with_run_and_epoch(tmp_path):
@@ -275,3 +436,9 @@ def test_labels_are_readable():
     assert style.layer_label("non_conservative_stress") == "output: stress"
     assert style.layer_label("something.else") == "something.else"
     assert style.irrep_label(3, -1) == "λ=3, σ=−1"
+    assert style.layer_label("tokenizer") == "tokenizer"
+    assert [style.layer_label(f"blocks.{i}") for i in (0, 11)] == ["block 1", "block 12"]
+    assert [style.group_label(g) for g in (2, "delta", "branching", "track segment")] == [
+        "Michel electron", "delta ray", "branching point", "track segment"]
+    assert style.run_label("polarmae-euler", "euler") == (
+        "polarmae-euler (Euler-angle augmentation)")

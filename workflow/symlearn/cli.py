@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_quadrature_table)
 
     p = commands.add_parser("figure", help="draw one figure or table from analysis tables")
-    p.add_argument("figure", help="fig1, fig2, fig3, table1")
+    p.add_argument("figure", help="fig1 ... fig5, table1")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH",
                    help="an input table (repeat), e.g. errors=results/analysis/pet/errors.csv")
     p.add_argument("--options", type=_json_arg, default={},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 #: the figures this package draws (one module each): .pdf, .png and .csv
-FIGURES = ("fig1", "fig2", "fig3")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 #: the tables it writes (one module each): .csv and .md
 TABLES = ("table1",)
 

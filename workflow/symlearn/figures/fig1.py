@@ -1,30 +1,89 @@
-"""fig1 (a): the O(3) quadrature every analysis integrates with.
+"""fig1: the O(3) quadrature every analysis integrates with, and what a broken
+symmetry looks like in one liquid-argon event.
 
-Left, the Lebedev nodes (the rotation axes, i.e. where the z axis is sent) on the
+(a) Left, the Lebedev nodes (the rotation axes, i.e. where the z axis is sent) on the
 sphere in a Mollweide projection, each marker's area proportional to its weight; right,
 the equally spaced in-plane angles gamma applied about every axis. Each (node, gamma)
 rotation is used with and without the inversion, so the grid holds
-nodes x angles x 2 elements of O(3). Panel (b), one liquid-argon event in two
-orientations, comes with the liquid-argon branch.
+nodes x angles x 2 elements of O(3).
+(b) One event classified point by point by a fine-tuned PoLAr-MAE, as given (left) and
+rotated (right; the rotated copy's prediction drawn on the input-frame points), both in
+the plane of the event's two principal axes; points whose predicted class changes
+under the rotation are circled in red on both sides.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from . import style
-from .tables import FigureError
+from .tables import EXAMPLE, FigureError
 
 INPUTS = {"quadrature": ["node", "alpha", "beta", "lebedev_weight", "n_gamma", "degree",
-                         "lebedev_order", "n_rotations"]}
+                         "lebedev_order", "n_rotations"],
+          "example": EXAMPLE}
 #: marker area (pt^2) of a node of average weight
 MARKER_AREA = 14.0
+#: marker areas (pt^2) of panel (b): an event's point, and the ring of a changed one
+POINT_AREA, RING_AREA = 1.5, 12.0
+AS_GIVEN = "as given"
 
 
-def data(quadrature: pd.DataFrame) -> pd.DataFrame:
-    """Exactly what is plotted: one row per node (longitude, latitude, weight, marker
-    area) and one per in-plane angle."""
+def data(quadrature: pd.DataFrame, example: pd.DataFrame) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's rows (one per node: longitude, latitude,
+    weight, marker area; one per in-plane angle) and panel b's (one per point and
+    orientation: its position on the two principal axes and its predicted class)."""
+    return pd.concat([_quadrature(quadrature), _example(example)], ignore_index=True)
+
+
+def principal_plane(xyz: np.ndarray) -> np.ndarray:
+    """Coordinates (N, 2) of points (N, 3) on their two principal axes, about their
+    centroid; each axis' largest component is positive (a fixed sign)."""
+    centred = xyz - xyz.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = vt[:2]
+    axes = axes * np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])[:, None]
+    return centred @ axes.T
+
+
+def _example(example: pd.DataFrame) -> pd.DataFrame:
+    for key in ("run", "event", "rotation_deg"):
+        values = example[key].unique()
+        if len(values) != 1:
+            raise FigureError(f"fig1: the example table must hold one run, event and "
+                              f"rotation; it holds {key} {list(values)}")
+    if len(example) < 3:
+        raise FigureError(f"fig1: the example event has {len(example)} point(s); a "
+                          "projection on its principal axes needs at least 3")
+    n_classes = len(style.CLASSES)
+    for key in ("semantic", "predicted", "predicted_rotated"):
+        bad = sorted(set(example[key]) - set(range(n_classes)))
+        if bad:
+            raise FigureError(f"fig1: example column {key} holds {bad}, not a class "
+                              f"0..{n_classes - 1} ({', '.join(style.CLASSES)})")
+    changed = example["predicted"] != example["predicted_rotated"]
+    if not (changed == example["changed"].astype(bool)).all():
+        raise FigureError("fig1: the example's 'changed' column disagrees with "
+                          "predicted != predicted_rotated")
+    uv = principal_plane(example[["x", "y", "z"]].to_numpy(float))
+    meta = example.iloc[0]
+    rotation = f"rotated by {float(meta['rotation_deg']):.0f}°"
+    parts = []
+    for orientation, column in ((AS_GIVEN, "predicted"), (rotation, "predicted_rotated")):
+        parts.append(pd.DataFrame({
+            "panel": "b", "element": "point", "index": example["point"],
+            "orientation": orientation, "u_voxels": uv[:, 0], "v_voxels": uv[:, 1],
+            "predicted_class": example[column].astype(int),
+            "class_label": example[column].map(style.group_label),
+            "semantic": example["semantic"].astype(int), "changed": changed.to_numpy(),
+            "run": meta["run"], "event": meta["event"],
+            "rotation_deg": float(meta["rotation_deg"])}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _quadrature(quadrature: pd.DataFrame) -> pd.DataFrame:
     degrees = quadrature["degree"].unique()
     if len(degrees) != 1:
         raise FigureError(f"fig1: the quadrature table holds several degrees {list(degrees)}")
@@ -46,12 +105,10 @@ def data(quadrature: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def plot(table: pd.DataFrame):
-    """The figure drawn from :func:`data`'s table alone."""
+def _quadrature_panel(fig, table: pd.DataFrame) -> None:
     nodes = table[table["element"] == "lebedev node"]
     angles = table[table["element"] == "in-plane angle"]
     meta = table.iloc[0]
-    fig = style.figure(1.75)
     sphere_ax = fig.add_subplot(1, 3, (1, 2), projection="mollweide")
     gamma_ax = fig.add_subplot(1, 3, 3, projection="polar")
     color_nodes, color_angles = style.colors(2)
@@ -75,4 +132,52 @@ def plot(table: pd.DataFrame):
     fig.suptitle(f"(a)  degree D = {int(meta['degree'])}: {len(nodes)} × {len(angles)} "
                  f"× {{E, i}} = {int(meta['n_rotations'])} elements of O(3)",
                  x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
+
+
+def _example_panel(fig, points: pd.DataFrame) -> None:
+    orientations = list(dict.fromkeys(points["orientation"]))
+    axes = fig.subplots(1, 2)
+    for ax, orientation in zip(axes, orientations, strict=True):
+        rows = points[points["orientation"] == orientation]
+        for k, name in enumerate(style.CLASSES):
+            chosen = rows[rows["predicted_class"] == k]
+            if len(chosen):
+                ax.scatter(chosen["u_voxels"], chosen["v_voxels"], s=POINT_AREA,
+                           color=style.GROUP_COLORS[name], edgecolors="none",
+                           rasterized=True)
+        changed = rows[rows["changed"].astype(bool)]
+        if len(changed):
+            ax.scatter(changed["u_voxels"], changed["v_voxels"], s=RING_AREA,
+                       facecolors="none", edgecolors=style.CHANGED_COLOR, linewidths=0.6)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(orientation, fontsize=style.FONT_SIZE)
+        ax.set_xlabel("principal axis 1 (voxels)")
+    axes[0].set_ylabel("principal axis 2 (voxels)")
+    axes[1].tick_params(labelleft=False)
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=3.5, markeredgewidth=0,
+                      color=style.GROUP_COLORS[name], label=style.group_label(name))
+               for name in style.CLASSES]
+    handles.append(Line2D([], [], marker="o", linestyle="", markersize=4.5,
+                          markerfacecolor="none", markeredgewidth=0.8,
+                          color=style.CHANGED_COLOR, label="class changed"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=3,
+               columnspacing=1.0, handletextpad=0.2)
+    meta = points.iloc[0]
+    n = (points["orientation"] == orientations[0]).sum()
+    n_changed = int(points.loc[points["orientation"] == orientations[0], "changed"].sum())
+    event = meta["event"]
+    if isinstance(event, float) and event.is_integer():  # read back beside panel a's NaN
+        event = int(event)
+    fig.suptitle(f"(b)  event {event} ({meta['run']}): {n_changed} of {n} points "
+                 "change class", x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
+
+
+def plot(table: pd.DataFrame):
+    """The figure drawn from :func:`data`'s table alone."""
+    quadrature, points = table[table["panel"] == "a"], table[table["panel"] == "b"]
+    heights = [1.75, 2.1]
+    fig = style.figure(sum(heights))
+    top, bottom = fig.subfigures(2, 1, height_ratios=heights)
+    _quadrature_panel(top, quadrature)
+    _example_panel(bottom, points)
     return fig

@@ -2,8 +2,8 @@
 
 Figures are drawn at single-column width (3.4 in) with 7-8 pt text, so they stay
 readable when a journal prints them in one column; the palette is seaborn's
-colour-blind-safe one. Labels for targets, layers and irreps live here so that every
-figure names things the same way.
+colour-blind-safe one. Labels for targets, layers, irreps and liquid-argon classes live
+here so that every figure names things the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
@@ -39,6 +40,23 @@ TARGETS = {
     "non_conservative_force": ("forces", "meV/Å", 1e3),
     "non_conservative_stress": ("stress", "meV/Å³", 1e3),
 }
+
+#: the liquid-argon semantic classes PoLAr-MAE predicts, in label order (0..3)
+CLASSES = ("shower", "track", "michel", "delta")
+#: the places a point can sit that the instability tables single out
+LOCATIONS = ("branching", "track segment")
+#: class or location -> label
+GROUP_LABELS = {"shower": "shower", "track": "track", "michel": "Michel electron",
+                "delta": "delta ray", "branching": "branching point",
+                "track segment": "track segment"}
+_PALETTE = sns.color_palette(PALETTE)
+#: class or location -> colour; red is kept for CHANGED (the palette's vermillion is
+#: left out, too close to it), and the two locations are neutral (drawn hollow)
+GROUP_COLORS = {"shower": _PALETTE[0], "track": _PALETTE[2], "michel": _PALETTE[4],
+                "delta": _PALETTE[5], "branching": (0.1, 0.1, 0.1),
+                "track segment": _PALETTE[7]}
+#: the ring around a point whose predicted class changes under a rotation
+CHANGED_COLOR = "#d7191c"
 
 
 def apply() -> None:
@@ -71,17 +89,24 @@ def panel_label(fig, letter: str) -> None:
     fig.suptitle(f"({letter})", x=0.0, ha="left", fontweight="bold", fontsize=FONT_SIZE + 1)
 
 
-def log_yaxis(ax) -> None:
-    """A log y axis labelled in plain numbers, with 2 and 5 labelled when the data
-    span less than two decades (so that every panel has several labelled ticks)."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    low, high = ax.dataLim.intervaly
+def log_axis(ax, which: str = "y") -> None:
+    """A log ``which`` (x or y) axis labelled in plain numbers, with 2 and 5 labelled
+    when the data span less than two decades (so that every panel has several labelled
+    ticks)."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    getattr(ax, f"set_{which}scale")("log")
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = getattr(ax.dataLim, f"interval{which}")
     if low > 0 and high / low < 100:
-        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     else:
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        axis.set_minor_formatter(NullFormatter())
+
+
+def log_yaxis(ax) -> None:
+    """A log y axis (:func:`log_axis`)."""
+    log_axis(ax, "y")
 
 
 def target_label(target: str) -> str:
@@ -123,7 +148,11 @@ _LAYER_PATTERNS = [
 
 
 def layer_label(layer: str) -> str:
-    """A readable name for a metatrain module path or output (outputs: ``output: x``)."""
+    """A readable name for a metatrain module path or output (outputs: ``output: x``),
+    or a PoLAr-MAE layer (``blocks.0`` -> ``block 1``)."""
+    block = re.fullmatch(r"blocks\.(\d+)", layer)
+    if block:
+        return f"block {int(block.group(1)) + 1}"
     for pattern, label in _LAYER_PATTERNS:
         match = re.fullmatch(pattern, layer)
         if match:
@@ -136,6 +165,19 @@ def layer_label(layer: str) -> str:
     return layer
 
 
+def layer_colors(n: int) -> list:
+    """``n`` colours in order along a sequential, colour-blind-safe scale (viridis
+    without its palest end): for layers in depth order."""
+    return [plt.get_cmap("viridis")(x) for x in np.linspace(0.0, 0.85, n)]
+
+
+def group_label(group: str) -> str:
+    """``Michel electron``: a class (name or label 0..3) or a location."""
+    if isinstance(group, (int, np.integer)):
+        group = CLASSES[group]
+    return GROUP_LABELS.get(group, group)
+
+
 def run_styles(runs: Iterable[str]) -> dict[str, dict]:
     """Line style and marker of each run, in order."""
     return {run: {"linestyle": LINESTYLES[i % len(LINESTYLES)],
@@ -144,7 +186,8 @@ def run_styles(runs: Iterable[str]) -> dict[str, dict]:
 
 def run_label(run: str, augmentation: str | None) -> str:
     """``pet-aug (O(3) augmentation)``."""
-    names = {"o3": "O(3) augmentation", "none": "no augmentation"}
+    names = {"o3": "O(3) augmentation", "none": "no augmentation",
+             "euler": "Euler-angle augmentation"}
     return run if not augmentation else f"{run} ({names.get(augmentation, augmentation)})"
 
 

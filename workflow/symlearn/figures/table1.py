@@ -3,6 +3,8 @@
 The paper's values are quoted from its text (arXiv:2603.24638) and typed in here, with
 where they come from; every value of this run is computed from the analysis tables.
 A value the pipeline does not produce yet is listed with its status, never left out.
+PoLAr-MAE rows (equivariance / accuracy RMSE of the class probabilities, mean
+classification instability) have no quoted paper value: the abstract gives none.
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..config import pet_grid_degree
+from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
-from .tables import ERRORS, final_checkpoint, read_table
+from .tables import (
+    ERRORS,
+    INSTABILITY,
+    POLARMAE_ERRORS,
+    augmentations,
+    final_checkpoint,
+    final_finetune,
+    read_table,
+    run_order,
+)
 
 INPUTS = {"errors": ERRORS,
+          # the collected PoLAr-MAE tables (results/analysis/polarmae/)
+          "polarmae_errors": POLARMAE_ERRORS, "instability": INSTABILITY,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
 
@@ -38,8 +51,14 @@ PURIFICATION = ("pet_stress_purified",
                 "non_conservative_stress", 0.5,
                 "arXiv:2603.24638: purification roughly halves the stress equivariance "
                 "error (quoted as about 50 %)")
+#: (key, quantity) of the PoLAr-MAE rows, at each run's last fine-tuning checkpoint
+POLARMAE = [("polarmae_probabilities",
+             "PoLAr-MAE class probabilities: equivariance RMSE / accuracy RMSE"),
+            ("polarmae_instability", "PoLAr-MAE: mean classification instability")]
+POLARMAE_TARGET = "class_probabilities"
+NOT_QUOTED = "not quoted in the paper's abstract"
 COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augmentation",
-           "epoch", "n_samples", "status", "configuration"]
+           "epoch", "step", "n_samples", "status", "configuration"]
 
 
 def whole_target(rows: pd.DataFrame) -> tuple[float, float, int]:
@@ -60,14 +79,62 @@ def describe(config: Mapping[str, Any]) -> str:
             if source == "synthetic" else "")
     model, training = config["pet"]["model"], config["pet"]["training"]
     analysis = config["analysis"]["pet"]
-    return (f"data: {source} {size}".rstrip() + "; "
-            f"PET d_pet={model['d_pet']}, {model['num_gnn_layers']} GNN layers, "
-            f"{training['epochs']} epochs; analysis: {analysis['n_structures']} test "
-            f"structures, grid degree {pet_grid_degree(config)}, "
+    pet = (f"data: {source} {size}".rstrip() + "; "
+           f"PET d_pet={model['d_pet']}, {model['num_gnn_layers']} GNN layers, "
+           f"{training['epochs']} epochs; analysis: {analysis['n_structures']} test "
+           f"structures, grid degree {pet_grid_degree(config)}, "
+           f"lambda_max {analysis['lambda_max']}")
+    lartpc = config["data"]["lartpc"]
+    events = (f"{sum(lartpc['synthetic']['n_events'].values())} events"
+              if lartpc["source"] == "synthetic" else "")
+    polarmae, analysis = config["polarmae"], config["analysis"]["polarmae"]
+    return (pet + f". Liquid argon: {lartpc['source']} {events}".rstrip() + "; "
+            f"PoLAr-MAE width {polarmae['model']['width']}, {polarmae['model']['depth']} "
+            f"blocks, {polarmae['pretrain']['steps']} pre-training + "
+            f"{polarmae['finetune']['steps']} fine-tuning steps; analysis: "
+            f"{analysis['n_events']} events, grid degree {polarmae_grid_degree(config)}, "
             f"lambda_max {analysis['lambda_max']}")
 
 
-def data(errors: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
+def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
+                  configuration: str) -> list[dict]:
+    """The PoLAr-MAE rows, per run at its last fine-tuning checkpoint: the ratio of the
+    class probabilities' equivariance RMSE to their accuracy RMSE, and the mean
+    instability over every point (the class groups weighted by their points)."""
+    errors = final_finetune(polarmae_errors, "PoLAr-MAE errors table")
+    classes = final_finetune(instability, "instability table")
+    sources = {
+        "polarmae_probabilities": (errors[errors["target"] == POLARMAE_TARGET],
+                                   f"no {POLARMAE_TARGET} in the PoLAr-MAE errors table"),
+        "polarmae_instability": (classes[classes["grouping"] == "class"],
+                                 "no class groups in the instability table")}
+    runs = list(dict.fromkeys(run_order(polarmae_errors) + run_order(instability)))
+    augmentation = {**augmentations(polarmae_errors), **augmentations(instability)}
+    rows = []
+    for key, quantity in POLARMAE:
+        source, missing = sources[key]
+        for run in runs:
+            part = source[source["run"] == run]
+            row = dict(key=key, quantity=quantity, run=run, augmentation=augmentation[run],
+                       paper=np.nan, paper_source=NOT_QUOTED, configuration=configuration)
+            if part.empty:
+                rows.append(dict(row, status=f"not produced: {missing} at the last "
+                                             f"fine-tuning checkpoint of run {run}"))
+                continue
+            if key == "polarmae_probabilities":
+                accuracy, equivariance, n = whole_target(part)
+                value = equivariance / accuracy
+            else:
+                points = part["n_points"].to_numpy(float)
+                value = float(np.sum(points * part["instability"]) / points.sum())
+                n = int(points.sum())
+            rows.append(dict(row, this_run=value, step=int(part["step"].iloc[0]),
+                             n_samples=n, status="computed"))
+    return rows
+
+
+def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
+         config: Mapping[str, Any]) -> pd.DataFrame:
     """One row per quoted number and run: the paper's value and this run's."""
     configuration = describe(config)
     final = final_checkpoint(errors)
@@ -93,6 +160,7 @@ def data(errors: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
                 row.update(this_run=equivariance / accuracy, epoch=int(parts["epoch"].iloc[0]),
                            n_samples=n, status="computed")
             rows.append(row)
+    rows += polarmae_rows(polarmae_errors, instability, configuration)
     key, quantity, target, paper, source = PURIFICATION
     rows.append(dict(key=key, quantity=quantity, paper=paper, paper_source=source,
                      status="not produced yet: the pipeline has no purification rule",
@@ -101,30 +169,48 @@ def data(errors: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def _number(value) -> str:
-    return "—" if pd.isna(value) else f"{100 * value:.0f} %"
+    """A fraction as a percentage: whole percents from 10 %, two digits below."""
+    if pd.isna(value):
+        return "—"
+    return f"{100 * value:.0f} %" if 100 * abs(value) >= 9.5 else f"{100 * value:.2g} %"
+
+
+def _checkpoint(row) -> str:
+    if not pd.isna(row.epoch):
+        return f"epoch {int(row.epoch)}"
+    if not pd.isna(row.step):
+        return f"fine-tuning step {int(row.step)}"
+    return "—"
 
 
 def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
     lines = [
         "# table1: the paper's headline numbers and this run's",
         "",
-        "Ratios of equivariance RMSE to test RMSE on the analysed test structures at each "
-        "run's last checkpoint (SYMMETRY.md, metric A). The embedded default run uses "
-        "small synthetic data and small models: its numbers are not expected to match "
-        "the paper's.",
+        "PET: ratios of equivariance RMSE to test RMSE on the analysed test structures at "
+        "each run's last checkpoint (SYMMETRY.md, metric A). PoLAr-MAE, at each run's "
+        "last fine-tuning checkpoint on the analysed events: the ratio of the "
+        "equivariance RMSE of the per-point class probabilities (which should be "
+        "invariant) to their accuracy RMSE against the one-hot true class, and the mean "
+        "classification instability, the fraction of grid orientations in which a "
+        "point's predicted class differs from that of the symmetrized prediction, "
+        "averaged over every point. The embedded default run uses small synthetic data "
+        "and small models: its numbers are not expected to match the paper's.",
         "",
-        "| quantity | run | paper | this run | epoch | status |",
+        "| quantity | run | paper | this run | checkpoint | status |",
         "|---|---|---|---|---|---|",
     ]
     for row in table.itertuples(index=False):
-        epoch = "—" if pd.isna(row.epoch) else str(int(row.epoch))
         lines.append(f"| {row.quantity} | {row.run if isinstance(row.run, str) else '—'} "
-                     f"| {_number(row.paper)} | {_number(row.this_run)} | {epoch} "
+                     f"| {_number(row.paper)} | {_number(row.this_run)} | {_checkpoint(row)} "
                      f"| {row.status} |")
     lines += ["", "Paper values, from arXiv:2603.24638:", ""]
     for row in table.drop_duplicates("key").itertuples(index=False):
         if not pd.isna(row.paper):
             lines.append(f"- {row.quantity}: {_number(row.paper)} ({row.paper_source})")
+    unquoted = table[table["key"].isin([key for key, _ in POLARMAE])]
+    if len(unquoted):
+        lines.append(f"- PoLAr-MAE rows: {NOT_QUOTED}; this run's values only")
     lines += ["", "## Configuration that produced this run's values", "",
               describe(config), "", "```yaml",
               yaml.safe_dump(dict(config), sort_keys=False).rstrip(), "```", ""]
@@ -132,10 +218,11 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
 
 
 def build(inputs, prefix):
-    errors = read_table(inputs["errors"], INPUTS["errors"])
+    tables = {name: read_table(inputs[name], columns)
+              for name, columns in INPUTS.items() if columns is not None}
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
-    table = data(errors, config)
+    table = data(**tables, config=config)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table, config))
     write_text_atomic(prefix + ".csv", table.to_csv(index=False))

@@ -2,12 +2,17 @@
 
 The figures never open a model: they read the collected tables of the analyse stage
 (one row per run x checkpoint x target irrep, or x layer x irrep) and select from them.
+PET checkpoints are counted in epochs; PoLAr-MAE checkpoints by (phase, step), the
+optimiser steps done within the pre-training or the fine-tuning phase.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import style
@@ -17,6 +22,18 @@ ERRORS = ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "ac
           "equivariance_rmse", "n_samples"]
 SPECTRUM = ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma", "fraction",
             "residual"]
+#: ... and of the PoLAr-MAE analysis, whose checkpoints are (phase, step): fine-tuning
+#: ones only, but in the spectrum, which has the pre-training ones too
+POLARMAE_ERRORS = ["run", "augmentation", "phase", "step", "target", "o3_lambda", "o3_sigma",
+                   "accuracy_rmse", "equivariance_rmse", "n_samples"]
+POLARMAE_SPECTRUM = ["run", "augmentation", "phase", "step", "layer", "o3_lambda",
+                     "o3_sigma", "fraction", "residual"]
+INSTABILITY = ["run", "augmentation", "phase", "step", "grouping", "group", "n_points",
+               "instability", "unstable_fraction", "equivariance_rmse", "accuracy"]
+#: one event classified in two orientations (fig1 (b))
+EXAMPLE = ["run", "event", "rotation_deg", "point", "x", "y", "z", "semantic", "predicted",
+           "predicted_rotated", "changed"]
+PRETRAIN, FINETUNE = "pretrain", "finetune"
 
 #: an output part whose reference RMSE is below this vanishes identically (the
 #: antisymmetric part of the symmetric stress): it carries no information to plot
@@ -53,6 +70,59 @@ def final_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of each run's last checkpoint."""
     last = table.groupby("run")["epoch"].transform("max")
     return table[table["epoch"] == last]
+
+
+def final_finetune(table: pd.DataFrame, name: str = "table") -> pd.DataFrame:
+    """The rows of each run's last fine-tuning checkpoint (PoLAr-MAE tables)."""
+    tuned = table[table["phase"] == FINETUNE]
+    if tuned.empty:
+        raise FigureError(f"the {name} holds no fine-tuning checkpoint (phase "
+                          f"{FINETUNE!r}); phases: {', '.join(map(str, table['phase'].unique()))}")
+    last = tuned.groupby("run")["step"].transform("max")
+    return tuned[tuned["step"] == last]
+
+
+def pretrain_steps(table: pd.DataFrame) -> pd.Series:
+    """run -> its last pre-training step (the phase boundary), NaN for a run without
+    pre-training checkpoints."""
+    steps = table[table["phase"] == PRETRAIN].groupby("run")["step"].max()
+    return steps.reindex(run_order(table))
+
+
+def training_steps(table: pd.DataFrame) -> pd.Series:
+    """Pre-training and fine-tuning on one axis: pre-training steps as they are,
+    fine-tuning steps offset by the run's last pre-training step."""
+    unknown = set(table["phase"]) - {PRETRAIN, FINETUNE}
+    if unknown:
+        raise FigureError(f"unknown phase(s) {', '.join(map(str, sorted(unknown)))}; "
+                          f"known: {PRETRAIN}, {FINETUNE}")
+    offset = table["run"].map(pretrain_steps(table)).fillna(0).astype(int)
+    return table["step"] + np.where(table["phase"] == FINETUNE, offset, 0)
+
+
+def layer_order(layers: Iterable[str]) -> list[str]:
+    """PoLAr-MAE layers in depth order: the tokenizer, then ``blocks.0``, ``blocks.1``,
+    ... (numerically, not as text), then anything else in the order given."""
+    layers = list(dict.fromkeys(layers))
+
+    def depth(layer: str) -> tuple[int, int]:
+        if layer == "tokenizer":
+            return (0, 0)
+        block = re.fullmatch(r"blocks\.(\d+)", layer)
+        return (1, int(block.group(1))) if block else (2, layers.index(layer))
+
+    return sorted(layers, key=depth)
+
+
+def sort_rows(table: pd.DataFrame, orders: dict[str, list],
+              then: Iterable[str] = ()) -> pd.DataFrame:
+    """Rows sorted by each column of ``orders`` in the order its values are listed
+    there (values not listed last), then by the columns ``then``."""
+    ranks = {column: {v: i for i, v in enumerate(values)} for column, values in orders.items()}
+    return table.sort_values(
+        [*orders, *then], kind="stable",
+        key=lambda c: c.map(ranks[c.name]).fillna(len(ranks[c.name])) if c.name in ranks
+        else c)
 
 
 def informative_parts(errors: pd.DataFrame) -> pd.DataFrame:

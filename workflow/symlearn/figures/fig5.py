@@ -1,0 +1,139 @@
+"""fig5: how PoLAr-MAE learns the symmetry during pre-training and fine-tuning.
+
+(a) accuracy RMSE and equivariance RMSE of the per-point class probabilities against
+the fine-tuning step (the segmentation head exists only then), one line style per run;
+(b) the non-invariant fraction of the token features, 1 - fraction(lambda = 0,
+sigma = +1), of the tokenizer and of every transformer block against the training step,
+pre-training then fine-tuning on one axis (fine-tuning steps offset by the run's last
+pre-training step, the boundary dashed), one panel per run, one colour per layer in
+depth order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
+
+from . import style
+from .tables import (
+    FINETUNE,
+    POLARMAE_ERRORS,
+    POLARMAE_SPECTRUM,
+    PRETRAIN,
+    FigureError,
+    augmentations,
+    layer_order,
+    pretrain_steps,
+    run_order,
+    sort_rows,
+    training_steps,
+)
+
+INPUTS = {"errors": POLARMAE_ERRORS, "spectrum": POLARMAE_SPECTRUM}
+NAMES = {"accuracy": "accuracy RMSE", "equivariance": "equivariance RMSE"}
+NON_INVARIANT = "non-invariant fraction"
+#: the gid of the dashed line at the end of pre-training
+BOUNDARY = "phase boundary"
+
+
+def data(errors: pd.DataFrame, spectrum: pd.DataFrame) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's RMSE lines and panel b's fraction lines."""
+    tuned = errors[errors["phase"] == FINETUNE]
+    if tuned.empty:
+        raise FigureError("fig5: the errors table holds no fine-tuning checkpoint")
+    tuned = sort_rows(tuned, {"run": run_order(tuned)}, then=["step"])
+    lines_a = pd.concat([
+        tuned.assign(quantity=quantity, value=tuned[f"{quantity}_rmse"])
+        for quantity in NAMES], ignore_index=True).assign(panel="a", training_step=np.nan)
+
+    scalar = spectrum[(spectrum["o3_lambda"] == 0) & (spectrum["o3_sigma"] == 1)].copy()
+    if scalar.empty:
+        raise FigureError("fig5: the spectrum table holds no (lambda=0, sigma=+1) fraction")
+    scalar["training_step"] = training_steps(scalar)
+    scalar["phase_boundary"] = scalar["run"].map(pretrain_steps(scalar))
+    scalar["value"] = 1.0 - scalar["fraction"]
+    lines_b = sort_rows(scalar, {"layer": layer_order(scalar["layer"]),
+                                 "run": run_order(scalar), "phase": [PRETRAIN, FINETUNE]},
+                        then=["step"]).assign(panel="b", quantity=NON_INVARIANT)
+    lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
+    return pd.concat([lines_a, lines_b], ignore_index=True)[
+        ["panel", "run", "augmentation", "phase", "step", "training_step", "phase_boundary",
+         "target", "layer", "layer_label", "quantity", "value"]]
+
+
+def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
+    ax = fig.subplots()
+    colors = dict(zip(NAMES, style.colors(2), strict=True))
+    for (run, quantity), line in lines.groupby(["run", "quantity"], sort=False):
+        ax.plot(line["step"], line["value"], color=colors[quantity], **styles[run])
+    style.log_yaxis(ax)
+    ax.set_xlabel("fine-tuning step")
+    ax.set_ylabel("RMSE of the\nclass probabilities")
+    # legend: metric by colour in the first column, run by line style in the second
+    augmentation = augmentations(lines)
+    metrics = [Line2D([], [], color=color, label=NAMES[q]) for q, color in colors.items()]
+    run_lines = [Line2D([], [], color="0.3", linestyle=styles[run]["linestyle"],
+                        marker=styles[run]["marker"],
+                        label=style.run_label(run, augmentation[run])) for run in runs]
+    rows = max(len(metrics), len(run_lines))
+    blank = [Line2D([], [], linestyle="", label="")]
+    fig.legend(handles=(metrics + blank * (rows - len(metrics))
+                        + run_lines + blank * (rows - len(run_lines))),
+               loc="outside lower center", ncols=2, columnspacing=1.0, handlelength=1.8)
+    style.panel_label(fig, "a")
+
+
+def _fractions(fig, lines: pd.DataFrame, runs) -> None:
+    layers = list(dict.fromkeys(lines["layer"]))
+    colors = dict(zip(layers, style.layer_colors(len(layers)), strict=True))
+    ncols = 2
+    axes = np.atleast_1d(fig.subplots(math.ceil((len(runs) + 1) / ncols), ncols,
+                                      sharex=True, sharey=True)).ravel()
+    for ax, run in zip(axes, runs, strict=False):
+        rows = lines[lines["run"] == run]
+        for layer, line in rows.groupby("layer", sort=False):
+            ax.plot(line["training_step"], line["value"], color=colors[layer], marker="o",
+                    markersize=1.8, linewidth=0.9)
+        boundary = rows["phase_boundary"].iloc[0]
+        if not pd.isna(boundary):
+            ax.axvline(boundary, color="0.4", linestyle="--", linewidth=0.7, gid=BOUNDARY)
+            top = blended_transform_factory(ax.transData, ax.transAxes)
+            for text, ha in (("pre-training ", "right"), (" fine-tuning", "left")):
+                ax.text(boundary, 1.0, text, ha=ha, va="bottom", transform=top,
+                        fontsize=style.FONT_SIZE - 2, color="0.3")
+        ax.set_title(run, pad=8, fontsize=style.FONT_SIZE)
+    for ax in axes[:len(runs)]:
+        style.log_yaxis(ax)
+    for ax in axes[::ncols][:math.ceil(len(runs) / ncols)]:
+        ax.set_ylabel(NON_INVARIANT)
+    for ax in axes[max(len(runs) - ncols, 0):len(runs)]:
+        ax.set_xlabel("training step")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    legend_ax = axes[len(runs)]
+    legend_ax.axis("off")
+    for layer, color in colors.items():
+        legend_ax.plot([], [], color=color, marker="o", markersize=1.8,
+                       label=style.layer_label(layer))
+    legend_ax.legend(loc="center", ncols=1 if len(layers) < 8 else 2, title="layer",
+                     columnspacing=0.8, handlelength=1.5)
+    for ax in axes[len(runs) + 1:]:
+        ax.axis("off")
+    style.panel_label(fig, "b")
+
+
+def plot(table: pd.DataFrame):
+    """The figure drawn from :func:`data`'s table alone."""
+    lines_a, lines_b = table[table["panel"] == "a"], table[table["panel"] == "b"]
+    runs = run_order(table)
+    styles = style.run_styles(runs)
+    heights = [1.45 + 0.12 * max(len(runs), 2),
+               1.3 * math.ceil((lines_b["run"].nunique() + 1) / 2) + 0.3]
+    fig = style.figure(sum(heights))
+    top, bottom = fig.subfigures(2, 1, height_ratios=heights)
+    _errors(top, lines_a, runs, styles)
+    _fractions(bottom, lines_b, run_order(lines_b))
+    return fig
