@@ -158,7 +158,7 @@ def test_polarmae_outputs(finished_run):
     assert set(collected["phase"]) == {"finetune"}
     assert collected["instability"].dropna().between(0, 1).all()
     example = pd.read_csv(results / "analysis" / "polarmae" / "example.csv")
-    assert set(example["run"]) == {"polarmae-o3"}
+    assert example["run"].nunique() == 1 and example["run"].iloc[0] in POLARMAE_RUNS
 
 
 def test_every_figure_is_built_from_the_tables(finished_run):

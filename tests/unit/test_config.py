@@ -79,6 +79,22 @@ def test_all_problems_are_listed_at_once(default_config):
         ("pet.model.num_heads", 3, r"pet\.model\.num_heads: 3 does not divide d_pet"),
         ("data.atomistic.synthetic.n_structures",
          {"bulk": 2}, r"data\.atomistic\.split\.val: the val split receives no structure"),
+        ("polarmae.model.heads", 3, r"polarmae\.model\.heads: 3 does not divide width"),
+        ("polarmae.finetune.checkpoint_every", 500,
+         r"polarmae\.finetune\.checkpoint_every: 500 is more than polarmae\.finetune\.steps"),
+        ("polarmae.model.segmentation_blocks", [0, 3],
+         r"polarmae\.model\.segmentation_blocks: \[3\] not blocks of a 3-block encoder"),
+        ("analysis.polarmae.layers", ["tokenizer", "blocks.5"],
+         r"analysis\.polarmae\.layers: blocks\.5 beyond the last block \(blocks\.2\)"),
+        ("analysis.polarmae.grid_degree", 5,
+         r"analysis\.polarmae\.grid_degree: 5 is too coarse; lambda_max 4 needs a grid of "
+         r"degree >= 8"),
+        ("figures.fig1_run", "polarmae-x", r"figures\.fig1_run: 'polarmae-x' is not a"),
+        ("data.lartpc.preprocessing.log_energy", {"emin": 30.0, "emax": 20.0},
+         r"data\.lartpc\.preprocessing\.log_energy: emin must be below emax"),
+        ("polarmae.runs.polarmae-o3.augmentation", "random", r"polarmae\.runs\.polarmae-o3"
+         r"\.augmentation: 'random' is not one of \['o3', 'euler', 'none'\]"),
+        ("analysis.polarmae.layers", ["block.1"], r"analysis\.polarmae\.layers\.0"),
     ],
 )
 def test_impossible_values_are_named(default_config, dotted, value, expected):
@@ -163,6 +179,34 @@ def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_m
     settings = default_config["analysis"]["pet"]
     settings.update(lambda_max=lambda_max, grid_degree=grid_degree)
     assert pet_grid_degree(default_config) == analysis_degree(settings)
+
+
+@pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (1, None), (4, None),
+                                                          (3, 9)])
+def test_workflow_and_polarmae_analysis_agree_on_the_grid_degree(default_config, lambda_max,
+                                                                 grid_degree):
+    from symlearn.analyse.polarmae import grid_degree as analysis_degree
+    from symlearn.config import polarmae_grid_degree
+
+    settings = default_config["analysis"]["polarmae"]
+    settings.update(lambda_max=lambda_max, grid_degree=grid_degree)
+    assert polarmae_grid_degree(default_config) == analysis_degree(settings)
+
+
+def test_polarmae_run_settings(default_config):
+    from symlearn.config import polarmae_run_settings
+
+    default_config["polarmae"]["runs"]["wide"] = {
+        "augmentation": "none", "model": {"width": 64}, "tokenizer": {"centres": "centrality"}}
+    check_config(default_config)
+    settings = polarmae_run_settings(default_config, "wide")
+    assert settings["model"]["width"] == 64
+    assert settings["model"]["depth"] == default_config["polarmae"]["model"]["depth"]
+    assert settings["tokenizer"]["centres"] == "centrality"
+    assert settings["preprocessing"] == default_config["data"]["lartpc"]["preprocessing"]
+    assert default_config["polarmae"]["model"]["width"] == 32
+    with pytest.raises(ConfigError, match="no such run"):
+        polarmae_run_settings(default_config, "missing")
 
 
 def test_outputs_get_the_usual_file_mode(tmp_path):

@@ -264,10 +264,10 @@ def polarmae_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(f"analysis.polarmae.layers: {', '.join(bad)} beyond the last block "
                           f"(blocks.{min(depths) - 1})")
     degree = analysis["grid_degree"]
-    needed = 2 * analysis["lambda_max"]
-    if degree is not None and degree < max(needed, 1):
+    needed = polarmae_grid_degree(config, auto=True)
+    if degree is not None and degree < needed:
         errors.append(f"analysis.polarmae.grid_degree: {degree} is too coarse; lambda_max "
-                      f"{analysis['lambda_max']} needs a grid of degree >= {max(needed, 1)} "
+                      f"{analysis['lambda_max']} needs a grid of degree >= {needed} "
                       "(or null to choose it)")
     fig1_run = config.get("figures", {}).get("fig1_run")
     if fig1_run is not None and fig1_run not in runs:

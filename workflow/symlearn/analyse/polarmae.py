@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.extxyz import DataError
 from ..models.grouping import Batch, Grouping, collate
 from ..models.polarmae import PolarMAE
 from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input, required_degree
-from .pet import DTYPES, select_structures
+from .pet import DTYPES
 from .tables import INSTABILITY_COLUMNS
 
 OUTPUT = "class_probabilities"
@@ -155,14 +156,25 @@ def instability_table(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping[str, Any]):
+    """The store of the test events and the indices of the analysed ones: a seeded random
+    subset of the events the preprocessing keeps, in file order (events are read in the
+    subset's random order only until enough are found, so a large file is not read
+    whole)."""
     from ..train.polarmae import EventStore
 
     store = EventStore(path, checkpoint_settings["preprocessing"],
                        checkpoint_settings["tokenizer"],
                        branching_radius=float(settings["branching_radius"]))
-    usable = store.usable()
-    chosen = select_structures(len(usable), int(settings["n_events"]), int(settings["seed"]))
-    return store, [usable[i] for i in chosen]
+    order = np.random.default_rng(int(settings["seed"])).permutation(store.n_events)
+    chosen = []
+    for index in order.tolist():
+        if store.get(index) is not None:
+            chosen.append(index)
+            if len(chosen) == int(settings["n_events"]):
+                break
+    if not chosen:
+        raise DataError(f"{path}: no event passes the preprocessing of this checkpoint")
+    return store, sorted(chosen)
 
 
 def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
