@@ -248,6 +248,7 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     orientation and after one seeded Haar-random rotation, point by point."""
     from scipy.spatial.transform import Rotation
 
+    from ..data.lartpc import voxel_coordinates
     from ..io import atomic_path
     from ..train.pet import resolve_device
     from ..train.polarmae import load_polarmae
@@ -263,9 +264,8 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     g = torch.as_tensor(np.stack([np.eye(3), rotation.as_matrix()]))
     probabilities = adapter.evaluate(adapter.batch(event, grouping), g)[OUTPUT]
     classes = probabilities.argmax(-1).cpu().numpy()
-    from ..data.lartpc import normalize_coordinates
-
-    voxels = _voxels(event.points, meta["settings"]["preprocessing"], normalize_coordinates)
+    normalized = meta["settings"]["preprocessing"].get("normalize", True)
+    voxels = voxel_coordinates(event.points) if normalized else np.asarray(event.points)
     table = pd.DataFrame({
         "run": run, "event": event.index,
         "rotation_deg": float(np.degrees(rotation.magnitude())),
@@ -275,12 +275,3 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     return table
-
-
-def _voxels(points: np.ndarray, preprocessing: Mapping[str, Any], normalize) -> np.ndarray:
-    """Voxel coordinates of (possibly normalised) points."""
-    if not preprocessing.get("normalize", True):
-        return np.asarray(points)
-    unit = normalize(np.ones((1, 3))) - normalize(np.zeros((1, 3)))
-    origin = normalize(np.zeros((1, 3)))
-    return (np.asarray(points) - origin) / unit

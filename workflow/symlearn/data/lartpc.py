@@ -512,6 +512,11 @@ def normalize_coordinates(xyz) -> np.ndarray:
     return (np.asarray(xyz, dtype=np.float64) - VOLUME_SIZE / 2) / COORD_SCALE
 
 
+def voxel_coordinates(points) -> np.ndarray:
+    """The inverse of :func:`normalize_coordinates`."""
+    return np.asarray(points, dtype=np.float64) * COORD_SCALE + VOLUME_SIZE / 2
+
+
 def branching_mask(xyz: np.ndarray, cluster: np.ndarray, interaction: np.ndarray,
                    radius: float = 3.0) -> np.ndarray:
     """Points within ``radius`` (same units as ``xyz``) of a point of another cluster of

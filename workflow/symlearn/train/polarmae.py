@@ -47,7 +47,9 @@ ENCODER = ("tokenizer.", "pos_embed.", "blocks.", "norm.")
 
 def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
     """Data units per voxel: PoLAr-MAE's normalisation divides by 768 sqrt(3) / 2."""
-    return 1.0 / (384.0 * math.sqrt(3.0)) if preprocessing.get("normalize", True) else 1.0
+    from ..data.lartpc import COORD_SCALE
+
+    return 1.0 / COORD_SCALE if preprocessing.get("normalize", True) else 1.0
 
 
 def grouping_settings(tokenizer: Mapping[str, Any],
@@ -161,7 +163,8 @@ class Trainer:
         preprocessing = settings["preprocessing"]
         self.train = EventStore(train, preprocessing, settings["tokenizer"])
         self.val = EventStore(val, preprocessing, settings["tokenizer"])
-        self.model = build_model(settings).to(self.device)
+        # float32 whatever the process default: the batches are float32
+        self.model = build_model(settings).to(self.device, torch.float32)
         if phase == "finetune":
             if init_from is None:
                 raise ValueError("fine-tuning starts from a pre-training checkpoint")
@@ -213,7 +216,7 @@ class Trainer:
         batch = self.train.batch(chosen.tolist())
         rotations = torch.as_tensor(random_rotations(size, self.settings["augmentation"],
                                                      self.rng), dtype=torch.float32)
-        batch = batch.rotated(rotations).to(self.device)
+        batch = batch.rotated(rotations).to(self.device, torch.float32)
         self.model.train()
         loss = self.loss(batch)["loss"]
         self.optimizer.zero_grad(set_to_none=True)
@@ -236,7 +239,8 @@ class Trainer:
         n = 0
         for start in range(0, len(self.val_events), size):
             chunk = self.val_events[start:start + size]
-            values = self.loss(self.val.batch(chunk).to(self.device), generator)
+            values = self.loss(self.val.batch(chunk).to(self.device, torch.float32),
+                               generator)
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(chunk)
             n += len(chunk)
