@@ -182,7 +182,10 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     table = pd.read_csv(figures / "table1.csv")
     computed = table[table["status"] == "computed"]
     assert {"pet_energy", "pet_forces"} <= set(computed["key"])
-    assert computed["this_run"].gt(0).all()
+    pet = computed["key"].str.startswith("pet")
+    assert computed.loc[pet, "this_run"].gt(0).all()
+    # a 4-step PoLAr-MAE may predict one class everywhere: instability 0 is possible
+    assert computed.loc[~pet, "this_run"].ge(0).all()
     # the tiny test split may hold no periodic cell: then the stress row says so
     stress = table[table["key"] == "pet_stress"]
     assert ((stress["status"] == "computed")
