@@ -28,7 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from symlearn.analyse.polarmae import PolarMAEAdapter, copies_per_batch  # noqa: E402
+from symlearn.analyse.polarmae import PolarMAEAdapter  # noqa: E402
 from symlearn.config import polarmae_run_settings  # noqa: E402
 from symlearn.data.lartpc import make_lartpc  # noqa: E402
 from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
@@ -78,7 +78,7 @@ def _analysis(settings, data, degree: int, lambda_max: int, n_events: int) -> No
         adapter.analyse(event, grouping, context, batch_points=100_000)
         ours += time.perf_counter() - began
         batch = adapter.batch(event, grouping)
-        size = copies_per_batch(event.n_points, 100_000, context)
+        size = context.copies_per_batch(event.n_points, 100_000)
         began = time.perf_counter()
         for start in range(0, len(context.matrices), size):
             adapter.evaluate(batch, context.matrices[start:start + size])

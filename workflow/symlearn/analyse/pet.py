@@ -11,7 +11,6 @@ pair), the readout features from ``mtt::aux::<target>_last_layer_features``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -250,12 +249,8 @@ class PETAdapter:
 
     @staticmethod
     def copies_per_batch(structure: Structure, batch_atoms: int, context: GridContext) -> int:
-        """Copies per forward pass: as many as fit in ``batch_atoms`` atoms (at least a
-        pair), spread evenly over the batches."""
-        copies = max(2, batch_atoms // max(1, structure.n_atoms))
-        n = context.quadrature.n_rotations
-        size = math.ceil(n / math.ceil(n / min(copies, n)))
-        return size + size % 2
+        """Copies per forward pass: as many as fit in ``batch_atoms`` atoms."""
+        return context.copies_per_batch(structure.n_atoms, batch_atoms)
 
     def state_bytes(self, structure: Structure, lambda_max: int) -> dict[str, int]:
         """Memory each layer's character-projection state takes for this structure."""

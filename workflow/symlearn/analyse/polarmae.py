@@ -103,20 +103,11 @@ class PolarMAEAdapter:
             references = {OUTPUT: one_hot.to(device=self.device, dtype=self.dtype)}
         result = analyse_input(evaluate, context, outputs=outputs, features=self.layers,
                                references=references,
-                               batch_size=copies_per_batch(event.n_points, batch_points,
-                                                           context),
+                               batch_size=context.copies_per_batch(event.n_points,
+                                                                   batch_points),
                                progress=progress)
         predicted = torch.cat(predictions).numpy() if predictions else None
         return result, predicted
-
-
-def copies_per_batch(n_points: int, batch_points: int, context: GridContext) -> int:
-    """Copies per forward pass: as many as fit in ``batch_points`` points (at least a
-    pair), spread evenly over the batches."""
-    copies = max(2, batch_points // max(1, n_points))
-    n = context.quadrature.n_rotations
-    size = math.ceil(n / math.ceil(n / min(copies, n)))
-    return size + size % 2
 
 
 def point_rows(event, result: InputAnalysis, predicted: np.ndarray) -> pd.DataFrame:

@@ -62,6 +62,15 @@ class GridContext:
                 quadrature.matrices[:n_proper], quadrature.weights[:n_proper],
                 lambda_max).to(dtype=dtype, device=self.device)
 
+    def copies_per_batch(self, size_per_copy: int, budget: int) -> int:
+        """Grid points per forward pass: as many copies as fit in ``budget`` (atoms,
+        points, ...) at ``size_per_copy`` each, at least a pair, spread evenly over the
+        batches."""
+        copies = max(2, budget // max(1, size_per_copy))
+        n = self.quadrature.n_rotations
+        size = math.ceil(n / math.ceil(n / min(copies, n)))
+        return size + size % 2
+
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """Grid indices in batches of about ``batch_size`` (rounded up to whole pairs)."""
         if batch_size < 1:
