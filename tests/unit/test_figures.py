@@ -5,16 +5,13 @@ PoLAr-MAE figures (fig4, fig5) are in test_figures_polarmae.py."""
 from __future__ import annotations
 
 import itertools
-import struct
 
-import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from matplotlib.collections import PathCollection, QuadMesh
-from matplotlib.patches import Rectangle
+from figure_checks import artists, check_written_figure, same
 
 from symlearn.analyse.tables import collect_checkpoints
 from symlearn.cli import main
@@ -138,49 +135,12 @@ def tables(tmp_path, default_config):
     return paths
 
 
-def _png_size(path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", header[16:24])
-
-
-def _drawn(fig):
-    """Every number the figure draws: bar heights, line points, scatter offsets and
-    heatmap cells, per axes."""
-    drawn = []
-    for ax in fig.axes:
-        bars = [p.get_height() for p in ax.patches if isinstance(p, Rectangle)]
-        lines = [np.asarray(line.get_ydata(), float) for line in ax.get_lines()
-                 if len(line.get_xdata())]
-        scatters = [c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)]
-        meshes = [c.get_array() for c in ax.collections if isinstance(c, QuadMesh)]
-        drawn.append(dict(ax=ax, bars=bars, lines=lines, scatters=scatters, meshes=meshes))
-    return drawn
-
-
-def _same(a, b):
-    np.testing.assert_allclose(np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float)),
-                               rtol=1e-12, atol=0)
-
-
 @pytest.mark.parametrize("figure", ["fig1", "fig2", "fig3"])
 def test_figure_files_are_written_at_single_column_size(figure, tables, tmp_path):
     module = {"fig1": fig1, "fig2": fig2, "fig3": fig3}[figure]
     inputs = {name: tables[name] for name in module.INPUTS}
     paths = build(figure, inputs, tmp_path / "out" / figure)
-    assert sorted(p.suffix for p in paths.values()) == [".csv", ".pdf", ".png"]
-    assert paths["pdf"].read_bytes()[:5] == b"%PDF-"
-    written = pd.read_csv(paths["csv"])
-    fig = module.plot(written)
-    width_in, height_in = fig.get_size_inches()
-    plt.close(fig)
-    assert width_in == style.COLUMN_WIDTH
-    assert _png_size(paths["png"]) == (round(width_in * style.DPI), round(height_in * style.DPI))
-    image = matplotlib.image.imread(paths["png"])[..., :3]
-    assert (image.min(axis=-1) < 0.9).mean() > 0.03  # something is drawn
-    # no file is left behind but the three outputs
-    assert sorted(p.name for p in paths["csv"].parent.iterdir()) == sorted(
-        p.name for p in paths.values())
+    check_written_figure(module, paths)
 
 
 def test_fig1_draws_every_node_and_angle(tables):
@@ -195,7 +155,7 @@ def test_fig1_draws_every_node_and_angle(tables):
     np.testing.assert_allclose(np.cos(nodes["latitude_rad"]) * np.cos(nodes["longitude_rad"]),
                                quadrature["x"], atol=1e-12)
     fig = fig1.plot(data)
-    sphere, gamma, *_ = _drawn(fig)
+    sphere, gamma, *_ = artists(fig)
     plt.close(fig)
     np.testing.assert_allclose(sphere["scatters"][0],
                                nodes[["longitude_rad", "latitude_rad"]].to_numpy())
@@ -228,7 +188,7 @@ def test_fig1_draws_the_example_event_in_both_orientations(tables):
         "Michel electron"}
 
     fig = fig1.plot(data)
-    left, right = _drawn(fig)[2:]
+    left, right = artists(fig)[2:]
     titles = (left["ax"].get_title(), right["ax"].get_title())
     labels = [t.get_text() for t in fig.subfigs[1].legends[0].get_texts()]
     suptitle = fig.subfigs[1]._suptitle.get_text()
@@ -270,17 +230,17 @@ def test_fig2_csv_is_what_is_drawn(tables):
     assert (drawn_energy["unit"] == "meV/atom").all()
 
     fig = fig2.plot(data)
-    drawn = _drawn(fig)
+    drawn = artists(fig)
     texts = [t.get_text() for d in drawn for t in d["ax"].texts if t.get_text().endswith("%")]
     plt.close(fig)
-    _same([h for d in drawn for h in d["bars"]], bars["value"])
+    same([h for d in drawn for h in d["bars"]], bars["value"])
     # one heatmap per run (the colour bar's own mesh is not data)
     meshes = [m for d in drawn for m in d["meshes"] if d["ax"].get_xlabel() == "λ"]
     assert len(meshes) == 2
     for mesh, run in zip(meshes, RUNS, strict=True):
         expected = cells[cells["run"] == run]
         assert mesh.shape == (len(LAYERS), 8)
-        _same(mesh.compressed(), expected["fraction"])
+        same(mesh.compressed(), expected["fraction"])
     ratios = bars.drop_duplicates(["run", "part"])["ratio"]
     assert sorted(texts) == sorted(f"{100 * r:.0f} %" for r in ratios)
 
@@ -302,9 +262,9 @@ def test_fig3_csv_is_what_is_drawn(tables):
     assert (biggest >= fig3.MINOR).all()
 
     fig = fig3.plot(data)
-    drawn = _drawn(fig)
+    drawn = artists(fig)
     plt.close(fig)
-    _same(np.concatenate([y for d in drawn for y in d["lines"]]),
+    same(np.concatenate([y for d in drawn for y in d["lines"]]),
           np.concatenate([lines_a["value"], lines_b["fraction"]]))
 
     chosen = fig3.data(errors, spectrum, ["node_embedders.0"])

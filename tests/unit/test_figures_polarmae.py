@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import itertools
 
-import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from test_figures import _drawn, _png_size, _same  # the shared artist readers
+from figure_checks import artists, check_written_figure, same
 
 from symlearn.cli import main
 from symlearn.figures import build, fig4, fig5, style
@@ -88,17 +87,7 @@ def test_figure_files_are_written_at_single_column_size(figure, tables, tmp_path
     module = {"fig4": fig4, "fig5": fig5}[figure]
     inputs = {name: tables[name] for name in module.INPUTS}
     paths = build(figure, inputs, tmp_path / "out" / figure)
-    assert sorted(p.suffix for p in paths.values()) == [".csv", ".pdf", ".png"]
-    assert paths["pdf"].read_bytes()[:5] == b"%PDF-"
-    fig = module.plot(pd.read_csv(paths["csv"]))
-    width_in, height_in = fig.get_size_inches()
-    plt.close(fig)
-    assert width_in == style.COLUMN_WIDTH
-    assert _png_size(paths["png"]) == (round(width_in * style.DPI), round(height_in * style.DPI))
-    image = matplotlib.image.imread(paths["png"])[..., :3]
-    assert (image.min(axis=-1) < 0.9).mean() > 0.03  # something is drawn
-    assert sorted(p.name for p in paths["csv"].parent.iterdir()) == sorted(
-        p.name for p in paths.values())
+    check_written_figure(module, paths)
 
 
 def test_selections_of_the_polarmae_tables():
@@ -136,7 +125,7 @@ def test_fig4_csv_is_what_is_drawn(tables):
                                           "branching point", "track segment"}
 
     fig = fig4.plot(pd.read_csv(build("fig4", tables, tables["spectrum"].parent / "f4")["csv"]))
-    drawn = _drawn(fig)
+    drawn = artists(fig)
     heatmaps = [d for d in drawn if d["ax"].get_xlabel() == "λ"]
     scatter = [d for d in drawn if d["scatters"]]
     rows = [t.get_text() for t in heatmaps[0]["ax"].get_yticklabels()]
@@ -161,8 +150,8 @@ def test_fig4_csv_is_what_is_drawn(tables):
     assert ax["ax"].get_xlabel() == "equivariance RMSE of the class probabilities"
     offsets = np.concatenate(ax["scatters"])
     assert len(offsets) == len(points)
-    _same(offsets[:, 0], points["equivariance_rmse"])
-    _same(offsets[:, 1], points["instability"])
+    same(offsets[:, 0], points["equivariance_rmse"])
+    same(offsets[:, 1], points["instability"])
     collections = ax["ax"].collections
     hollow = [c for c in collections if len(c.get_facecolors()) == 0]
     assert len(hollow) == len(RUNS) * len(style.LOCATIONS)  # the locations are hollow
@@ -174,7 +163,7 @@ def test_fig4_csv_is_what_is_drawn(tables):
 def test_fig4_draws_zero_instability_on_a_linear_axis(tables):
     spectrum, instability = pd.read_csv(tables["spectrum"]), pd.read_csv(tables["instability"])
     fig = fig4.plot(fig4.data(spectrum, instability.assign(instability=0.0)))
-    (ax,) = [d["ax"] for d in _drawn(fig) if d["scatters"]]
+    (ax,) = [d["ax"] for d in artists(fig) if d["scatters"]]
     plt.close(fig)
     assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
 
@@ -203,7 +192,7 @@ def test_fig5_csv_is_what_is_drawn(tables):
     assert list(dict.fromkeys(lines_b["layer"])) == DEPTH
 
     fig = fig5.plot(pd.read_csv(build("fig5", tables, tables["errors"].parent / "f5")["csv"]))
-    drawn = _drawn(fig)
+    drawn = artists(fig)
     axes_a, *axes_b = [d for d in drawn if d["lines"]]
     boundaries = [line for d in axes_b for line in d["ax"].get_lines()
                   if line.get_gid() == fig5.BOUNDARY]
@@ -212,8 +201,8 @@ def test_fig5_csv_is_what_is_drawn(tables):
     # (a): x = fine-tuning step, y = RMSE, one line per run and metric
     ax_a = axes_a["ax"]
     assert ax_a.get_xlabel() == "fine-tuning step" and ax_a.get_yscale() == "log"
-    _same(np.concatenate(axes_a["lines"]), lines_a["value"])
-    _same(np.concatenate([line.get_xdata() for line in ax_a.get_lines()]), lines_a["step"])
+    same(np.concatenate(axes_a["lines"]), lines_a["value"])
+    same(np.concatenate([line.get_xdata() for line in ax_a.get_lines()]), lines_a["step"])
     # (b): one panel per run, one line per layer at (training step, non-invariant fraction)
     assert titles == list(RUNS)
     assert len(boundaries) == len(RUNS)
@@ -223,8 +212,8 @@ def test_fig5_csv_is_what_is_drawn(tables):
         data_lines = [line for line in d["ax"].get_lines() if line.get_gid() != fig5.BOUNDARY]
         assert len(data_lines) == len(DEPTH)
         rows = lines_b[lines_b["run"] == run]
-        _same(np.concatenate([line.get_ydata() for line in data_lines]), rows["value"])
-        _same(np.concatenate([line.get_xdata() for line in data_lines]), rows["training_step"])
+        same(np.concatenate([line.get_ydata() for line in data_lines]), rows["value"])
+        same(np.concatenate([line.get_xdata() for line in data_lines]), rows["training_step"])
 
 
 def test_fig5_without_pretraining_has_no_phase_boundary(tables):

@@ -18,7 +18,15 @@ from symlearn.symmetry import (
     rank2_irreps,
 )
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64():
+    """These tests build float64 tensors by default; the default is restored after
+    them, so that no other test module inherits it."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def _unit(*values) -> torch.Tensor:
@@ -28,8 +36,8 @@ def _unit(*values) -> torch.Tensor:
 
 X = _unit(0.3, -0.5, 0.8)
 V = _unit(1.0, 2.0, -0.5)
-Y = torch.tensor([0.2, 0.9, 0.1])
-Z = torch.tensor([-0.7, 0.1, 0.4])
+Y = torch.tensor([0.2, 0.9, 0.1], dtype=torch.float64)
+Z = torch.tensor([-0.7, 0.1, 0.4], dtype=torch.float64)
 
 
 def _analytic(g: torch.Tensor) -> dict[str, torch.Tensor]:
