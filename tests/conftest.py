@@ -30,7 +30,8 @@ TINY_MODEL = {"cutoff": 4.0, "cutoff_width": 0.5, "d_pet": 8, "d_head": 8, "d_no
 TINY_TRAINING = {"epochs": 4, "checkpoint_every": 2, "batch_size": 8,
                  "learning_rate": 1e-3, "warmup_fraction": 0.1, "weight_decay": None,
                  "seed": 0, "precision": 32, "num_workers": 0, "threads": 1,
-                 "loss_weights": {"energy": 1.0, "forces": 1.0, "stress": 1.0}}
+                 "loss_weights": {"energy": 1.0, "forces": 1.0, "stress": 1.0,
+                                  "pseudoscalar": 1.0, "density": 1.0}}
 
 
 @pytest.fixture(scope="session")

@@ -26,13 +26,15 @@ TINY = {
         "max_atoms": 12,
         "n_structures": {"bulk": 3, "rattled": 5, "surface": 3, "cluster": 3,
                          "molecule": 3, "alloy": 5}},
-        "split": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        "split": {"train": 0.6, "val": 0.2, "test": 0.2},
+        "geometric_targets": {"lambda_max": 2}},
         "lartpc": {"synthetic": {"n_events": {"train": 6, "val": 2, "test": 2}},
                    "preprocessing": {"min_points": 200}}},
     "pet": {
         "model": {"d_pet": 8, "d_head": 8, "d_node": 16, "d_feedforward": 16,
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
+        "runs": {"geo-sh4": None, "geo-sh8": None},
     },
     "polarmae": {
         "model": {"width": 16, "depth": 2, "heads": 2},
@@ -42,9 +44,12 @@ TINY = {
         "threads": 1,
         "runs": {"polarmae-euler": None},
     },
-    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1},
-                 "polarmae": {"n_events": 1, "lambda_max": 2, "threads": 1}},
+    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1,
+                         "geometric_grid_degree": None},
+                 "polarmae": {"n_events": 1, "lambda_max": 2, "threads": 1},
+                 "purification": {"runs": ["pet-aug", "geo-cartesian"], "n_rotations": 2}},
 }
+GEOMETRIC_RUNS = ("geo-cartesian", "geo-sh2")
 POLARMAE_RUNS = ("polarmae-o3", "polarmae-none")
 
 
@@ -72,7 +77,8 @@ def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
 
 
 # what depends on the analysis tables: their collection, the PET figures, table1
-DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1}
+DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1,
+              "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1}
 # ... and on the PoLAr-MAE ones
 POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "table1": 1,
                        "all": 1}
@@ -118,7 +124,7 @@ def test_outputs_exist_and_load(finished_run):
             errors = pd.read_csv(analysis / "errors.csv")
             assert list(errors.columns) == ["target", "o3_lambda", "o3_sigma",
                                             "accuracy_rmse", "equivariance_rmse",
-                                            "n_samples"]
+                                            "n_samples", "reference_rms"]
             assert {"energy", "non_conservative_force"} <= set(errors["target"])
             spectrum = pd.read_csv(analysis / "spectrum.csv")
             assert list(spectrum.columns) == ["layer", "o3_lambda", "o3_sigma", "fraction",
@@ -128,6 +134,41 @@ def test_outputs_exist_and_load(finished_run):
             assert structures["structure"].nunique() == 2
             log = results / "logs" / "analyse_pet" / run / f"epoch_{epoch}.log"
             assert "168 copies" in log.read_text()  # degree 5: 14 nodes x 6 angles x 2
+
+
+def test_geometric_runs_and_purification(finished_run):
+    from symlearn.models.pet_variants import SolidHarmonicsEdgeEmbedding
+    from symlearn.train.pet import load_checkpoint
+
+    directory, _ = finished_run
+    results = directory / "results"
+    for split in ("train", "val", "test"):
+        frames = results / "data" / "atomistic" / "synthetic" / "geometric" / f"{split}.xyz"
+        assert "density_l2" in frames.read_text()
+    model = load_checkpoint(results / "train" / "pet" / "geo-sh2" / "checkpoints" /
+                            "epoch_4.ckpt")
+    assert isinstance(model.backend.gnn_layers[0].edge_embedder, SolidHarmonicsEdgeEmbedding)
+    errors = pd.read_csv(results / "analysis" / "pet" / "geometric" / "errors.csv")
+    assert set(errors["run"]) == set(GEOMETRIC_RUNS)
+    assert set(errors["target"]) == {"pseudoscalar", "density_l0", "density_l1",
+                                     "density_l2"}
+    assert set(errors["edge_embedding"]) == {"cartesian", "solid_harmonics"}
+    assert (errors["reference_rms"] > 0).all()
+    pseudoscalar = errors[errors["target"] == "pseudoscalar"]
+    assert (pseudoscalar["o3_sigma"] == -1).all()
+    spectrum = pd.read_csv(results / "analysis" / "pet" / "geometric" / "spectrum.csv")
+    assert "mtt::aux::pseudoscalar_last_layer_features" in set(spectrum["layer"])
+    # the standard tables hold the standard runs only
+    standard = pd.read_csv(results / "analysis" / "pet" / "errors.csv")
+    assert set(standard["run"]) == {"pet-aug", "pet-noaug"}
+    purification = pd.read_csv(results / "analysis" / "purification.csv")
+    assert set(purification["run"]) == {"pet-aug", "geo-cartesian"}
+    assert set(purification["stage"]) == {"original", "bias_removed", "projected"}
+    assert (purification["epoch"] == 4).all()
+    log = (results / "logs" / "analyse_pet" / "geo-sh2" / "epoch_4.log").read_text()
+    assert "degree 5" in log  # lambda_max 2 and the density's lambda = 2: exact
+    for figure in ("fig6", "fig7", "fig8"):
+        assert (results / "figures" / f"{figure}.png").stat().st_size > 0
 
 
 def test_polarmae_outputs(finished_run):
@@ -164,7 +205,7 @@ def test_polarmae_outputs(finished_run):
 def test_every_figure_is_built_from_the_tables(finished_run):
     directory, _ = finished_run
     figures = directory / "results" / "figures"
-    for figure in ("fig1", "fig2", "fig3", "fig4", "fig5"):
+    for figure in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8"):
         for ext in ("pdf", "png", "csv"):
             assert (figures / f"{figure}.{ext}").stat().st_size > 0, (figure, ext)
     fig2 = pd.read_csv(figures / "fig2.csv")
@@ -246,14 +287,16 @@ def test_forcerun_train_pet_reruns_only_training(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"train_pet": 2, "analyse_pet": 6, **DOWNSTREAM}
+    assert _job_counts(result.stdout) == {"train_pet": 4, "analyse_pet": 12,
+                                          "purify_pet": 2, "collect_purification": 1,
+                                          "fig8": 1, **DOWNSTREAM}
 
 
 def test_forcerun_analyse_pet_touches_no_model(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"analyse_pet": 6, **DOWNSTREAM}
+    assert _job_counts(result.stdout) == {"analyse_pet": 12, **DOWNSTREAM}
     result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_polarmae")
     assert _job_counts(result.stdout) == {"analyse_polarmae": 12, **POLARMAE_DOWNSTREAM}
     result = snakemake(directory, configfile, "-n", "--forcerun", "finetune_polarmae")
@@ -289,8 +332,13 @@ def test_lint_is_clean(tmp_path):
         ({"data": {"atomistic": {"split": {"train": 0.9}}}},
          "data.atomistic.split: fractions sum to 1.3"),
         ({"analysis": {"pet": {"lambda_max": 3, "grid_degree": 5}}},
-         "analysis.pet.grid_degree: 5 is too coarse; lambda_max 3 and the stress's "
-         "lambda = 2 part need a grid of degree >= 6"),
+         "analysis.pet.grid_degree: 5 is too coarse for run pet-aug; lambda_max 3 and "
+         "its outputs (lambda up to 2) need a grid of degree >= 6"),
+        ({"pet": {"runs": {"geo-sh2": {"augmentation": "o3", "targets": "geometric",
+                                       "edge_embedding": {"type": "solid_harmonics"}}}}},
+         "pet.runs.geo-sh2.edge_embedding.lmax: solid_harmonics needs lmax"),
+        ({"analysis": {"purification": {"runs": ["pet-nope"]}}},
+         "analysis.purification.runs: 'pet-nope' is not a PET run"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, overrides, message):
@@ -306,7 +354,9 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     """SIGKILL the whole snakemake process group once a checkpoint exists; a plain
     rerun continues the training from it instead of starting again."""
     configfile = _config(tmp_path, deep_merge(
-        TINY, {"pet": {"training": {"epochs": 40, "checkpoint_every": 2}}}))
+        TINY, {"pet": {"training": {"epochs": 40, "checkpoint_every": 2},
+                       "runs": dict.fromkeys(GEOMETRIC_RUNS)},
+               "analysis": {"purification": {"runs": ["pet-aug"]}}}))
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(tmp_path), "--configfile", str(configfile), "--cores", "2"]

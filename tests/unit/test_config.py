@@ -121,10 +121,11 @@ def test_run_settings_merge_overrides(default_config):
 def test_a_run_set_to_null_is_switched_off(default_config):
     default_config["pet"]["runs"]["pet-noaug"] = None
     check_config(default_config)
-    assert pet_runs(default_config) == ["pet-aug"]
+    assert pet_runs(default_config)[0] == "pet-aug"
+    assert "pet-noaug" not in pet_runs(default_config)
     with pytest.raises(ConfigError, match="no such run"):
         pet_run_settings(default_config, "pet-noaug")
-    default_config["pet"]["runs"]["pet-aug"] = None
+    default_config["pet"]["runs"] = dict.fromkeys(default_config["pet"]["runs"])
     with pytest.raises(ConfigError, match="pet.runs: every run is switched off"):
         check_config(default_config)
 
@@ -177,8 +178,12 @@ def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_m
     from symlearn.config import pet_grid_degree
 
     settings = default_config["analysis"]["pet"]
-    settings.update(lambda_max=lambda_max, grid_degree=grid_degree)
+    settings.update(lambda_max=lambda_max, grid_degree=grid_degree,
+                    geometric_grid_degree=None)
     assert pet_grid_degree(default_config) == analysis_degree(settings)
+    # a run trained on the geometric targets: outputs up to their lambda_max
+    geometric = default_config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
+    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(settings, geometric)
 
 
 @pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (1, None), (4, None),

@@ -40,7 +40,8 @@ def _errors() -> pd.DataFrame:
         rows.append(dict(run=run, augmentation=augmentation, epoch=epoch, target=target,
                          o3_lambda=lam, o3_sigma=sigma, accuracy_rmse=accuracy + 1e-19,
                          equivariance_rmse=1e-19 if zero else accuracy * rng.uniform(0.01, 0.5),
-                         n_samples=6 if "stress" in target else 20))
+                         n_samples=6 if "stress" in target else 20,
+                         reference_rms=0.0 if zero else 1.0))
     return pd.DataFrame(rows)
 
 
@@ -118,13 +119,38 @@ def _instability() -> pd.DataFrame:
                                    strict=True)])
 
 
+def _purification() -> pd.DataFrame:
+    """table1's purification input, with no O(3) run (its row says it is not produced);
+    the geometric-target rows and a computed purification row are checked in
+    test_figures_geometric.py."""
+    return pd.DataFrame([
+        dict(run="pet-noaug", augmentation="none", edge_embedding="cartesian", edge_lmax=None,
+             epoch=10, target=target, o3_lambda=lam, o3_sigma=sigma, stage=stage,
+             accuracy_rmse=0.2, equivariance_rmse=0.1, n_samples=6,
+             equivariance_estimate="quadrature")
+        for target, lam, sigma in PARTS for stage in ("original", "bias_removed")])
+
+
+def _geometric_errors() -> pd.DataFrame:
+    return pd.DataFrame([
+        dict(run="geo-cartesian", augmentation="o3", edge_embedding="cartesian",
+             edge_lmax=None, epoch=10, target=target, o3_lambda=lam, o3_sigma=sigma,
+             accuracy_rmse=0.5, equivariance_rmse=0.1, n_samples=20, reference_rms=1.0)
+        for target, lam, sigma in [("pseudoscalar", 0, -1), ("density_l0", 0, 1),
+                                   ("density_l1", 1, 1)]])
+
+
 @pytest.fixture()
 def tables(tmp_path, default_config):
     paths = {"errors": tmp_path / "errors.csv", "spectrum": tmp_path / "spectrum.csv",
              "quadrature": tmp_path / "quadrature.csv", "config": tmp_path / "config.yaml",
              "example": tmp_path / "example.csv",
              "polarmae_errors": tmp_path / "polarmae_errors.csv",
-             "instability": tmp_path / "instability.csv"}
+             "instability": tmp_path / "instability.csv",
+             "purification": tmp_path / "purification.csv",
+             "geometric_errors": tmp_path / "geometric_errors.csv"}
+    _purification().to_csv(paths["purification"], index=False)
+    _geometric_errors().to_csv(paths["geometric_errors"], index=False)
     _errors().to_csv(paths["errors"], index=False)
     _spectrum().to_csv(paths["spectrum"], index=False)
     o3_quadrature(6).table().to_csv(paths["quadrature"], index=False)
@@ -275,7 +301,8 @@ def test_fig3_csv_is_what_is_drawn(tables):
 
 def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default_config):
     errors = pd.read_csv(tables["errors"])
-    table = table1.data(errors, _polarmae_errors(), _instability(), default_config)
+    table = table1.data(errors, _polarmae_errors(), _instability(), _purification(),
+                        _geometric_errors(), default_config)
     final = errors[errors["epoch"] == 10].set_index(["run", "target", "o3_lambda"])
     aug = table[table["run"] == "pet-aug"].set_index("key")
     energy = final.loc[("pet-aug", "energy", 0)]
@@ -290,10 +317,13 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
                        / (weights * stress["accuracy_rmse"] ** 2).sum())
     assert aug.loc["pet_stress", "this_run"] == pytest.approx(expected)
     assert aug.loc["pet_stress", "paper"] == 0.26
-    noaug = table[table["run"] == "pet-noaug"]
+    noaug = table[(table["run"] == "pet-noaug") & table["key"].isin(["pet_energy", "pet_forces",
+                                                                      "pet_stress"])]
     assert noaug["paper"].isna().all() and noaug["this_run"].notna().all()
+    # no purified run with O(3) augmentation: the row is listed with its status
     purified = table[table["key"] == "pet_stress_purified"].iloc[0]
-    assert np.isnan(purified["this_run"]) and purified["status"].startswith("not produced")
+    assert np.isnan(purified["this_run"]) and purified["status"].startswith(
+        "not produced: no run with O(3) augmentation")
     assert (table["configuration"].str.contains("8 test structures, grid degree 8")).all()
 
     # PoLAr-MAE, last fine-tuning step (100): 0.05 / 0.2 and 0.2 / 0.4; instability
@@ -332,7 +362,8 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
     assert ("| PoLAr-MAE: mean classification instability | polarmae-o3 | — | 9.2 % "
             "| fine-tuning step 100 | computed |") in md
     assert "| 25 % | fine-tuning step 100 |" in md
-    assert "not produced yet" in md and "n_structures: 8" in md
+    assert "| — | not produced: no run with O(3) augmentation" in md
+    assert "n_structures: 8" in md
     assert "PoLAr-MAE rows: not quoted in the paper's abstract" in md
 
 

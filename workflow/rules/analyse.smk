@@ -6,7 +6,7 @@ rule analyse_pet:
         "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
     input:
         checkpoint=f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt",
-        structures=pet_data("test"),
+        structures=run_data("test"),
     output:
         errors=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/errors.csv",
         spectrum=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/spectrum.csv",
@@ -31,12 +31,12 @@ rule collect_pet_analysis:
     message:
         "Collecting the PET analysis tables of every run and checkpoint"
     input:
-        unpack(pet_checkpoint_tables),
+        unpack(pet_checkpoint_tables("standard")),
     output:
         errors=f"{RESULTS}/analysis/pet/errors.csv",
         spectrum=f"{RESULTS}/analysis/pet/spectrum.csv",
     params:
-        checkpoints=pet_checkpoint_entries,
+        checkpoints=pet_checkpoint_entries("standard"),
     log:
         f"{RESULTS}/logs/collect_pet_analysis.log",
     conda:
@@ -44,6 +44,68 @@ rule collect_pet_analysis:
     shell:
         "python -m symlearn collect --checkpoints {params.checkpoints:q}"
         " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
+
+
+rule collect_geometric_analysis:
+    message:
+        "Collecting the analysis tables of the PET runs trained on the geometric targets"
+    input:
+        unpack(pet_checkpoint_tables("geometric")),
+    output:
+        errors=f"{RESULTS}/analysis/pet/geometric/errors.csv",
+        spectrum=f"{RESULTS}/analysis/pet/geometric/spectrum.csv",
+    params:
+        checkpoints=pet_checkpoint_entries("geometric"),
+    log:
+        f"{RESULTS}/logs/collect_geometric_analysis.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn collect --checkpoints {params.checkpoints:q}"
+        " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
+
+
+rule purify_pet:
+    message:
+        "Purifying the readouts of PET run {wildcards.run} (final checkpoint)"
+    input:
+        checkpoint=f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{PET_EPOCHS[-1]}.ckpt",
+        structures=run_data("test"),
+    output:
+        f"{RESULTS}/analysis/purification/{{run}}.csv",
+    params:
+        settings=json.dumps(lookup(dpath="analysis/pet", within=config), sort_keys=True),
+        n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),
+        seed=lookup(dpath="analysis/purification/seed", within=config),
+        device=lookup(dpath="device", within=config),
+    threads: lookup(dpath="analysis/pet/threads", within=config)
+    log:
+        f"{RESULTS}/logs/purify_pet/{{run}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn purify-pet --checkpoint {input.checkpoint}"
+        " --structures {input.structures} --settings {params.settings:q}"
+        " --n-rotations {params.n_rotations} --seed {params.seed} --out {output}"
+        " --device {params.device} --threads {threads} > {log} 2>&1"
+
+
+rule collect_purification:
+    message:
+        "Collecting the purification tables of every purified PET run"
+    input:
+        unpack(purification_tables),
+    output:
+        f"{RESULTS}/analysis/purification.csv",
+    params:
+        checkpoints=purification_entries,
+    log:
+        f"{RESULTS}/logs/collect_purification.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn collect --checkpoints {params.checkpoints:q}"
+        " --out purification={output} > {log} 2>&1"
 
 
 rule quadrature_table:

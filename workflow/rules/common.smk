@@ -45,6 +45,14 @@ validate(config, _SCHEMA)
 
 RESULTS = config["results"].rstrip("/")
 PET_RUNS = pet_runs(config)
+# the runs trained on energy, forces and stress (fig2, fig3, table1), and those trained
+# on the geometric targets (fig6, fig7), collected into separate tables
+PET_TARGET_SETS = ("standard", "geometric")
+PET_RUNS_BY_TARGETS = {
+    targets: [r for r in PET_RUNS if pet_run_settings(config, r)["targets"] == targets]
+    for targets in PET_TARGET_SETS
+}
+PURIFIED_RUNS = config["analysis"]["purification"]["runs"]
 PET_EPOCHS = pet_checkpoint_epochs(config)
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
@@ -70,9 +78,18 @@ def atomistic_dataset():
     return config["data"]["atomistic"]["source"]
 
 
-def pet_data(split):
-    """Training view of one split of the configured atomistic data set."""
-    return f"{RESULTS}/data/atomistic/{atomistic_dataset()}/pet/{split}.xyz"
+def pet_data(split, run=None):
+    """Training view of one split of the configured atomistic data set; for a run
+    trained on the geometric targets, the view with those targets added."""
+    view = "pet"
+    if run is not None and pet_run_settings(config, run)["targets"] == "geometric":
+        view = "geometric"
+    return f"{RESULTS}/data/atomistic/{atomistic_dataset()}/{view}/{split}.xyz"
+
+
+def run_data(split):
+    """Input function: one split of the data a PET run reads."""
+    return lambda wildcards: pet_data(split, wildcards.run)
 
 
 def pet_settings_json(wildcards):
@@ -107,30 +124,58 @@ def pet_analysis_outputs():
     )
 
 
-def pet_checkpoint_tables(wildcards):
-    """Every PET checkpoint's errors and spectrum tables, as named inputs."""
+def pet_run_keys(run):
+    """The columns that name a PET run in the collected tables."""
+    settings = pet_run_settings(config, run)
+    keys = {"run": run, "augmentation": settings["augmentation"]}
+    if settings["targets"] == "geometric":
+        embedding = settings["edge_embedding"]
+        keys.update(edge_embedding=embedding["type"], edge_lmax=embedding.get("lmax"))
+    return keys
+
+
+def pet_checkpoint_tables(targets):
+    """Input function: the errors and spectrum tables of every checkpoint of the runs
+    trained on ``targets``, as named inputs."""
     output = rules.analyse_pet.output
-    return {
+    return lambda wildcards: {
         f"{kind}_{run}_{epoch}": expand(output[kind], run=run, epoch=epoch)[0]
-        for run in PET_RUNS
+        for run in PET_RUNS_BY_TARGETS[targets]
         for epoch in PET_EPOCHS
         for kind in ("errors", "spectrum")
     }
 
 
-def pet_checkpoint_entries(wildcards, input):
-    """The JSON list the collect command reads: run, augmentation, epoch, tables."""
-    return json.dumps(
+def pet_checkpoint_entries(targets):
+    """Params function: the JSON list the collect command reads (run keys, epoch,
+    tables) for the runs trained on ``targets``."""
+    return lambda wildcards, input: json.dumps(
         [
             {
-                "run": run,
-                "augmentation": pet_run_settings(config, run)["augmentation"],
+                **pet_run_keys(run),
                 "epoch": epoch,
                 "errors": input[f"errors_{run}_{epoch}"],
                 "spectrum": input[f"spectrum_{run}_{epoch}"],
             }
-            for run in PET_RUNS
+            for run in PET_RUNS_BY_TARGETS[targets]
             for epoch in PET_EPOCHS
+        ]
+    )
+
+
+def purification_tables(wildcards):
+    """The purification table of every purified run, as named inputs."""
+    return {
+        run: expand(rules.purify_pet.output[0], run=run)[0] for run in PURIFIED_RUNS
+    }
+
+
+def purification_entries(wildcards, input):
+    """The JSON list the collect command reads for the purification tables."""
+    return json.dumps(
+        [
+            {**pet_run_keys(run), "epoch": PET_EPOCHS[-1], "purification": input[run]}
+            for run in PURIFIED_RUNS
         ]
     )
 

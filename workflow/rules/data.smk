@@ -1,5 +1,5 @@
-"""Data stage: the embedded atomistic generator and the PET training view; the embedded
-liquid-argon event simulator."""
+"""Data stage: the embedded atomistic generator, the PET training view and its
+geometric targets; the embedded liquid-argon event simulator."""
 
 
 rule make_atomistic:
@@ -41,6 +41,27 @@ rule prepare_pet_data:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn prepare-pet-data {input} {output} > {log} 2>&1"
+
+
+rule geometric_targets:
+    message:
+        "Computing the geometric targets (pseudoscalar, density projections) of"
+        " {wildcards.dataset}/{wildcards.split}"
+    input:
+        rules.prepare_pet_data.output[0],
+    output:
+        f"{RESULTS}/data/atomistic/{{dataset}}/geometric/{{split}}.xyz",
+    params:
+        cutoff=lookup(dpath="data/atomistic/geometric_targets/cutoff", within=config),
+        width=lookup(dpath="data/atomistic/geometric_targets/cutoff_width", within=config),
+        lambda_max=lookup(dpath="data/atomistic/geometric_targets/lambda_max", within=config),
+    log:
+        f"{RESULTS}/logs/geometric_targets/{{dataset}}_{{split}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn geometric-targets {input} {output} --cutoff {params.cutoff}"
+        " --cutoff-width {params.width} --lambda-max {params.lambda_max} > {log} 2>&1"
 
 
 rule make_lartpc:

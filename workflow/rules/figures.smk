@@ -127,6 +127,62 @@ rule fig5:
         " --input spectrum={input.spectrum} --out {params.prefix} > {log} 2>&1"
 
 
+rule fig6:
+    message:
+        "fig6: a pseudoscalar target, standard vs solid-harmonics edge embeddings"
+    input:
+        geometric_errors=rules.collect_geometric_analysis.output.errors,
+        geometric_spectrum=rules.collect_geometric_analysis.output.spectrum,
+    output:
+        **figure_outputs("fig6", "Geometric targets"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig6.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig6 --input geometric_errors={input.geometric_errors}"
+        " --input geometric_spectrum={input.geometric_spectrum}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
+rule fig7:
+    message:
+        "fig7: test error vs angular momentum of the target, per edge embedding"
+    input:
+        geometric_errors=rules.collect_geometric_analysis.output.errors,
+    output:
+        **figure_outputs("fig7", "Geometric targets"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig7.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig7 --input geometric_errors={input.geometric_errors}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
+rule fig8:
+    message:
+        "fig8: accuracy and equivariance before and after purifying the readouts"
+    input:
+        purification=rules.collect_purification.output[0],
+    output:
+        **figure_outputs("fig8", "Purification"),
+    params:
+        prefix=output_prefix,
+    log:
+        f"{RESULTS}/logs/figures/fig8.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure fig8 --input purification={input.purification}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
 rule table1:
     message:
         "table1: the paper's headline numbers next to this run's"
@@ -134,6 +190,8 @@ rule table1:
         errors=rules.collect_pet_analysis.output.errors,
         polarmae_errors=rules.collect_polarmae_analysis.output.errors,
         instability=rules.collect_polarmae_analysis.output.instability,
+        purification=rules.collect_purification.output[0],
+        geometric_errors=rules.collect_geometric_analysis.output.errors,
         config=rules.provenance.output.config,
     output:
         csv=report(
@@ -153,4 +211,6 @@ rule table1:
         "python -m symlearn figure table1 --input errors={input.errors}"
         " --input polarmae_errors={input.polarmae_errors}"
         " --input instability={input.instability}"
+        " --input purification={input.purification}"
+        " --input geometric_errors={input.geometric_errors}"
         " --input config={input.config} --out {params.prefix} > {log} 2>&1"

@@ -6,9 +6,9 @@ rule train_pet:
     message:
         "Training PET run {wildcards.run}"
     input:
-        train=pet_data("train"),
-        val=pet_data("val"),
-        test=pet_data("test"),
+        train=run_data("train"),
+        val=run_data("val"),
+        test=run_data("test"),
     output:
         checkpoints=expand(
             f"{RESULTS}/train/pet/{{{{run}}}}/checkpoints/epoch_{{epoch}}.ckpt",

@@ -50,6 +50,20 @@ def _prepare_pet_data(args: argparse.Namespace) -> None:
     LOGGER.info("checked %s: %s", args.input, json.dumps(summary))
 
 
+def _geometric_targets(args: argparse.Namespace) -> None:
+    from .data.extxyz import read_frames, write_frames
+    from .data.geometric import TARGET_KEYS, add_geometric_targets
+
+    start = time.perf_counter()
+    frames = read_frames(args.input)
+    add_geometric_targets(frames, cutoff=args.cutoff, width=args.cutoff_width,
+                          lambda_max=args.lambda_max)
+    write_frames(frames, args.output)
+    LOGGER.info("wrote %s: %d structures (%d atoms) with %s in %.1f s", args.output,
+                len(frames), sum(len(a) for a in frames),
+                ", ".join(TARGET_KEYS(args.lambda_max)), time.perf_counter() - start)
+
+
 def _train_pet(args: argparse.Namespace) -> None:
     from .train.pet import train_pet
 
@@ -67,6 +81,15 @@ def _analyse_pet(args: argparse.Namespace) -> None:
                                      args.settings, device=args.device,
                                      threads=args.threads, progress=not args.no_progress)
     LOGGER.info("analysis finished: %s", json.dumps(summary))
+
+
+def _purify_pet(args: argparse.Namespace) -> None:
+    from .analyse.purification import purify_checkpoint
+
+    table = purify_checkpoint(args.checkpoint, args.structures, args.out, args.settings,
+                              n_rotations=args.n_rotations, seed=args.seed,
+                              device=args.device, threads=args.threads)
+    LOGGER.info("wrote %s: %d rows", args.out, len(table))
 
 
 def _collect(args: argparse.Namespace) -> None:
@@ -185,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.set_defaults(func=_prepare_pet_data)
 
+    p = commands.add_parser("geometric-targets",
+                            help="add the pseudoscalar and neighbour-density targets")
+    p.add_argument("input", help="extxyz file (a PET training view)")
+    p.add_argument("output", help="the same frames with the targets as per-atom arrays")
+    p.add_argument("--cutoff", type=float, required=True, help="neighbour cutoff, Å")
+    p.add_argument("--cutoff-width", type=float, required=True,
+                   help="width of the smooth step ending at the cutoff, Å")
+    p.add_argument("--lambda-max", type=int, required=True,
+                   help="highest angular momentum of the density projections")
+    p.set_defaults(func=_geometric_targets)
+
     p = commands.add_parser("train-pet", help="train one PET run through metatrain")
     p.add_argument("--settings", type=_json_arg, required=True,
                    help="the run's settings (augmentation, model, training), JSON or @file")
@@ -209,12 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyse_pet)
 
+    p = commands.add_parser("purify-pet",
+                            help="accuracy and A of a PET checkpoint before and after "
+                                 "purifying its readouts")
+    p.add_argument("--checkpoint", required=True, help="a metatrain PET checkpoint")
+    p.add_argument("--structures", required=True, help="extxyz file (the test split)")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="the analysis.pet settings, JSON or @file")
+    p.add_argument("--n-rotations", type=int, required=True,
+                   help="random O(3) elements for the projected model's own A")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="the purification table (CSV)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_purify_pet)
+
     p = commands.add_parser("collect", help="one table of every checkpoint per kind")
     p.add_argument("--checkpoints", type=_json_arg, required=True,
                    help='JSON list of {"run", "augmentation", "epoch" (or "phase", "step"), '
                         '"errors": path, "spectrum": path, ...}')
     p.add_argument("--out", action="append", required=True, metavar="TABLE=PATH",
-                   help="a collected table to write (repeat): errors, spectrum, instability")
+                   help="a collected table to write (repeat): errors, spectrum, instability, "
+                        "purification")
     p.set_defaults(func=_collect)
 
     p = commands.add_parser("make-lartpc",
@@ -270,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_quadrature_table)
 
     p = commands.add_parser("figure", help="draw one figure or table from analysis tables")
-    p.add_argument("figure", help="fig1 ... fig5, table1")
+    p.add_argument("figure", help="fig1 ... fig8, table1")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH",
                    help="an input table (repeat), e.g. errors=results/analysis/pet/errors.csv")
     p.add_argument("--options", type=_json_arg, default={},

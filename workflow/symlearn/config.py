@@ -93,11 +93,24 @@ def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     spec = config["pet"]["runs"].get(run)
     if spec is None:
         raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
-    return {
+    settings = {
         "augmentation": spec["augmentation"],
+        "targets": spec.get("targets", "standard"),
+        "edge_embedding": dict(spec.get("edge_embedding") or {"type": "cartesian"}),
         "model": deep_merge(config["pet"]["model"], spec.get("model", {})),
         "training": deep_merge(config["pet"]["training"], spec.get("training", {})),
     }
+    if settings["targets"] == "geometric":
+        settings["geometric"] = dict(config["data"]["atomistic"]["geometric_targets"])
+    return settings
+
+
+def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
+    """The largest angular momentum among a run's outputs: the stress's lambda = 2
+    part, or the largest lambda of the density projections."""
+    if pet_run_settings(config, run)["targets"] == "geometric":
+        return max(1, config["data"]["atomistic"]["geometric_targets"]["lambda_max"])
+    return 2
 
 
 def semantic_errors(config: Mapping[str, Any]) -> list[str]:
@@ -136,14 +149,38 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(
                 f"{where}.num_heads: {model['num_heads']} does not divide d_pet "
                 f"({model['d_pet']}) for run {run}")
+        spec = config["pet"]["runs"][run]
+        if (settings["edge_embedding"]["type"] == "solid_harmonics"
+                and "lmax" not in settings["edge_embedding"]):
+            errors.append(f"pet.runs.{run}.edge_embedding.lmax: solid_harmonics needs lmax")
+        if spec.get("edge_embedding", {}).get("type") == "cartesian" and \
+                "lmax" in spec["edge_embedding"]:
+            errors.append(f"pet.runs.{run}.edge_embedding.lmax: the cartesian embedding "
+                          "has no lmax")
     analysis = config["analysis"]["pet"]
     degree = analysis["grid_degree"]
-    needed = pet_grid_degree(config, auto=True)
-    if degree is not None and degree < needed:
+    geometric_degree = analysis["geometric_grid_degree"]
+    if geometric_degree is not None and geometric_degree < 2 * analysis["lambda_max"]:
         errors.append(
-            f"analysis.pet.grid_degree: {degree} is too coarse; lambda_max "
-            f"{analysis['lambda_max']} and the stress's lambda = 2 part need a grid of "
-            f"degree >= {needed} (or null to choose it)")
+            f"analysis.pet.geometric_grid_degree: {geometric_degree} is too coarse for the "
+            f"character projections up to lambda_max {analysis['lambda_max']} (needs >= "
+            f"{2 * analysis['lambda_max']}, or null)")
+    for run in pet_runs(config):
+        needed = pet_grid_degree(config, run, auto=True)
+        if geometric_degree is not None and \
+                pet_run_settings(config, run)["targets"] == "geometric":
+            continue
+        if degree is not None and degree < needed:
+            errors.append(
+                f"analysis.pet.grid_degree: {degree} is too coarse for run {run}; "
+                f"lambda_max {analysis['lambda_max']} and its outputs (lambda up to "
+                f"{pet_output_lambda_max(config, run)}) need a grid of degree >= {needed} "
+                "(or null to choose it)")
+            break
+    for run in config["analysis"]["purification"]["runs"]:
+        if run not in pet_runs(config):
+            errors.append(f"analysis.purification.runs: {run!r} is not a PET run "
+                          f"(runs: {', '.join(pet_runs(config))})")
     fig3_layers = config.get("figures", {}).get("fig3_layers")
     if fig3_layers and analysis["layers"] is not None:
         unknown = [x for x in fig3_layers if x not in analysis["layers"]]
@@ -153,15 +190,18 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     return errors + polarmae_errors(config)
 
 
-def pet_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
-    """The quadrature degree of the PET analysis: the configured one, or (null, or
-    ``auto``) the smallest that resolves lambda_max and the stress's lambda = 2 part,
-    max(2 lambda_max, 5) (``symmetry.required_degree``; not imported here so that
-    parsing the workflow does not load torch)."""
+def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,
+                    auto: bool = False) -> int:
+    """The quadrature degree of the PET analysis of ``run`` (default: of the runs
+    trained on the standard targets): the configured one, or (null, or ``auto``) the
+    smallest that resolves lambda_max and the run's outputs, max(2 lambda_max,
+    2 L + 1) (``symmetry.required_degree``; not imported here so that parsing the
+    workflow does not load torch)."""
     analysis = config["analysis"]["pet"]
     if analysis["grid_degree"] is not None and not auto:
         return analysis["grid_degree"]
-    return max(2 * analysis["lambda_max"], 5)
+    output_lambda = 2 if run is None else pet_output_lambda_max(config, run)
+    return max(2 * analysis["lambda_max"], 2 * output_lambda + 1)
 
 
 def polarmae_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:

@@ -11,6 +11,7 @@ pair), the readout features from ``mtt::aux::<target>_last_layer_features``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,15 +23,29 @@ from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input
 
 FEATURE_PREFIX = "mtt::feature::"
 
-#: how each PET target transforms; energies are analysed per atom
+#: how each standard PET target transforms; energies are analysed per atom
 TARGET_KINDS = {
     "energy": OutputKind("invariant"),
     "non_conservative_force": OutputKind("vector"),
     "non_conservative_stress": OutputKind("rank2"),
 }
-#: the sample kind of each target's output
-TARGET_SAMPLES = {"energy": "system", "non_conservative_force": "atom",
-                  "non_conservative_stress": "system"}
+#: the targets predicted per structure (every other one is per atom)
+SYSTEM_TARGETS = ("energy", "non_conservative_stress")
+DENSITY = re.compile(r"mtt::density_l(\d+)")
+
+
+def target_kind(name: str) -> OutputKind | None:
+    """How a target transforms: the standard ones, the geometric ones of
+    :mod:`symlearn.data.geometric` (``mtt::pseudoscalar``, (0, -1);
+    ``mtt::density_l{lambda}``, (lambda, +1) in metatomic's basis, as metatrain stores
+    them), else None."""
+    if name in TARGET_KINDS:
+        return TARGET_KINDS[name]
+    if name == "mtt::pseudoscalar":
+        return OutputKind("pseudoscalar")
+    if match := DENSITY.fullmatch(name):
+        return OutputKind("spherical", int(match.group(1)), 1, basis="metatomic")
+    return None
 
 
 def load_pet(checkpoint: str, device: str | torch.device = "cpu",
@@ -61,16 +76,23 @@ def default_layers(model: torch.nn.Module) -> list[str]:
         for layer in transformer:
             layers += [f"{layer}_node", f"{layer}_edge"]
         layers += [f"{prefix}_node", f"{prefix}_edge"]
-    targets = [t for t in model.target_names if t in TARGET_KINDS]
+    targets = [t for t in model.target_names if target_kind(t) is not None]
     layers.append("feature")
-    layers += [f"mtt::aux::{t}_last_layer_features" for t in targets]
+    layers += [f"mtt::aux::{t.removeprefix('mtt::')}_last_layer_features" for t in targets]
     layers += targets
     return layers
 
 
+def table_name(name: str) -> str:
+    """The name a target or layer has in the tables: metatrain's ``mtt::`` prefix of the
+    geometric targets dropped (``mtt::pseudoscalar`` -> ``pseudoscalar``, the key of
+    the data it was read from); readout features keep their ``mtt::aux::`` names."""
+    return name.removeprefix("mtt::") if target_kind(name) is not None else name
+
+
 def request_name(layer: str) -> str:
     """The output name PET answers for a layer."""
-    if layer == "feature" or layer.startswith("mtt::") or layer in TARGET_KINDS:
+    if layer == "feature" or layer.startswith("mtt::") or target_kind(layer) is not None:
         return layer
     return FEATURE_PREFIX + layer
 
@@ -103,12 +125,13 @@ class PETAdapter:
         self.model = model
         self.dtype = next(model.parameters()).dtype
         self.device = next(model.parameters()).device
-        self.targets = [t for t in model.target_names if t in TARGET_KINDS]
+        self.targets = [t for t in model.target_names if target_kind(t) is not None]
+        self.kinds = {t: target_kind(t) for t in self.targets}
         self.layers = list(default_layers(model) if layers is None else layers)
         self._options = model.requested_neighbor_lists()
         self._outputs = {}
         for name in [*self.targets, *self.layers]:
-            sample_kind = TARGET_SAMPLES.get(name, "atom")
+            sample_kind = "system" if name in SYSTEM_TARGETS else "atom"
             self._outputs[request_name(name)] = ModelOutput(sample_kind=sample_kind)
         self._check_layers()
 
@@ -130,10 +153,16 @@ class PETAdapter:
                 raise ValueError(f"layer {layer!r} is not an output of this PET "
                                  f"(outputs: {', '.join(sorted(supported))})")
 
+    @property
+    def output_lambda_max(self) -> int:
+        """The largest angular momentum among the model's outputs."""
+        return max(kind.max_lambda for kind in self.kinds.values())
+
     def structure(self, index: int, atoms: Atoms, labels=None) -> Structure:
         """Prepare one structure: system, neighbour list and references (energy per
-        atom, forces, stress on periodic cells; from ``labels`` of
-        :func:`symlearn.data.extxyz.frame_labels`)."""
+        atom, forces, stress on periodic cells, from ``labels`` of
+        :func:`symlearn.data.extxyz.frame_labels`; the geometric targets the model
+        predicts, from the structure's arrays)."""
         from metatomic.torch import systems_to_torch
         from metatrain.utils.neighbor_lists import get_system_with_neighbor_lists
 
@@ -147,6 +176,11 @@ class PETAdapter:
             refs["non_conservative_force"] = as_tensor(labels.forces)
             if labels.stress is not None:
                 refs["non_conservative_stress"] = as_tensor(labels.stress)[None]
+        for name in self.targets:
+            key = name.removeprefix("mtt::")  # the array the target was read from
+            if name not in TARGET_KINDS and key in atoms.arrays:
+                refs[name] = torch.as_tensor(atoms.arrays[key], dtype=self.dtype,
+                                             device=self.device).reshape(len(atoms), -1)
         return Structure(index, atoms, system, refs)
 
     def _transform(self, structure: Structure, g: torch.Tensor):
@@ -207,7 +241,7 @@ class PETAdapter:
         layers = self.layers if layers is None else list(layers)
         if not structure.periodic:
             layers = [layer for layer in layers if layer != "non_conservative_stress"]
-        kinds = {t: TARGET_KINDS[t] for t in self.targets
+        kinds = {t: self.kinds[t] for t in self.targets
                  if outputs and (t != "non_conservative_stress" or structure.periodic)}
         return kinds, layers
 
@@ -232,7 +266,7 @@ class PETAdapter:
     def analyse(self, structure: Structure, context: GridContext, *,
                 layers: Sequence[str] | None = None, outputs: bool = True,
                 batch_atoms: int = 2048, progress: Callable[[int], None] | None = None,
-                ) -> InputAnalysis:
+                exact_outputs: bool = True) -> InputAnalysis:
         """A for the targets (``outputs=True``; stress only on periodic cells) and B for
         ``layers`` (default: all) on every grid point."""
         kinds, layers = self.names(structure, layers, outputs)
@@ -244,6 +278,7 @@ class PETAdapter:
         return analyse_input(
             evaluate, context, outputs=kinds, features=layers,
             references={k: v for k, v in structure.references.items() if k in kinds},
+            exact_outputs=exact_outputs,
             batch_size=self.copies_per_batch(structure, batch_atoms, context),
             progress=progress)
 
@@ -303,18 +338,82 @@ def group_layers(sizes: Mapping[str, int], budget: int) -> list[list[str]]:
     return groups
 
 
-#: the largest angular momentum among the PET targets (the stress's lambda = 2 part)
+#: the largest angular momentum among the standard targets (the stress's lambda = 2 part)
 TARGET_LAMBDA_MAX = max(kind.max_lambda for kind in TARGET_KINDS.values())
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def grid_degree(settings: Mapping) -> int:
-    """The configured grid degree, or the smallest that resolves the settings."""
+def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX) -> int:
+    """The configured grid degree, or the smallest that resolves the settings and
+    outputs up to ``output_lambda``."""
     from ..symmetry import required_degree
 
     if settings.get("grid_degree") is not None:
         return int(settings["grid_degree"])
-    return required_degree(settings["lambda_max"], TARGET_LAMBDA_MAX)
+    return required_degree(settings["lambda_max"], output_lambda)
+
+
+@dataclass
+class CheckpointSetup:
+    """What an analysis of one checkpoint works on: the model's adapter, the grid
+    (resolving lambda_max and the model's outputs), the structures and the selection."""
+
+    adapter: PETAdapter
+    context: GridContext
+    frames: list
+    selected: list[int]
+    device: str
+
+    @property
+    def exact_outputs(self) -> bool:
+        """Whether the grid resolves the orbit averages of every output exactly."""
+        return self.quadrature.exactness >= 2 * self.adapter.output_lambda_max + 1
+
+    @property
+    def quadrature(self):
+        return self.context.quadrature
+
+    def describe(self, checkpoint: str, structures: str, settings: Mapping) -> str:
+        q = self.quadrature
+        return (f"checkpoint {checkpoint}: {len(self.selected)} of {len(self.frames)} "
+                f"structures of {structures}; grid degree {q.exactness} (Lebedev "
+                f"{q.lebedev_order} x {q.n_gamma} angles x 2 = {q.n_rotations} copies); "
+                f"lambda_max {self.context.lambda_max}; {len(self.adapter.layers)} layers; "
+                f"{settings['dtype']} on {self.device}"
+                + ("" if self.exact_outputs else
+                   f"; outputs above lambda = {(q.exactness - 1) // 2} are not resolved "
+                   "exactly by this grid (quadrature estimates)"))
+
+
+def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
+                     device: str = "cpu", threads: int | None = None,
+                     layers: Sequence[str] | None = None) -> CheckpointSetup:
+    """Load a checkpoint, build the grid its outputs need and select the structures
+    (``analysis.pet`` settings)."""
+    from ..data.extxyz import read_frames
+    from ..symmetry import o3_quadrature
+    from ..train.pet import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device)
+    dtype = DTYPES[settings["dtype"]]
+    lambda_max = int(settings["lambda_max"])
+    model = load_pet(checkpoint, device, dtype)
+    adapter = PETAdapter(model, settings.get("layers") if layers is None else layers)
+    geometric = any(t not in TARGET_KINDS for t in adapter.targets)
+    if geometric and settings.get("geometric_grid_degree") is not None:
+        quadrature = o3_quadrature(int(settings["geometric_grid_degree"]))
+        quadrature.require(lambda_character=lambda_max)
+    else:
+        quadrature = o3_quadrature(grid_degree(settings, adapter.output_lambda_max))
+        quadrature.require(lambda_character=lambda_max,
+                           lambda_variance=adapter.output_lambda_max)
+    context = GridContext(quadrature, lambda_max, dtype, device)
+    frames = read_frames(structures)
+    selected = select_structures(len(frames), int(settings["n_structures"]),
+                                 int(settings["seed"]))
+    return CheckpointSetup(adapter, context, frames, selected, device)
 
 
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
@@ -329,33 +428,17 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
     import pandas as pd
     from tqdm import tqdm
 
-    from ..data.extxyz import frame_labels, read_frames
+    from ..data.extxyz import frame_labels
     from ..io import atomic_path
-    from ..symmetry import o3_quadrature
-    from ..train.pet import resolve_device
     from .tables import errors_table, input_rows, spectrum_table
 
     start = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
-    device = resolve_device(device)
-    dtype = DTYPES[settings["dtype"]]
-    lambda_max = int(settings["lambda_max"])
-    quadrature = o3_quadrature(grid_degree(settings))
-    quadrature.require(lambda_character=lambda_max, lambda_variance=TARGET_LAMBDA_MAX)
-
-    model = load_pet(checkpoint, device, dtype)
-    adapter = PETAdapter(model, settings.get("layers"))
-    context = GridContext(quadrature, lambda_max, dtype, device)
-    frames = read_frames(structures)
-    selected = select_structures(len(frames), int(settings["n_structures"]),
-                                 int(settings["seed"]))
+    setup = setup_checkpoint(checkpoint, structures, settings, device, threads)
+    adapter, context, quadrature = setup.adapter, setup.context, setup.quadrature
+    frames, selected = setup.frames, setup.selected
+    lambda_max = context.lambda_max
     budget = int(float(settings["memory_gb"]) * 2**30)
-    print(f"checkpoint {checkpoint}: {len(selected)} of {len(frames)} structures of "
-          f"{structures}; grid degree {quadrature.exactness} (Lebedev "
-          f"{quadrature.lebedev_order} x {quadrature.n_gamma} angles x 2 = "
-          f"{quadrature.n_rotations} copies); lambda_max {lambda_max}; {len(adapter.layers)}"
-          f" layers; {settings['dtype']} on {device}", flush=True)
+    print(setup.describe(checkpoint, structures, settings), flush=True)
 
     rows = []
     bar = tqdm(total=len(selected) * quadrature.n_rotations, unit="copy", file=sys.stderr,
@@ -371,11 +454,13 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
         for g, layers in enumerate(groups):
             result = adapter.analyse(structure, context, layers=layers, outputs=g == 0,
                                      batch_atoms=int(settings["batch_atoms"]),
-                                     progress=bar.update)
+                                     progress=bar.update,
+                                     exact_outputs=setup.exact_outputs)
             rows.extend(input_rows(result, info))
     bar.close()
 
     table = pd.DataFrame(rows)
+    table["name"] = table["name"].map(table_name)
     out = Path(out_dir)
     with atomic_path(out / "structures.parquet") as tmp:
         table.to_parquet(tmp, index=False)

@@ -18,13 +18,17 @@ from ..data.extxyz import DataError
 from ..symmetry import InputAnalysis
 
 ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse",
-                  "n_samples"]
+                  "n_samples", "reference_rms"]
 SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual"]
 INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
                        "equivariance_rmse", "accuracy"]
+#: accuracy and A of a checkpoint's readouts as trained and after each purification
+#: stage (symlearn.analyse.purification)
+PURIFICATION_COLUMNS = [*ERRORS_COLUMNS[:3], "stage", *ERRORS_COLUMNS[3:],
+                        "equivariance_estimate"]
 #: the per-checkpoint tables that are collected, and their columns
 TABLE_COLUMNS = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS,
-                 "instability": INSTABILITY_COLUMNS}
+                 "instability": INSTABILITY_COLUMNS, "purification": PURIFICATION_COLUMNS}
 SIGMAS = (1, -1)
 
 
@@ -39,6 +43,7 @@ def input_rows(analysis: InputAnalysis, info: Mapping[str, Any]) -> list[dict[st
             if stats.squared_error is not None:
                 row["accuracy_mse"] = float(stats.squared_error.mean())
                 row["symmetrized_mse"] = float(stats.symmetrized_squared_error.mean())
+                row["reference_ms"] = float(stats.reference_square.mean())
             rows.append(row)
     for layer, spectrum in analysis.spectra.items():
         fractions = spectrum.fractions()
@@ -60,16 +65,19 @@ def errors_table(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=ERRORS_COLUMNS)
     errors = errors.assign(
         accuracy=errors.get("accuracy_mse", np.nan) * errors["n_samples"],
-        equivariance=errors["equivariance_mse"] * errors["n_samples"])
+        equivariance=errors["equivariance_mse"] * errors["n_samples"],
+        reference=errors.get("reference_ms", np.nan) * errors["n_samples"])
+    every = lambda x: x.sum(min_count=len(x))  # noqa: E731  (NaN unless all known)
     pooled = errors.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
-        accuracy=("accuracy", lambda x: x.sum(min_count=len(x))),
-        equivariance=("equivariance", "sum"), n_samples=("n_samples", "sum")).reset_index()
+        accuracy=("accuracy", every), equivariance=("equivariance", "sum"),
+        n_samples=("n_samples", "sum"), reference=("reference", every)).reset_index()
     return pd.DataFrame({
         "target": pooled["name"], "o3_lambda": pooled["o3_lambda"],
         "o3_sigma": pooled["o3_sigma"],
         "accuracy_rmse": np.sqrt(pooled["accuracy"] / pooled["n_samples"]),
         "equivariance_rmse": np.sqrt(pooled["equivariance"] / pooled["n_samples"]),
         "n_samples": pooled["n_samples"].astype(int),
+        "reference_rms": np.sqrt(pooled["reference"] / pooled["n_samples"]),
     })[ERRORS_COLUMNS]
 
 

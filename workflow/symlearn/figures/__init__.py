@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 
 #: the figures this package draws (one module each): .pdf, .png and .csv
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8")
 #: the tables it writes (one module each): .csv and .md
 TABLES = ("table1",)
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:
-    """Build one figure or table (``fig1`` ... ``table1``) from its input tables."""
+    """Build one figure or table (``fig1`` ... ``fig8``, ``table1``) from its input tables."""
     from . import style
     from .tables import FigureError, read_table
 

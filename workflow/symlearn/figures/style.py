@@ -34,12 +34,23 @@ PALETTE = "colorblind"
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D")
 
+DIMENSIONLESS = "dimensionless"
 #: target name -> (label, unit, factor from the analysis' units to the plotted ones)
 TARGETS = {
     "energy": ("energy", "meV/atom", 1e3),
     "non_conservative_force": ("forces", "meV/Å", 1e3),
     "non_conservative_stress": ("stress", "meV/Å³", 1e3),
+    # the geometric targets (per atom): a pseudoscalar and the neighbour-density
+    # projections ``density_l{lambda}`` (matched by DENSITY below), both dimensionless
+    "pseudoscalar": ("pseudoscalar", DIMENSIONLESS, 1.0),
 }
+#: a neighbour-density projection target, ``density_l3``: its lambda
+DENSITY = re.compile(r"density_l(\d+)")
+#: the edge embeddings of the geometric-target runs -> label
+EMBEDDINGS = {"cartesian": "Cartesian", "solid_harmonics": "solid harmonics"}
+#: the stages of a purified run, in order -> label
+STAGES = {"original": "original", "bias_removed": "biases removed",
+          "projected": "projected (symmetrized)"}
 
 #: the liquid-argon semantic classes PoLAr-MAE predicts, in label order (0..3)
 CLASSES = ("shower", "track", "michel", "delta")
@@ -110,12 +121,18 @@ def log_yaxis(ax) -> None:
 
 
 def target_label(target: str) -> str:
+    density = DENSITY.fullmatch(target)
+    if density:
+        return f"density λ={density.group(1)}"
     return TARGETS.get(target, (target.replace("_", " "),))[0]
 
 
 def target_unit(target: str) -> tuple[str, float]:
     """The plotted unit of a target and the factor from the analysis' units to it
-    (targets not listed in ``TARGETS`` are plotted as they are)."""
+    (targets not listed in ``TARGETS`` are plotted as they are; the density projections
+    ``density_l{lambda}`` are dimensionless)."""
+    if DENSITY.fullmatch(target):
+        return DIMENSIONLESS, 1.0
     _, unit, factor = TARGETS.get(target, ("", "analysis units", 1.0))
     return unit, factor
 
@@ -157,12 +174,59 @@ def layer_label(layer: str) -> str:
         match = re.fullmatch(pattern, layer)
         if match:
             text = match.expand(label)
+            text = DENSITY.sub(lambda m: target_label(m.group(0)), text)
             for target in TARGETS:
                 text = text.replace(target, target_label(target))
             return text
-    if layer in TARGETS:
+    if layer in TARGETS or DENSITY.fullmatch(layer):
         return f"output: {target_label(layer)}"
     return layer
+
+
+def embedding_label(edge_embedding: str, edge_lmax=None) -> str:
+    """``solid harmonics L ≤ 4``: the edge embedding of a geometric-target run (its
+    order, when it has one)."""
+    label = EMBEDDINGS.get(edge_embedding, str(edge_embedding).replace("_", " "))
+    if edge_lmax is None or pd.isna(edge_lmax):
+        return label
+    return f"{label} L ≤ {int(edge_lmax)}"
+
+
+def embedding_key(edge_embedding: str, edge_lmax=None) -> tuple[int, float]:
+    """Sort key of edge embeddings: Cartesian first, then by increasing order."""
+    kinds = list(EMBEDDINGS)
+    kind = kinds.index(edge_embedding) if edge_embedding in kinds else len(kinds)
+    return kind, -1.0 if edge_lmax is None or pd.isna(edge_lmax) else float(edge_lmax)
+
+
+def embedding_labels(runs: Iterable[tuple]) -> dict[str, str]:
+    """run -> legend label, from (run, edge_embedding, edge_lmax) tuples: runs sorted by
+    their embedding (:func:`embedding_key`, ties in the order given), each labelled by
+    its embedding, and by its name too where runs share an embedding."""
+    first = {}
+    for run, embedding, lmax in runs:
+        first.setdefault(run, (embedding, lmax))
+    order = sorted(first, key=lambda run: embedding_key(*first[run]))
+    labels = {run: embedding_label(*first[run]) for run in order}
+    counts = pd.Series(list(labels.values())).value_counts()
+    return {run: label if counts[label] == 1 else f"{label} ({run})"
+            for run, label in labels.items()}
+
+
+def value_axis(ax, values, which: str = "y", span: float = 20.0) -> bool:
+    """A log ``which`` axis (:func:`log_axis`) when every value is positive and they span
+    more than ``span`` (largest / smallest), else a linear one from 0; call it after
+    drawing. Returns whether the axis is logarithmic."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if len(values) and (values > 0).all() and values.max() > span * values.min():
+        log_axis(ax, which)
+        return True
+    if which == "y":
+        ax.set_ylim(bottom=0)
+    else:
+        ax.set_xlim(left=0)
+    return False
 
 
 def layer_colors(n: int) -> list:

@@ -4,7 +4,12 @@ The paper's values are quoted from its text (arXiv:2603.24638) and typed in here
 where they come from; every value of this run is computed from the analysis tables.
 A value the pipeline does not produce yet is listed with its status, never left out.
 PoLAr-MAE rows (equivariance / accuracy RMSE of the class probabilities, mean
-classification instability) have no quoted paper value: the abstract gives none.
+classification instability) and the geometric-target rows (relative test RMSE of the
+pseudoscalar per run, and of the highest density projection for the Cartesian and the
+highest-order solid-harmonics edge embedding) have no quoted paper value: the abstract
+gives none. The purification row is the stress equivariance RMSE after removing the
+readout biases divided by the one before, for the first purified run trained with O(3)
+augmentation.
 """
 
 from __future__ import annotations
@@ -18,20 +23,29 @@ import yaml
 
 from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
+from . import style
 from .tables import (
     ERRORS,
+    GEOMETRIC_ERRORS,
     INSTABILITY,
     POLARMAE_ERRORS,
+    PSEUDOSCALAR,
+    STAGES,
     augmentations,
     final_checkpoint,
     final_finetune,
+    informative_parts,
     read_table,
     run_order,
 )
+from .tables import PURIFICATION as PURIFICATION_COLUMNS
 
 INPUTS = {"errors": ERRORS,
           # the collected PoLAr-MAE tables (results/analysis/polarmae/)
           "polarmae_errors": POLARMAE_ERRORS, "instability": INSTABILITY,
+          # results/analysis/purification.csv and the geometric-target runs' errors
+          # (results/analysis/pet/geometric/errors.csv)
+          "purification": PURIFICATION_COLUMNS, "geometric_errors": GEOMETRIC_ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
 
@@ -56,6 +70,12 @@ POLARMAE = [("polarmae_probabilities",
              "PoLAr-MAE class probabilities: equivariance RMSE / accuracy RMSE"),
             ("polarmae_instability", "PoLAr-MAE: mean classification instability")]
 POLARMAE_TARGET = "class_probabilities"
+#: the keys of the geometric-target rows, at each run's last checkpoint: the relative
+#: test RMSE (test RMSE / RMS of the reference) of the pseudoscalar per run, and of the
+#: highest density projection for the first Cartesian and the highest-L run
+GEOMETRIC = ("pet_pseudoscalar", "pet_density_lambda_max")
+#: the purification stages compared: the readout biases removed / the original model
+PURIFIED_STAGES = (STAGES[1], STAGES[0])
 NOT_QUOTED = "not quoted in the paper's abstract"
 COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augmentation",
            "epoch", "step", "n_samples", "status", "configuration"]
@@ -84,6 +104,7 @@ def describe(config: Mapping[str, Any]) -> str:
            f"{training['epochs']} epochs; analysis: {analysis['n_structures']} test "
            f"structures, grid degree {pet_grid_degree(config)}, "
            f"lambda_max {analysis['lambda_max']}")
+    pet += _variants(config)
     lartpc = config["data"]["lartpc"]
     events = (f"{sum(lartpc['synthetic']['n_events'].values())} events"
               if lartpc["source"] == "synthetic" else "")
@@ -94,6 +115,31 @@ def describe(config: Mapping[str, Any]) -> str:
             f"{polarmae['finetune']['steps']} fine-tuning steps; analysis: "
             f"{analysis['n_events']} events, grid degree {polarmae_grid_degree(config)}, "
             f"lambda_max {analysis['lambda_max']}")
+
+
+def _variants(config: Mapping[str, Any]) -> str:
+    """The geometric-target runs (with their edge embedding) and the purified runs of the
+    configuration, where it has them."""
+    runs = config["pet"]["runs"]
+    geometric = [f"{run} ({style.embedding_label(*_embedding(spec))})"
+                 for run, spec in runs.items() if spec.get("targets") == "geometric"]
+    text = ""
+    if geometric:
+        targets = config["data"]["atomistic"].get("geometric_targets", {})
+        lam = f", density λ ≤ {targets['lambda_max']}" if "lambda_max" in targets else ""
+        text += f"; geometric targets (pseudoscalar{lam}): {', '.join(geometric)}"
+    purification = config["analysis"].get("purification")
+    if purification and purification.get("runs"):
+        text += f"; purified: {', '.join(purification['runs'])}"
+        if "n_rotations" in purification:
+            text += (f" (the projected model's equivariance on "
+                     f"{purification['n_rotations']} random rotations)")
+    return text
+
+
+def _embedding(spec: Mapping[str, Any]) -> tuple[str, Any]:
+    embedding = spec.get("edge_embedding") or {"type": "cartesian"}
+    return embedding["type"], embedding.get("lmax")
 
 
 def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
@@ -133,7 +179,102 @@ def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
     return rows
 
 
+def purification_row(purification: pd.DataFrame, configuration: str) -> dict:
+    """The stress equivariance RMSE with the readout biases removed divided by the
+    original's, for the first purified run trained with O(3) augmentation that has the
+    stress: each stage's whole tensor pooled over its non-vanishing parts
+    (:func:`whole_target`)."""
+    key, quantity, target, paper, source = PURIFICATION
+    row = dict(key=key, quantity=quantity, paper=paper, paper_source=source,
+               configuration=configuration)
+    augmentation = augmentations(purification)
+    runs = [run for run in run_order(purification) if augmentation[run] == "o3"
+            and ((purification["run"] == run) & (purification["target"] == target)).any()]
+    if not runs:
+        return dict(row, status=f"not produced: no run with O(3) augmentation and the "
+                                f"{style.target_label(target)} in the purification table "
+                                f"(runs: {', '.join(run_order(purification))})")
+    run = runs[0]
+    row.update(run=run, augmentation=augmentation[run])
+    parts = informative_parts(purification[(purification["run"] == run)
+                                           & (purification["target"] == target)])
+    stages = {stage: parts[parts["stage"] == stage] for stage in PURIFIED_STAGES}
+    for stage, rows in stages.items():
+        if rows.empty:
+            return dict(row, status=f"not produced: run {run} has no {stage} stage of the "
+                                    f"{style.target_label(target)} in the purification table")
+    after, before = (whole_target(stages[stage])[1] for stage in PURIFIED_STAGES)
+    if not before > 0:
+        return dict(row, status=f"not produced: the {style.target_label(target)} of run "
+                                f"{run} has no equivariance error to reduce")
+    return dict(row, this_run=after / before, epoch=int(parts["epoch"].max()),
+                n_samples=whole_target(stages[PURIFIED_STAGES[1]])[2], status="computed")
+
+
+def _relative(part: pd.DataFrame, run: str, target: str) -> dict:
+    """The relative test RMSE of one target of one run, or why there is none."""
+    if part.empty:
+        return dict(status=f"not produced: no {target} at the last checkpoint of run {run}")
+    row = part.iloc[0]
+    if not row["reference_rms"] > 0:
+        return dict(status=f"not produced: the reference RMS of {target} is zero in run "
+                           f"{run}")
+    return dict(this_run=row["accuracy_rmse"] / row["reference_rms"], epoch=int(row["epoch"]),
+                n_samples=int(row["n_samples"]), status="computed")
+
+
+def geometric_rows(geometric_errors: pd.DataFrame, configuration: str) -> list[dict]:
+    """The geometric-target rows, at each run's last checkpoint: the relative test RMSE
+    of the pseudoscalar for every run (in embedding order), then that of the highest
+    density projection for the first Cartesian run and for the run of highest
+    solid-harmonics order."""
+    final = final_checkpoint(geometric_errors)
+    augmentation = augmentations(geometric_errors)
+    embedding = {row.run: (row.edge_embedding, row.edge_lmax) for row in
+                 geometric_errors.drop_duplicates("run").itertuples(index=False)}
+    # runs in embedding order (Cartesian, then solid harmonics of increasing L), as drawn
+    runs = list(style.embedding_labels((run, *embedding[run]) for run in embedding))
+    label = {run: style.embedding_label(*embedding[run]) for run in runs}
+    base = dict(paper=np.nan, paper_source=NOT_QUOTED, configuration=configuration)
+    rows = []
+    for run in runs:
+        part = final[(final["run"] == run) & (final["target"] == PSEUDOSCALAR)]
+        rows.append(dict(base, key=GEOMETRIC[0], run=run, augmentation=augmentation[run],
+                         quantity=f"PET pseudoscalar target, {label[run]} edge embedding: "
+                                  "test RMSE / RMS of the reference",
+                         **_relative(part, run, PSEUDOSCALAR)))
+
+    density = final[final["target"].map(lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
+    if density.empty:
+        return rows + [dict(base, key=GEOMETRIC[1],
+                            quantity="PET highest density projection: test RMSE / RMS of "
+                                     "the reference",
+                            status="not produced: no density projection in the geometric "
+                                   "analysis tables")]
+    lam = int(density["o3_lambda"].max())
+    target = f"density_l{lam}"
+    cartesian = [run for run in runs if embedding[run][0] == "cartesian"]
+    harmonics = sorted((run for run in runs if embedding[run][0] == "solid_harmonics"),
+                       key=lambda run: -style.embedding_key(*embedding[run])[1])
+    for kind, chosen in (("the Cartesian", cartesian), ("a solid-harmonics", harmonics)):
+        row = dict(base, key=GEOMETRIC[1])
+        if not chosen:
+            rows.append(dict(row, quantity=f"PET density λ={lam} target: test RMSE / RMS "
+                                           "of the reference",
+                             status=f"not produced: no geometric run with {kind} edge "
+                                    "embedding"))
+            continue
+        run = chosen[0]
+        part = density[(density["run"] == run) & (density["target"] == target)]
+        rows.append(dict(row, run=run, augmentation=augmentation[run],
+                         quantity=f"PET density λ={lam} target, {label[run]} edge "
+                                  "embedding: test RMSE / RMS of the reference",
+                         **_relative(part, run, target)))
+    return rows
+
+
 def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
+         purification: pd.DataFrame, geometric_errors: pd.DataFrame,
          config: Mapping[str, Any]) -> pd.DataFrame:
     """One row per quoted number and run: the paper's value and this run's."""
     configuration = describe(config)
@@ -161,10 +302,8 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
                            n_samples=n, status="computed")
             rows.append(row)
     rows += polarmae_rows(polarmae_errors, instability, configuration)
-    key, quantity, target, paper, source = PURIFICATION
-    rows.append(dict(key=key, quantity=quantity, paper=paper, paper_source=source,
-                     status="not produced yet: the pipeline has no purification rule",
-                     configuration=configuration))
+    rows.append(purification_row(purification, configuration))
+    rows += geometric_rows(geometric_errors, configuration)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -194,8 +333,15 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "invariant) to their accuracy RMSE against the one-hot true class, and the mean "
         "classification instability, the fraction of grid orientations in which a "
         "point's predicted class differs from that of the symmetrized prediction, "
-        "averaged over every point. The embedded default run uses small synthetic data "
-        "and small models: its numbers are not expected to match the paper's.",
+        "averaged over every point. Purification: the equivariance RMSE of the whole "
+        "stress tensor with the biases of the covariant readouts projected onto their "
+        "invariant part, divided by the original model's, for the first purified run "
+        "trained with O(3) augmentation. Geometric targets, at each run's last "
+        "checkpoint: the test RMSE divided by the RMS of the reference values (100 % is no "
+        "better than predicting zero) of the pseudoscalar for every run, and of the "
+        "highest density projection for the Cartesian and the highest-order "
+        "solid-harmonics edge embedding. The embedded default run uses small synthetic "
+        "data and small models: its numbers are not expected to match the paper's.",
         "",
         "| quantity | run | paper | this run | checkpoint | status |",
         "|---|---|---|---|---|---|",
@@ -211,6 +357,8 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
     unquoted = table[table["key"].isin([key for key, _ in POLARMAE])]
     if len(unquoted):
         lines.append(f"- PoLAr-MAE rows: {NOT_QUOTED}; this run's values only")
+    if table["key"].isin(GEOMETRIC).any():
+        lines.append(f"- geometric-target rows: {NOT_QUOTED}; this run's values only")
     lines += ["", "## Configuration that produced this run's values", "",
               describe(config), "", "```yaml",
               yaml.safe_dump(dict(config), sort_keys=False).rstrip(), "```", ""]

@@ -34,6 +34,23 @@ INSTABILITY = ["run", "augmentation", "phase", "step", "grouping", "group", "n_p
 EXAMPLE = ["run", "event", "rotation_deg", "point", "x", "y", "z", "semantic", "predicted",
            "predicted_rotated", "changed"]
 PRETRAIN, FINETUNE = "pretrain", "finetune"
+#: ... of the PET runs trained on geometric targets (a pseudoscalar, the neighbour-density
+#: projections density_l0, density_l1, ...): their edge embedding (cartesian, or
+#: solid_harmonics up to edge_lmax; edge_lmax empty for cartesian), and in the errors
+#: the RMS of the reference values, so that accuracy_rmse / reference_rms is a relative
+#: error (1: no better than predicting zero)
+GEOMETRIC_ERRORS = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "target",
+                    "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse", "n_samples",
+                    "reference_rms"]
+GEOMETRIC_SPECTRUM = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "layer",
+                      "o3_lambda", "o3_sigma", "fraction", "residual"]
+PSEUDOSCALAR = "pseudoscalar"
+#: ... of the purified runs: one row per run x target irrep x stage (STAGES, in order),
+#: the projected stage's equivariance RMSE estimated on random rotations
+PURIFICATION = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "target",
+                "o3_lambda", "o3_sigma", "stage", "accuracy_rmse", "equivariance_rmse",
+                "n_samples", "equivariance_estimate"]
+STAGES = ("original", "bias_removed", "projected")
 
 #: an output part whose reference RMSE is below this vanishes identically (the
 #: antisymmetric part of the symmetric stress): it carries no information to plot

@@ -8,6 +8,7 @@ to channels). Nothing here knows what the model is.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,17 @@ class GridContext:
                 quadrature.matrices[:n_proper], quadrature.weights[:n_proper],
                 lambda_max).to(dtype=dtype, device=self.device)
 
+    def shifted(self, h: torch.Tensor) -> GridContext:
+        """The same grid translated on the right, ``g -> g h``, for outputs only: A on
+        it back-transforms ``f(g h x)`` by ``rho(g h)``, so its symmetrized prediction is
+        ``rho(h)^-1 Pi(h x)`` in the frame of ``x`` (how a symmetrized model's own
+        equivariance is measured)."""
+        shifted = copy.copy(self)
+        shifted.matrices = self.matrices @ h.to(self.matrices)
+        shifted.coefficients = None
+        shifted.lambda_max = None
+        return shifted
+
     def copies_per_batch(self, size_per_copy: int, budget: int) -> int:
         """Grid points per forward pass: as many copies as fit in ``budget`` (atoms,
         points, ...) at ``size_per_copy`` each, at least a pair, spread evenly over the
@@ -83,10 +95,11 @@ class GridContext:
 def _accumulate(context: GridContext,
                 batches: Iterable[tuple[torch.Tensor, Mapping[str, torch.Tensor]]],
                 outputs: Mapping[str, OutputKind], features: Sequence[str],
-                references: Mapping[str, torch.Tensor], progress) -> InputAnalysis:
+                references: Mapping[str, torch.Tensor], progress,
+                exact_outputs: bool = True) -> InputAnalysis:
     quadrature = context.quadrature
     n_grid = quadrature.n_rotations
-    if outputs:
+    if outputs and exact_outputs:
         quadrature.require(lambda_variance=max(k.max_lambda for k in outputs.values()))
     if features and context.coefficients is None:
         raise ValueError("features need a grid context built with lambda_max")
@@ -170,16 +183,19 @@ def analyse_input(evaluate: Evaluate, context: GridContext, *,
                   outputs: Mapping[str, OutputKind] | None = None,
                   features: Sequence[str] = (),
                   references: Mapping[str, torch.Tensor] | None = None,
+                  exact_outputs: bool = True,
                   batch_size: int = 64, progress: Callable[[int], None] | None = None,
                   ) -> InputAnalysis:
     """A for ``outputs`` (with the accuracy against ``references``, given in the input
     frame as (samples, ...)) and B for ``features``, evaluating ``evaluate`` on batches
-    of at most ``batch_size`` grid points."""
+    of at most ``batch_size`` grid points. ``exact_outputs=False`` accepts a grid that
+    does not resolve every output (its orbit averages are then quadrature estimates)."""
     def batches():
         for index in context.batches(batch_size):
             yield index, evaluate(context.matrices[index])
 
-    return _accumulate(context, batches(), outputs or {}, features, references or {}, progress)
+    return _accumulate(context, batches(), outputs or {}, features, references or {}, progress,
+                       exact_outputs)
 
 
 def analyse_on_grid(responses: Mapping[str, torch.Tensor], context: GridContext, *,

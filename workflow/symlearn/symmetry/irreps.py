@@ -11,7 +11,8 @@ is preserved), as in SYMMETRY.md:
 - ``axial`` (trailing 3): (1, -1);
 - ``rank2`` (trailing 3 x 3 Cartesian matrix): trace (0, +1), antisymmetric part
   (1, -1) and symmetric traceless part (2, +1), in metatomic's component convention;
-- ``spherical`` (trailing 2 lambda + 1, e3nn's real basis): (lambda, sigma).
+- ``spherical`` (trailing 2 lambda + 1): (lambda, sigma), in e3nn's real basis or, with
+  ``basis="metatomic"``, in the one metatrain's spherical targets use.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class OutputKind:
     name: str
     o3_lambda: int = 0
     o3_sigma: int = 1
+    basis: str = "e3nn"
 
     def __post_init__(self):
         if self.name not in ("invariant", *_TRAILING):
@@ -55,10 +57,15 @@ class OutputKind:
     def max_lambda(self) -> int:
         return max(lam for lam, _ in self.irreps)
 
+    @property
+    def components(self) -> tuple[int, ...] | None:
+        """The trailing component axes of one sample (None: any, for ``invariant``)."""
+        return {"pseudoscalar": (1,), "vector": (3,), "axial": (3,), "rank2": (3, 3),
+                "spherical": (2 * self.o3_lambda + 1,)}.get(self.name)
+
     def check_shape(self, name: str, values: torch.Tensor) -> None:
         """``values`` is (copies, samples, ...): check the trailing component axes."""
-        expected = {"pseudoscalar": (1,), "vector": (3,), "axial": (3,), "rank2": (3, 3),
-                    "spherical": (2 * self.o3_lambda + 1,)}.get(self.name)
+        expected = self.components
         if values.ndim < 2:
             raise ValueError(f"output {name!r}: expected (copies, samples, ...) values, "
                              f"got shape {tuple(values.shape)}")
@@ -82,7 +89,7 @@ class OutputKind:
             return torch.einsum("bki,bnkl,blj->bnij", g, values, g)
         _, improper = proper_part(g)
         signs = parity_signs(self.o3_lambda, self.o3_sigma, improper).to(values)
-        d = wigner_D(self.o3_lambda, g).to(values)
+        d = wigner_D(self.o3_lambda, g, self.basis).to(values)
         return signs[:, None, None] * torch.einsum("bmk,bnm->bnk", d, values)
 
     def split(self, values: torch.Tensor) -> dict[Irrep, torch.Tensor]:

@@ -61,6 +61,7 @@ class IrrepStatistics:
     variance: torch.Tensor             # (samples,): orbit variance v(x)
     squared_error: torch.Tensor | None  # (samples,): orientation-averaged |z - y|^2 / d
     symmetrized_squared_error: torch.Tensor | None  # (samples,): |Pi - y|^2 / d
+    reference_square: torch.Tensor | None = None  # (samples,): |y|^2 / d
 
     @property
     def n_samples(self) -> int:
@@ -109,11 +110,14 @@ class OrbitStatistics:
                 "grid of higher degree")
         variance = variance.clamp(min=0.0) / d
         mean = self._center + self._s1
-        squared_error = symmetrized = None
+        squared_error = symmetrized = reference_square = None
         if self.reference is not None:
+            reference = self.reference.to(mean)
             squared_error = self._error / d
-            symmetrized = (mean - self.reference.to(mean)).square().sum(-1) / d
-        return IrrepStatistics(d, mean, variance, squared_error, symmetrized)
+            symmetrized = (mean - reference).square().sum(-1) / d
+            reference_square = reference.square().sum(-1) / d
+        return IrrepStatistics(d, mean, variance, squared_error, symmetrized,
+                               reference_square)
 
 
 @dataclass

@@ -3,12 +3,16 @@
 ``g`` is any orthogonal 3x3 matrix; its proper part is ``R = det(g) g``. The
 ``(lambda, sigma)`` representation is ``D^lambda(R)`` for proper ``g`` and
 ``sigma (-1)^lambda D^lambda(R)`` for improper ``g``. The real basis is e3nn's (for
-lambda = 1 it is x, y, z: ``D^1(R) = R``); characters do not depend on it.
+lambda = 1 it is x, y, z: ``D^1(R) = R``) unless ``basis="metatomic"`` asks for the
+real spherical harmonics of metatensor, metatomic and sphericart (mu = -lambda..lambda;
+lambda = 1 is y, z, x), in which metatrain stores and rotates spherical targets;
+characters do not depend on the basis.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
@@ -47,9 +51,45 @@ def parity_signs(o3_lambda: int, o3_sigma: int, improper: torch.Tensor) -> torch
     return torch.where(improper, float(sign), 1.0)
 
 
-def wigner_D(o3_lambda: int, g) -> torch.Tensor:
-    """Real Wigner-D matrices ``D^lambda`` of the proper parts of ``g``: (..., 2l+1, 2l+1)."""
+BASES = ("e3nn", "metatomic")
+
+
+@functools.cache
+def _metatomic_basis(o3_lambda: int) -> torch.Tensor:
+    """``Q`` with ``D_metatomic(R) = Q D_e3nn(R) Q^T``: the intertwiner of the two real
+    bases, the null vector of ``D_m(R) Q - Q D_e(R) = 0`` stacked over a few rotations
+    (unique up to a sign, which cancels in ``Q D Q^T``)."""
+    from metatomic.torch.o3 import O3Transformations
+    from scipy.spatial.transform import Rotation
+
+    n = 2 * o3_lambda + 1
+    if n == 1:
+        return torch.ones(1, 1, dtype=torch.float64)
+    rotations = torch.as_tensor(Rotation.random(4, random_state=0).as_matrix())
+    d_m = O3Transformations(rotations, o3_lambda).wigner_D_matrices(o3_lambda)
+    d_e = wigner_D(o3_lambda, rotations)
+    eye = torch.eye(n, dtype=torch.float64)
+    # vec(D_m Q - Q D_e) = (I x D_m - D_e^T x I) vec(Q), column-major vec
+    system = torch.cat([torch.kron(eye, a) - torch.kron(b.T.contiguous(), eye)
+                        for a, b in zip(d_m.to(torch.float64), d_e, strict=True)])
+    _, singular, vh = torch.linalg.svd(system)
+    if singular[-2] < 1e-6 or singular[-1] > 1e-8:
+        raise RuntimeError(f"no unique basis change for lambda = {o3_lambda}")
+    q = vh[-1].reshape(n, n).T
+    return q * (n ** 0.5 / torch.linalg.norm(q))
+
+
+def wigner_D(o3_lambda: int, g, basis: str = "e3nn") -> torch.Tensor:
+    """Real Wigner-D matrices ``D^lambda`` of the proper parts of ``g``: (..., 2l+1, 2l+1),
+    in e3nn's real basis or (``basis="metatomic"``) in metatomic's."""
     from e3nn import o3
+
+    if basis not in BASES:
+        raise ValueError(f"unknown basis {basis!r}; known: {', '.join(BASES)}")
+    if basis == "metatomic":
+        q = _metatomic_basis(o3_lambda)
+        d = wigner_D(o3_lambda, g)
+        return (q.to(d) @ d @ q.T.to(d))
 
     g = _as_tensor(g)
     rotations, _ = proper_part(g)

@@ -37,11 +37,12 @@ import yaml
 
 from ..config import checkpoint_epochs
 from ..io import atomic_path, sha256_file, write_text_atomic
+from ..models.pet_variants import edge_embedding
 
 LOGGER = logging.getLogger(__name__)
 
-#: metatrain target name -> (extxyz key, metatrain target options)
-TARGETS: dict[str, dict[str, Any]] = {
+#: metatrain target name -> its options (the extxyz key it is read from, its type)
+STANDARD_TARGETS: dict[str, dict[str, Any]] = {
     "energy": {
         "key": "energy", "unit": "eV", "forces": False, "stress": False,
         "virial": False,
@@ -55,12 +56,46 @@ TARGETS: dict[str, dict[str, Any]] = {
         "type": {"cartesian": {"rank": 2}}, "sample_kind": "system",
     },
 }
-#: config loss-weight name -> metatrain target name
-LOSS_WEIGHT_TARGETS = {
-    "energy": "energy",
-    "forces": "non_conservative_force",
-    "stress": "non_conservative_stress",
-}
+#: metatrain target name -> its config loss-weight name (every density_l* is "density")
+LOSS_WEIGHT_NAMES = {"energy": "energy", "non_conservative_force": "forces",
+                     "non_conservative_stress": "stress", "pseudoscalar": "pseudoscalar"}
+
+
+#: metatrain's prefix of non-standard target names: the geometric targets are
+#: ``mtt::pseudoscalar`` and ``mtt::density_l{lambda}``, read from the extxyz arrays
+#: named without it
+CUSTOM_PREFIX = "mtt::"
+
+
+def loss_weight_name(target: str) -> str:
+    name = target.removeprefix(CUSTOM_PREFIX)
+    return "density" if name.startswith("density_l") else LOSS_WEIGHT_NAMES[name]
+TARGET_SETS = ("standard", "geometric")
+
+
+def _spherical(key: str, o3_lambda: int, o3_sigma: int) -> dict[str, Any]:
+    return {"key": key, "unit": "", "quantity": "", "sample_kind": "atom",
+            "type": {"spherical": {"irreps": [{"o3_lambda": o3_lambda,
+                                               "o3_sigma": o3_sigma}]}}}
+
+
+def target_options(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The metatrain targets of a run: energy, forces and stress (``standard``), or the
+    geometric targets of :mod:`symlearn.data.geometric` as spherical targets, so that
+    metatrain's augmentation rotates (and inverts) them as they transform: the
+    pseudoscalar as (0, -1), the density projections ``mtt::density_l{lambda}`` as
+    (lambda, +1)."""
+    targets = settings.get("targets", "standard")
+    if targets == "standard":
+        return copy.deepcopy(STANDARD_TARGETS)
+    if targets != "geometric":
+        raise ValueError(f"targets must be one of {TARGET_SETS}, got {targets!r}")
+    keys = {"pseudoscalar": (0, -1)}
+    for lam in range(int(settings["geometric"]["lambda_max"]) + 1):
+        keys[f"density_l{lam}"] = (lam, 1)
+    return {CUSTOM_PREFIX + key: _spherical(key, *irrep) for key, irrep in keys.items()}
+
+
 AUGMENTATIONS = ("o3", "none")
 RESUME_DIR = "resume"
 
@@ -78,10 +113,10 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def _dataset(path: str | Path) -> dict[str, Any]:
+def _dataset(path: str | Path, targets: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "systems": {"read_from": str(path), "reader": "ase", "length_unit": "angstrom"},
-        "targets": copy.deepcopy(TARGETS),
+        "targets": copy.deepcopy(dict(targets)),
     }
 
 
@@ -90,11 +125,13 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
     """metatrain options for one run, from the run's settings in the config.
 
     ``settings`` has ``model`` (PET model hyperparameters, passed through),
-    ``training`` (epochs, batch size, learning rate, ...) and ``augmentation``.
+    ``training`` (epochs, batch size, learning rate, ...), ``augmentation`` and
+    optionally ``targets`` (``standard`` or ``geometric``, with ``geometric`` settings).
     Checkpoints are requested every epoch; :class:`_Trainer` keeps the ones the
     schedule asks for.
     """
     training = settings["training"]
+    targets = target_options(settings)
     hypers = {
         "num_epochs": int(training["epochs"]),
         "batch_size": int(training["batch_size"]),
@@ -103,10 +140,11 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
         "checkpoint_interval": 1,
         "log_interval": 1,
         # stress is intensive: its loss and metrics are per structure, not per atom
-        "per_structure_targets": ["non_conservative_stress"],
+        "per_structure_targets": [t for t in targets if t == "non_conservative_stress"],
         "loss": {
-            LOSS_WEIGHT_TARGETS[name]: {"type": "mse", "weight": float(weight)}
-            for name, weight in training["loss_weights"].items()
+            target: {"type": "mse",
+                     "weight": float(training["loss_weights"][loss_weight_name(target)])}
+            for target in targets
         },
     }
     if training.get("weight_decay") is not None:
@@ -119,9 +157,9 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
         "base_precision": int(training["precision"]),
         "architecture": {"name": "pet", "model": dict(settings["model"]),
                          "training": hypers},
-        "training_set": _dataset(train),
-        "validation_set": _dataset(val),
-        "test_set": _dataset(test),
+        "training_set": _dataset(train, targets),
+        "validation_set": _dataset(val, targets),
+        "test_set": _dataset(test, targets),
     }
 
 
@@ -271,6 +309,7 @@ def _fingerprint(options: Mapping[str, Any], settings: Mapping[str, Any],
     return {
         "options": json.loads(json.dumps(options)),
         "augmentation": settings["augmentation"],
+        "edge_embedding": settings.get("edge_embedding"),
         "checkpoint_every": settings["training"]["checkpoint_every"],
         "data": {name: sha256_file(path) for name, path in data.items()},
     }
@@ -389,7 +428,8 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     attempt = 1 + len(list(resume.glob("attempt_*.log")))
 
     with (_training_logs(resume / f"attempt_{attempt}.log"),
-          _pet_trainer(_make_trainer(schedule), settings["augmentation"], resume_rng)):
+          _pet_trainer(_make_trainer(schedule), settings["augmentation"], resume_rng),
+          edge_embedding(settings.get("edge_embedding") or {"type": "cartesian"})):
         train_model(OmegaConf.create(options), output=resume / "model.pt",
                     extensions=resume / "extensions", checkpoint_dir=resume,
                     restart_from=restart_from)
@@ -421,4 +461,5 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
     name = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
     if name != "pet":
         raise CheckpointError(f"{path} is a checkpoint of architecture {name!r}, not 'pet'")
-    return model_from_checkpoint(checkpoint, context=context)
+    with edge_embedding():  # rebuilt with the edge embedding its weights belong to
+        return model_from_checkpoint(checkpoint, context=context)

@@ -1,0 +1,237 @@
+"""PET variants (solid-harmonics edge embeddings) and the purification of readouts."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from symlearn.analyse.pet import PETAdapter, load_pet, target_kind
+from symlearn.analyse.purification import (
+    STAGES,
+    invariant_part,
+    purify_checkpoint,
+    remove_covariant_biases,
+)
+from symlearn.analyse.tables import PURIFICATION_COLUMNS
+from symlearn.data.extxyz import frame_labels, read_frames, write_frames
+from symlearn.data.geometric import add_geometric_targets
+from symlearn.models.pet_variants import (
+    SolidHarmonicsEdgeEmbedding,
+    check_spec,
+    edge_embedding,
+)
+from symlearn.symmetry import GridContext, OutputKind, o3_quadrature
+
+LAMBDA_MAX = 3
+
+
+@pytest.fixture(scope="module")
+def geometric_data(tiny_pet_data, tmp_path_factory):
+    """The tiny data set with its geometric targets (lambda <= 3)."""
+    directory = tmp_path_factory.mktemp("geometric")
+    paths = {}
+    for name, path in tiny_pet_data.items():
+        frames = read_frames(path)
+        add_geometric_targets(frames, cutoff=4.0, width=0.5, lambda_max=LAMBDA_MAX)
+        paths[name] = directory / f"{name}.xyz"
+        write_frames(frames, paths[name])
+    return paths
+
+
+def _geometric_settings(make_tiny_settings, embedding):
+    settings = make_tiny_settings()
+    settings.update(targets="geometric", edge_embedding=embedding,
+                    geometric={"cutoff": 4.0, "cutoff_width": 0.5,
+                               "lambda_max": LAMBDA_MAX})
+    settings["training"].update(epochs=1, checkpoint_every=1)
+    return settings
+
+
+@pytest.mark.parametrize("embedding", [{"type": "cartesian"},
+                                       {"type": "solid_harmonics", "lmax": 2},
+                                       {"type": "solid_harmonics", "lmax": 4},
+                                       {"type": "solid_harmonics", "lmax": 8}],
+                         ids=["cartesian", "sh2", "sh4", "sh8"])
+def test_each_variant_builds_and_takes_a_training_step(embedding, geometric_data,
+                                                       make_tiny_settings, tmp_path):
+    from symlearn.train.pet import train_pet
+
+    settings = _geometric_settings(make_tiny_settings, embedding)
+    train_pet(settings, **geometric_data, out_dir=tmp_path, threads=1)
+    before = load_pet(tmp_path / "checkpoints" / "epoch_0.ckpt")
+    after = load_pet(tmp_path / "checkpoints" / "epoch_1.ckpt")
+    embedders = [layer.edge_embedder for layer in after.backend.gnn_layers]
+    if embedding["type"] == "cartesian":
+        assert all(isinstance(e, torch.nn.Linear) and e.in_features == 4 for e in embedders)
+    else:
+        lmax = embedding["lmax"]
+        assert all(isinstance(e, SolidHarmonicsEdgeEmbedding) and e.lmax == lmax
+                   and e.linear.in_features == (lmax + 1) ** 2 + 1 for e in embedders)
+    # the step changed the weights, the embedding's included
+    changed = [not torch.equal(a, b) for a, b in
+               zip(before.state_dict().values(), after.state_dict().values(), strict=True)]
+    assert any(changed)
+    assert not torch.equal(before.backend.gnn_layers[0].edge_embedder.state_dict()[
+        next(iter(embedders[0].state_dict()))], embedders[0].state_dict()[
+        next(iter(embedders[0].state_dict()))])
+    # the geometric targets are outputs, with the transformation the analysis expects
+    assert {"mtt::pseudoscalar", *(f"mtt::density_l{lam}" for lam in range(LAMBDA_MAX + 1))
+            } <= set(after.target_names)
+    assert target_kind("mtt::pseudoscalar").irreps == [(0, -1)]
+    assert target_kind("mtt::density_l3") == OutputKind("spherical", 3, 1, basis="metatomic")
+    # metatrain exported (TorchScript) the variant
+    assert (tmp_path / "model.pt").stat().st_size > 0
+
+
+def test_solid_harmonics_are_homogeneous_polynomials():
+    """The embedding sees r^l Y_lm(v/cutoff): scaling the vector by s scales order l
+    by s^l (the distance column by s)."""
+    embedding = SolidHarmonicsEdgeEmbedding(3, cutoff=2.0, d_model=4).double()
+    torch.nn.init.eye_(embedding.linear.weight[:, :4])
+    v = torch.tensor([[0.3, -0.7, 0.5]], dtype=torch.float64)
+    edges = lambda x: torch.cat([x, x.norm(dim=-1, keepdim=True)], dim=-1)  # noqa: E731
+    from e3nn.o3._spherical_harmonics import _spherical_harmonics
+    scaled = [_spherical_harmonics(3, *(s * v / 2.0).T) for s in (1.0, 2.0)]
+    degrees = torch.cat([torch.full((2 * lam + 1,), lam) for lam in range(4)])
+    assert torch.allclose(scaled[1], scaled[0] * 2.0 ** degrees, atol=1e-12)
+    assert embedding(edges(v)).shape == (1, 4)
+
+
+def test_bad_variants_are_named():
+    with pytest.raises(ValueError, match="edge_embedding.type"):
+        check_spec({"type": "spherical"})
+    with pytest.raises(ValueError, match="edge_embedding.lmax"):
+        check_spec({"type": "solid_harmonics"})
+
+
+def test_edge_embedding_patch_is_undone():
+    from metatrain.pet.model import PET
+
+    original = PET.__init__
+    with edge_embedding({"type": "solid_harmonics", "lmax": 2}):
+        assert PET.__init__ is not original
+    assert PET.__init__ is original
+
+
+# --------------------------------------------------------------------------------------
+# purification
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return GridContext(o3_quadrature(5), None)
+
+
+@pytest.mark.parametrize(("kind", "shape"), [
+    (OutputKind("invariant"), (2,)), (OutputKind("vector"), (3, 2)),
+    (OutputKind("rank2"), (3, 3, 1)), (OutputKind("pseudoscalar"), (1, 1)),
+    (OutputKind("spherical", 2, 1, basis="metatomic"), (5, 1))])
+def test_invariant_part_of_a_bias(kind, shape, grid):
+    """The group average keeps a scalar, drops a vector, a pseudoscalar and a lambda = 2
+    bias, and keeps a matrix's isotropic part."""
+    bias = torch.arange(1.0, 1.0 + np.prod(shape), dtype=torch.float64)
+    kept = invariant_part(bias, kind, grid).reshape(shape)
+    if kind.name == "invariant":
+        expected = bias.reshape(shape)
+    elif kind.name == "rank2":
+        m = bias.reshape(3, 3)
+        expected = (torch.trace(m) / 3 * torch.eye(3, dtype=m.dtype))[..., None]
+    else:
+        expected = torch.zeros(shape, dtype=torch.float64)
+    assert torch.allclose(kept, expected, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def standard_model(tiny_pet_run):
+    _, out, _ = tiny_pet_run
+    return load_pet(out / "checkpoints" / "epoch_4.ckpt")
+
+
+def _force_and_stress_a(model, tiny_pet_data, context):
+    adapter = PETAdapter(model, layers=[])
+    frames = read_frames(tiny_pet_data["test"])
+    index = next(i for i, a in enumerate(frames) if a.pbc.all())
+    structure = adapter.structure(index, frames[index],
+                                  frame_labels(frames[index], tiny_pet_data["test"], index))
+    result = adapter.analyse(structure, context, layers=[])
+    return {name: {irrep: float(stats.variance.mean()) for irrep, stats in per.items()}
+            for name, per in result.outputs.items()}
+
+
+def _last_layers(model, target):
+    backend = model.backend
+    for layers in (backend.node_last_layers[target], backend.edge_last_layers[target]):
+        for per_key in layers:
+            yield from per_key.values()
+
+
+def test_purification_removes_a_deliberate_bias(standard_model, tiny_pet_data):
+    context = GridContext(o3_quadrature(5), None)
+    model = copy.deepcopy(standard_model)
+    original = _force_and_stress_a(model, tiny_pet_data, context)
+    with torch.no_grad():
+        for linear in _last_layers(model, "non_conservative_force"):
+            linear.bias += torch.tensor([0.5, -0.3, 0.2], dtype=linear.bias.dtype)
+    biased = _force_and_stress_a(model, tiny_pet_data, context)
+    force = ("non_conservative_force", (1, 1))
+    assert biased[force[0]][force[1]] > 2 * original[force[0]][force[1]]
+    removed = remove_covariant_biases(model, context)
+    assert removed["non_conservative_force"] > 0
+    assert removed["energy"] < 1e-12  # the energy's bias is invariant: kept
+    purified = _force_and_stress_a(model, tiny_pet_data, context)
+    assert purified[force[0]][force[1]] < 0.5 * biased[force[0]][force[1]]
+    for linear in _last_layers(model, "non_conservative_force"):
+        assert float(linear.bias.detach().abs().max()) < 1e-15
+
+
+def test_purification_leaves_an_exactly_equivariant_model_unchanged(standard_model,
+                                                                   tiny_pet_data):
+    """Readouts with no weights and only invariant biases (a constant energy, an
+    isotropic stress, no force) give an exactly equivariant PET: purification keeps
+    every bias and A stays zero."""
+    context = GridContext(o3_quadrature(5), None)
+    model = copy.deepcopy(standard_model)
+    with torch.no_grad():
+        for target in ("energy", "non_conservative_force", "non_conservative_stress"):
+            for linear in _last_layers(model, target):
+                linear.weight.zero_()
+                linear.bias.zero_()
+                if target == "energy":
+                    linear.bias.fill_(0.7)
+                if target == "non_conservative_stress":
+                    linear.bias.copy_(0.4 * torch.eye(3).reshape(-1))
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    a_before = _force_and_stress_a(model, tiny_pet_data, context)
+    remove_covariant_biases(model, context)
+    for name, p in model.named_parameters():
+        assert torch.allclose(p, before[name], atol=1e-12), name
+    a_after = _force_and_stress_a(model, tiny_pet_data, context)
+    for per in (a_before, a_after):
+        assert all(v < 1e-20 for irreps in per.values() for v in irreps.values())
+
+
+def test_purify_checkpoint_table(tiny_pet_run, tiny_pet_data, tmp_path):
+    _, out, _ = tiny_pet_run
+    settings = {"n_structures": 2, "seed": 0, "lambda_max": 1, "grid_degree": None,
+                "geometric_grid_degree": None, "batch_atoms": 512, "dtype": "float64",
+                "threads": 1, "memory_gb": 1, "layers": None}
+    table = purify_checkpoint(str(out / "checkpoints" / "epoch_4.ckpt"),
+                              str(tiny_pet_data["test"]), str(tmp_path / "p.csv"),
+                              settings, n_rotations=3, seed=0)
+    assert list(table.columns) == PURIFICATION_COLUMNS
+    assert pd.read_csv(tmp_path / "p.csv").shape == table.shape
+    assert list(dict.fromkeys(table["stage"])) == list(STAGES)
+    by = table.set_index(["stage", "target", "o3_lambda"])
+    # the energy is invariant: its bias stays, so the first two stages agree
+    assert np.isclose(by.loc[("original", "energy", 0), "equivariance_rmse"],
+                      by.loc[("bias_removed", "energy", 0), "equivariance_rmse"])
+    # the projected forces are equivariant up to the grid's aliasing
+    force = by.loc[("projected", "non_conservative_force", 1)]
+    assert force["equivariance_rmse"] < 0.05 * by.loc[
+        ("original", "non_conservative_force", 1), "equivariance_rmse"]
+    assert (table.loc[table["stage"] == "projected", "equivariance_estimate"]
+            == "random_rotations").all()
