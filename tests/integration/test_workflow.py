@@ -332,11 +332,12 @@ def test_lint_is_clean(tmp_path):
         ({"data": {"atomistic": {"split": {"train": 0.9}}}},
          "data.atomistic.split: fractions sum to 1.3"),
         ({"analysis": {"pet": {"lambda_max": 3, "grid_degree": 5}}},
-         "analysis.pet.grid_degree: 5 is too coarse for run pet-aug; lambda_max 3 and "
-         "its outputs (lambda up to 2) need a grid of degree >= 6"),
-        ({"pet": {"runs": {"geo-sh2": {"augmentation": "o3", "targets": "geometric",
+         # (the tiny config file lists the runs in sorted order)
+         "analysis.pet.grid_degree: 5 is too coarse for run geo-cartesian; lambda_max 3 "
+         "and its outputs (lambda up to 2) need a grid of degree >= 6"),
+        ({"pet": {"runs": {"geo-bad": {"augmentation": "o3", "targets": "geometric",
                                        "edge_embedding": {"type": "solid_harmonics"}}}}},
-         "pet.runs.geo-sh2.edge_embedding.lmax: solid_harmonics needs lmax"),
+         "pet.runs.geo-bad.edge_embedding.lmax: solid_harmonics needs lmax"),
         ({"analysis": {"purification": {"runs": ["pet-nope"]}}},
          "analysis.purification.runs: 'pet-nope' is not a PET run"),
     ],

@@ -127,11 +127,13 @@ def pet_analysis_outputs():
 def pet_run_keys(run):
     """The columns that name a PET run in the collected tables."""
     settings = pet_run_settings(config, run)
-    keys = {"run": run, "augmentation": settings["augmentation"]}
-    if settings["targets"] == "geometric":
-        embedding = settings["edge_embedding"]
-        keys.update(edge_embedding=embedding["type"], edge_lmax=embedding.get("lmax"))
-    return keys
+    embedding = settings["edge_embedding"]
+    return {
+        "run": run,
+        "augmentation": settings["augmentation"],
+        "edge_embedding": embedding["type"],
+        "edge_lmax": embedding.get("lmax"),
+    }
 
 
 def pet_checkpoint_tables(targets):
@@ -291,9 +293,35 @@ def output_prefix(wildcards, output):
     return os.path.splitext(output.csv)[0]
 
 
+def figure_ids():
+    """The figures this configuration draws: fig6 and fig7 need a run trained on the
+    geometric targets."""
+    skipped = () if PET_RUNS_BY_TARGETS["geometric"] else ("fig6", "fig7")
+    return [figure for figure in FIGURE_IDS if figure not in skipped]
+
+
+def table1_inputs(wildcards):
+    """table1's input tables (the geometric runs' errors where there are such runs)."""
+    inputs = {
+        "errors": rules.collect_pet_analysis.output.errors,
+        "polarmae_errors": rules.collect_polarmae_analysis.output.errors,
+        "instability": rules.collect_polarmae_analysis.output.instability,
+        "purification": rules.collect_purification.output[0],
+        "config": rules.provenance.output.config,
+    }
+    if PET_RUNS_BY_TARGETS["geometric"]:
+        inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors
+    return inputs
+
+
+def table1_arguments(wildcards, input):
+    """The --input flags of the figure command, one per input table."""
+    return " ".join(f"--input {name}={path}" for name, path in input.items())
+
+
 def figure_targets():
     """Every figure and table the pipeline draws."""
     return [
-        *expand(f"{FIGURES}/{{figure}}.{{ext}}", figure=FIGURE_IDS, ext=["pdf", "png", "csv"]),
+        *expand(f"{FIGURES}/{{figure}}.{{ext}}", figure=figure_ids(), ext=["pdf", "png", "csv"]),
         *expand(f"{FIGURES}/{{table}}.{{ext}}", table=TABLE_IDS, ext=["csv", "md"]),
     ]

@@ -187,12 +187,7 @@ rule table1:
     message:
         "table1: the paper's headline numbers next to this run's"
     input:
-        errors=rules.collect_pet_analysis.output.errors,
-        polarmae_errors=rules.collect_polarmae_analysis.output.errors,
-        instability=rules.collect_polarmae_analysis.output.instability,
-        purification=rules.collect_purification.output[0],
-        geometric_errors=rules.collect_geometric_analysis.output.errors,
-        config=rules.provenance.output.config,
+        unpack(table1_inputs),
     output:
         csv=report(
             f"{FIGURES}/table1.csv",
@@ -203,14 +198,10 @@ rule table1:
         md=f"{FIGURES}/table1.md",
     params:
         prefix=output_prefix,
+        inputs=table1_arguments,
     log:
         f"{RESULTS}/logs/figures/table1.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn figure table1 --input errors={input.errors}"
-        " --input polarmae_errors={input.polarmae_errors}"
-        " --input instability={input.instability}"
-        " --input purification={input.purification}"
-        " --input geometric_errors={input.geometric_errors}"
-        " --input config={input.config} --out {params.prefix} > {log} 2>&1"
+        "python -m symlearn figure table1 {params.inputs} --out {params.prefix} > {log} 2>&1"

@@ -26,7 +26,7 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
         raise FigureError(f"unknown figure {figure!r}; known: "
                           f"{', '.join(FIGURES + TABLES)}")
     module = importlib.import_module(f"{__name__}.{figure}")
-    missing = sorted(set(module.INPUTS) - set(inputs))
+    missing = sorted(set(module.INPUTS) - set(inputs) - set(getattr(module, "OPTIONAL", ())))
     if missing:
         raise FigureError(f"{figure} needs the input table(s) {', '.join(missing)}")
     if figure in TABLES:

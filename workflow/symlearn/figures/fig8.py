@@ -98,7 +98,8 @@ def _panel(ax, rows: pd.DataFrame, colors) -> None:
         # the data in the lower HEADROOM of the panel, the ratios above them
         low, high = np.log10(np.nanmin(values) / 3), np.log10(np.nanmax(values) * 1.5)
         ax.set_ylim(10 ** low, 10 ** (low + (high - low) / (HEADROOM if len(later) else 1)))
-    ax.set_xticks(range(len(QUANTITIES)), list(QUANTITIES.values()))
+    ax.set_xticks(range(len(QUANTITIES)), list(QUANTITIES.values()), rotation=35,
+                  ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.5, len(QUANTITIES) - 0.5)
     ax.tick_params(axis="both", labelsize=style.FONT_SIZE - 1.5)
     unit = rows["unit"].iloc[0]

@@ -48,6 +48,9 @@ INPUTS = {"errors": ERRORS,
           "purification": PURIFICATION_COLUMNS, "geometric_errors": GEOMETRIC_ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
+#: inputs a configuration may not produce (no run trained on the geometric targets):
+#: their rows then say they are not produced
+OPTIONAL = ("geometric_errors",)
 
 #: (key, quantity, target, paper value, where the paper says it)
 PAPER = [
@@ -122,7 +125,8 @@ def _variants(config: Mapping[str, Any]) -> str:
     configuration, where it has them."""
     runs = config["pet"]["runs"]
     geometric = [f"{run} ({style.embedding_label(*_embedding(spec))})"
-                 for run, spec in runs.items() if spec.get("targets") == "geometric"]
+                 for run, spec in runs.items()
+                 if spec is not None and spec.get("targets") == "geometric"]
     text = ""
     if geometric:
         targets = config["data"]["atomistic"].get("geometric_targets", {})
@@ -366,7 +370,8 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
 
 
 def build(inputs, prefix):
-    tables = {name: read_table(inputs[name], columns)
+    tables = {name: read_table(inputs[name], columns) if name in inputs
+              else pd.DataFrame(columns=columns)
               for name, columns in INPUTS.items() if columns is not None}
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
