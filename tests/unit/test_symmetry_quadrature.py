@@ -150,3 +150,18 @@ def test_characters_follow_the_closed_form_and_parity():
             assert torch.allclose(chi, sigma * (-1) ** lam * expected, atol=1e-10)
             rep = representation(lam, sigma, -rotations)
             assert torch.allclose(rep, sigma * (-1) ** lam * wigner_D(lam, rotations))
+
+
+def test_metatomic_basis_gives_metatomic_wigner_matrices():
+    """The spherical targets metatrain stores are rotated with metatomic's D^lambda: the
+    ``metatomic`` basis reproduces it (other rotations than the ones it was fitted on)."""
+    from metatomic.torch.o3 import O3Transformations
+    from scipy.spatial.transform import Rotation
+
+    rotations = torch.as_tensor(Rotation.random(6, rng=np.random.default_rng(11)).as_matrix())
+    for lam in range(9):
+        ours = wigner_D(lam, rotations, basis="metatomic")
+        theirs = O3Transformations(rotations, lam).wigner_D_matrices(lam)
+        assert torch.allclose(ours, theirs.to(ours), atol=1e-12), lam
+    with pytest.raises(ValueError, match="unknown basis"):
+        wigner_D(1, rotations, basis="sphericart")

@@ -32,7 +32,10 @@ EMBEDDINGS = ("cartesian", "solid_harmonics")
 class SolidHarmonicsEdgeEmbedding(torch.nn.Module):
     """``(x, y, z, r) -> W [Y^s_{l m}(v / cutoff) for l <= lmax, r / cutoff] + b``, with
     ``Y^s`` e3nn's solid harmonics (homogeneous polynomials of degree l; any real basis
-    of them spans the same space, which the linear map mixes)."""
+    of them spans the same space, which the linear map mixes). e3nn's kernel
+    ``_spherical_harmonics`` is called directly: it is TorchScript-compatible, so
+    metatrain can export the model, which its ``SphericalHarmonics`` module is not
+    when scripted inside another module."""
 
     def __init__(self, lmax: int, cutoff: float, d_model: int):
         super().__init__()

@@ -59,13 +59,14 @@ def _metatomic_basis(o3_lambda: int) -> torch.Tensor:
     """``Q`` with ``D_metatomic(R) = Q D_e3nn(R) Q^T``: the intertwiner of the two real
     bases, the null vector of ``D_m(R) Q - Q D_e(R) = 0`` stacked over a few rotations
     (unique up to a sign, which cancels in ``Q D Q^T``)."""
+    import numpy as np
     from metatomic.torch.o3 import O3Transformations
     from scipy.spatial.transform import Rotation
 
     n = 2 * o3_lambda + 1
     if n == 1:
         return torch.ones(1, 1, dtype=torch.float64)
-    rotations = torch.as_tensor(Rotation.random(4, random_state=0).as_matrix())
+    rotations = torch.as_tensor(Rotation.random(4, rng=np.random.default_rng(0)).as_matrix())
     d_m = O3Transformations(rotations, o3_lambda).wigner_D_matrices(o3_lambda)
     d_e = wigner_D(o3_lambda, rotations)
     eye = torch.eye(n, dtype=torch.float64)
