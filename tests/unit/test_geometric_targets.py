@@ -12,12 +12,12 @@ from scipy.spatial.transform import Rotation
 
 from symlearn.data.extxyz import read_frames, write_frames
 from symlearn.data.geometric import (
-    TARGET_KEYS,
     add_geometric_targets,
     density_projections,
     pseudoscalar,
     real_spherical_harmonics,
     smooth_cutoff,
+    target_irreps,
 )
 
 CUTOFF, WIDTH, LAMBDA_MAX = 4.5, 0.5, 8
@@ -166,15 +166,15 @@ def test_atom_without_neighbours_has_zero_targets():
     periodic = Atoms("H", positions=[[1, 1, 1]], cell=[CUTOFF + 0.2] * 3, pbc=True)
     for atoms in (lone, periodic):
         add_geometric_targets([atoms], CUTOFF, WIDTH, LAMBDA_MAX)
-        for key in TARGET_KEYS(LAMBDA_MAX):
+        for key in target_irreps(LAMBDA_MAX):
             assert np.all(atoms.arrays[key] == 0.0), key
 
 
 def test_add_geometric_targets_shapes():
     atoms = _rattled_cell()
     add_geometric_targets([atoms], CUTOFF, WIDTH, 3)
-    assert TARGET_KEYS(3) == ["pseudoscalar", "density_l0", "density_l1", "density_l2",
-                              "density_l3"]
+    assert list(target_irreps(3)) == ["pseudoscalar", "density_l0", "density_l1",
+                                      "density_l2", "density_l3"]
     assert atoms.arrays["pseudoscalar"].shape == (len(atoms),)
     for o3_lambda in range(4):
         values = atoms.arrays[f"density_l{o3_lambda}"]

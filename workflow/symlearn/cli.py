@@ -52,7 +52,7 @@ def _prepare_pet_data(args: argparse.Namespace) -> None:
 
 def _geometric_targets(args: argparse.Namespace) -> None:
     from .data.extxyz import read_frames, write_frames
-    from .data.geometric import TARGET_KEYS, add_geometric_targets
+    from .data.geometric import add_geometric_targets, target_irreps
 
     start = time.perf_counter()
     frames = read_frames(args.input)
@@ -61,7 +61,7 @@ def _geometric_targets(args: argparse.Namespace) -> None:
     write_frames(frames, args.output)
     LOGGER.info("wrote %s: %d structures (%d atoms) with %s in %.1f s", args.output,
                 len(frames), sum(len(a) for a in frames),
-                ", ".join(TARGET_KEYS(args.lambda_max)), time.perf_counter() - start)
+                ", ".join(target_irreps(args.lambda_max)), time.perf_counter() - start)
 
 
 def _train_pet(args: argparse.Namespace) -> None:

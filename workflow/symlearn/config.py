@@ -109,7 +109,7 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
     """The largest angular momentum among a run's outputs: the stress's lambda = 2
     part, or the largest lambda of the density projections."""
     if pet_run_settings(config, run)["targets"] == "geometric":
-        return max(1, config["data"]["atomistic"]["geometric_targets"]["lambda_max"])
+        return config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
     return 2
 
 

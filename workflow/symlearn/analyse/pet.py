@@ -20,6 +20,7 @@ import torch
 from ase import Atoms
 
 from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input
+from ..train.pet import CUSTOM_PREFIX
 
 FEATURE_PREFIX = "mtt::feature::"
 
@@ -31,7 +32,7 @@ TARGET_KINDS = {
 }
 #: the targets predicted per structure (every other one is per atom)
 SYSTEM_TARGETS = ("energy", "non_conservative_stress")
-DENSITY = re.compile(r"mtt::density_l(\d+)")
+DENSITY = re.compile(re.escape(CUSTOM_PREFIX) + r"density_l(\d+)")
 
 
 def target_kind(name: str) -> OutputKind | None:
@@ -41,7 +42,7 @@ def target_kind(name: str) -> OutputKind | None:
     them), else None."""
     if name in TARGET_KINDS:
         return TARGET_KINDS[name]
-    if name == "mtt::pseudoscalar":
+    if name == CUSTOM_PREFIX + "pseudoscalar":
         return OutputKind("pseudoscalar")
     if match := DENSITY.fullmatch(name):
         return OutputKind("spherical", int(match.group(1)), 1, basis="metatomic")
@@ -78,7 +79,8 @@ def default_layers(model: torch.nn.Module) -> list[str]:
         layers += [f"{prefix}_node", f"{prefix}_edge"]
     targets = [t for t in model.target_names if target_kind(t) is not None]
     layers.append("feature")
-    layers += [f"mtt::aux::{t.removeprefix('mtt::')}_last_layer_features" for t in targets]
+    layers += [f"mtt::aux::{t.removeprefix(CUSTOM_PREFIX)}_last_layer_features"
+               for t in targets]
     layers += targets
     return layers
 
@@ -87,7 +89,7 @@ def table_name(name: str) -> str:
     """The name a target or layer has in the tables: metatrain's ``mtt::`` prefix of the
     geometric targets dropped (``mtt::pseudoscalar`` -> ``pseudoscalar``, the key of
     the data it was read from); readout features keep their ``mtt::aux::`` names."""
-    return name.removeprefix("mtt::") if target_kind(name) is not None else name
+    return name.removeprefix(CUSTOM_PREFIX) if target_kind(name) is not None else name
 
 
 def request_name(layer: str) -> str:
@@ -177,7 +179,7 @@ class PETAdapter:
             if labels.stress is not None:
                 refs["non_conservative_stress"] = as_tensor(labels.stress)[None]
         for name in self.targets:
-            key = name.removeprefix("mtt::")  # the array the target was read from
+            key = name.removeprefix(CUSTOM_PREFIX)  # the array the target was read from
             if name not in TARGET_KINDS and key in atoms.arrays:
                 refs[name] = torch.as_tensor(atoms.arrays[key], dtype=self.dtype,
                                              device=self.device).reshape(len(atoms), -1)

@@ -136,17 +136,16 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
         atoms = setup.frames[index]
         labels = frame_labels(atoms, structures, index)
         info = {"structure": index}
-        structures_of = {"original": original.structure(index, atoms, labels),
-                         "bias_removed": purified.structure(index, atoms, labels)}
+        # one system, neighbour list and references for both models (same inputs)
+        structure = original.structure(index, atoms, labels)
         new_rows = {}
         for stage, adapter in (("original", original), ("bias_removed", purified)):
-            analysis = adapter.analyse(structures_of[stage], context, layers=[],
+            analysis = adapter.analyse(structure, context, layers=[],
                                        batch_atoms=batch_atoms, exact_outputs=exact)
             new_rows[stage] = _rows(analysis, info)
             rows[stage] += new_rows[stage]
-        rows["projected"] += _projected_rows(
-            purified, structures_of["bias_removed"], context, rotations, batch_atoms,
-            new_rows["bias_removed"])
+        rows["projected"] += _projected_rows(purified, structure, context, rotations,
+                                             batch_atoms, new_rows["bias_removed"])
 
     table = pd.concat([
         _stage_table(rows["original"], "original", "quadrature"),

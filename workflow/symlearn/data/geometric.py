@@ -45,10 +45,11 @@ PSEUDOSCALAR_WIDTH = 0.25
 PSEUDOSCALAR_SCALE = 100.0
 
 
-def TARGET_KEYS(lambda_max: int) -> list[str]:  # noqa: N802 (name fixed by the callers)
-    """The ``atoms.arrays`` keys :func:`add_geometric_targets` writes, in order."""
-    return ["pseudoscalar"] + [f"density_l{o3_lambda}" for o3_lambda in
-                               range(lambda_max + 1)]
+def target_irreps(lambda_max: int) -> dict[str, tuple[int, int]]:
+    """The ``atoms.arrays`` keys :func:`add_geometric_targets` writes, in order, each
+    with the irrep ``(o3_lambda, o3_sigma)`` it transforms as."""
+    return {"pseudoscalar": (0, -1),
+            **{f"density_l{lam}": (lam, 1) for lam in range(lambda_max + 1)}}
 
 
 def smooth_cutoff(r: np.ndarray, cutoff: float, width: float) -> np.ndarray:
@@ -142,7 +143,7 @@ def density_projections(atoms: Atoms, cutoff: float, width: float,
 
 def add_geometric_targets(frames: list[Atoms], cutoff: float, width: float,
                           lambda_max: int) -> None:
-    """Store every target of :func:`TARGET_KEYS` in ``atoms.arrays``, in place.
+    """Store every target of :func:`target_irreps` in ``atoms.arrays``, in place.
 
     One neighbour list per frame serves all targets.
     """

@@ -36,6 +36,7 @@ import torch
 import yaml
 
 from ..config import checkpoint_epochs
+from ..data.geometric import target_irreps
 from ..io import atomic_path, sha256_file, write_text_atomic
 from ..models.pet_variants import edge_embedding
 
@@ -70,6 +71,8 @@ CUSTOM_PREFIX = "mtt::"
 def loss_weight_name(target: str) -> str:
     name = target.removeprefix(CUSTOM_PREFIX)
     return "density" if name.startswith("density_l") else LOSS_WEIGHT_NAMES[name]
+
+
 TARGET_SETS = ("standard", "geometric")
 
 
@@ -90,10 +93,8 @@ def target_options(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         return copy.deepcopy(STANDARD_TARGETS)
     if targets != "geometric":
         raise ValueError(f"targets must be one of {TARGET_SETS}, got {targets!r}")
-    keys = {"pseudoscalar": (0, -1)}
-    for lam in range(int(settings["geometric"]["lambda_max"]) + 1):
-        keys[f"density_l{lam}"] = (lam, 1)
-    return {CUSTOM_PREFIX + key: _spherical(key, *irrep) for key, irrep in keys.items()}
+    irreps = target_irreps(int(settings["geometric"]["lambda_max"]))
+    return {CUSTOM_PREFIX + key: _spherical(key, *irrep) for key, irrep in irreps.items()}
 
 
 AUGMENTATIONS = ("o3", "none")
