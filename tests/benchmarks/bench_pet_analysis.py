@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from symlearn.analyse.pet import (  # noqa: E402
-    TARGET_SAMPLES,
     PETAdapter,
     load_pet,
     request_name,
+    sample_kind,
     select_structures,
 )
 from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
@@ -69,11 +69,11 @@ def _oracle_requests(adapter, structure):
     from metatomic.torch import ModelOutput
 
     targets, layers = adapter.names(structure)
-    requests = {f"o3::variance::{t}": ModelOutput(sample_kind=TARGET_SAMPLES[t])
+    requests = {f"o3::variance::{t}": ModelOutput(sample_kind=sample_kind(t))
                 for t in targets}
     for layer in layers:
         requests[f"o3::character_projection::{request_name(layer)}"] = ModelOutput(
-            sample_kind=TARGET_SAMPLES.get(layer, "atom"))
+            sample_kind=sample_kind(layer))
     return requests
 
 

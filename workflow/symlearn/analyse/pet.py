@@ -35,6 +35,12 @@ SYSTEM_TARGETS = ("energy", "non_conservative_stress")
 DENSITY = re.compile(re.escape(CUSTOM_PREFIX) + r"density_l(\d+)")
 
 
+def sample_kind(name: str) -> str:
+    """``system`` for the outputs predicted per structure, ``atom`` for every other
+    output and feature."""
+    return "system" if name in SYSTEM_TARGETS else "atom"
+
+
 def target_kind(name: str) -> OutputKind | None:
     """How a target transforms: the standard ones, the geometric ones of
     :mod:`symlearn.data.geometric` (``mtt::pseudoscalar``, (0, -1);
@@ -133,8 +139,7 @@ class PETAdapter:
         self._options = model.requested_neighbor_lists()
         self._outputs = {}
         for name in [*self.targets, *self.layers]:
-            sample_kind = "system" if name in SYSTEM_TARGETS else "atom"
-            self._outputs[request_name(name)] = ModelOutput(sample_kind=sample_kind)
+            self._outputs[request_name(name)] = ModelOutput(sample_kind=sample_kind(name))
         self._check_layers()
 
     def _check_layers(self) -> None:
