@@ -77,3 +77,16 @@ def tiny_pet_run(tiny_pet_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_pet_run")
     summary = train_pet(settings, **tiny_pet_data, out_dir=out, threads=1)
     return settings, out, summary
+
+
+@pytest.fixture()
+def http_server():
+    """A local HTTP server on 127.0.0.1 (tests/http_server.py), stopped after the test."""
+    from http_server import LocalServer, start
+
+    server = LocalServer()
+    httpd, thread = start(server)
+    yield server
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)

@@ -7,6 +7,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
 
+from symlearn.data import extxyz
 from symlearn.data.extxyz import DataError, read_frames, write_frames, write_training_view
 
 
@@ -30,6 +31,21 @@ def test_training_view_masks_missing_stress(tmp_path):
     np.testing.assert_allclose(crystal.calc.results["stress"][:3], [0.1, 0.2, 0.3])
     assert np.isnan(water.calc.results["stress"]).all()
     assert water.info["subset"] == "molecule"
+
+
+def test_streamed_view_is_the_file_written_at_once(tmp_path):
+    """Writing frame by frame gives the file that writing the whole list gave."""
+    frames = _frames() * 3
+    write_frames(frames, tmp_path / "in.xyz")
+    summary = write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    assert summary == {"file": str(tmp_path / "out.xyz"), "frames": 6,
+                       "frames_in_source": 6, "atoms": 21, "frames_with_stress": 3,
+                       "subsets": ["bulk", "molecule"], "max_structures": None,
+                       "seed": 0}
+    views = [extxyz._training_frame(atoms, extxyz.frame_labels(atoms, "in", k), k)
+             for k, atoms in enumerate(read_frames(tmp_path / "in.xyz"))]
+    write_frames(views, tmp_path / "at_once.xyz")
+    assert (tmp_path / "out.xyz").read_bytes() == (tmp_path / "at_once.xyz").read_bytes()
 
 
 def test_metatrain_reads_the_view_with_masked_stress(tmp_path):
@@ -95,9 +111,25 @@ def test_truncated_file_names_file_and_frame(tmp_path):
         read_frames(tmp_path / "cut.xyz")
 
 
+def test_truncated_file_leaves_no_view(tmp_path):
+    write_frames(_frames(), tmp_path / "in.xyz")
+    lines = (tmp_path / "in.xyz").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.xyz").write_text("".join(lines[:-2]))
+    with pytest.raises(DataError, match=r"cut\.xyz: frame 1 .*truncated after 1 complete"
+                                        r".*ends after 1 of its 3 atom lines"):
+        write_training_view(tmp_path / "cut.xyz", tmp_path / "out.xyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.xyz", "in.xyz"]
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_frames(tmp_path / "absent.xyz")
     (tmp_path / "empty.xyz").write_text("")
     with pytest.raises(DataError, match="contains no frames"):
         read_frames(tmp_path / "empty.xyz")
+    for kwargs in ({}, {"max_structures": 3}):
+        with pytest.raises(DataError, match="no such file"):
+            write_training_view(tmp_path / "absent.xyz", tmp_path / "out.xyz", **kwargs)
+        with pytest.raises(DataError, match="contains no frames"):
+            write_training_view(tmp_path / "empty.xyz", tmp_path / "out.xyz", **kwargs)
+    assert not (tmp_path / "out.xyz").exists()

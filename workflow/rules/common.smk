@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -65,7 +66,7 @@ SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_
 
 wildcard_constraints:
     split="|".join(SPLITS),
-    dataset="[A-Za-z0-9_-]+",
+    dataset="[A-Za-z0-9][A-Za-z0-9_.-]*",
     run="|".join(re.escape(run) for run in dict.fromkeys(PET_RUNS + POLARMAE_RUNS)),
     phase="|".join(POLARMAE_PHASES),
     step=r"\d+",
@@ -78,18 +79,23 @@ def atomistic_dataset():
     return config["data"]["atomistic"]["source"]
 
 
-def pet_data(split, run=None):
-    """Training view of one split of the configured atomistic data set; for a run
-    trained on the geometric targets, the view with those targets added."""
+def pet_data(split, run=None, training=False):
+    """The extxyz view of one split of the configured atomistic data set; for a run
+    trained on the geometric targets, the view with those targets added. ``training``:
+    what metatrain reads, the memory-mapped directory when
+    data.atomistic.training_format is memmap (standard targets only)."""
     view = "pet"
     if run is not None and pet_run_settings(config, run)["targets"] == "geometric":
         view = "geometric"
-    return f"{RESULTS}/data/atomistic/{atomistic_dataset()}/{view}/{split}.xyz"
+    path = f"{RESULTS}/data/atomistic/{atomistic_dataset()}/{view}/{split}"
+    if training and view == "pet" and config["data"]["atomistic"]["training_format"] == "memmap":
+        return f"{path}.memmap"
+    return f"{path}.xyz"
 
 
-def run_data(split):
-    """Input function: one split of the data a PET run reads."""
-    return lambda wildcards: pet_data(split, wildcards.run)
+def run_data(split, training=False):
+    """Input function: one split of the data a PET run reads (see pet_data)."""
+    return lambda wildcards: pet_data(split, wildcards.run, training)
 
 
 def pet_settings_json(wildcards):
@@ -183,8 +189,64 @@ def purification_entries(wildcards, input):
 
 
 def lartpc_data(split):
-    """One split of the configured liquid-argon data set (PILArNet-M layout)."""
-    return f"{RESULTS}/data/lartpc/{config['data']['lartpc']['source']}/{split}.h5"
+    """One split of the configured liquid-argon data set: the simulator's file, or the
+    manifest of the downloaded files and event range (PILArNet-M layout)."""
+    source = config["data"]["lartpc"]["source"]
+    suffix = "h5" if source == "synthetic" else "json"
+    return f"{RESULTS}/data/lartpc/{source}/{split}.{suffix}"
+
+
+def download_pattern(kind):
+    """Wildcard pattern of the data sets of data.<kind>.downloads (none: matches
+    nothing), so the fetch rules never claim the synthetic files."""
+    names = config["data"][kind]["downloads"]
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+def fetch_options(urls, sha256):
+    """The fetch command's mirror, checksum and retry options."""
+    options = [f"--url {shlex.quote(url)}" for url in urls]
+    if sha256 is not None:
+        options.append(f"--sha256 {sha256}")
+    fetch = config["data"]["fetch"]
+    options.append(f"--retries {fetch['retries']} --timeout {fetch['timeout']}")
+    return " ".join(options)
+
+
+def mad_fetch_options(wildcards):
+    spec = config["data"]["atomistic"]["downloads"][wildcards.dataset]
+    name = spec["files"][wildcards.split]
+    urls = [template.format(file=name) for template in spec["mirrors"]]
+    return fetch_options(urls, spec["sha256"][wildcards.split])
+
+
+def pilarnet_fetch_options(wildcards):
+    spec = config["data"]["lartpc"]["downloads"][wildcards.dataset]
+    urls = [template.format(file=wildcards.file, revision=spec["revision"])
+            for template in spec["mirrors"]]
+    return fetch_options(urls, spec["sha256"].get(wildcards.file))
+
+
+def pilarnet_split_files(wildcards):
+    """The downloaded files of one split of a hub data set, in order."""
+    spec = config["data"]["lartpc"]["downloads"][wildcards.dataset]
+    return [f"{RESULTS}/data/lartpc/{wildcards.dataset}/files/{name}"
+            for name in spec["splits"][wildcards.split]["files"]]
+
+
+def pilarnet_split_events(wildcards):
+    """The split's event range as options of the lartpc-split command."""
+    spec = config["data"]["lartpc"]["downloads"][wildcards.dataset]
+    events = spec["splits"][wildcards.split].get("events")
+    return "" if events is None else f"--events {events[0]} {events[1]}"
+
+
+def atomistic_subset(wildcards):
+    """prepare-pet-data's subset options for a downloaded split (none: every frame)."""
+    spec = config["data"]["atomistic"]["downloads"].get(wildcards.dataset)
+    if spec is None or spec["max_structures"][wildcards.split] is None:
+        return ""
+    return f"--max-structures {spec['max_structures'][wildcards.split]} --seed {spec['seed']}"
 
 
 def polarmae_settings_json(wildcards):

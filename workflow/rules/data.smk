@@ -1,5 +1,25 @@
-"""Data stage: the embedded atomistic generator, the PET training view and its
-geometric targets; the embedded liquid-argon event simulator."""
+"""Data stage: the embedded atomistic generator or MAD-1.5 (fetched), the PET training
+view, its memory-mapped copy and its geometric targets; the embedded liquid-argon event
+simulator or PILArNet-M (fetched from the Hugging Face hub) and its split manifests."""
+
+
+rule fetch_mad:
+    message:
+        "Downloading {wildcards.dataset}/{wildcards.split} (resumable, checksum verified)"
+    output:
+        data=f"{RESULTS}/data/atomistic/{{dataset}}/{{split}}.xyz",
+        sha256=f"{RESULTS}/data/atomistic/{{dataset}}/{{split}}.xyz.sha256",
+    wildcard_constraints:
+        dataset=download_pattern("atomistic"),
+    params:
+        options=mad_fetch_options,
+    log:
+        f"{RESULTS}/logs/fetch_mad/{{dataset}}_{{split}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        # the progress bar goes to the terminal and to the log
+        "python -m symlearn fetch {output.data} {params.options} 2>&1 | tee {log}"
 
 
 rule make_atomistic:
@@ -35,12 +55,29 @@ rule prepare_pet_data:
         f"{RESULTS}/data/atomistic/{{dataset}}/{{split}}.xyz",
     output:
         f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.xyz",
+    params:
+        subset=atomistic_subset,
     log:
         f"{RESULTS}/logs/prepare_pet_data/{{dataset}}_{{split}}.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn prepare-pet-data {input} {output} > {log} 2>&1"
+        "python -m symlearn prepare-pet-data {input} {output} {params.subset} > {log} 2>&1"
+
+
+rule pet_memmap:
+    message:
+        "Writing the memory-mapped copy of {wildcards.dataset}/pet/{wildcards.split}.xyz"
+    input:
+        rules.prepare_pet_data.output[0],
+    output:
+        directory(f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.memmap"),
+    log:
+        f"{RESULTS}/logs/pet_memmap/{{dataset}}_{{split}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn pet-memmap {input} {output} > {log} 2>&1"
 
 
 rule geometric_targets:
@@ -81,3 +118,44 @@ rule make_lartpc:
     shell:
         "python -m symlearn make-lartpc --seed {params.seed} --layout {params.layout}"
         " --n-events {params.n_events:q} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule fetch_pilarnet:
+    message:
+        "Downloading {wildcards.file} of {wildcards.dataset} (resumable, checksum verified)"
+    output:
+        data=f"{RESULTS}/data/lartpc/{{dataset}}/files/{{file}}",
+        sha256=f"{RESULTS}/data/lartpc/{{dataset}}/files/{{file}}.sha256",
+    wildcard_constraints:
+        dataset=download_pattern("lartpc"),
+        file=r"[^\s]+\.h5",
+    params:
+        options=pilarnet_fetch_options,
+    log:
+        f"{RESULTS}/logs/fetch_pilarnet/{{dataset}}/{{file}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        # the progress bar goes to the terminal and to the log
+        "python -m symlearn fetch {output.data} {params.options} 2>&1 | tee {log}"
+
+
+rule lartpc_split:
+    message:
+        "Checking the {wildcards.split} files of {wildcards.dataset}, writing the split's"
+        " manifest"
+    input:
+        pilarnet_split_files,
+    output:
+        f"{RESULTS}/data/lartpc/{{dataset}}/{{split}}.json",
+    wildcard_constraints:
+        dataset=download_pattern("lartpc"),
+    params:
+        events=pilarnet_split_events,
+    log:
+        f"{RESULTS}/logs/lartpc_split/{{dataset}}_{{split}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn lartpc-split {input:q} --output {output} {params.events}"
+        " > {log} 2>&1"

@@ -17,7 +17,8 @@ rule provenance:
             category="Provenance",
         ),
     params:
-        config=json.dumps(config, sort_keys=True),
+        # a function: the mirror templates' {file} is not a wildcard
+        config=lambda wildcards: json.dumps(config, sort_keys=True),
         # a change of any version reruns the rule (params are a rerun trigger)
         versions=SOFTWARE_VERSIONS,
     log:

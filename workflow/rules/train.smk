@@ -6,9 +6,9 @@ rule train_pet:
     message:
         "Training PET run {wildcards.run}"
     input:
-        train=run_data("train"),
-        val=run_data("val"),
-        test=run_data("test"),
+        train=run_data("train", training=True),
+        val=run_data("val", training=True),
+        test=run_data("test", training=True),
     output:
         checkpoints=expand(
             f"{RESULTS}/train/pet/{{{{run}}}}/checkpoints/epoch_{{epoch}}.ckpt",

@@ -43,11 +43,39 @@ def _make_atomistic(args: argparse.Namespace) -> None:
                 time.perf_counter() - start)
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    from .data.fetch import fetch
+
+    start = time.perf_counter()
+    fetched = fetch(args.url, args.output, sha256=args.sha256, retries=args.retries,
+                    timeout=args.timeout, progress=not args.no_progress)
+    LOGGER.info("%s: %d bytes from %s in %.1f s", fetched.path, fetched.size,
+                fetched.url, time.perf_counter() - start)
+
+
+def _lartpc_split(args: argparse.Namespace) -> None:
+    from .data.lartpc import write_split_manifest
+
+    manifest = write_split_manifest(args.files, args.events, args.output)
+    LOGGER.info("%s: %d events from %s", args.output, manifest["n_events"],
+                ", ".join(f"{p['path']} [{p['start']}, {p['stop']})"
+                          for p in manifest["files"]))
+
+
 def _prepare_pet_data(args: argparse.Namespace) -> None:
     from .data.extxyz import write_training_view
 
-    summary = write_training_view(args.input, args.output)
+    summary = write_training_view(args.input, args.output,
+                                  max_structures=args.max_structures, seed=args.seed)
     LOGGER.info("checked %s: %s", args.input, json.dumps(summary))
+
+
+def _pet_memmap(args: argparse.Namespace) -> None:
+    from .data.memmap import write_memmap
+
+    start = time.perf_counter()
+    summary = write_memmap(args.input, args.output)
+    LOGGER.info("wrote %s in %.1f s", json.dumps(summary), time.perf_counter() - start)
 
 
 def _geometric_targets(args: argparse.Namespace) -> None:
@@ -202,11 +230,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="receives train/val/test.xyz")
     p.set_defaults(func=_make_atomistic)
 
+    p = commands.add_parser(
+        "fetch", help="download one file (mirrors, resume, retries, SHA-256 check)")
+    p.add_argument("output", help="where the verified file goes")
+    p.add_argument("--url", action="append", required=True,
+                   help="a URL of the file; repeat for mirrors, tried in order")
+    p.add_argument("--sha256", default=None,
+                   help="the pinned SHA-256; omitted: unpinned, the sum seen is recorded")
+    p.add_argument("--retries", type=int, default=5,
+                   help="extra rounds over the mirrors after a failure (back-off 2 s, 4 s, ...)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds without data before a connection counts as failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_fetch)
+
+    p = commands.add_parser(
+        "lartpc-split", help="check PILArNet-M files, write a split's manifest")
+    p.add_argument("files", nargs="+", help="HDF5 files, read in this order")
+    p.add_argument("--events", type=int, nargs=2, metavar=("FIRST", "STOP"),
+                   help="events [FIRST, STOP) of the files taken together (default: all)")
+    p.add_argument("--output", required=True, help="the manifest (.json)")
+    p.set_defaults(func=_lartpc_split)
+
     p = commands.add_parser("prepare-pet-data",
                             help="check a MAD-style extxyz file, write its PET view")
     p.add_argument("input")
     p.add_argument("output")
+    p.add_argument("--max-structures", type=int, default=None,
+                   help="keep a seeded random subset of this many frames, in file order")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset")
     p.set_defaults(func=_prepare_pet_data)
+
+    p = commands.add_parser(
+        "pet-memmap", help="copy a PET view into metatrain's memory-mapped layout")
+    p.add_argument("input", help="a PET training view (extxyz)")
+    p.add_argument("output", help="the directory metatrain reads (replaced atomically)")
+    p.set_defaults(func=_pet_memmap)
 
     p = commands.add_parser("geometric-targets",
                             help="add the pseudoscalar and neighbour-density targets")
@@ -352,13 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     from .config import ConfigError
     from .data.extxyz import DataError
+    from .data.fetch import FetchError
     from .figures.tables import FigureError
     from .symmetry.quadrature import GridTooCoarse
     from .train.pet import CheckpointError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, GridTooCoarse, CheckpointError, FigureError) as err:
+    except (ConfigError, DataError, FetchError, GridTooCoarse, CheckpointError,
+            FigureError) as err:
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

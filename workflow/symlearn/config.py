@@ -187,7 +187,25 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if unknown:
             errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
                           "add them to analysis.pet.layers")
-    return errors + polarmae_errors(config)
+    return errors + data_source_errors(config) + polarmae_errors(config)
+
+
+def data_source_errors(config: Mapping[str, Any]) -> list[str]:
+    """The data sets named as sources exist and their event ranges are not empty."""
+    errors = []
+    for kind in ("atomistic", "lartpc"):
+        section = config["data"][kind]
+        source, downloads = section["source"], section["downloads"]
+        if source != "synthetic" and source not in downloads:
+            errors.append(f"data.{kind}.source: {source!r} is neither 'synthetic' nor a "
+                          f"data set of data.{kind}.downloads ({', '.join(downloads)})")
+    for name, spec in config["data"]["lartpc"]["downloads"].items():
+        for split, part in spec["splits"].items():
+            events = part.get("events")
+            if events is not None and events[0] >= events[1]:
+                errors.append(f"data.lartpc.downloads.{name}.splits.{split}.events: "
+                              f"{events} is empty (first must be below stop)")
+    return errors
 
 
 def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,

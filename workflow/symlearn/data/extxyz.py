@@ -8,11 +8,18 @@ helpers here look in both places.
 The training view differs in one way: metatrain needs a ``stress`` on every frame, so
 frames without one (molecules, clusters) get a 3x3 of NaN. metatrain's losses, metrics
 and scaler skip NaN targets, so the stress of those frames is masked, not set to 0.
+
+The full MAD-1.5 training file holds ~173,000 structures (several GB), so the view is
+written streaming (:func:`iter_frames`: one frame in memory at a time), optionally
+from a seeded random subset of the frames. :func:`read_frames` reads a whole (small)
+file into a list.
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,35 +111,171 @@ def frame_labels(atoms: Atoms, path: str | os.PathLike, index: int,
     return Labels(energy=energy, forces=forces, stress=stress)
 
 
-def write_training_view(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
-    """Check every frame of ``src`` and write the PET training view to ``dst``.
+def _malformed(path: str | os.PathLike, index: int, detail: object) -> DataError:
+    return DataError(
+        f"{path}: frame {index} (0-based) cannot be read as extxyz; the file is "
+        f"malformed or truncated after {index} complete frames: {detail}")
 
-    Returns a small summary (frames, atoms, frames with a stress, subsets).
+
+def _frame_texts(path: str | os.PathLike, keep: np.ndarray | None = None,
+                 texts: bool = True) -> Iterator[tuple[int, str | None]]:
+    """Split an extxyz file into frames in one streaming pass, without parsing them.
+
+    Yields ``(index, text)`` per frame, ``text`` being the frame's lines (``None``
+    without ``texts`` and for the frames that the boolean mask ``keep`` leaves out,
+    which are only checked for their layout: an atom count, a comment line and that
+    many atom lines). Structural errors (a bad atom count, a truncated frame, data
+    after a blank line) raise a :class:`DataError` naming the file, frame and line.
     """
-    frames = read_frames(src)
-    out = []
-    n_stress = 0
-    for index, atoms in enumerate(frames):
-        labels = frame_labels(atoms, src, index)
-        view = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
-                     pbc=atoms.pbc)
-        view.info["energy"] = labels.energy
-        if labels.stress is None:
-            view.info["stress"] = np.full((3, 3), np.nan)
-        else:
-            view.info["stress"] = labels.stress
-            n_stress += 1
-        view.info["subset"] = str(atoms.info.get("subset", "unknown"))
-        view.info["frame_id"] = int(atoms.info.get("frame_id", index))
-        view.arrays["forces"] = labels.forces
-        out.append(view)
-    write_frames(out, dst)
+    try:
+        handle = open(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    with handle:
+        index = 0
+        lineno = 0  # lines consumed so far
+        pending: str | None = None
+        while True:
+            line = pending if pending is not None else handle.readline()
+            pending = None
+            if line == "":
+                break
+            lineno += 1
+            if not line.strip():  # blank lines may only end the file
+                rest = handle.readline()
+                while rest != "" and not rest.strip():
+                    rest = handle.readline()
+                if rest == "":
+                    break
+                raise _malformed(path, index, f"line {lineno} is blank but more data "
+                                              "follows it")
+            try:
+                natoms = int(line)
+                if natoms < 0:
+                    raise ValueError
+            except ValueError:
+                raise _malformed(path, index, f"line {lineno} should hold the atom "
+                                              f"count, got {line.strip()[:80]!r}") from None
+            wanted = texts and (keep is None
+                                or (index < len(keep) and bool(keep[index])))
+            lines = [line] if wanted else None
+            for k in range(natoms + 1):  # the comment line, then one line per atom
+                body = handle.readline()
+                if body == "":
+                    what = "its comment line" if k == 0 else f"{k - 1} of its {natoms} atom lines"
+                    raise _malformed(path, index, f"the file ends after {what}")
+                lineno += 1
+                if lines is not None:
+                    lines.append(body)
+            while True:  # optional VEC1..3 lines (old-style extxyz cell)
+                body = handle.readline()
+                if not body.lstrip().startswith("VEC"):
+                    pending = body
+                    break
+                lineno += 1
+                if lines is not None:
+                    lines.append(body)
+            yield index, None if lines is None else "".join(lines)
+            index += 1
+
+
+def count_frames(path: str | os.PathLike) -> int:
+    """Number of frames of an extxyz file, from a cheap streaming pass (no parsing)."""
+    return sum(1 for _ in _frame_texts(path, texts=False))
+
+
+def iter_frames(path: str | os.PathLike,
+                keep: np.ndarray | None = None) -> Iterator[tuple[int, Atoms]]:
+    """Stream the frames of an extxyz file one by one as ``(index, atoms)``.
+
+    Only one frame is held in memory at a time. ``keep`` (a boolean mask over the
+    frames of the file) restricts parsing to the frames it marks; the others are only
+    checked for their layout. An unreadable frame raises a :class:`DataError` naming
+    the file and the frame (0-based); an empty file raises one too.
+    """
+    empty = True
+    for index, text in _frame_texts(path, keep):
+        empty = False
+        if text is None:
+            continue
+        try:
+            atoms = ase.io.read(io.StringIO(text), index=0, format="extxyz")
+        except Exception as err:  # ASE raises many types for malformed frames
+            raise _malformed(path, index, err) from err
+        yield index, atoms
+    if empty:
+        raise DataError(f"{path}: contains no frames")
+
+
+def _training_frame(atoms: Atoms, labels: Labels, index: int) -> Atoms:
+    view = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
+                 pbc=atoms.pbc)
+    view.info["energy"] = labels.energy
+    view.info["stress"] = (np.full((3, 3), np.nan) if labels.stress is None
+                           else labels.stress)
+    view.info["subset"] = str(atoms.info.get("subset", "unknown"))
+    view.info["frame_id"] = int(atoms.info.get("frame_id", index))
+    view.arrays["forces"] = labels.forces
+    return view
+
+
+def write_training_view(src: str | os.PathLike, dst: str | os.PathLike,
+                        max_structures: int | None = None, seed: int = 0) -> dict:
+    """Check the frames of ``src`` and write the PET training view to ``dst``.
+
+    Streams: frames are read, checked (:func:`frame_labels`) and appended to a
+    temporary file beside ``dst`` one at a time, so memory does not grow with the
+    file; the temporary file is renamed onto ``dst`` only when every frame passed, so
+    an error leaves no ``dst`` (and no partial file).
+
+    With ``max_structures`` and a file holding more frames, a first cheap pass counts
+    the frames (and checks the layout of all of them), then a random subset of
+    ``max_structures`` frames, drawn with ``numpy.random.default_rng(seed)``, is
+    checked and written in file order; frames left out are not parsed.
+
+    Returns a JSON-able summary: ``file``, ``frames`` (written), ``frames_in_source``,
+    ``atoms`` (written), ``frames_with_stress``, ``subsets``, ``max_structures`` and
+    ``seed``.
+    """
+    keep = None
+    total = None
+    if max_structures is not None:
+        if int(max_structures) < 1:
+            raise ValueError(f"max_structures must be a positive number of frames, "
+                             f"got {max_structures!r}")
+        max_structures = int(max_structures)
+        total = count_frames(src)
+        if total == 0:
+            raise DataError(f"{src}: contains no frames")
+        if total > max_structures:
+            chosen = np.random.default_rng(seed).choice(total, size=max_structures,
+                                                        replace=False)
+            keep = np.zeros(total, dtype=bool)
+            keep[chosen] = True
+    n_frames = n_atoms = n_stress = 0
+    subsets: set[str] = set()
+    last = -1
+    with atomic_path(dst) as tmp, open(tmp, "w") as handle:
+        for index, atoms in iter_frames(src, keep):
+            labels = frame_labels(atoms, src, index)
+            view = _training_frame(atoms, labels, index)
+            ase.io.write(handle, view, format="extxyz")
+            n_frames += 1
+            n_atoms += len(view)
+            n_stress += labels.stress is not None
+            subsets.add(view.info["subset"])
+            last = index
+    if total is None:
+        total = last + 1
     return {
         "file": str(Path(dst)),
-        "frames": len(out),
-        "atoms": int(sum(len(a) for a in out)),
+        "frames": n_frames,
+        "frames_in_source": total,
+        "atoms": n_atoms,
         "frames_with_stress": n_stress,
-        "subsets": sorted({a.info["subset"] for a in out}),
+        "subsets": sorted(subsets),
+        "max_structures": max_structures,
+        "seed": seed,
     }
 
 

@@ -39,11 +39,21 @@ end. It uses only the cluster table (rows and interaction ids), so the same defi
 holds on real PILArNet-M files; there a shower is split into several fragments (rows),
 so contacts between fragments of one shower count too. It is computed in voxel
 coordinates after the threshold and the class-4 drop, before normalisation.
+
+Splits. A split is either one PILArNet-M file (all its events) or a split manifest
+(``.json``, written by :func:`write_split_manifest`): events [start, stop) of each of
+several files, concatenated in order, so a split can span several files or a slice of
+one. :class:`EventSource` reads a split by *split-local* index (0 .. n - 1), keeping one
+HDF5 handle per file open; ``Event.index`` is that split-local index (for a single file,
+the index in the file), unique within the split.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +63,7 @@ import h5py
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..io import atomic_path
+from ..io import atomic_path, write_text_atomic
 from .extxyz import DataError
 
 VOLUME_SIZE = 768
@@ -80,7 +90,9 @@ MUON_MASS = 105.66
 PROTON_MASS = 938.27
 ELECTRON_MASS = 0.511
 SHOWER_CRITICAL = 20.0  # MeV below which a shower electron only ranges out
-READ_CHUNK = 1024       # events per slice when a whole file is read
+READ_CHUNK = 1024       # events per slice when a file or a range of it is streamed
+#: the ``format`` of a split manifest (see :func:`write_split_manifest`)
+MANIFEST_FORMAT = "symlearn-lartpc-split/1"
 
 
 @dataclass
@@ -96,7 +108,7 @@ class RawEvent:
 class Event:
     """One preprocessed event: what the model and the analysis read."""
 
-    index: int                 # index of the event in its file
+    index: int                 # split-local index (for a single file: in the file)
     points: np.ndarray         # (N, 3) float64, normalised if asked
     energy: np.ndarray         # (N,) float64, log-scaled if asked
     raw_energy: np.ndarray     # (N,) float64, MeV (voxel value)
@@ -562,15 +574,6 @@ def _datasets(f: h5py.File, path) -> tuple[h5py.Dataset, h5py.Dataset, h5py.Data
     return point, cluster, extra
 
 
-def count_events(path: str | os.PathLike) -> int:
-    """Number of events in a PILArNet-M file."""
-    with _open(path) as f:
-        try:
-            return len(_datasets(f, path)[0])
-        except OSError as err:
-            raise DataError(f"{path}: cannot be read (truncated?): {err}") from err
-
-
 def _check_event(path, i: int, point, cluster, extra, width: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Reshape one event's flattened arrays and check them against each other."""
@@ -603,64 +606,387 @@ def _check_event(path, i: int, point, cluster, extra, width: int
     return point, cluster
 
 
-def _raw_events(f: h5py.File, path, indices: Sequence[int] | None
-                ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """(index, point (N, 8), cluster (C, 5|6)) for the events asked, checked."""
-    point_ds, cluster_ds, extra_ds = _datasets(f, path)
-    width = 5 if extra_ds is None else 6
-    n = len(point_ds)
-    if indices is None:
-        blocks = ((range(a, min(a + READ_CHUNK, n)), slice(a, min(a + READ_CHUNK, n)))
-                  for a in range(0, n, READ_CHUNK))
-    else:
-        indices = [int(i) for i in indices]
-        for i in indices:
-            if not 0 <= i < n:
-                raise DataError(f"{path}: event {i} asked for, but the file holds {n} events")
-        blocks = ((range(i, i + 1), slice(i, i + 1)) for i in indices)
-    for ids, sl in blocks:
+class _PilarnetFile:
+    """One open PILArNet-M file: its datasets, checked for layout, and its event count."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self.handle = _open(path)
         try:
-            points, clusters = point_ds[sl], cluster_ds[sl]
-            extras = extra_ds[sl] if extra_ds is not None else [None] * len(ids)
+            self.point, self.cluster, self.extra = _datasets(self.handle, self.path)
+            self.n_events = len(self.point)
         except OSError as err:
-            raise DataError(f"{path}: event(s) {ids.start}..{ids.stop - 1} cannot be read "
-                            f"(truncated or corrupt file): {err}") from err
-        for i, p, c, e in zip(ids, points, clusters, extras, strict=True):
-            yield (i, *_check_event(path, i, p, c, e, width))
+            self.handle.close()
+            raise DataError(f"{self.path}: cannot be read (truncated?): {err}") from err
+        except BaseException:
+            self.handle.close()
+            raise
+        self.width = 5 if self.extra is None else 6
+
+    def read(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(index in the file, point (N, 8), cluster (C, 5|6)) of events start..stop-1,
+        checked, read from the file READ_CHUNK events at a time."""
+        for a in range(start, stop, READ_CHUNK):
+            b = min(a + READ_CHUNK, stop)
+            try:
+                points, clusters = self.point[a:b], self.cluster[a:b]
+                extras = self.extra[a:b] if self.extra is not None else [None] * (b - a)
+            except OSError as err:
+                raise DataError(f"{self.path}: event(s) {a}..{b - 1} cannot be read "
+                                f"(truncated or corrupt file): {err}") from err
+            for i, p, c, e in zip(range(a, b), points, clusters, extras, strict=True):
+                yield (i, *_check_event(self.path, i, p, c, e, self.width))
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __enter__(self) -> _PilarnetFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def count_events(path: str | os.PathLike) -> int:
+    """Number of events in a PILArNet-M file, or in the split of a manifest (``.json``)."""
+    if is_split_manifest(path):
+        return sum(len(part) for part in read_split_manifest(path))
+    with _PilarnetFile(path) as f:
+        return f.n_events
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+@dataclass(frozen=True)
+class SplitPart:
+    """The events [start, stop) (indices in the file) that one file gives a split."""
+
+    path: str             # absolute for a manifest's entry (relative ones resolved)
+    start: int
+    stop: int
+    events_in_file: int   # as counted when the manifest was written
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def is_split_manifest(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a split manifest (``.json``) rather than an HDF5 file."""
+    return Path(path).suffix.lower() == ".json"
+
+
+def _manifest_entry_path(file: str | os.PathLike, folder: Path) -> str:
+    """``file`` relative to ``folder`` when it lies inside it, else absolute."""
+    absolute = Path(os.path.abspath(file))
+    try:
+        return absolute.relative_to(folder).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def write_split_manifest(files: Sequence[str | os.PathLike],
+                         events: tuple[int, int] | None,
+                         out: str | os.PathLike) -> dict:
+    """Write the split made of the events [start, stop) of the concatenation of
+    ``files`` (in the order given; ``events=None``: all of them) to the manifest ``out``
+    (a ``.json`` name), atomically, and return what it wrote.
+
+    Every file is opened, checked for the PILArNet-M layout and counted (its events are
+    not read). The manifest is ``{"format": MANIFEST_FORMAT, "files": [{"path", "start",
+    "stop", "events_in_file"}, ...], "n_events"}``: one entry per file that gives the
+    split at least one event, ``start``/``stop`` indices in that file, ``path`` relative
+    to the manifest's folder when the file lies inside it, else absolute.
+    """
+    out = Path(out)
+    if not is_split_manifest(out):
+        raise ValueError(f"{out}: a split manifest's name must end in .json")
+    files = [str(f) for f in files]
+    if not files:
+        raise ValueError(f"{out}: no file given for the split")
+    names = ", ".join(files)
+    if events is not None:
+        try:
+            start, stop = (operator.index(x) for x in events)
+        except (TypeError, ValueError):
+            raise ValueError(f"events must be (start, stop) integers or None, got "
+                             f"{events!r}") from None
+        if start < 0 or start >= stop:
+            raise DataError(f"{names}: empty event range [{start}, {stop}) asked for "
+                            "(need 0 <= start < stop)")
+    seen: set[str] = set()
+    counts = []
+    for file in files:
+        key = os.path.abspath(file)
+        if key in seen:
+            raise DataError(f"{file}: listed twice for one split")
+        seen.add(key)
+        with _PilarnetFile(file) as f:
+            counts.append(f.n_events)
+    total = sum(counts)
+    held = (f"{files[0]} holds {total} events" if len(files) == 1 else
+            ", ".join(f"{f} ({n} events)" for f, n in zip(files, counts, strict=True))
+            + f" hold {total} events in all")
+    if events is None:
+        start, stop = 0, total
+        if total == 0:
+            raise DataError(f"{names}: no events")
+    elif stop > total:
+        raise DataError(f"events [{start}, {stop}) asked for, but {held}")
+    folder = Path(os.path.abspath(out)).parent
+    entries, offset = [], 0
+    for file, n in zip(files, counts, strict=True):
+        a, b = max(start - offset, 0), min(stop - offset, n)
+        if a < b:
+            entries.append({"path": _manifest_entry_path(file, folder), "start": a,
+                            "stop": b, "events_in_file": n})
+        offset += n
+    manifest = {"format": MANIFEST_FORMAT, "files": entries, "n_events": stop - start}
+    write_text_atomic(out, json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _manifest_int(where: str, entry: Mapping, key: str) -> int:
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataError(f"{where}: '{key}' must be an integer, got {value!r}")
+    return value
+
+
+def read_split_manifest(path: str | os.PathLike) -> list[SplitPart]:
+    """The parts of a split manifest, checked (the files are not opened; relative paths
+    are resolved from the manifest's folder)."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        data = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not a split manifest (not JSON: {err})") from err
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != MANIFEST_FORMAT:
+        raise DataError(f"{path}: not a split manifest (format {found!r}, expected "
+                        f"{MANIFEST_FORMAT!r})")
+    entries = data.get("files")
+    if not isinstance(entries, list) or not entries:
+        raise DataError(f"{path}: 'files' must be a non-empty list of "
+                        "{path, start, stop, events_in_file}")
+    folder = Path(os.path.abspath(path)).parent
+    parts = []
+    for k, entry in enumerate(entries):
+        where = f"{path}: files[{k}]"
+        if not isinstance(entry, dict):
+            raise DataError(f"{where} is not a mapping")
+        file = entry.get("path")
+        if not isinstance(file, str) or not file:
+            raise DataError(f"{where}: 'path' must be a non-empty string, got {file!r}")
+        where = f"{where} ({file})"
+        start, stop, n = (_manifest_int(where, entry, key)
+                          for key in ("start", "stop", "events_in_file"))
+        if not 0 <= start < stop <= n:
+            raise DataError(f"{where}: events [{start}, {stop}) are not a non-empty range "
+                            f"of the file's {n} events")
+        resolved = Path(file) if Path(file).is_absolute() else folder / file
+        parts.append(SplitPart(str(resolved), start, stop, n))
+    by_file: dict[str, list[SplitPart]] = {}
+    for part in parts:
+        by_file.setdefault(os.path.normpath(part.path), []).append(part)
+    for file, same in by_file.items():
+        same.sort(key=lambda p: p.start)
+        for a, b in zip(same, same[1:], strict=False):
+            if b.start < a.stop:
+                raise DataError(f"{path}: {file} is listed with overlapping event ranges "
+                                f"[{a.start}, {a.stop}) and [{b.start}, {b.stop})")
+    total = sum(len(part) for part in parts)
+    if data.get("n_events") != total:
+        raise DataError(f"{path}: 'n_events' is {data.get('n_events')!r}, but the files' "
+                        f"ranges hold {total} events")
+    return parts
+
+
+# ----------------------------------------------------------------------------- one event
+
+
+def _kept(point: np.ndarray, cluster: np.ndarray, prep: Mapping
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of the points the threshold and the class-4 drop keep, cluster row of every
+    point)."""
+    row = np.repeat(np.arange(len(cluster), dtype=np.int64), cluster[:, 0])
+    keep = np.ones(len(point), dtype=bool)
+    if prep["energy_threshold"] is not None:
+        keep &= point[:, 3] > prep["energy_threshold"]
+    if prep["drop_low_energy"]:
+        keep &= cluster[row, 4] != LOW_ENERGY
+    return keep, row
+
+
+def _enough(n_kept: int, prep: Mapping) -> bool:
+    return prep["min_points"] is None or n_kept >= prep["min_points"]
+
+
+def passes_preprocessing(point: np.ndarray, cluster: np.ndarray, prep: Mapping) -> bool:
+    """Whether :func:`preprocess_event` keeps the event (without building it)."""
+    keep, _ = _kept(point, cluster, prep)
+    return _enough(int(keep.sum()), prep)
+
+
+def preprocess_event(index: int, point: np.ndarray, cluster: np.ndarray, prep: Mapping,
+                     branching_radius: float = 3.0) -> Event | None:
+    """One checked raw event (point (N, 8), cluster (C, 5|6), as the reader gives them)
+    preprocessed by ``prep`` (a :func:`resolve_preprocessing` result), or None when fewer
+    than ``min_points`` points are left. ``branching_radius`` is in voxels."""
+    keep, row = _kept(point, cluster, prep)
+    if not _enough(int(keep.sum()), prep):
+        return None
+    point, row = point[keep], row[keep]
+    xyz = point[:, :3]
+    interaction = cluster[row, 3]
+    branching = branching_mask(xyz, row, interaction, branching_radius)
+    raw = point[:, 3].copy()
+    log = prep["log_energy"]
+    energy = raw.copy() if log is None else log_energy(raw, log["emin"], log["emax"])
+    return Event(index=int(index),
+                 points=normalize_coordinates(xyz) if prep["normalize"] else xyz.copy(),
+                 energy=energy, raw_energy=raw, semantic=cluster[row, 4].copy(),
+                 cluster=row, interaction=interaction, branching=branching)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+class EventSource:
+    """The events of one split, read by split-local index (0 .. len - 1).
+
+    ``path`` is a split manifest (a ``.json`` name, see :func:`write_split_manifest`):
+    the split is the concatenation of its files' ranges, in the manifest's order; or a
+    PILArNet-M file (any other name): the split is all of its events, and split-local
+    indices are the indices in the file. Each file is opened on first use (a single file
+    at once, to count its events) and kept open until :meth:`close` (or the end of a
+    ``with`` block); a read after that opens it again. A manifest's files must exist
+    when the source is made, and hold the number of events the manifest recorded when
+    they are opened.
+    """
+
+    def __init__(self, path: str | os.PathLike, preprocessing: Mapping | None = None,
+                 branching_radius: float = 3.0):
+        self.path = str(path)
+        self.preprocessing = resolve_preprocessing(preprocessing)
+        self.branching_radius = float(branching_radius)
+        self.manifest = is_split_manifest(path)
+        self._files: dict[int, _PilarnetFile] = {}
+        if self.manifest:
+            self.parts = tuple(read_split_manifest(path))
+            for part in self.parts:
+                if not Path(part.path).is_file():
+                    raise DataError(f"{part.path}: no such file (in the split manifest "
+                                    f"{self.path})")
+        else:
+            f = _PilarnetFile(path)
+            self._files[0] = f
+            self.parts = (SplitPart(self.path, 0, f.n_events, f.n_events),)
+        self._offsets = [0]
+        for part in self.parts:
+            self._offsets.append(self._offsets[-1] + len(part))
+        self.n_events = self._offsets[-1]
+
+    def __len__(self) -> int:
+        return self.n_events
+
+    def __enter__(self) -> EventSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every open file."""
+        files, self._files = self._files, {}
+        for f in files.values():
+            f.close()
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        index = operator.index(index)
+        if not 0 <= index < self.n_events:
+            raise DataError(f"{self.path}: event {index} asked for, but the "
+                            f"{'split' if self.manifest else 'file'} holds "
+                            f"{self.n_events} events")
+        k = bisect.bisect_right(self._offsets, index) - 1
+        return k, self.parts[k].start + index - self._offsets[k]
+
+    def locate(self, index: int) -> tuple[str, int]:
+        """(file, index in that file) of the split-local ``index``."""
+        k, j = self._locate(index)
+        return self.parts[k].path, j
+
+    def _file(self, k: int) -> _PilarnetFile:
+        f = self._files.get(k)
+        if f is None:
+            part = self.parts[k]
+            f = _PilarnetFile(part.path)
+            if f.n_events != part.events_in_file:
+                f.close()
+                raise DataError(f"{part.path}: holds {f.n_events} events, but "
+                                f"{self.path} recorded {part.events_in_file} (the file "
+                                "changed since the split was made)")
+            self._files[k] = f
+        return f
+
+    def raw(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Event ``index`` as stored, checked: point (N, 8) float64, cluster (C, 5|6)."""
+        k, j = self._locate(index)
+        ((_, point, cluster),) = self._file(k).read(j, j + 1)
+        return point, cluster
+
+    def read(self, index: int) -> Event | None:
+        """Event ``index`` preprocessed (``Event.index`` = ``index``), or None when the
+        preprocessing drops it."""
+        point, cluster = self.raw(index)
+        return preprocess_event(index, point, cluster, self.preprocessing,
+                                self.branching_radius)
+
+    def stream(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(split-local index, point, cluster) of every event in order, as stored and
+        checked, read READ_CHUNK events at a time."""
+        for k, part in enumerate(self.parts):
+            shift = self._offsets[k] - part.start
+            for j, point, cluster in self._file(k).read(part.start, part.stop):
+                yield j + shift, point, cluster
+
+    def events(self, indices: Sequence[int] | None = None) -> Iterator[Event]:
+        """The events the preprocessing keeps: all, in order (streamed), or those of
+        ``indices`` in the order given (every index is checked before any is read)."""
+        if indices is None:
+            for i, point, cluster in self.stream():
+                event = preprocess_event(i, point, cluster, self.preprocessing,
+                                         self.branching_radius)
+                if event is not None:
+                    yield event
+            return
+        indices = [operator.index(i) for i in indices]
+        for i in indices:
+            self._locate(i)
+        for i in indices:
+            event = self.read(i)
+            if event is not None:
+                yield event
+
+    def usable(self) -> list[int]:
+        """Split-local indices of the events the preprocessing keeps (``read(i) is not
+        None``), found by streaming the split and counting kept points: nothing is
+        preprocessed further, nothing is kept."""
+        return [i for i, point, cluster in self.stream()
+                if passes_preprocessing(point, cluster, self.preprocessing)]
 
 
 def read_events(path: str | os.PathLike, preprocessing: Mapping | None = None,
                 indices: Sequence[int] | None = None,
                 branching_radius: float = 3.0) -> list[Event]:
-    """Read (all, or the ``indices`` of) a PILArNet-M file in either layout, preprocessed.
+    """Read (all, or the ``indices`` of) a PILArNet-M file in either layout, or a split
+    manifest, preprocessed.
 
     ``preprocessing=None`` applies nothing; a mapping takes the defaults for missing keys
     (see the module docstring for the order). Events left with fewer than ``min_points``
-    points are skipped; ``Event.index`` is always the index in the file.
-    ``branching_radius`` is in voxels, whatever the normalisation.
+    points are skipped; ``Event.index`` is always the split-local index (for a file, the
+    index in the file). ``branching_radius`` is in voxels, whatever the normalisation.
     """
-    prep = resolve_preprocessing(preprocessing)
-    events = []
-    with _open(path) as f:
-        for i, point, cluster in _raw_events(f, path, indices):
-            row = np.repeat(np.arange(len(cluster), dtype=np.int64), cluster[:, 0])
-            keep = np.ones(len(point), dtype=bool)
-            if prep["energy_threshold"] is not None:
-                keep &= point[:, 3] > prep["energy_threshold"]
-            if prep["drop_low_energy"]:
-                keep &= cluster[row, 4] != LOW_ENERGY
-            point, row = point[keep], row[keep]
-            if prep["min_points"] is not None and len(point) < prep["min_points"]:
-                continue
-            xyz = point[:, :3]
-            interaction = cluster[row, 3]
-            branching = branching_mask(xyz, row, interaction, branching_radius)
-            raw = point[:, 3].copy()
-            log = prep["log_energy"]
-            energy = raw.copy() if log is None else log_energy(raw, log["emin"], log["emax"])
-            events.append(Event(
-                index=i,
-                points=normalize_coordinates(xyz) if prep["normalize"] else xyz.copy(),
-                energy=energy, raw_energy=raw, semantic=cluster[row, 4].copy(),
-                cluster=row, interaction=interaction, branching=branching))
-    return events
+    with EventSource(path, preprocessing, branching_radius) as source:
+        return list(source.events(indices))

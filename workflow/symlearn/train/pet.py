@@ -114,11 +114,52 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _spherical_targets(targets: Mapping[str, Any]) -> list[str]:
+    return sorted(name for name, options in targets.items()
+                  if isinstance(options.get("type"), Mapping)
+                  and "spherical" in options["type"])
+
+
 def _dataset(path: str | Path, targets: Mapping[str, Any]) -> dict[str, Any]:
+    """metatrain options of one data set: an extxyz file (read with ASE) or a memmap
+    directory (:func:`symlearn.data.memmap.write_memmap`).
+
+    metatrain reads a ``read_from`` that is a directory as a ``MemmapDataset``
+    whatever the ``reader`` says, so for a directory the ``reader`` is left out;
+    each target is read from ``<read_from>/<key>.bin``. ``MemmapDataset`` rejects
+    spherical targets, so the geometric targets need an extxyz file.
+    """
+    targets = copy.deepcopy(dict(targets))
+    if not Path(path).is_dir():
+        return {
+            "systems": {"read_from": str(path), "reader": "ase",
+                        "length_unit": "angstrom"},
+            "targets": targets,
+        }
+    spherical = _spherical_targets(targets)
+    if spherical:
+        raise ValueError(
+            f"{path} is a memmap directory, but the targets {spherical} are spherical "
+            "and metatrain's MemmapDataset does not support spherical targets; train "
+            "the geometric targets on an extxyz file")
+    missing = [f"{options.get('key', name)}.bin" for name, options in targets.items()
+               if not (Path(path) / f"{options.get('key', name)}.bin").is_file()]
+    if missing:
+        raise ValueError(f"{path} is not a memmap data set of these targets: it lacks "
+                         f"{missing}")
     return {
-        "systems": {"read_from": str(path), "reader": "ase", "length_unit": "angstrom"},
-        "targets": copy.deepcopy(dict(targets)),
+        "systems": {"read_from": str(path), "length_unit": "angstrom"},
+        "targets": targets,
     }
+
+
+def _data_digest(path: str | Path) -> str:
+    """SHA-256 of a data file, or of the files of a memmap directory."""
+    if Path(path).is_dir():
+        from ..data.memmap import memmap_digest
+
+        return memmap_digest(path)
+    return sha256_file(path)
 
 
 def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Path,
@@ -129,7 +170,8 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
     ``training`` (epochs, batch size, learning rate, ...), ``augmentation`` and
     optionally ``targets`` (``standard`` or ``geometric``, with ``geometric`` settings).
     Checkpoints are requested every epoch; :class:`_Trainer` keeps the ones the
-    schedule asks for.
+    schedule asks for. ``train``, ``val`` and ``test`` are each an extxyz training
+    view or a memmap directory (:func:`_dataset`).
     """
     training = settings["training"]
     targets = target_options(settings)
@@ -312,7 +354,7 @@ def _fingerprint(options: Mapping[str, Any], settings: Mapping[str, Any],
         "augmentation": settings["augmentation"],
         "edge_embedding": settings.get("edge_embedding"),
         "checkpoint_every": settings["training"]["checkpoint_every"],
-        "data": {name: sha256_file(path) for name, path in data.items()},
+        "data": {name: _data_digest(path) for name, path in data.items()},
     }
 
 

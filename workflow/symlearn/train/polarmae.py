@@ -6,7 +6,8 @@ checkpoints on a step schedule (step 0, the untrained state, included) and exact
   angles about x, y and z, which is *not* uniform on rotations), ``none``; rotations are
   about the centre of the detector volume (the origin of the normalised coordinates).
 - the event geometry (groups, centres, interpolation) is distance-based, hence the same
-  in every orientation: it is computed once per event and cached.
+  in every orientation: it is computed once per event and cached (the last
+  ``CACHE_EVENTS`` events used: a split of many events is not held in memory).
 - resume: while a phase runs, its checkpoints live in ``<phase dir>/resume/`` with the
   optimiser, scheduler and random state; a killed run started again with the same
   settings and data continues from its last checkpoint and reproduces the uninterrupted
@@ -20,6 +21,7 @@ import logging
 import math
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ FORMAT = "symlearn-polarmae-1"
 PUBLISHED = ("format", "phase", "step", "settings", "model", "log")
 #: the encoder's parameters, carried from pre-training into fine-tuning
 ENCODER = ("tokenizer.", "pos_embed.", "blocks.", "norm.")
+#: events (with their grouping) an EventStore keeps by default
+CACHE_EVENTS = 2048
 
 
 def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
@@ -77,37 +81,55 @@ def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.
 
 
 class EventStore:
-    """Events of one HDF5 file, preprocessed and grouped on first use, then cached."""
+    """The events of one split (a PILArNet-M file or a split manifest, see
+    :class:`symlearn.data.lartpc.EventSource`), preprocessed and grouped on first use.
+
+    The source stays open until :meth:`close`. The last ``cache_events`` events asked
+    for (dropped ones included, as None) are kept, least recently used out first; 0
+    keeps none.
+    """
 
     def __init__(self, path: str | Path, preprocessing: Mapping[str, Any],
-                 tokenizer: Mapping[str, Any], branching_radius: float = 3.0):
-        from ..data.lartpc import count_events
+                 tokenizer: Mapping[str, Any], branching_radius: float = 3.0,
+                 cache_events: int = CACHE_EVENTS):
+        from ..data.lartpc import EventSource
 
+        if int(cache_events) < 0:
+            raise ValueError(f"cache_events must be >= 0, got {cache_events}")
         self.path = str(path)
         self.preprocessing = dict(preprocessing)
         self.grouping = grouping_settings(tokenizer, preprocessing)
         self.branching_radius = branching_radius
-        self.n_events = count_events(self.path)
-        self._cache: dict[int, tuple[Any, Grouping] | None] = {}
+        self.cache_events = int(cache_events)
+        self.source = EventSource(self.path, self.preprocessing, branching_radius)
+        self.n_events = len(self.source)
+        self._cache: OrderedDict[int, tuple[Any, Grouping] | None] = OrderedDict()
+        self._usable: list[int] | None = None
 
     def get(self, index: int):
         """``(event, grouping)``, or None for an event the preprocessing drops."""
-        if index not in self._cache:
-            from ..data.lartpc import read_events
-
-            events = read_events(self.path, self.preprocessing, indices=[index],
-                                 branching_radius=self.branching_radius)
-            if events:
-                event = events[0]
-                points = torch.as_tensor(event.points, dtype=torch.float64)
-                self._cache[index] = (event, group_event(points, **self.grouping))
-            else:
-                self._cache[index] = None
-        return self._cache[index]
+        index = int(index)
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        event = self.source.read(index)
+        item = None
+        if event is not None:
+            points = torch.as_tensor(event.points, dtype=torch.float64)
+            item = (event, group_event(points, **self.grouping))
+        if self.cache_events:
+            self._cache[index] = item
+            while len(self._cache) > self.cache_events:
+                self._cache.popitem(last=False)
+        return item
 
     def usable(self) -> list[int]:
-        """Indices of the events the preprocessing keeps (reads the whole file once)."""
-        return [i for i in range(self.n_events) if self.get(i) is not None]
+        """Indices of the events the preprocessing keeps (those ``get`` does not give as
+        None): the split is streamed once, counting kept points, without grouping or
+        caching events; the list is remembered."""
+        if self._usable is None:
+            self._usable = self.source.usable()
+        return list(self._usable)
 
     def batch(self, indices: Sequence[int]) -> Batch:
         items = [self.get(i) for i in indices]
@@ -116,6 +138,16 @@ class EventStore:
                        [torch.as_tensor(e.energy, dtype=torch.float32) for e in events],
                        [g for _, g in items],
                        [torch.as_tensor(e.semantic, dtype=torch.long) for e in events])
+
+    def close(self) -> None:
+        """Close the source's files (a later read opens them again)."""
+        self.source.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def build_model(settings: Mapping[str, Any]) -> PolarMAE:
@@ -195,6 +227,11 @@ class Trainer:
                 raise CheckpointError(f"{path}: its {key} settings differ from this run's")
         state = {k: v for k, v in model.state_dict().items() if k.startswith(ENCODER)}
         self.model.load_state_dict(state, strict=False)
+
+    def close(self) -> None:
+        """Close the training and validation events' files."""
+        self.train.close()
+        self.val.close()
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None
              ) -> dict[str, torch.Tensor]:
@@ -336,6 +373,7 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
         if step in schedule:
             checkpoint(step, losses, events, seconds)
             losses, events, seconds = [], 0, 0.0
+    trainer.close()
 
     for step in schedule:  # published without the optimiser and the random state
         state = torch.load(resume / f"step_{step}.ckpt", weights_only=False,
