@@ -23,3 +23,40 @@ def test_ci_runs_the_readme_test_command(root):
     _, install_and_test = _quick_start_commands(root)
     ci = (root / ".ci" / "run").read_text().splitlines()
     assert install_and_test in ci
+
+
+def _dry_run_jobs(root, *args) -> dict[str, int]:
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(root / "Snakefile"),
+             "--directory", tmp, *args], capture_output=True, text=True, cwd=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (result.stdout + result.stderr).split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+
+
+def test_paper_job_counts_in_the_readme_are_the_dry_run(root):
+    """The README's table of the paper configuration's jobs is what `snakemake -n`
+    resolves: every named rule's count, the rest, and the total."""
+    jobs = _dry_run_jobs(root, "--configfile", str(root / "config" / "paper.yaml"))
+    text = (root / "README.md").read_text()
+    section = text.split("## Real data and the paper scale", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (.+?) \| \**([\d +]+?)\** \|", section, flags=re.MULTILINE)
+    assert rows, "no job table in the README's paper-scale section"
+    named = 0
+    for rules, count in rows:
+        stated = sum(int(n) for n in count.split("+"))
+        if rules.strip("*") == "total":
+            assert stated == jobs["total"]
+        elif rules.startswith("the rest"):
+            rest = stated
+        else:
+            names = [r.strip() for r in rules.split(",")]
+            assert stated == sum(jobs[name] for name in names), rules
+            named += stated
+    assert named + rest == jobs["total"]

@@ -367,9 +367,10 @@ class CheckpointSetup:
 
     adapter: PETAdapter
     context: GridContext
-    frames: list
+    frames: dict  # index in the file -> structure, for the selected ones only
     selected: list[int]
     device: str
+    n_frames: int  # structures in the file
 
     @property
     def exact_outputs(self) -> bool:
@@ -382,7 +383,7 @@ class CheckpointSetup:
 
     def describe(self, checkpoint: str, structures: str, settings: Mapping) -> str:
         q = self.quadrature
-        return (f"checkpoint {checkpoint}: {len(self.selected)} of {len(self.frames)} "
+        return (f"checkpoint {checkpoint}: {len(self.selected)} of {self.n_frames} "
                 f"structures of {structures}; grid degree {q.exactness} (Lebedev "
                 f"{q.lebedev_order} x {q.n_gamma} angles x 2 = {q.n_rotations} copies); "
                 f"lambda_max {self.context.lambda_max}; {len(self.adapter.layers)} layers; "
@@ -397,7 +398,7 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      layers: Sequence[str] | None = None) -> CheckpointSetup:
     """Load a checkpoint, build the grid its outputs need and select the structures
     (``analysis.pet`` settings)."""
-    from ..data.extxyz import read_frames
+    from ..data.extxyz import count_frames, iter_frames
     from ..symmetry import o3_quadrature
     from ..train.pet import resolve_device
 
@@ -417,10 +418,14 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
         quadrature.require(lambda_character=lambda_max,
                            lambda_variance=adapter.output_lambda_max)
     context = GridContext(quadrature, lambda_max, dtype, device)
-    frames = read_frames(structures)
-    selected = select_structures(len(frames), int(settings["n_structures"]),
+    # only the selected structures are parsed: a test split may hold 10^4 of them
+    n_frames = count_frames(structures)
+    selected = select_structures(n_frames, int(settings["n_structures"]),
                                  int(settings["seed"]))
-    return CheckpointSetup(adapter, context, frames, selected, device)
+    keep = np.zeros(n_frames, dtype=bool)
+    keep[selected] = True
+    frames = dict(iter_frames(structures, keep))
+    return CheckpointSetup(adapter, context, frames, selected, device, n_frames)
 
 
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,

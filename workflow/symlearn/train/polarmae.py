@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from ..config import checkpoint_epochs
-from ..io import atomic_path
+from ..io import atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
 from ..models.polarmae import PolarMAE, focal_loss
 from .pet import CheckpointError, resolve_device
@@ -301,9 +301,16 @@ class Trainer:
 
 
 def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, Any]) -> dict:
+    """What a resumed phase must share with the interrupted one: the settings, the data
+    paths and, for a split manifest, its content (the files and event ranges; the data
+    files themselves are too large to hash at every start)."""
+    from ..data.lartpc import is_split_manifest
+
+    manifests = {k: sha256_file(v) for k, v in paths.items()
+                 if v is not None and is_split_manifest(v)}
     return json.loads(json.dumps({"phase": phase, "settings": settings,
-                                  "paths": {k: str(v) for k, v in paths.items()}},
-                                 sort_keys=True))
+                                  "paths": {k: str(v) for k, v in paths.items()},
+                                  "manifests": manifests}, sort_keys=True))
 
 
 def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
