@@ -46,6 +46,7 @@ rule pretrain_polarmae:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
         device=lookup(dpath="device", within=config),
+        cache_events=lookup(dpath="polarmae/cache_events", within=config),
     threads: lookup(dpath="polarmae/threads", within=config)
     log:
         f"{RESULTS}/logs/pretrain_polarmae/{{run}}.log",
@@ -54,7 +55,8 @@ rule pretrain_polarmae:
     shell:
         "python -m symlearn train-polarmae pretrain --settings {params.settings:q}"
         " --train {input.train} --val {input.val} --out-dir {params.out_dir}"
-        " --device {params.device} --threads {threads} > {log} 2>&1"
+        " --device {params.device} --threads {threads}"
+        " --cache-events {params.cache_events} > {log} 2>&1"
 
 
 rule finetune_polarmae:
@@ -71,6 +73,7 @@ rule finetune_polarmae:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
         device=lookup(dpath="device", within=config),
+        cache_events=lookup(dpath="polarmae/cache_events", within=config),
     threads: lookup(dpath="polarmae/threads", within=config)
     log:
         f"{RESULTS}/logs/finetune_polarmae/{{run}}.log",
@@ -80,4 +83,4 @@ rule finetune_polarmae:
         "python -m symlearn train-polarmae finetune --settings {params.settings:q}"
         " --train {input.train} --val {input.val} --init-from {input.pretrained}"
         " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
-        " > {log} 2>&1"
+        " --cache-events {params.cache_events} > {log} 2>&1"

@@ -152,7 +152,7 @@ def _train_polarmae(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     summary = train_polarmae(args.phase, args.settings, train=args.train, val=args.val,
                              out_dir=args.out_dir, device=args.device, threads=args.threads,
-                             init_from=args.init_from)
+                             init_from=args.init_from, cache_events=args.cache_events)
     summary["wall_time_s"] = round(time.perf_counter() - start, 1)
     LOGGER.info("training finished: %s", json.dumps(summary))
 
@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="receives step_K.ckpt, train_log.csv")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--cache-events", type=int, default=2048,
+                   help="preprocessed events (with their grouping) kept in memory")
     p.set_defaults(func=_train_polarmae)
 
     p = commands.add_parser("analyse-polarmae",

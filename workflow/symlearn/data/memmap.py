@@ -37,14 +37,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
 import numpy as np
 
-from ..io import sha256_file
+from ..io import atomic_dir, sha256_file
 from .extxyz import DataError, frame_labels, iter_frames
 
 #: the ``.bin`` stem of each target, as the ``key`` of the metatrain target options
@@ -52,15 +49,6 @@ TARGET_FILES = ("energy", "forces", "stress")
 #: every file of the layout written here
 LAYOUT_FILES = ("ns.npy", "na.npy", "x.bin", "a.bin", "c.bin",
                 *(f"{key}.bin" for key in TARGET_FILES))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
 
 
 def memmap_cell(atoms, path: str | os.PathLike, index: int) -> np.ndarray:
@@ -75,25 +63,6 @@ def memmap_cell(atoms, path: str | os.PathLike, index: int) -> np.ndarray:
         raise DataError(f"{path}: frame {index} is periodic along cell vector(s) "
                         f"{flat} but that vector is zero")
     return cell
-
-
-def _replace_dir(tmp: Path, dst: Path) -> None:
-    """Move the complete directory ``tmp`` onto ``dst``, replacing what is there."""
-    if not os.path.lexists(dst):
-        os.rename(tmp, dst)
-        return
-    if dst.is_symlink() or not dst.is_dir():
-        dst.unlink()
-        os.rename(tmp, dst)
-        return
-    old = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.old")
-    os.rename(dst, old)
-    try:
-        os.rename(tmp, dst)
-    except BaseException:
-        os.rename(old, dst)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_memmap(src_xyz: str | os.PathLike, dst_dir: str | os.PathLike) -> dict:
@@ -113,35 +82,28 @@ def write_memmap(src_xyz: str | os.PathLike, dst_dir: str | os.PathLike) -> dict
     """
     src = Path(src_xyz)
     dst = Path(dst_dir)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent))
-    try:
-        tmp.chmod(0o777 & ~_UMASK)
-        counts = [0]
-        n_stress = 0
-        with contextlib.ExitStack() as stack:
-            files = {name: stack.enter_context(open(tmp / f"{name}.bin", "wb"))
-                     for name in ("x", "a", "c", *TARGET_FILES)}
-            for index, atoms in iter_frames(src):
-                labels = frame_labels(atoms, src, index)
-                cell = memmap_cell(atoms, src, index)
-                stress = (np.full((3, 3), np.nan) if labels.stress is None
-                          else labels.stress)
-                n_stress += labels.stress is not None
-                np.asarray(atoms.positions, dtype=np.float32).tofile(files["x"])
-                np.asarray(atoms.numbers, dtype=np.int32).tofile(files["a"])
-                cell.astype(np.float32).tofile(files["c"])
-                np.array([labels.energy], dtype=np.float32).tofile(files["energy"])
-                labels.forces.astype(np.float32).tofile(files["forces"])
-                stress.astype(np.float32).tofile(files["stress"])
-                counts.append(len(atoms))
+    counts = [0]
+    n_stress = 0
+    with atomic_dir(dst) as tmp, contextlib.ExitStack() as stack:
+        files = {name: stack.enter_context(open(tmp / f"{name}.bin", "wb"))
+                 for name in ("x", "a", "c", *TARGET_FILES)}
+        for index, atoms in iter_frames(src):
+            labels = frame_labels(atoms, src, index)
+            cell = memmap_cell(atoms, src, index)
+            stress = (np.full((3, 3), np.nan) if labels.stress is None
+                      else labels.stress)
+            n_stress += labels.stress is not None
+            np.asarray(atoms.positions, dtype=np.float32).tofile(files["x"])
+            np.asarray(atoms.numbers, dtype=np.int32).tofile(files["a"])
+            cell.astype(np.float32).tofile(files["c"])
+            np.array([labels.energy], dtype=np.float32).tofile(files["energy"])
+            labels.forces.astype(np.float32).tofile(files["forces"])
+            stress.astype(np.float32).tofile(files["stress"])
+            counts.append(len(atoms))
+        stack.close()  # every .bin complete before the directory is published
         na = np.cumsum(np.asarray(counts, dtype=np.int64))
         np.save(tmp / "ns.npy", np.int64(len(counts) - 1))
         np.save(tmp / "na.npy", na)
-        _replace_dir(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"path": str(dst), "source": str(src), "structures": len(counts) - 1,
             "atoms": int(na[-1]), "structures_with_stress": n_stress}
 

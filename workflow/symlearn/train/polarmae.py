@@ -187,14 +187,18 @@ class Trainer:
     """One phase of one run (see the module docstring)."""
 
     def __init__(self, phase: str, settings: Mapping[str, Any], train: str | Path,
-                 val: str | Path, device: str, init_from: str | Path | None = None):
+                 val: str | Path, device: str, init_from: str | Path | None = None,
+                 cache_events: int = CACHE_EVENTS):
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}")
         self.phase, self.settings, self.device = phase, settings, torch.device(device)
         self.options = settings[phase]
         preprocessing = settings["preprocessing"]
-        self.train = EventStore(train, preprocessing, settings["tokenizer"])
-        self.val = EventStore(val, preprocessing, settings["tokenizer"])
+        # a memory knob, not a setting: it changes no number, so it is not fingerprinted
+        self.train = EventStore(train, preprocessing, settings["tokenizer"],
+                                cache_events=cache_events)
+        self.val = EventStore(val, preprocessing, settings["tokenizer"],
+                              cache_events=cache_events)
         # float32 whatever the process default: the batches are float32
         self.model = build_model(settings).to(self.device, torch.float32)
         if phase == "finetune":
@@ -315,8 +319,8 @@ def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, An
 
 def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
                    val: str | Path, out_dir: str | Path, device: str = "auto",
-                   threads: int | None = None, init_from: str | Path | None = None
-                   ) -> dict[str, Any]:
+                   threads: int | None = None, init_from: str | Path | None = None,
+                   cache_events: int = CACHE_EVENTS) -> dict[str, Any]:
     """Run one phase into ``out_dir``: ``step_{k}.ckpt`` on the schedule and
     ``train_log.csv`` (loss, validation metrics, learning rate, events per second)."""
     out = Path(out_dir).absolute()
@@ -330,7 +334,7 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
     schedule = checkpoint_epochs(steps, int(options["checkpoint_every"]))
     fingerprint = _fingerprint(phase, settings, {"train": train, "val": val,
                                                  "init_from": init_from})
-    trainer = Trainer(phase, settings, train, val, device, init_from)
+    trainer = Trainer(phase, settings, train, val, device, init_from, cache_events)
 
     start, log = 0, []
     fingerprint_file = resume / "fingerprint.json"
