@@ -11,37 +11,16 @@ It prints numbers and ratios; nothing here is a pass/fail test.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
 TARGET_S = 10.0
 
-
-def dry_run(configfile: str | None, directory: Path) -> tuple[float, dict[str, int]]:
-    """Seconds of one ``snakemake -n`` in a fresh results folder, and its job counts."""
-    command = [sys.executable, "-m", "snakemake", "-n", "--snakefile",
-               str(ROOT / "Snakefile"), "--directory", str(directory)]
-    if configfile:
-        command += ["--configfile", str(ROOT / configfile)]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=directory)
-    elapsed = time.perf_counter() - start
-    if result.returncode:
-        raise SystemExit(f"snakemake -n failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return elapsed, job_counts(result.stdout + result.stderr)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The "Job stats" table of a dry run: rule -> jobs (and ``total``)."""
-    table = output.split("Job stats:", 1)[1]
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+from dryrun import dry_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):  # interleaved: both see the same machine load
             for name in times:
-                seconds, counts[name] = dry_run(
-                    None if name == "default" else name, Path(tmp))
+                args_ = [] if name == "default" else ["--configfile", str(ROOT / name)]
+                seconds, counts[name] = dry_run(*args_, directory=Path(tmp))
                 times[name].append(seconds)
     print(f"snakemake -n, median of {args.repeats} (wall clock, fresh results folder):")
     for name, values in times.items():

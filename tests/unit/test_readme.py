@@ -25,25 +25,12 @@ def test_ci_runs_the_readme_test_command(root):
     assert install_and_test in ci
 
 
-def _dry_run_jobs(root, *args) -> dict[str, int]:
-    import subprocess
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(root / "Snakefile"),
-             "--directory", tmp, *args], capture_output=True, text=True, cwd=tmp)
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = (result.stdout + result.stderr).split("Job stats:", 1)[1]
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
-
-
 def test_paper_job_counts_in_the_readme_are_the_dry_run(root):
     """The README's table of the paper configuration's jobs is what `snakemake -n`
     resolves: every named rule's count, the rest, and the total."""
-    jobs = _dry_run_jobs(root, "--configfile", str(root / "config" / "paper.yaml"))
+    from dryrun import dry_run
+
+    _, jobs = dry_run("--configfile", str(root / "config" / "paper.yaml"))
     text = (root / "README.md").read_text()
     section = text.split("## Real data and the paper scale", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| (.+?) \| \**([\d +]+?)\** \|", section, flags=re.MULTILINE)

@@ -27,6 +27,20 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+class Closing:
+    """``with obj:`` closes ``obj`` on the way out, whatever happens (for the readers
+    that keep files open: a subclass defines ``close``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.

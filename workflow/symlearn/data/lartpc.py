@@ -63,7 +63,7 @@ import h5py
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..io import atomic_path, write_text_atomic
+from ..io import Closing, atomic_path, write_text_atomic
 from .extxyz import DataError
 
 VOLUME_SIZE = 768
@@ -606,7 +606,7 @@ def _check_event(path, i: int, point, cluster, extra, width: int
     return point, cluster
 
 
-class _PilarnetFile:
+class _PilarnetFile(Closing):
     """One open PILArNet-M file: its datasets, checked for layout, and its event count."""
 
     def __init__(self, path: str | os.PathLike):
@@ -639,12 +639,6 @@ class _PilarnetFile:
 
     def close(self) -> None:
         self.handle.close()
-
-    def __enter__(self) -> _PilarnetFile:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def count_events(path: str | os.PathLike) -> int:
@@ -853,7 +847,7 @@ def preprocess_event(index: int, point: np.ndarray, cluster: np.ndarray, prep: M
 # ----------------------------------------------------------------------------- sources
 
 
-class EventSource:
+class EventSource(Closing):
     """The events of one split, read by split-local index (0 .. len - 1).
 
     ``path`` is a split manifest (a ``.json`` name, see :func:`write_split_manifest`):
@@ -890,12 +884,6 @@ class EventSource:
 
     def __len__(self) -> int:
         return self.n_events
-
-    def __enter__(self) -> EventSource:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close every open file."""

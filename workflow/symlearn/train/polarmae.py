@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from ..config import checkpoint_epochs
-from ..io import atomic_path, sha256_file
+from ..io import Closing, atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
 from ..models.polarmae import PolarMAE, focal_loss
 from .pet import CheckpointError, resolve_device
@@ -80,7 +80,7 @@ def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.
     raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
 
 
-class EventStore:
+class EventStore(Closing):
     """The events of one split (a PILArNet-M file or a split manifest, see
     :class:`symlearn.data.lartpc.EventSource`), preprocessed and grouped on first use.
 
@@ -143,12 +143,6 @@ class EventStore:
         """Close the source's files (a later read opens them again)."""
         self.source.close()
 
-    def __enter__(self) -> EventStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def build_model(settings: Mapping[str, Any]) -> PolarMAE:
     """The model of a run's settings (the group radius in the data's units)."""
@@ -183,7 +177,7 @@ def _schedule(total: int, warmup: int):
     return factor
 
 
-class Trainer:
+class Trainer(Closing):
     """One phase of one run (see the module docstring)."""
 
     def __init__(self, phase: str, settings: Mapping[str, Any], train: str | Path,
@@ -334,57 +328,57 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
     schedule = checkpoint_epochs(steps, int(options["checkpoint_every"]))
     fingerprint = _fingerprint(phase, settings, {"train": train, "val": val,
                                                  "init_from": init_from})
-    trainer = Trainer(phase, settings, train, val, device, init_from, cache_events)
+    # the event files stay open while the phase runs, and are closed however it ends
+    with Trainer(phase, settings, train, val, device, init_from, cache_events) as trainer:
 
-    start, log = 0, []
-    fingerprint_file = resume / "fingerprint.json"
-    if resume.exists():
-        saved = [int(p.stem.split("_")[1]) for p in resume.glob("step_*.ckpt")]
-        if (fingerprint_file.exists() and saved
-                and json.loads(fingerprint_file.read_text()) == fingerprint):
-            start = max(saved)
-            state = torch.load(resume / f"step_{start}.ckpt", weights_only=False,
-                               map_location="cpu")
-            trainer.restore(state)
-            log = list(state["log"])
-            LOGGER.warning("resuming %s from its checkpoint after %d step(s)", out, start)
-        else:
-            LOGGER.warning("%s holds an interrupted run with other settings or data; "
-                           "starting from scratch", resume)
-            shutil.rmtree(resume)
-    resume.mkdir(parents=True, exist_ok=True)
-    with atomic_path(fingerprint_file) as tmp:
-        tmp.write_text(json.dumps(fingerprint, indent=1))
+        start, log = 0, []
+        fingerprint_file = resume / "fingerprint.json"
+        if resume.exists():
+            saved = [int(p.stem.split("_")[1]) for p in resume.glob("step_*.ckpt")]
+            if (fingerprint_file.exists() and saved
+                    and json.loads(fingerprint_file.read_text()) == fingerprint):
+                start = max(saved)
+                state = torch.load(resume / f"step_{start}.ckpt", weights_only=False,
+                                   map_location="cpu")
+                trainer.restore(state)
+                log = list(state["log"])
+                LOGGER.warning("resuming %s from its checkpoint after %d step(s)", out, start)
+            else:
+                LOGGER.warning("%s holds an interrupted run with other settings or data; "
+                               "starting from scratch", resume)
+                shutil.rmtree(resume)
+        resume.mkdir(parents=True, exist_ok=True)
+        with atomic_path(fingerprint_file) as tmp:
+            tmp.write_text(json.dumps(fingerprint, indent=1))
 
-    print(f"{phase}: {len(trainer.train_events)} training and {len(trainer.val_events)} "
-          f"validation events; {steps} steps of {options['batch_size']} events; "
-          f"augmentation {settings['augmentation']}; device {device}; checkpoints at "
-          f"steps {schedule}", flush=True)
+        print(f"{phase}: {len(trainer.train_events)} training and {len(trainer.val_events)} "
+              f"validation events; {steps} steps of {options['batch_size']} events; "
+              f"augmentation {settings['augmentation']}; device {device}; checkpoints at "
+              f"steps {schedule}", flush=True)
 
-    def checkpoint(step: int, losses: list[float], events: int, seconds: float) -> None:
-        row = {"step": step, "train_loss": float(np.mean(losses)) if losses else np.nan,
-               **trainer.validate(), "learning_rate": trainer.optimizer.param_groups[0]["lr"],
-               "events_per_second": events / seconds if seconds > 0 else np.nan}
-        log.append(row)
-        with atomic_path(resume / f"step_{step}.ckpt") as tmp:
-            torch.save(trainer.state(step, log), tmp)
-        print(json.dumps(row), flush=True)
+        def checkpoint(step: int, losses: list[float], events: int, seconds: float) -> None:
+            row = {"step": step, "train_loss": float(np.mean(losses)) if losses else np.nan,
+                   **trainer.validate(), "learning_rate": trainer.optimizer.param_groups[0]["lr"],
+                   "events_per_second": events / seconds if seconds > 0 else np.nan}
+            log.append(row)
+            with atomic_path(resume / f"step_{step}.ckpt") as tmp:
+                torch.save(trainer.state(step, log), tmp)
+            print(json.dumps(row), flush=True)
 
-    if start == 0 and 0 in schedule:
-        checkpoint(0, [], 0, 0.0)
-    losses, events, seconds = [], 0, 0.0
-    for step in range(start + 1, steps + 1):
-        began = time.perf_counter()
-        loss, n = trainer.step()
-        seconds += time.perf_counter() - began
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"{phase} loss is {loss} at step {step}")
-        losses.append(loss)
-        events += n
-        if step in schedule:
-            checkpoint(step, losses, events, seconds)
-            losses, events, seconds = [], 0, 0.0
-    trainer.close()
+        if start == 0 and 0 in schedule:
+            checkpoint(0, [], 0, 0.0)
+        losses, events, seconds = [], 0, 0.0
+        for step in range(start + 1, steps + 1):
+            began = time.perf_counter()
+            loss, n = trainer.step()
+            seconds += time.perf_counter() - began
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"{phase} loss is {loss} at step {step}")
+            losses.append(loss)
+            events += n
+            if step in schedule:
+                checkpoint(step, losses, events, seconds)
+                losses, events, seconds = [], 0, 0.0
 
     for step in schedule:  # published without the optimiser and the random state
         state = torch.load(resume / f"step_{step}.ckpt", weights_only=False,
