@@ -21,9 +21,9 @@ from symlearn.data.memmap import (
     LAYOUT_FILES,
     TARGET_FILES,
     memmap_cell,
-    memmap_digest,
     write_memmap,
 )
+from symlearn.io import sha256_path
 from symlearn.train.pet import STANDARD_TARGETS, _dataset, build_options, train_pet
 
 
@@ -216,16 +216,16 @@ def test_malformed_middle_frame_leaves_no_output(mad_file, tmp_path, how, messag
 def test_failed_memmap_keeps_the_previous_directory(mad_file, tmp_path):
     write_training_view(mad_file, tmp_path / "view.xyz")
     write_memmap(tmp_path / "view.xyz", tmp_path / "mm")
-    digest = memmap_digest(tmp_path / "mm")
+    digest = sha256_path(tmp_path / "mm")
     _corrupt_middle(tmp_path / "view.xyz", tmp_path / "bad.xyz", "number")
     with pytest.raises(DataError):
         write_memmap(tmp_path / "bad.xyz", tmp_path / "mm")
-    assert memmap_digest(tmp_path / "mm") == digest
+    assert sha256_path(tmp_path / "mm") == digest
     # a successful write replaces it
     write_frames(_mad_frames()[:2], tmp_path / "two.xyz")
     assert write_memmap(tmp_path / "two.xyz", tmp_path / "mm")["structures"] == 2
     assert int(np.load(tmp_path / "mm" / "ns.npy")) == 2
-    assert memmap_digest(tmp_path / "mm") != digest
+    assert sha256_path(tmp_path / "mm") != digest
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "bad.xyz", "mad.xyz", "mm", "two.xyz", "view.xyz"]
 

@@ -107,3 +107,16 @@ def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's content."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def sha256_path(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's content, or of a directory's: of the names of the files
+    under it and their contents (a data set written as several files)."""
+    root = Path(path)
+    if not root.is_dir():
+        return sha256_file(root)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(sha256_file(file).encode() + b"\0")
+    return digest.hexdigest()

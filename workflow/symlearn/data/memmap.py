@@ -35,13 +35,12 @@ nothing that matters, total energies keep ~7 significant digits.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_dir, sha256_file
+from ..io import atomic_dir
 from .extxyz import DataError, frame_labels, iter_frames
 
 #: the ``.bin`` stem of each target, as the ``key`` of the metatrain target options
@@ -106,13 +105,3 @@ def write_memmap(src_xyz: str | os.PathLike, dst_dir: str | os.PathLike) -> dict
         np.save(tmp / "na.npy", na)
     return {"path": str(dst), "source": str(src), "structures": len(counts) - 1,
             "atoms": int(na[-1]), "structures_with_stress": n_stress}
-
-
-def memmap_digest(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a memmap directory: of its file names and their contents."""
-    digest = hashlib.sha256()
-    root = Path(path)
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(sha256_file(file).encode() + b"\0")
-    return digest.hexdigest()

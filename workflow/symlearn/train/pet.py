@@ -37,7 +37,7 @@ import yaml
 
 from ..config import checkpoint_epochs
 from ..data.geometric import target_irreps
-from ..io import atomic_path, sha256_file, write_text_atomic
+from ..io import atomic_path, sha256_path, write_text_atomic
 from ..models.pet_variants import edge_embedding
 
 LOGGER = logging.getLogger(__name__)
@@ -151,15 +151,6 @@ def _dataset(path: str | Path, targets: Mapping[str, Any]) -> dict[str, Any]:
         "systems": {"read_from": str(path), "length_unit": "angstrom"},
         "targets": targets,
     }
-
-
-def _data_digest(path: str | Path) -> str:
-    """SHA-256 of a data file, or of the files of a memmap directory."""
-    if Path(path).is_dir():
-        from ..data.memmap import memmap_digest
-
-        return memmap_digest(path)
-    return sha256_file(path)
 
 
 def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Path,
@@ -354,7 +345,7 @@ def _fingerprint(options: Mapping[str, Any], settings: Mapping[str, Any],
         "augmentation": settings["augmentation"],
         "edge_embedding": settings.get("edge_embedding"),
         "checkpoint_every": settings["training"]["checkpoint_every"],
-        "data": {name: _data_digest(path) for name, path in data.items()},
+        "data": {name: sha256_path(path) for name, path in data.items()},
     }
 
 
