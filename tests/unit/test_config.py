@@ -47,6 +47,11 @@ def _set(config, dotted, value):
         ("pet.training.learning_rate", 0, r"pet\.training\.learning_rate: 0"),
         ("pet.training.precision", 16, r"pet\.training\.precision: 16 is not one of"),
         ("colour", "blue", r"unknown key colour"),
+        ("resources.train_pett", {"runtime": 5}, r"unknown key resources\.train_pett"),
+        ("resources.train_pet.mem", 5, r"unknown key resources\.train_pet\.mem"),
+        ("resources.train_pet.runtime", "2h",
+         r"resources\.train_pet\.runtime: '2h' is not of type 'integer'"),
+        ("resources.analyse_pet.mem_mb", 0, r"resources\.analyse_pet\.mem_mb: 0"),
     ],
 )
 def test_schema_names_the_bad_key(default_config, dotted, value, expected):
@@ -95,6 +100,9 @@ def test_all_problems_are_listed_at_once(default_config):
         ("polarmae.runs.polarmae-o3.augmentation", "random", r"polarmae\.runs\.polarmae-o3"
          r"\.augmentation: 'random' is not one of \['o3', 'euler', 'none'\]"),
         ("analysis.polarmae.layers", ["block.1"], r"analysis\.polarmae\.layers\.0"),
+        ("resources.analyse_pet", {"mem_mb": 4000},
+         r"resources\.analyse_pet\.mem_mb: 4000 MB is not above analysis\.pet\.memory_gb "
+         r"\(4 GiB\)"),
     ],
 )
 def test_impossible_values_are_named(default_config, dotted, value, expected):

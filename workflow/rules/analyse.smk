@@ -16,6 +16,8 @@ rule analyse_pet:
         out_dir=lambda wildcards, output: os.path.dirname(output.errors),
         device=lookup(dpath="device", within=config),
     threads: lookup(dpath="analysis/pet/threads", within=config)
+    resources:
+        **job_resources("analyse_pet"),
     log:
         f"{RESULTS}/logs/analyse_pet/{{run}}/epoch_{{epoch}}.log",
     conda:
@@ -79,6 +81,8 @@ rule purify_pet:
         seed=lookup(dpath="analysis/purification/seed", within=config),
         device=lookup(dpath="device", within=config),
     threads: lookup(dpath="analysis/pet/threads", within=config)
+    resources:
+        **job_resources("purify_pet"),
     log:
         f"{RESULTS}/logs/purify_pet/{{run}}.log",
     conda:
@@ -139,6 +143,8 @@ rule analyse_polarmae:
         out_dir=lambda wildcards, output: os.path.dirname(output.errors),
         device=lookup(dpath="device", within=config),
     threads: lookup(dpath="analysis/polarmae/threads", within=config)
+    resources:
+        **job_resources("analyse_polarmae"),
     log:
         f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
     conda:

@@ -20,6 +20,7 @@ if _PACKAGE_DIR not in sys.path:
     sys.path.insert(0, _PACKAGE_DIR)
 
 from symlearn.config import (  # noqa: E402
+    GPU_RULES,
     SPLITS,
     ConfigError,
     check_config,
@@ -72,6 +73,19 @@ wildcard_constraints:
     step=r"\d+",
     epoch=r"\d+",
     degree=r"\d+",
+
+
+def job_resources(name):
+    """What a job of ``name`` asks a cluster for (``resources.<name>`` in the config):
+    runtime and mem_mb, multiplied by the attempt when a failed job is retried; for
+    GPU_RULES also one GPU (none with device cpu), with the threads as CPUs per GPU.
+    Local runs ignore all of it."""
+    asked = config["resources"].get(name) or {}
+    resources = {key: (lambda wildcards, attempt, value=value: value * attempt)
+                 for key, value in asked.items()}
+    if name in GPU_RULES and config["device"] != "cpu":
+        resources.update(gpu=1, cpus_per_gpu=lambda wildcards, threads: threads)
+    return resources
 
 
 def atomistic_dataset():

@@ -3,6 +3,13 @@ view, its memory-mapped copy and its geometric targets; the embedded liquid-argo
 simulator or PILArNet-M (fetched from the Hugging Face hub) and its split manifests."""
 
 
+# the downloads need the internet, which cluster nodes often lack: under
+# --profile slurm they run where snakemake runs
+localrules:
+    fetch_mad,
+    fetch_pilarnet,
+
+
 rule fetch_mad:
     message:
         "Downloading {wildcards.dataset}/{wildcards.split} (resumable, checksum verified)"
@@ -57,6 +64,8 @@ rule prepare_pet_data:
         f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.xyz",
     params:
         subset=atomistic_subset,
+    resources:
+        **job_resources("prepare_pet_data"),
     log:
         f"{RESULTS}/logs/prepare_pet_data/{{dataset}}_{{split}}.log",
     conda:
@@ -72,6 +81,8 @@ rule pet_memmap:
         rules.prepare_pet_data.output[0],
     output:
         directory(f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.memmap"),
+    resources:
+        **job_resources("pet_memmap"),
     log:
         f"{RESULTS}/logs/pet_memmap/{{dataset}}_{{split}}.log",
     conda:
@@ -92,6 +103,8 @@ rule geometric_targets:
         cutoff=lookup(dpath="data/atomistic/geometric_targets/cutoff", within=config),
         width=lookup(dpath="data/atomistic/geometric_targets/cutoff_width", within=config),
         lambda_max=lookup(dpath="data/atomistic/geometric_targets/lambda_max", within=config),
+    resources:
+        **job_resources("geometric_targets"),
     log:
         f"{RESULTS}/logs/geometric_targets/{{dataset}}_{{split}}.log",
     conda:
@@ -152,6 +165,8 @@ rule lartpc_split:
         dataset=download_pattern("lartpc"),
     params:
         events=pilarnet_split_events,
+    resources:
+        **job_resources("lartpc_split"),
     log:
         f"{RESULTS}/logs/lartpc_split/{{dataset}}_{{split}}.log",
     conda:

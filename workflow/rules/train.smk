@@ -22,6 +22,8 @@ rule train_pet:
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
         device=lookup(dpath="device", within=config),
     threads: pet_threads
+    resources:
+        **job_resources("train_pet"),
     log:
         f"{RESULTS}/logs/train_pet/{{run}}.log",
     conda:
@@ -48,6 +50,8 @@ rule pretrain_polarmae:
         device=lookup(dpath="device", within=config),
         cache_events=lookup(dpath="polarmae/cache_events", within=config),
     threads: lookup(dpath="polarmae/threads", within=config)
+    resources:
+        **job_resources("pretrain_polarmae"),
     log:
         f"{RESULTS}/logs/pretrain_polarmae/{{run}}.log",
     conda:
@@ -75,6 +79,8 @@ rule finetune_polarmae:
         device=lookup(dpath="device", within=config),
         cache_events=lookup(dpath="polarmae/cache_events", within=config),
     threads: lookup(dpath="polarmae/threads", within=config)
+    resources:
+        **job_resources("finetune_polarmae"),
     log:
         f"{RESULTS}/logs/finetune_polarmae/{{run}}.log",
     conda:

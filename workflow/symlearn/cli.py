@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -93,11 +94,13 @@ def _geometric_targets(args: argparse.Namespace) -> None:
 
 
 def _train_pet(args: argparse.Namespace) -> None:
+    from .cluster import single_process
     from .train.pet import train_pet
 
     start = time.perf_counter()
-    summary = train_pet(args.settings, train=args.train, val=args.val, test=args.test,
-                        out_dir=args.out_dir, device=args.device, threads=args.threads)
+    with single_process("symlearn train-pet"):
+        summary = train_pet(args.settings, train=args.train, val=args.val, test=args.test,
+                            out_dir=args.out_dir, device=args.device, threads=args.threads)
     summary["wall_time_s"] = round(time.perf_counter() - start, 1)
     LOGGER.info("training finished: %s", json.dumps(summary))
 
@@ -147,12 +150,15 @@ def _make_lartpc(args: argparse.Namespace) -> None:
 
 
 def _train_polarmae(args: argparse.Namespace) -> None:
+    from .cluster import single_process
     from .train.polarmae import train_polarmae
 
     start = time.perf_counter()
-    summary = train_polarmae(args.phase, args.settings, train=args.train, val=args.val,
-                             out_dir=args.out_dir, device=args.device, threads=args.threads,
-                             init_from=args.init_from, cache_events=args.cache_events)
+    with single_process(f"symlearn train-polarmae {args.phase}"):
+        summary = train_polarmae(args.phase, args.settings, train=args.train, val=args.val,
+                                 out_dir=args.out_dir, device=args.device,
+                                 threads=args.threads, init_from=args.init_from,
+                                 cache_events=args.cache_events)
     summary["wall_time_s"] = round(time.perf_counter() - start, 1)
     LOGGER.info("training finished: %s", json.dumps(summary))
 
@@ -404,13 +410,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (scancel, a SLURM time limit, Snakemake stopping a job) unwinds like an
+    exception, so the temporary files of unfinished outputs are removed on the way."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s][%(levelname)s] %(name)s: %(message)s",
                         stream=sys.stderr)
     # font subsetting while writing PDFs logs every glyph at INFO
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    from .cluster import SeveralTasks
     from .config import ConfigError
     from .data.extxyz import DataError
     from .data.fetch import FetchError
@@ -421,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (ConfigError, DataError, FetchError, GridTooCoarse, CheckpointError,
-            FigureError) as err:
+            FigureError, SeveralTasks) as err:
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -113,6 +113,24 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
     return 2
 
 
+# the rules whose jobs ask a cluster for a GPU (config `resources`, profiles/slurm/)
+GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet",
+             "analyse_polarmae", "purify_pet")
+
+
+def resource_errors(config: Mapping[str, Any]) -> list[str]:
+    """An analysis job asks for more memory than its own sums may take."""
+    errors = []
+    budget = config["analysis"]["pet"]["memory_gb"]
+    for rule in ("analyse_pet", "purify_pet"):
+        mem_mb = (config["resources"].get(rule) or {}).get("mem_mb")
+        if mem_mb is not None and mem_mb <= budget * 1024:
+            errors.append(f"resources.{rule}.mem_mb: {mem_mb} MB is not above "
+                          f"analysis.pet.memory_gb ({budget:g} GiB), the memory its "
+                          "character sums alone may take; the job would be killed")
+    return errors
+
+
 def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     """Problems a schema cannot express, one line each, naming the key."""
     errors = []
@@ -187,7 +205,8 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if unknown:
             errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
                           "add them to analysis.pet.layers")
-    return errors + data_source_errors(config) + polarmae_errors(config)
+    return (errors + data_source_errors(config) + polarmae_errors(config)
+            + resource_errors(config))
 
 
 def data_source_errors(config: Mapping[str, Any]) -> list[str]:

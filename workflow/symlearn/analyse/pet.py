@@ -398,9 +398,9 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      layers: Sequence[str] | None = None) -> CheckpointSetup:
     """Load a checkpoint, build the grid its outputs need and select the structures
     (``analysis.pet`` settings)."""
+    from ..cluster import resolve_device
     from ..data.extxyz import count_frames, iter_frames
     from ..symmetry import o3_quadrature
-    from ..train.pet import resolve_device
 
     if threads:
         torch.set_num_threads(threads)

@@ -176,9 +176,9 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically)."""
     from tqdm import tqdm
 
+    from ..cluster import resolve_device
     from ..io import atomic_path
     from ..symmetry import o3_quadrature
-    from ..train.pet import resolve_device
     from ..train.polarmae import load_polarmae
     from .tables import errors_table, input_rows, spectrum_table
 
@@ -239,9 +239,9 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     orientation and after one seeded Haar-random rotation, point by point."""
     from scipy.spatial.transform import Rotation
 
+    from ..cluster import resolve_device
     from ..data.lartpc import voxel_coordinates
     from ..io import atomic_path
-    from ..train.pet import resolve_device
     from ..train.polarmae import load_polarmae
 
     device = resolve_device(device)

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 import yaml
 
+from ..cluster import resolve_device
 from ..config import checkpoint_epochs
 from ..data.geometric import target_irreps
 from ..io import atomic_path, sha256_path, write_text_atomic
@@ -103,15 +104,6 @@ RESUME_DIR = "resume"
 
 class CheckpointError(ValueError):
     """A checkpoint is not what the step needs; the message names the file."""
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` is CUDA when this process can see a GPU, else CPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was requested but CUDA is not available")
-    return device
 
 
 def _spherical_targets(targets: Mapping[str, Any]) -> list[str]:

@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..cluster import resolve_device
 from ..config import checkpoint_epochs
 from ..io import Closing, atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
 from ..models.polarmae import PolarMAE, focal_loss
-from .pet import CheckpointError, resolve_device
+from .pet import CheckpointError
 
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")

@@ -1,0 +1,265 @@
+"""`snakemake --profile slurm` against a real one-node SLURM (tests/slurm/cluster.py):
+the README's install line, a tiny configuration of the whole pipeline run to the end
+through the scheduler, what each job asked the scheduler for (its own record), a job
+that fails once and is retried, and a job cancelled with scancel.
+
+Needs root and Debian's slurmctld, slurmd, slurm-client and munge. Without them the
+tests are skipped and say why; with SYMLEARN_REQUIRE_SLURM=1 (set by .ci/run) they fail
+instead, as they do whenever SLURM is installed but cannot start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from symlearn.config import GPU_RULES, deep_merge
+from symlearn.train.pet import load_checkpoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from test_workflow import TINY, _config  # noqa: E402
+
+# the tiny configuration of the integration test, with two checkpoints per run
+SLURM_TINY = deep_merge(TINY, {
+    "pet": {"training": {"epochs": 4, "checkpoint_every": 4}},
+    "polarmae": {"pretrain": {"steps": 4, "checkpoint_every": 4},
+                 "finetune": {"steps": 4, "checkpoint_every": 4}},
+})
+# the cluster's own values, given the way the README tells users to give theirs
+CLUSTER_SETTINGS = {"SYMLEARN_SLURM_PARTITION": "cpu", "SYMLEARN_SLURM_GPU_PARTITION": "gpu",
+                    "SYMLEARN_SLURM_GPU_MODEL": GPU_TYPE}
+# what a cluster without an accounting daemon needs (README), and faster polling
+TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue",
+                        "--slurm-init-seconds-before-status-checks", "1",
+                        "--seconds-between-status-checks", "2")
+# the training killed once in the full run, and the one cancelled in the last test
+KILLED_RUN = "pet-aug"
+KILLED = f"rule_train_pet_wildcards_{KILLED_RUN}"
+CANCELLED = "rule_train_pet_wildcards_pet-noaug"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    why = missing()
+    if why and os.environ.get("SYMLEARN_REQUIRE_SLURM") != "1":
+        pytest.skip(f"no SLURM test cluster here: {why}")
+    home = tmp_path_factory.mktemp("home")
+    env = dict(os.environ, HOME=str(home), **CLUSTER_SETTINGS)
+    env.pop("XDG_CONFIG_HOME", None)
+    # `python` in the jobs is this interpreter (they inherit the environment)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    try:
+        running = start(env)
+    except SlurmUnavailable as err:
+        pytest.fail(f"SLURM could not start: {err}")
+    yield running
+    running.stop()
+
+
+def _install_line() -> str:
+    """The README's one-line install of the profile into Snakemake's profile folder."""
+    lines = [line.strip() for line in README.read_text().splitlines()
+             if "profiles/slurm" in line and line.strip().startswith("mkdir -p")]
+    assert len(lines) == 1, f"README should show one install line, found {lines}"
+    return lines[0]
+
+
+def _snakemake(cluster, directory: Path, configfile: Path, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "snakemake", "--profile", "slurm",
+               "--snakefile", str(ROOT / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(configfile), *TEST_CLUSTER_OPTIONS, *args]
+    return subprocess.Popen(command, cwd=ROOT, env=cluster.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _jobs_of(cluster, comment: str, state: str | None = None) -> list[dict[str, str]]:
+    return [job for job in cluster.jobs() if job.get("Comment") == comment
+            and (state is None or job["JobState"] == state)]
+
+
+def _training_process(run: str) -> int | None:
+    """The pid of the `symlearn train-pet` process of ``run``, if one is running."""
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"train-pet" in command and any(arg.endswith(f"/pet/{run}".encode())
+                                           for arg in command):
+            return int(proc.name)
+    return None
+
+
+def _kill_once_running(run: str, done: threading.Event, killed: list) -> None:
+    """Kill the training of ``run`` as soon as its process appears (as a crash or the
+    kernel's OOM killer would): the job fails, and the profile's retries resubmit it."""
+    while not done.is_set():
+        pid = _training_process(run)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    """The README's install line, then the tiny pipeline through `--profile slurm` with
+    one training job killed once."""
+    subprocess.run(["bash", "-c", _install_line()], cwd=ROOT, env=cluster.env, check=True)
+    directory = tmp_path_factory.mktemp("slurm_workflow")
+    configfile = _config(directory, SLURM_TINY)
+    done, killed = threading.Event(), []
+    watcher = threading.Thread(target=_kill_once_running,
+                               args=(KILLED_RUN, done, killed), daemon=True)
+    watcher.start()
+    start_time = time.monotonic()
+    process = _snakemake(cluster, directory, configfile)
+    output, _ = process.communicate(timeout=1500)
+    done.set()
+    watcher.join()
+    print(f"tiny pipeline through SLURM: {time.monotonic() - start_time:.0f} s")
+    assert process.returncode == 0, output[-6000:] + cluster.log_tail()
+    return directory, configfile, output, killed, cluster.jobs()
+
+
+def _rule(job: dict[str, str]) -> str:
+    return re.match(r"rule_(\w+?)(_wildcards_.*)?$", job["Comment"]).group(1)
+
+
+def test_profile_installs_and_resolves_by_name(slurm_run, cluster):
+    home = Path(cluster.env["HOME"])
+    link = home / ".config" / "snakemake" / "slurm"
+    assert link.is_symlink() and link.resolve() == (ROOT / "profiles" / "slurm").resolve()
+    _, _, output, _, _ = slurm_run
+    # found by name in Snakemake's user profile folder (there is no ./slurm)
+    assert "Using profiles slurm and workflow specific profile" in output
+    assert not (ROOT / "slurm").exists()
+
+
+def test_pipeline_finishes_through_slurm(slurm_run):
+    directory, _, output, _, jobs = slurm_run
+    figures = directory / "results" / "figures"
+    for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8"):
+        assert (figures / f"{name}.png").stat().st_size > 0
+    assert (figures / "table1.csv").exists()
+    assert re.search(r"(\d+) of \1 steps \(100%\) done", output)
+    # every job but the local target went through the scheduler
+    submitted = {_rule(job) for job in jobs}
+    assert set(GPU_RULES) <= submitted
+    assert {"make_atomistic", "make_lartpc", "fig1", "table1"} <= submitted
+
+
+def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
+    """From the scheduler's record of each job: the training and analysis jobs asked for
+    one GPU of the configured model on the GPU partition, with their threads as CPUs per
+    GPU and their configured memory and time; the rest asked for no GPU."""
+    _, configfile, _, _, jobs = slurm_run
+    import yaml
+
+    config = yaml.safe_load(configfile.read_text())
+    for job in jobs:
+        rule = _rule(job)
+        if rule in GPU_RULES:
+            assert job["Partition"] == "gpu", job
+            assert job.get("TresPerJob") == f"gres:gpu:{GPU_TYPE}:1", job
+            assert job.get("CpusPerTres") == "gres:gpu:1", job
+            memory = int(job["MinMemoryNode"].rstrip("M"))
+            asked = config["resources"][rule]["mem_mb"]
+            assert memory in (asked, asked + 1, 2 * asked, 2 * asked + 1), job  # +1: arrays
+        else:
+            assert job["Partition"] == "cpu", job
+            assert "gpu" not in job.get("TresPerJob", ""), job
+    for rule in GPU_RULES:
+        first_attempt = min((j for j in jobs if _rule(j) == rule),
+                            key=lambda job: int(job["JobId"]))
+        minutes = config["resources"][rule]["runtime"]
+        assert first_attempt["TimeLimit"] == f"{minutes // 60:02d}:{minutes % 60:02d}:00"
+
+
+def test_checkpoint_analyses_went_in_as_job_arrays(slurm_run):
+    _, _, _, _, jobs = slurm_run
+    for rule in ("analyse_pet", "analyse_polarmae"):
+        tasks = [job for job in jobs if _rule(job) == rule]
+        assert tasks and all("ArrayTaskId" in job for job in tasks), rule
+        # several checkpoints share one array
+        assert len({job["ArrayJobId"] for job in tasks}) < len(tasks)
+
+
+def test_jobs_take_the_device_they_were_given(slurm_run):
+    """`device: auto` follows the allocation: a GPU job was given a GPU (this torch has
+    no CUDA, so it says so and uses the CPU); a CPU job was given none."""
+    directory, _, _, _, _ = slurm_run
+    logs = directory / "results" / "logs"
+    gpu_log = (logs / "train_pet" / "pet-noaug.log").read_text()
+    if not torch.cuda.is_available():
+        assert re.search(r"device auto: cpu \(SLURM job \d+ was allocated GPUs \S+, but "
+                         r"torch \S+ sees no CUDA device\)", gpu_log), gpu_log[:2000]
+    cpu_log = (logs / "polarmae_example.log").read_text()
+    assert re.search(r"device auto: cpu \(SLURM job \d+ was allocated no GPU\)", cpu_log)
+
+
+def test_a_job_that_fails_once_is_retried(slurm_run):
+    """The training whose process was killed failed; its second attempt, with twice the
+    time and memory, completed, and so did the workflow."""
+    _, _, output, killed, jobs = slurm_run
+    assert killed, "the training process was never seen running"
+    attempts = sorted((job for job in jobs if job["Comment"] == KILLED),
+                      key=lambda job: int(job["JobId"]))
+    assert [job["JobState"] for job in attempts] == ["FAILED", "COMPLETED"], attempts
+    first, second = (int(job["MinMemoryNode"].rstrip("M")) for job in attempts)
+    assert second == 2 * first
+    assert f"SLURM-job '{attempts[0]['JobId']}' failed" in output
+    assert "Trying to restart job" in output
+
+
+def test_scancel_is_reported_with_its_log_and_leaves_nothing_half_written(slurm_run,
+                                                                          cluster):
+    """A training job cancelled half way through: snakemake reports it failed and names
+    its SLURM log; no declared output and no temporary file of it stays behind, and
+    what the training kept to resume from is only whole checkpoints."""
+    directory, _, _, _, _ = slurm_run
+    # a longer training, so that the cancel lands while it writes checkpoints
+    configfile = _config(directory, deep_merge(
+        SLURM_TINY, {"pet": {"training": {"epochs": 3000, "checkpoint_every": 1000}}}))
+    run_dir = directory / "results" / "train" / "pet" / "pet-noaug"
+    process = _snakemake(cluster, directory, configfile, "--retries", "0",
+                         "--forcerun", "train_pet", "--",
+                         str(run_dir.relative_to(directory) / "model.pt"))
+    deadline = time.monotonic() + 300
+    while not (run_dir / "resume" / "epoch_0.ckpt").exists():
+        assert process.poll() is None and time.monotonic() < deadline, \
+            "the training never started: " + (process.stdout.read() or "")[-4000:]
+        time.sleep(0.2)
+    [job] = _jobs_of(cluster, CANCELLED, "RUNNING")
+    cluster.run("scancel", job["JobId"])
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert f"SLURM-job '{job['JobId']}' failed, SLURM status is: 'CANCELLED'" in output
+    log = re.search(rf"(\S+/{job['JobId']}\.log)", output)
+    assert log, output[-4000:]
+    assert Path(log.group(1)).exists()
+    for output_file in ["model.pt", "train_log.csv", "options.yaml",
+                        *(f"checkpoints/epoch_{k}.ckpt" for k in (0, 1000, 2000, 3000))]:
+        assert not (run_dir / output_file).exists(), output_file
+    assert not list(run_dir.rglob("*.part*")), list(run_dir.rglob("*.part*"))
+    kept = sorted((run_dir / "resume").glob("epoch_*.ckpt"))
+    assert kept
+    for checkpoint in kept:
+        load_checkpoint(checkpoint)
