@@ -207,3 +207,18 @@ def test_profile_and_workflow_agree_on_the_gpu_rules(root):
     for rule in GPU_RULES:
         smk = "".join(p.read_text() for p in (root / "workflow" / "rules").glob("*.smk"))
         assert f'**job_resources("{rule}")' in smk, rule
+
+
+def test_cpu_only_run_with_a_gpu_model_stops_before_submitting(root, tmp_path):
+    """`--gpus=MODEL:0` would stay pending forever: the workflow names the setting."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SYMLEARN_SLURM_GPU_MODEL="a100")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", str(root / "profiles/slurm"),
+         "--snakefile", str(root / "Snakefile"), "--directory", str(tmp_path),
+         "--config", "device=cpu"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "device: cpu, but a GPU model is set for train_pet" in result.stderr + \
+        result.stdout

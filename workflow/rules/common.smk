@@ -88,6 +88,23 @@ def job_resources(name):
     return resources
 
 
+def check_cpu_only_resources():
+    """With device cpu the GPU rules ask for no GPU, so a GPU model set for them (by the
+    SLURM profile, from SYMLEARN_SLURM_GPU_MODEL) would leave their jobs pending forever
+    (--gpus=MODEL:0): stop before submitting anything."""
+    if config["device"] != "cpu":
+        return
+    overrides = workflow.resource_settings.overwrite_resources or {}
+    named = [r for r in GPU_RULES if "gpu_model" in dict(overrides.get(r, {}))]
+    if named:
+        raise WorkflowError(
+            f"device: cpu, but a GPU model is set for {', '.join(named)} (the SLURM "
+            "profile's SYMLEARN_SLURM_GPU_MODEL); unset it to run without GPUs")
+
+
+check_cpu_only_resources()
+
+
 def atomistic_dataset():
     """Name of the atomistic data set the training reads (data.atomistic.source)."""
     return config["data"]["atomistic"]["source"]
