@@ -30,6 +30,7 @@ GPU_TYPE = "test"
 # device file per GPU, and these two exist everywhere
 GPU_FILES = ("/dev/null", "/dev/zero")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+PREFIX = "symlearn-slurm-"
 
 
 class SlurmUnavailable(RuntimeError):
@@ -137,12 +138,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie of ours counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return False
+    return True
 
 
 def _node_line() -> str:
@@ -161,7 +157,7 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     if reason:
         raise SlurmUnavailable(reason)
     # not under pytest's private tmp: munged (as the munge user) needs to reach its socket
-    folder = Path(tempfile.mkdtemp(prefix="symlearn-slurm-"))
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX))
     folder.chmod(0o755)
     munge = folder / "munge"
     munge.mkdir(mode=0o755)
@@ -218,6 +214,10 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     # The commands find the configuration through SLURM_CONF, but inside a job the
     # executor plugin clears SLURM_* before its `srun`, which then reads the default
     # path: the configuration is linked there while the cluster runs.
+    for name in ("slurm.conf", "gres.conf"):  # left behind by a test run killed early
+        link = SYSTEM_CONF.parent / name
+        if link.is_symlink() and Path(os.readlink(link)).parent.name.startswith(PREFIX):
+            link.unlink()
     if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
         shutil.rmtree(folder, ignore_errors=True)
         raise SlurmUnavailable(
