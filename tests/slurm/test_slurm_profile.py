@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from symlearn.config import GPU_RULES, deep_merge
 from symlearn.train.pet import load_checkpoint
@@ -171,8 +172,6 @@ def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
     one GPU of the configured model on the GPU partition, with their threads as CPUs per
     GPU and their configured memory and time; the rest asked for no GPU."""
     _, configfile, _, _, jobs = slurm_run
-    import yaml
-
     config = yaml.safe_load(configfile.read_text())
     for job in jobs:
         rule = _rule(job)

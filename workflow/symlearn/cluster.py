@@ -17,6 +17,7 @@ import torch
 
 LOGGER = logging.getLogger(__name__)
 
+
 def slurm_job() -> str | None:
     """The SLURM job id this process runs in, or None outside SLURM."""
     return os.environ.get("SLURM_JOB_ID") or None
