@@ -47,3 +47,22 @@ def test_paper_job_counts_in_the_readme_are_the_dry_run(root):
             assert stated == sum(jobs[name] for name in names), rules
             named += stated
     assert named + rest == jobs["total"]
+
+
+def test_slurm_resource_table_is_the_paper_configuration(root):
+    """The README's table of what each job asks a cluster for quotes config/paper.yaml."""
+    import yaml
+
+    text = (root / "README.md").read_text()
+    section = text.split("## On a SLURM cluster", 1)[1].split("\n## ", 1)[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("| ")]
+    paper = yaml.safe_load((root / "config" / "paper.yaml").read_text())["resources"]
+    for rule, asked in paper.items():
+        [row] = [r for r in rows if rule in r[0].replace(" ", "").split(",")]
+        memory, time = row[3], row[4]
+        assert f"{asked['mem_mb'] // 1000}" in re.findall(r"\d+", memory), (rule, memory)
+        minutes = asked["runtime"]
+        quoted = f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+        assert quoted in time or (minutes % 60 == 0 and f"{minutes // 60} to" in time) \
+            or f"to {minutes // 60} h" in time, (rule, time)
