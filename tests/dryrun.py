@@ -1,6 +1,6 @@
 """``snakemake -n`` of the workflow in a results folder of its own: how long it takes
-to resolve the DAG and the jobs it makes (used by the dry-run benchmark and by the test
-of the README's job table)."""
+to resolve the DAG and the jobs it makes (used by the dry-run benchmark, the test of the
+README's job table and the integration tests)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def dry_run(*args: str, directory: Path | None = None) -> tuple[float, dict[str,
     if result.returncode:
         raise RuntimeError(f"snakemake -n failed:\n{result.stdout[-3000:]}"
                            f"{result.stderr[-3000:]}")
-    table = (result.stdout + result.stderr).split("Job stats:", 1)[1]
-    return elapsed, {m.group(1): int(m.group(2))
-                     for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+    return elapsed, job_counts(result.stdout + result.stderr)
+
+
+def job_counts(output: str, total: bool = True) -> dict[str, int]:
+    """The "Job stats" table of snakemake's output: rule -> jobs (and ``total``)."""
+    table = output.split("Job stats:")[-1]
+    counts = {m.group(1): int(m.group(2))
+              for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE)}
+    if not total:
+        counts.pop("total", None)
+    return counts

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from dryrun import job_counts
 
 from symlearn.config import deep_merge
 
@@ -85,10 +86,7 @@ POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "ta
 
 
 def _job_counts(output: str) -> dict[str, int]:
-    table = output.split("Job stats:")[-1]
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)
-            if m.group(1) != "total"}
+    return job_counts(output, total=False)
 
 
 @pytest.fixture(scope="module")

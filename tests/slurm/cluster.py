@@ -67,25 +67,22 @@ class Cluster:
     pid_files: list[Path] = field(default_factory=list)
 
     def run(self, *command: str, timeout: float = 30) -> str:
-        result = subprocess.run(command, capture_output=True, text=True, env=self.env,
+        """Run a SLURM command (or daemon) against this cluster; its stdout, or a
+        RuntimeError with its output."""
+        result = subprocess.run([_which(command[0]) or command[0], *command[1:]],
+                                capture_output=True, text=True, env=self.env,
                                 timeout=timeout)
         if result.returncode:
-            raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+            raise RuntimeError(f"{' '.join(command)} exited with {result.returncode}: "
+                               f"{(result.stdout + result.stderr).strip()}")
         return result.stdout
 
     def jobs(self) -> list[dict[str, str]]:
         """The controller's record of every job it still holds (``scontrol show job``),
         one dict of its fields per job or array task."""
-        records = []
-        for line in self.run("scontrol", "show", "job", "-o").splitlines():
-            if not line.strip() or line.startswith("No jobs"):
-                continue
-            record = {}
-            for item in line.split():
-                key, _, value = item.partition("=")
-                record[key] = value
-            records.append(record)
-        return records
+        return [dict(item.partition("=")[::2] for item in line.split())
+                for line in self.run("scontrol", "show", "job", "-o").splitlines()
+                if line.strip() and not line.startswith("No jobs")]
 
     def log_tail(self, lines: int = 20) -> str:
         text = []
@@ -100,14 +97,12 @@ class Cluster:
         """Cancel the jobs still there, then stop the daemons this cluster started, by
         their process ids."""
         try:
-            subprocess.run([_which("scancel"), "--full", "--user", "root"], env=self.env,
-                           capture_output=True, timeout=10)
+            self.run("scancel", "--full", "--user", "root", timeout=10)
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and subprocess.run(
-                    [_which("squeue"), "-h", "-t", "RUNNING,COMPLETING"], env=self.env,
-                    capture_output=True, text=True, timeout=10).stdout.strip():
+            while time.monotonic() < deadline and self.run(
+                    "squeue", "-h", "-t", "RUNNING,COMPLETING", timeout=10).strip():
                 time.sleep(0.5)
-        except (subprocess.SubprocessError, OSError):
+        except (RuntimeError, subprocess.SubprocessError):
             pass  # a controller that does not answer has no jobs to wait for
         pids = []
         for pid_file in reversed(self.pid_files):  # slurmd, slurmctld, munged
@@ -156,6 +151,17 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     reason = missing()
     if reason:
         raise SlurmUnavailable(reason)
+    # The commands find the configuration through SLURM_CONF, but inside a job the
+    # executor plugin clears SLURM_* before its `srun`, which then reads the default
+    # path: the configuration is linked there while the cluster runs.
+    for name in ("slurm.conf", "gres.conf"):  # left behind by a test run killed early
+        link = SYSTEM_CONF.parent / name
+        if link.is_symlink() and Path(os.readlink(link)).parent.name.startswith(PREFIX):
+            link.unlink()
+    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+        raise SlurmUnavailable(
+            f"{SYSTEM_CONF} exists: this machine has a SLURM configuration of its own, "
+            "which the test cluster will not replace")
     # not under pytest's private tmp: munged (as the munge user) needs to reach its socket
     folder = Path(tempfile.mkdtemp(prefix=PREFIX))
     folder.chmod(0o755)
@@ -211,18 +217,6 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     ]))
     (folder / "gres.conf").write_text("AutoDetect=off\n" + "".join(
         f"Name=gpu Type={GPU_TYPE} File={device}\n" for device in GPU_FILES))
-    # The commands find the configuration through SLURM_CONF, but inside a job the
-    # executor plugin clears SLURM_* before its `srun`, which then reads the default
-    # path: the configuration is linked there while the cluster runs.
-    for name in ("slurm.conf", "gres.conf"):  # left behind by a test run killed early
-        link = SYSTEM_CONF.parent / name
-        if link.is_symlink() and Path(os.readlink(link)).parent.name.startswith(PREFIX):
-            link.unlink()
-    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
-        shutil.rmtree(folder, ignore_errors=True)
-        raise SlurmUnavailable(
-            f"{SYSTEM_CONF} exists: this machine has a SLURM configuration of its own, "
-            "which the test cluster will not replace")
     SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
     for name in ("slurm.conf", "gres.conf"):
         (SYSTEM_CONF.parent / name).symlink_to(folder / name)
@@ -231,33 +225,30 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     cluster = Cluster(folder, cluster_env)
 
     def launch(*command: str) -> None:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                env=cluster_env, timeout=60)
-        if result.returncode:
-            why = (f"{' '.join(command)} exited with {result.returncode}: "
-                   f"{(result.stdout + result.stderr).strip()}\n{cluster.log_tail()}")
+        try:
+            cluster.run(*command, timeout=60)
+        except (RuntimeError, subprocess.SubprocessError) as err:
+            why = f"{err}\n{cluster.log_tail()}"
             cluster.stop()
-            raise SlurmUnavailable(why)
+            raise SlurmUnavailable(why) from None
 
     cluster.pid_files.append(munge / "munged.pid")
-    launch(_which("runuser"), "-u", "munge", "--", _which("munged"),
+    launch("runuser", "-u", "munge", "--", _which("munged"),
            f"--key-file={key}", f"--socket={socket_path}",
            f"--pid-file={munge / 'munged.pid'}", f"--log-file={munge / 'munged.log'}",
            f"--seed-file={munge / 'munge.seed'}")
     cluster.pid_files.append(folder / "slurmctld.pid")
-    launch(_which("slurmctld"), "-f", str(folder / "slurm.conf"))
+    launch("slurmctld", "-f", str(folder / "slurm.conf"))
     cluster.pid_files.append(folder / "slurmd.pid")
-    launch(_which("slurmd"), "-f", str(folder / "slurm.conf"))
+    launch("slurmd", "-f", str(folder / "slurm.conf"))
 
     deadline = time.monotonic() + 60
     state = ""
     while time.monotonic() < deadline:
         try:  # sinfo blocks while slurmctld is not yet answering
-            state = subprocess.run([_which("sinfo"), "-h", "-N", "-o", "%T"],
-                                   capture_output=True, text=True, env=cluster_env,
-                                   timeout=10).stdout.strip()
-        except subprocess.TimeoutExpired:
-            state = "(no answer)"
+            state = cluster.run("sinfo", "-h", "-N", "-o", "%T", timeout=10).strip()
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            state = f"(no answer: {err})"
         if state.split() and all(s == "idle" for s in state.split()):
             return cluster
         time.sleep(0.5)

@@ -22,12 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
 
 from symlearn.config import GPU_RULES, deep_merge
 from symlearn.train.pet import load_checkpoint
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -38,9 +36,8 @@ from test_workflow import TINY, _config  # noqa: E402
 
 # the tiny configuration of the integration test, with two checkpoints per run
 SLURM_TINY = deep_merge(TINY, {
-    "pet": {"training": {"epochs": 4, "checkpoint_every": 4}},
-    "polarmae": {"pretrain": {"steps": 4, "checkpoint_every": 4},
-                 "finetune": {"steps": 4, "checkpoint_every": 4}},
+    "pet": {"training": {"checkpoint_every": 4}},
+    "polarmae": {"pretrain": {"checkpoint_every": 4}, "finetune": {"checkpoint_every": 4}},
 })
 # the cluster's own values, given the way the README tells users to give theirs
 CLUSTER_SETTINGS = {"SYMLEARN_SLURM_PARTITION": "cpu", "SYMLEARN_SLURM_GPU_PARTITION": "gpu",

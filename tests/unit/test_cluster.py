@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -139,32 +138,29 @@ def test_sigterm_unwinds_and_removes_temporary_files(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _profile(root: Path, **env: str) -> dict:
-    """profiles/slurm/config.yaml as Snakemake's profile parser turns it into options."""
-    from snakemake.profiles import ProfileConfigFileParser
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with open(root / "profiles" / "slurm" / "config.yaml") as handle:
-            return dict(ProfileConfigFileParser().parse(handle))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 CLUSTER_KEYS = ("SYMLEARN_SLURM_ACCOUNT", "SYMLEARN_SLURM_PARTITION",
                 "SYMLEARN_SLURM_GPU_PARTITION", "SYMLEARN_SLURM_GPU_MODEL",
                 "SYMLEARN_SLURM_QOS")
 
 
-def test_profile_without_cluster_values_names_no_partition(root, monkeypatch):
-    for key in CLUSTER_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    options = _profile(root)
+@pytest.fixture()
+def profile(root, monkeypatch):
+    """profiles/slurm/config.yaml as Snakemake's profile parser turns it into options,
+    with only the given cluster variables set."""
+    from snakemake.profiles import ProfileConfigFileParser
+
+    def parse(**env: str) -> dict:
+        for key in CLUSTER_KEYS:
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        with open(root / "profiles" / "slurm" / "config.yaml") as handle:
+            return dict(ProfileConfigFileParser().parse(handle))
+    return parse
+
+
+def test_profile_without_cluster_values_names_no_partition(profile):
+    options = profile()
     assert options["executor"] == "slurm"
     assert sorted(options["default-resources"]) == ["mem_mb=4000", "runtime=60"]
     assert options.get("set-resources", []) == []
@@ -173,12 +169,10 @@ def test_profile_without_cluster_values_names_no_partition(root, monkeypatch):
     assert int(options["retries"]) >= 1
 
 
-def test_profile_takes_the_cluster_values_from_the_environment(root, monkeypatch):
-    for key in CLUSTER_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    options = _profile(root, SYMLEARN_SLURM_ACCOUNT="proj", SYMLEARN_SLURM_PARTITION="cpu",
-                       SYMLEARN_SLURM_GPU_PARTITION="gpu", SYMLEARN_SLURM_GPU_MODEL="a100",
-                       SYMLEARN_SLURM_QOS="high")
+def test_profile_takes_the_cluster_values_from_the_environment(profile):
+    options = profile(SYMLEARN_SLURM_ACCOUNT="proj", SYMLEARN_SLURM_PARTITION="cpu",
+                      SYMLEARN_SLURM_GPU_PARTITION="gpu", SYMLEARN_SLURM_GPU_MODEL="a100",
+                      SYMLEARN_SLURM_QOS="high")
     assert set(options["default-resources"]) >= {"slurm_partition=cpu",
                                                  "slurm_account=proj"}
     expected = {f"{rule}:{key}" for rule in GPU_RULES
@@ -187,10 +181,8 @@ def test_profile_takes_the_cluster_values_from_the_environment(root, monkeypatch
     assert options["slurm-qos"] == "high"
 
 
-def test_gpu_partition_defaults_to_the_cpu_partition(root, monkeypatch):
-    for key in CLUSTER_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    options = _profile(root, SYMLEARN_SLURM_PARTITION="main")
+def test_gpu_partition_defaults_to_the_cpu_partition(profile):
+    options = profile(SYMLEARN_SLURM_PARTITION="main")
     assert set(options["set-resources"]) == {f"{rule}:slurm_partition=main"
                                              for rule in GPU_RULES}
 
