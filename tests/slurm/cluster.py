@@ -146,8 +146,23 @@ def _node_line() -> str:
     return line
 
 
-def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
-    """Start munged, slurmctld and slurmd; return once the node is idle."""
+def _declared_node(cpus: int | None) -> list[str]:
+    """The node's ``slurm.conf`` words: this machine as ``slurmd -C`` sees it, or, with
+    ``cpus``, one socket of that many cores (more than the machine may have: slurmd
+    then runs with ``SlurmdParameters=config_overrides``)."""
+    words = _node_line().split()
+    if cpus is None:
+        return words
+    topology = {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": 1, "CoresPerSocket": cpus,
+                "ThreadsPerCore": 1}
+    words = [w for w in words if w.partition("=")[0] not in topology]
+    return words[:1] + [f"{key}={value}" for key, value in topology.items()] + words[1:]
+
+
+def start(env: dict[str, str] | None = None, min_job_age: int = 600,
+          cpus: int | None = None) -> Cluster:
+    """Start munged, slurmctld and slurmd; return once the node is idle. ``cpus``: the
+    CPUs the node declares (default: this machine's)."""
     reason = missing()
     if reason:
         raise SlurmUnavailable(reason)
@@ -175,7 +190,7 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
     shutil.chown(key, "munge", "munge")
     key.chmod(0o400)
     host = socket.gethostname().split(".")[0]
-    node = _node_line().split()
+    node = _declared_node(cpus)
     node[0] = f"NodeName={host}"
     socket_path = munge / "munge.socket"
     (folder / "slurm.conf").write_text("\n".join([
@@ -208,6 +223,9 @@ def start(env: dict[str, str] | None = None, min_job_age: int = 600) -> Cluster:
         "KillWait=5",
         "MailProg=/bin/true",
         "ReturnToService=2",
+        # a node may declare more CPUs than the machine has (the tests ask for more
+        # threads than this machine's cores); slurmd trusts slurm.conf, not the hardware
+        *(["SlurmdParameters=config_overrides"] if cpus is not None else []),
         "GresTypes=gpu",
         " ".join(node + ["NodeAddr=127.0.0.1", f"Gres=gpu:{GPU_TYPE}:{len(GPU_FILES)}",
                          "State=UNKNOWN"]),

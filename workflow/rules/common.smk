@@ -24,6 +24,8 @@ from symlearn.config import (  # noqa: E402
     SPLITS,
     ConfigError,
     check_config,
+    cluster_cores,
+    gpu_request,
     load_schema,
     pet_checkpoint_epochs,
     pet_grid_degree,
@@ -83,9 +85,28 @@ def job_resources(name):
     asked = config["resources"].get(name) or {}
     resources = {key: (lambda wildcards, attempt, value=value: value * attempt)
                  for key, value in asked.items()}
-    if name in GPU_RULES and config["device"] != "cpu":
-        resources.update(gpu=1, cpus_per_gpu=lambda wildcards, threads: threads)
+    if gpu_request(config, name):
+        resources.update(gpu_request(config, name),
+                         cpus_per_gpu=lambda wildcards, threads: threads)
     return resources
+
+
+def use_cluster_cores():
+    """On a cluster, jobs get the threads the configuration asks for, not the core
+    count of the login node or of what a job's own Snakemake sees
+    (symlearn.config.cluster_cores says why). Snakemake offers no setting for this,
+    so the cap is set on the workflow object before any job's resources are
+    expanded; tests/unit/test_slurm_profile.py and tests/slurm check that it holds."""
+    cores = cluster_cores(config, main_process=workflow.is_main_process,
+                          submits_jobs=workflow.resource_settings.nodes is not None,
+                          remote_job=workflow.remote_exec,
+                          in_slurm_job=bool(os.environ.get("SLURM_JOB_ID")))
+    if cores is not None:
+        workflow.resource_settings.cores = cores
+        workflow.global_resources["_cores"] = cores
+
+
+use_cluster_cores()
 
 
 def check_cpu_only_resources():

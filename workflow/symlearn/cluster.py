@@ -1,5 +1,5 @@
 """What a job was given by the machine or the scheduler that runs it: the device
-(``device: auto``) and, on SLURM, one process per training run.
+(``device: auto``), its CPU threads and, on SLURM, one process per training run.
 
 Under SLURM a node may hold GPUs that belong to other jobs: ``auto`` takes a GPU only
 when the job was allocated one (SLURM exports ``CUDA_VISIBLE_DEVICES`` and
@@ -30,6 +30,34 @@ def slurm_gpus() -> str | None:
             return os.environ[name].strip()
     count = os.environ.get("SLURM_GPUS_ON_NODE", "").strip()  # a count
     return f"{count} GPU(s)" if count not in ("", "0") else None
+
+
+def slurm_cpus() -> int | None:
+    """The CPUs SLURM allocated to this job step on this node, or None when SLURM does
+    not say (outside SLURM, or where an executor cleared the job's variables)."""
+    for name in ("SLURM_CPUS_PER_TASK", "SLURM_CPUS_ON_NODE"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def use_threads(threads: int | None) -> int:
+    """Run torch on ``threads`` CPU threads (the job's ``--threads``; None: torch's
+    default), and log them beside what SLURM allocated, so that a job's log shows
+    whether it uses the CPUs it was given. Returns the threads torch now uses."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    used = torch.get_num_threads()
+    job, cpus = slurm_job(), slurm_cpus()
+    given = f"--threads {threads}" if threads else "no --threads"
+    where = (f"; SLURM job {job} was allocated {cpus} CPUs on this node" if cpus
+             else f"; SLURM job {job}" if job else "")
+    LOGGER.info("threads: %d (%s%s)", used, given, where)
+    if cpus is not None and used > cpus:
+        LOGGER.warning("%d threads on %d allocated CPUs: the job is oversubscribed",
+                       used, cpus)
+    return used
 
 
 def resolve_device(device: str) -> str:

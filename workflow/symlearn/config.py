@@ -118,6 +118,50 @@ GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet
              "analyse_polarmae", "purify_pet")
 
 
+def gpu_request(config: Mapping[str, Any], rule: str) -> dict[str, int]:
+    """The GPU a job of ``rule`` asks a cluster for: one for GPU_RULES, none for the
+    other rules or with ``device: cpu``. (The rules add their threads as CPUs per GPU;
+    the SLURM profile may add a partition and a GPU model.)"""
+    return {"gpu": 1} if rule in GPU_RULES and config["device"] != "cpu" else {}
+
+
+def job_threads(config: Mapping[str, Any]) -> dict[str, int]:
+    """The CPU threads each threaded job of this configuration asks for, by the key
+    that sets them (every other job runs on one thread)."""
+    threads = {"analysis.pet.threads": config["analysis"]["pet"]["threads"],
+               "analysis.polarmae.threads": config["analysis"]["polarmae"]["threads"],
+               "polarmae.threads": config["polarmae"]["threads"]}
+    for run in pet_runs(config):
+        threads[f"pet.runs.{run}.training.threads"] = \
+            pet_run_settings(config, run)["training"]["threads"]
+    return {key: int(value) for key, value in threads.items()}
+
+
+def cluster_cores(config: Mapping[str, Any], *, main_process: bool, submits_jobs: bool,
+                  remote_job: bool, in_slurm_job: bool) -> int | None:
+    """Snakemake's ``--cores`` for a process of a cluster run, or None to keep its own.
+
+    Snakemake caps every job's threads at ``--cores``, for remote jobs too. On a
+    cluster that number means nothing for a job: the workflow profile's ``cores: all``
+    is the core count of the login node that runs ``snakemake``, and inside a job
+    Snakemake counts the cores it sees, which on a node without CPU binding is not
+    the allocation. Either would cut a job below the threads it asked SLURM for,
+    leaving allocated CPUs idle. So:
+
+    - ``main_process`` and ``submits_jobs`` (Snakemake's remote job limit, ``--jobs``,
+      is set, the case in which its own scheduler drops the local core limit too):
+      the most threads any job asks for; the jobs get this as their ``--cores``;
+    - ``remote_job`` (a job's own Snakemake, started by the executor) ``in_slurm_job``:
+      the same number, so the job runs with the threads its allocation was sized for;
+    - anything else (a local run): None, Snakemake's own count stands.
+
+    ``--max-threads`` still caps every job's threads.
+    """
+    if (main_process and submits_jobs) or (remote_job and in_slurm_job):
+        return max(job_threads(config).values())
+    return None
+
+
 def resource_errors(config: Mapping[str, Any]) -> list[str]:
     """An analysis job asks for more memory than its own sums may take."""
     errors = []

@@ -398,12 +398,11 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      layers: Sequence[str] | None = None) -> CheckpointSetup:
     """Load a checkpoint, build the grid its outputs need and select the structures
     (``analysis.pet`` settings)."""
-    from ..cluster import resolve_device
+    from ..cluster import resolve_device, use_threads
     from ..data.extxyz import count_frames, iter_frames
     from ..symmetry import o3_quadrature
 
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     device = resolve_device(device)
     dtype = DTYPES[settings["dtype"]]
     lambda_max = int(settings["lambda_max"])

@@ -176,15 +176,14 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically)."""
     from tqdm import tqdm
 
-    from ..cluster import resolve_device
+    from ..cluster import resolve_device, use_threads
     from ..io import atomic_path
     from ..symmetry import o3_quadrature
     from ..train.polarmae import load_polarmae
     from .tables import errors_table, input_rows, spectrum_table
 
     start = time.perf_counter()
-    if threads:
-        torch.set_num_threads(int(threads))
+    use_threads(threads)
     device = resolve_device(device)
     dtype = DTYPES[settings["dtype"]]
     lambda_max = int(settings["lambda_max"])

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 import yaml
 
-from ..cluster import resolve_device
+from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..data.geometric import target_irreps
 from ..io import atomic_path, sha256_path, write_text_atomic
@@ -422,8 +422,7 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
 
     out = Path(out_dir).absolute()
     resume = out / RESUME_DIR
-    if threads:
-        torch.set_num_threads(int(threads))
+    use_threads(threads)
     device = resolve_device(device)
     options = build_options(settings, train, val, test, device)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..cluster import resolve_device
+from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..io import Closing, atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
@@ -320,8 +320,7 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
     ``train_log.csv`` (loss, validation metrics, learning rate, events per second)."""
     out = Path(out_dir).absolute()
     resume = out / RESUME_DIR
-    if threads:
-        torch.set_num_threads(int(threads))
+    use_threads(threads)
     device = resolve_device(device)
     torch.manual_seed(int(settings["seed"]))
     options = settings[phase]
