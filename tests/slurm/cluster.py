@@ -1,7 +1,8 @@
 """A real one-node SLURM on 127.0.0.1 for the profile's tests (../shared/design/SLURM.md).
 
 Debian's munge, slurmctld and slurmd, started from a private folder with their own
-munge key, ports, state and logs; a node with this machine's CPUs and memory, one
+munge key, ports, state and logs; a node with this machine's memory and its CPUs (or
+as many as ``start(cpus=...)`` declares, more than the machine has if asked), and
 two declared GPUs (``gpu:test:2``, backed by /dev/null and /dev/zero, so GPU requests
 are accepted and exported as ``CUDA_VISIBLE_DEVICES``), partitions ``cpu`` (default) and ``gpu``; no
 accounting daemon, so job status comes from squeue and ``MinJobAge`` keeps finished

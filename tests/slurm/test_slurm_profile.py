@@ -1,7 +1,9 @@
 """`snakemake --profile slurm` against a real one-node SLURM (tests/slurm/cluster.py):
 the README's install line, a tiny configuration of the whole pipeline run to the end
-through the scheduler, what each job asked the scheduler for (its own record), a job
-that fails once and is retried, and a job cancelled with scancel.
+through the scheduler with every cluster variable set, smaller runs with none set and
+with only the GPU model set whose jobs ask for more threads than this machine has
+cores, what each job asked the scheduler for (its own record), a job that fails once
+and is retried, and a job cancelled with scancel.
 
 Needs root and Debian's slurmctld, slurmd, slurm-client and munge. Without them the
 tests are skipped and say why; with SYMLEARN_REQUIRE_SLURM=1 (set by .ci/run) they fail
@@ -39,9 +41,20 @@ SLURM_TINY = deep_merge(TINY, {
     "pet": {"training": {"checkpoint_every": 4}},
     "polarmae": {"pretrain": {"checkpoint_every": 4}, "finetune": {"checkpoint_every": 4}},
 })
-# the cluster's own values, given the way the README tells users to give theirs
-CLUSTER_SETTINGS = {"SYMLEARN_SLURM_PARTITION": "cpu", "SYMLEARN_SLURM_GPU_PARTITION": "gpu",
-                    "SYMLEARN_SLURM_GPU_MODEL": GPU_TYPE}
+# the cluster's own values, given the way the README tells users to give theirs: all of
+# them for the full run (without an accounting database SLURM accepts any account, and
+# takes a QOS without recording it) ...
+ALL_SETTINGS = {"SYMLEARN_SLURM_ACCOUNT": "symlearn-test", "SYMLEARN_SLURM_PARTITION": "cpu",
+                "SYMLEARN_SLURM_GPU_PARTITION": "gpu", "SYMLEARN_SLURM_GPU_MODEL": GPU_TYPE,
+                "SYMLEARN_SLURM_QOS": "normal"}
+# ... and, for the smaller runs, none, or only the GPU model
+SMALL_RUN_SETTINGS = {"no-variables": {}, "gpu-model-only": {"SYMLEARN_SLURM_GPU_MODEL": GPU_TYPE}}
+# the node declares more CPUs than this machine has, and the smaller runs' GPU jobs ask
+# for more threads than this machine's cores: they must get them, from SLURM and on
+# their own command line, not the core count of the machine that runs `snakemake`
+MACHINE_CORES = len(os.sched_getaffinity(0))
+DECLARED_CPUS = 4 * MACHINE_CORES
+ABOVE_CORES = MACHINE_CORES + 2
 # what a cluster without an accounting daemon needs (README), and faster polling
 TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue",
                         "--slurm-init-seconds-before-status-checks", "1",
@@ -58,12 +71,13 @@ def cluster(tmp_path_factory):
     if why and os.environ.get("SYMLEARN_REQUIRE_SLURM") != "1":
         pytest.skip(f"no SLURM test cluster here: {why}")
     home = tmp_path_factory.mktemp("home")
-    env = dict(os.environ, HOME=str(home), **CLUSTER_SETTINGS)
-    env.pop("XDG_CONFIG_HOME", None)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("SYMLEARN_SLURM_") and key != "XDG_CONFIG_HOME"}
+    env["HOME"] = str(home)
     # `python` in the jobs is this interpreter (they inherit the environment)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     try:
-        running = start(env)
+        running = start(env, cpus=DECLARED_CPUS)
     except SlurmUnavailable as err:
         pytest.fail(f"SLURM could not start: {err}")
     yield running
@@ -78,12 +92,15 @@ def _install_line() -> str:
     return lines[0]
 
 
-def _snakemake(cluster, directory: Path, configfile: Path, *args: str) -> subprocess.Popen:
+def _snakemake(cluster, directory: Path, configfile: Path, *args: str,
+               settings: dict[str, str] = ALL_SETTINGS) -> subprocess.Popen:
+    """`snakemake --profile slurm` on ``directory``, with the cluster variables
+    ``settings`` (and no other) set."""
     command = [sys.executable, "-m", "snakemake", "--profile", "slurm",
                "--snakefile", str(ROOT / "Snakefile"), "--directory", str(directory),
                "--configfile", str(configfile), *TEST_CLUSTER_OPTIONS, *args]
-    return subprocess.Popen(command, cwd=ROOT, env=cluster.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(command, cwd=ROOT, env=dict(cluster.env, **settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _jobs_of(cluster, comment: str, state: str | None = None) -> list[dict[str, str]]:
@@ -141,6 +158,16 @@ def _rule(job: dict[str, str]) -> str:
     return re.match(r"rule_(\w+?)(_wildcards_.*)?$", job["Comment"]).group(1)
 
 
+# what the closing notes and a reader want to see of a job's record
+RECORD_FIELDS = ("JobId", "ArrayTaskId", "Partition", "Account", "NumCPUs", "CpusPerTres",
+                 "TresPerJob", "MinMemoryNode", "TimeLimit", "JobState")
+
+
+def _record(job: dict[str, str]) -> str:
+    return f"{_rule(job)}: " + " ".join(f"{key}={job[key]}" for key in RECORD_FIELDS
+                                        if key in job)
+
+
 def test_profile_installs_and_resolves_by_name(slurm_run, cluster):
     home = Path(cluster.env["HOME"])
     link = home / ".config" / "snakemake" / "slurm"
@@ -165,9 +192,10 @@ def test_pipeline_finishes_through_slurm(slurm_run):
 
 
 def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
-    """From the scheduler's record of each job: the training and analysis jobs asked for
-    one GPU of the configured model on the GPU partition, with their threads as CPUs per
-    GPU and their configured memory and time; the rest asked for no GPU."""
+    """From the scheduler's record of each job, with every cluster variable set: the
+    training and analysis jobs asked for one GPU of the configured model on the GPU
+    partition, with their threads as CPUs per GPU and their configured memory and time;
+    the rest asked for no GPU; all were charged to the configured account."""
     _, configfile, _, _, jobs = slurm_run
     config = yaml.safe_load(configfile.read_text())
     for job in jobs:
@@ -182,6 +210,7 @@ def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
         else:
             assert job["Partition"] == "cpu", job
             assert "gpu" not in job.get("TresPerJob", ""), job
+        assert job["Account"] == ALL_SETTINGS["SYMLEARN_SLURM_ACCOUNT"], job
     for rule in GPU_RULES:
         first_attempt = min((j for j in jobs if _rule(j) == rule),
                             key=lambda job: int(job["JobId"]))
@@ -223,6 +252,78 @@ def test_a_job_that_fails_once_is_retried(slurm_run):
     assert second == 2 * first
     assert f"SLURM-job '{attempts[0]['JobId']}' failed" in output
     assert "Trying to restart job" in output
+
+
+# the smaller runs: the data, one pre-training and the analyses of its two checkpoints
+# (a job array) of one PoLAr-MAE run, its jobs asking for more threads than this machine
+# has cores
+SMALL_RUN = "polarmae-o3"
+SMALL_RUN_TARGETS = (f"results/train/polarmae/{SMALL_RUN}/pretrain/train_log.csv",
+                     *(f"results/analysis/polarmae/{SMALL_RUN}/pretrain/step_{step}/errors.csv"
+                       for step in (0, 4)))
+SMALL_RUN_GPU_RULES = ("pretrain_polarmae", "analyse_polarmae")
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL_RUN_SETTINGS))
+def small_run(request, cluster, slurm_run, tmp_path_factory):
+    """The README's commands as a new user types them (the profile installed by
+    ``slurm_run``) with only ``SMALL_RUN_SETTINGS[param]`` of the cluster variables
+    set; the scheduler's record of its jobs, and their logs."""
+    settings = SMALL_RUN_SETTINGS[request.param]
+    directory = tmp_path_factory.mktemp(f"slurm_{request.param}")
+    configfile = _config(directory, deep_merge(SLURM_TINY, {
+        "polarmae": {"threads": ABOVE_CORES},
+        "analysis": {"polarmae": {"threads": ABOVE_CORES}}}))
+    process = _snakemake(cluster, directory, configfile, "--", *SMALL_RUN_TARGETS,
+                         settings=settings)
+    output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output[-6000:] + cluster.log_tail()
+    jobs = [job for job in cluster.jobs() if job.get("WorkDir") == str(directory)]
+    print(f"\n{request.param} ({settings or 'no SYMLEARN_SLURM_* variable'}), "
+          f"{MACHINE_CORES} cores here, {DECLARED_CPUS} declared:")
+    for job in sorted(jobs, key=lambda job: int(job["JobId"])):
+        print("  " + _record(job))
+    return request.param, settings, directory, jobs
+
+
+def test_small_runs_ask_for_a_gpu_with_or_without_variables(small_run):
+    """With no variable set, the GPU jobs still ask for a GPU (any model) and go to the
+    cluster's default partition, charged to no account; with only the GPU model set,
+    they ask for that model."""
+    _, settings, _, jobs = small_run
+    assert {_rule(job) for job in jobs} == {"make_lartpc", *SMALL_RUN_GPU_RULES}
+    model = settings.get("SYMLEARN_SLURM_GPU_MODEL")
+    for job in jobs:
+        assert job["JobState"] == "COMPLETED", job
+        assert job["Partition"] == "cpu", job  # the cluster's default
+        assert job["Account"] == "(null)", job
+        if _rule(job) in SMALL_RUN_GPU_RULES:
+            assert job.get("TresPerJob") == (f"gres:gpu:{model}:1" if model
+                                             else "gres:gpu:1"), job
+        else:
+            assert "gpu" not in job.get("TresPerJob", ""), job
+    assert len([job for job in jobs if _rule(job) == "analyse_polarmae"]) == 2
+
+
+def test_jobs_get_the_configured_threads_not_this_machines_cores(small_run):
+    """Each GPU job asked SLURM for its configured threads as CPUs per GPU, more than
+    this machine's cores, and ran with them: its own process logs `--threads N` and
+    torch on N threads (the pre-training through `srun`, the analyses as an array)."""
+    _, _, directory, jobs = small_run
+    assert ABOVE_CORES > MACHINE_CORES
+    for job in jobs:
+        if _rule(job) in SMALL_RUN_GPU_RULES:
+            assert job["NumCPUs"] == str(ABOVE_CORES), job
+            assert job.get("CpusPerTres") == f"gres:gpu:{ABOVE_CORES}", job
+        else:
+            assert job["NumCPUs"] == "1", job
+    logs = [directory / "results" / "logs" / "pretrain_polarmae" / f"{SMALL_RUN}.log",
+            *(directory / "results" / "logs" / "analyse_polarmae" / SMALL_RUN /
+              f"pretrain_step_{step}.log" for step in (0, 4))]
+    for log in logs:
+        text = log.read_text()
+        assert re.search(rf"threads: {ABOVE_CORES} \(--threads {ABOVE_CORES}[;)]", text), \
+            f"{log}:\n{text[:3000]}"
 
 
 def test_scancel_is_reported_with_its_log_and_leaves_nothing_half_written(slurm_run,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from symlearn.config import GPU_RULES, deep_merge, job_threads
+
 
 def _quick_start_commands(root):
     text = (root / "README.md").read_text()
@@ -57,7 +59,14 @@ def test_slurm_resource_table_is_the_paper_configuration(root):
     section = text.split("## On a SLURM cluster", 1)[1].split("\n## ", 1)[0]
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
             for line in section.splitlines() if line.startswith("| ")]
-    paper = yaml.safe_load((root / "config" / "paper.yaml").read_text())["resources"]
+    config = deep_merge(yaml.safe_load((root / "config" / "config.yaml").read_text()),
+                        yaml.safe_load((root / "config" / "paper.yaml").read_text()))
+    paper = config["resources"]
+    # the CPUs of the GPU jobs are their threads, all the same in paper.yaml
+    [threads] = set(job_threads(config).values())
+    for rule in GPU_RULES:
+        [row] = [r for r in rows if rule in r[0].replace(" ", "").split(",")]
+        assert row[2] == f"{threads} per GPU", (rule, row[2])
     for rule, asked in paper.items():
         [row] = [r for r in rows if rule in r[0].replace(" ", "").split(",")]
         memory, time = row[3], row[4]
