@@ -151,7 +151,12 @@ def slurm_run(cluster, tmp_path_factory):
     watcher.join()
     print(f"tiny pipeline through SLURM: {time.monotonic() - start_time:.0f} s")
     assert process.returncode == 0, output[-6000:] + cluster.log_tail()
-    return directory, configfile, output, killed, cluster.jobs()
+    jobs = cluster.jobs()
+    print(f"every variable set ({ALL_SETTINGS}), the first job of each rule:")
+    for job in sorted({_rule(j): j for j in sorted(jobs, key=lambda j: -int(j["JobId"]))}
+                      .values(), key=lambda job: int(job["JobId"])):
+        print("  " + _record(job))
+    return directory, configfile, output, killed, jobs
 
 
 def _rule(job: dict[str, str]) -> str:
