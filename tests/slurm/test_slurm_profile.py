@@ -25,6 +25,7 @@ import pytest
 import torch
 import yaml
 from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
+from project import readme_slurm_commands
 
 from symlearn.config import GPU_RULES, deep_merge
 from symlearn.train.pet import load_checkpoint
@@ -32,7 +33,6 @@ from symlearn.train.pet import load_checkpoint
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from test_workflow import TINY, _config  # noqa: E402
 
@@ -86,8 +86,8 @@ def cluster(tmp_path_factory):
 
 def _install_line() -> str:
     """The README's one-line install of the profile into Snakemake's profile folder."""
-    lines = [line.strip() for line in README.read_text().splitlines()
-             if "profiles/slurm" in line and line.strip().startswith("mkdir -p")]
+    lines = [line for line in readme_slurm_commands()
+             if "profiles/slurm" in line and line.startswith("mkdir -p")]
     assert len(lines) == 1, f"README should show one install line, found {lines}"
     return lines[0]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from symlearn.config import GPU_RULES, deep_merge, job_threads
+from project import configuration, readme_section
+
+from symlearn.config import GPU_RULES, job_threads
 
 
 def _quick_start_commands(root):
@@ -53,14 +55,11 @@ def test_paper_job_counts_in_the_readme_are_the_dry_run(root):
 
 def test_slurm_resource_table_is_the_paper_configuration(root):
     """The README's table of what each job asks a cluster for quotes config/paper.yaml."""
-    import yaml
 
-    text = (root / "README.md").read_text()
-    section = text.split("## On a SLURM cluster", 1)[1].split("\n## ", 1)[0]
+    section = readme_section("On a SLURM cluster")
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
             for line in section.splitlines() if line.startswith("| ")]
-    config = deep_merge(yaml.safe_load((root / "config" / "config.yaml").read_text()),
-                        yaml.safe_load((root / "config" / "paper.yaml").read_text()))
+    config = configuration("paper.yaml")
     paper = config["resources"]
     # the CPUs of the GPU jobs are their threads, all the same in paper.yaml
     [threads] = set(job_threads(config).values())

@@ -16,29 +16,20 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
+from project import README, ROOT, configuration, readme_slurm_commands
 from snakemake_executor_plugin_slurm.utils import set_gres_string
 from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting
 
 from symlearn import cluster
-from symlearn.config import GPU_RULES, cluster_cores, deep_merge, gpu_request, job_threads
+from symlearn.config import GPU_RULES, cluster_cores, gpu_request, job_threads
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "profiles" / "slurm"
-README = ROOT / "README.md"
 # each variable, with the value a user might give it
 VARIABLES = {"SYMLEARN_SLURM_ACCOUNT": "proj", "SYMLEARN_SLURM_PARTITION": "main",
              "SYMLEARN_SLURM_GPU_PARTITION": "gpu", "SYMLEARN_SLURM_GPU_MODEL": "a100",
              "SYMLEARN_SLURM_QOS": "high"}
 COMBINATIONS = [dict(c) for n in range(len(VARIABLES) + 1)
                 for c in itertools.combinations(VARIABLES.items(), n)]
-
-
-def _config(name: str = "config.yaml") -> dict:
-    """config/config.yaml, with ``name`` (e.g. paper.yaml) over it, as `--configfile`
-    gives it."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    return deep_merge(config, yaml.safe_load((ROOT / "config" / name).read_text()))
 
 
 def _parse(monkeypatch, env: dict[str, str], *extra: str):
@@ -91,7 +82,7 @@ def test_every_combination_of_cluster_variables_resolves_and_asks_for_a_gpu(monk
                                                                             env):
     args = _parse(monkeypatch, env)
     assert args.executor == "slurm"
-    config = _config()
+    config = configuration()
     model = env.get("SYMLEARN_SLURM_GPU_MODEL")
     gpu_partition = env.get("SYMLEARN_SLURM_GPU_PARTITION") or \
         env.get("SYMLEARN_SLURM_PARTITION", "")
@@ -117,7 +108,7 @@ def test_the_workflow_profile_sets_cores_to_this_machine(monkeypatch):
 
 
 def test_cluster_cores_follow_the_configuration_not_the_machine():
-    config = _config("paper.yaml")
+    config = configuration("paper.yaml")
     most = max(job_threads(config).values())
     assert most == 8
     common = dict(main_process=True, submits_jobs=True, remote_job=False,
@@ -135,7 +126,7 @@ def test_cluster_cores_follow_the_configuration_not_the_machine():
 
 
 def test_job_threads_name_every_threaded_key_and_per_run_overrides():
-    config = _config()
+    config = configuration()
     config["pet"]["runs"]["pet-aug"] = {**config["pet"]["runs"]["pet-aug"],
                                         "training": {"threads": 11}}
     threads = job_threads(config)
@@ -165,14 +156,6 @@ def _threads_in(output: str) -> set[int]:
     return {int(n) for n in re.findall(r"--threads (\d+)", output)}
 
 
-def _readme_slurm_block() -> list[str]:
-    """The command lines of the README's "On a SLURM cluster" code block."""
-    section = README.read_text().split("## On a SLURM cluster", 1)[1]
-    block = section.split("```bash", 1)[1].split("```", 1)[0]
-    return [line.split("  #")[0].strip() for line in block.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
-
-
 @pytest.fixture(scope="module")
 def fresh_tree(tmp_path_factory):
     """This repository's files as a fresh clone has them (tracked and new files, no
@@ -200,7 +183,7 @@ def test_readme_slurm_commands_run_as_written(fresh_tree):
     values. Every threaded job carries its configured threads, whatever this machine's
     core count."""
     tree, env = fresh_tree
-    lines = _readme_slurm_block()
+    lines = readme_slurm_commands()
     [install] = [line for line in lines if line.startswith("mkdir -p")]
     dry_runs = [line for line in lines if line.startswith("snakemake") and " -n" in line]
     assert "snakemake --profile slurm -n" in dry_runs
@@ -219,8 +202,12 @@ def test_readme_slurm_commands_run_as_written(fresh_tree):
             output = result.stdout + result.stderr
             assert result.returncode == 0, f"{command} ({variables}):\n{output[-3000:]}"
             assert "Using profiles slurm and workflow specific profile" in output
-            config = _config("paper.yaml" if "paper.yaml" in command else "config.yaml")
+            config = configuration("paper.yaml" if "paper.yaml" in command else "config.yaml")
             assert _threads_in(output) == set(job_threads(config).values()), command
+            if "paper.yaml" in command:  # what the README says this dry run prints
+                quoted = re.search(r"paper\.yaml` prints `--threads (\d+)`",
+                                   " ".join(README.read_text().split()))
+                assert quoted and _threads_in(output) == {int(quoted.group(1))}
     assert not (tree / "results").exists()
 
 

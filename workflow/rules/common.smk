@@ -85,9 +85,9 @@ def job_resources(name):
     asked = config["resources"].get(name) or {}
     resources = {key: (lambda wildcards, attempt, value=value: value * attempt)
                  for key, value in asked.items()}
-    if gpu_request(config, name):
-        resources.update(gpu_request(config, name),
-                         cpus_per_gpu=lambda wildcards, threads: threads)
+    gpu = gpu_request(config, name)
+    if gpu:
+        resources.update(gpu, cpus_per_gpu=lambda wildcards, threads: threads)
     return resources
 
 
@@ -96,7 +96,7 @@ def use_cluster_cores():
     count of the login node or of what a job's own Snakemake sees
     (symlearn.config.cluster_cores says why). Snakemake offers no setting for this,
     so the cap is set on the workflow object before any job's resources are
-    expanded; tests/unit/test_slurm_profile.py and tests/slurm check that it holds."""
+    expanded; tests/unit/test_slurm_resolution.py and tests/slurm check that it holds."""
     cores = cluster_cores(config, main_process=workflow.is_main_process,
                           submits_jobs=workflow.resource_settings.nodes is not None,
                           remote_job=workflow.remote_exec,
