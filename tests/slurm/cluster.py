@@ -1,4 +1,4 @@
-"""A real one-node SLURM on 127.0.0.1 for the profile's tests (../shared/design/SLURM.md).
+"""A real one-node SLURM on 127.0.0.1 for the profile's tests (docs/slurm.md).
 
 Debian's munge, slurmctld and slurmd, started from a private folder with their own
 munge key, ports, state and logs; a node with this machine's memory and its CPUs (or

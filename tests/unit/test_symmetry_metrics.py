@@ -1,4 +1,4 @@
-"""A and B against the analytic cases of SYMMETRY.md, an exactly equivariant e3nn model,
+"""A and B against the analytic cases of docs/symmetry.md, an exactly equivariant e3nn model,
 the O(N_rot^2) character formula, a function of known spectrum, and the error identity."""
 
 from __future__ import annotations

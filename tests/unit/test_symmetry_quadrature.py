@@ -1,4 +1,4 @@
-"""The O(3) product quadrature and the representations (SYMMETRY.md): exactness up
+"""The O(3) product quadrature and the representations (docs/symmetry.md): exactness up
 to the grid degree and visibly not beyond, metatomic's grid, e3nn's Wigner-D."""
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def load_pet(checkpoint: str, device: str | torch.device = "cpu",
 
 
 def default_layers(model: torch.nn.Module) -> list[str]:
-    """Every layer SYMMETRY.md asks for, in forward order: embeddings, each GNN layer's
+    """Every layer docs/symmetry.md asks for, in forward order: embeddings, each GNN layer's
     transformer layers and its node and edge outputs, the concatenated ``feature``
     output, each head's readout features, and the outputs themselves."""
     names = [name for name, _ in model.backend.named_modules()]

@@ -1,7 +1,7 @@
 """Post-hoc purification of a trained PET's readouts, and what it does to accuracy and A.
 
 Three stages of the same checkpoint, each analysed on the structures and O(3) grid of
-the symmetry analysis (SYMMETRY.md, "Purification"):
+the symmetry analysis (docs/symmetry.md, "Purification"):
 
 - ``original``: the model as trained;
 - ``bias_removed``: every readout bias (the node and edge last layers of every head and

@@ -2,7 +2,7 @@
 
 Per-structure rows keep means over that structure's samples together with the sample
 count, so pooling is exact: the RMSE of a set of structures weights each structure by
-its samples (SYMMETRY.md), never a plain mean of per-structure RMSEs. Character
+its samples (docs/symmetry.md), never a plain mean of per-structure RMSEs. Character
 fractions are averaged over inputs.
 """
 

@@ -331,7 +331,7 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "# table1: the paper's headline numbers and this run's",
         "",
         "PET: ratios of equivariance RMSE to test RMSE on the analysed test structures at "
-        "each run's last checkpoint (SYMMETRY.md, metric A). PoLAr-MAE, at each run's "
+        "each run's last checkpoint (docs/symmetry.md, metric A). PoLAr-MAE, at each run's "
         "last fine-tuning checkpoint on the analysed events: the ratio of the "
         "equivariance RMSE of the per-point class probabilities (which should be "
         "invariant) to their accuracy RMSE against the one-hot true class, and the mean "

@@ -1,4 +1,4 @@
-"""Model-agnostic symmetry metrics (SYMMETRY.md): the O(3) quadrature, irreps and
+"""Model-agnostic symmetry metrics (docs/symmetry.md): the O(3) quadrature, irreps and
 characters, the equivariance error of outputs (A) and the character projections of
 features (B). No model, file or workflow code lives here; adapters feed it."""
 

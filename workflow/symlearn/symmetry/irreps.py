@@ -3,7 +3,7 @@
 An :class:`OutputKind` says which representation ``rho`` an output carries, so that a
 response on a transformed input can be brought back, ``z(g) = rho(g)^-1 f(g x)``, and
 split into ``(lambda, sigma)`` parts whose components are orthonormal (the squared norm
-is preserved), as in SYMMETRY.md:
+is preserved), as in docs/symmetry.md:
 
 - ``invariant``: any trailing shape, all of it (0, +1) (energies, class probabilities);
 - ``pseudoscalar``: (0, -1);

@@ -1,4 +1,4 @@
-"""The A and B metrics of SYMMETRY.md, accumulated batch by batch over the grid.
+"""The A and B metrics of docs/symmetry.md, accumulated batch by batch over the grid.
 
 Both accumulators hold a fixed-size state (independent of the number of grid points),
 so the memory of an analysis does not grow with the grid.

@@ -1,4 +1,4 @@
-"""The O(3) product quadrature of SYMMETRY.md.
+"""The O(3) product quadrature of docs/symmetry.md.
 
 Lebedev nodes on the sphere give the rotation axis (alpha, beta), ``K = D + 1``
 equispaced in-plane angles give gamma, and every proper rotation ``R = Rz(alpha)
