@@ -1,5 +1,6 @@
 """Checks shared by the figure tests: the files a figure writes, and the numbers it
-draws read back from matplotlib's artists."""
+draws read back from matplotlib's artists, compared position by position (a swapped
+run, bar or column must fail)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,53 @@ def artists(fig):
     return out
 
 
-def same(a, b):
-    np.testing.assert_allclose(np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float)),
-                               rtol=1e-12, atol=0)
+def same(drawn, expected, rtol: float = 1e-12):
+    """The same numbers in the same positions (NaN where NaN)."""
+    drawn, expected = np.asarray(drawn, float), np.asarray(expected, float)
+    assert drawn.shape == expected.shape, (drawn.shape, expected.shape)
+    np.testing.assert_allclose(drawn, expected, rtol=rtol, atol=0, equal_nan=True)
+
+
+def same_bars(ax, expected, horizontal: bool = False):
+    """The error bars of ``ax`` are ``expected`` (x, y, error), bar by bar in drawing
+    order; centre and length are read back from the bar's ends, hence the rounding."""
+    same(error_bars(ax, horizontal), np.asarray(expected, float).reshape(-1, 3), rtol=1e-9)
+
+
+def data_lines(ax, *gids):
+    """The lines of ``ax`` that draw data, in drawing order: not the proxies of a legend
+    (no points), the open markers on flagged values, nor the lines named by ``gids``."""
+    return [line for line in ax.get_lines() if len(line.get_xdata())
+            and line.get_gid() not in (style.FLAGGED, *gids)]
+
+
+def flagged_points(ax) -> np.ndarray:
+    """(x, y) of every mark on a flagged value, in drawing order."""
+    marks = [np.c_[np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)]
+             for line in ax.get_lines() if line.get_gid() == style.FLAGGED]
+    return np.concatenate(marks) if marks else np.empty((0, 2))
+
+
+def error_bars(ax, horizontal: bool = False) -> np.ndarray:
+    """(x, y, half-length) of every error bar, in drawing order: the centre and the
+    quadrature error it draws."""
+    bars = []
+    for collection in ax.collections:
+        if collection.get_gid() != style.ERROR_BAR:
+            continue
+        for (x0, y0), (x1, y1) in (np.asarray(s, float) for s in collection.get_segments()):
+            if horizontal:
+                assert y0 == y1
+                bars.append(((x0 + x1) / 2, y0, (x1 - x0) / 2))
+            else:
+                assert x0 == x1
+                bars.append((x0, (y0 + y1) / 2, (y1 - y0) / 2))
+    return np.array(bars).reshape(-1, 3)
+
+
+def hatched(ax) -> list[bool]:
+    """Whether each bar of ``ax`` is hatched (marked as flagged), in drawing order."""
+    return [bool(p.get_hatch()) for p in ax.patches if isinstance(p, Rectangle)]
 
 
 def check_written_figure(module, paths) -> None:

@@ -50,7 +50,7 @@ def structures(tiny_pet_data, model):
 
 def test_oracle_symmetrized_model_gives_the_same_a_and_b(model, structures):
     """A (energy, forces, stress) and B (the `feature` output) agree with metatomic's
-    SymmetrizedModel on the same grid to 1e-6 relative, in float64."""
+    SymmetrizedModel on the same grid to 1e-10 relative, in float64."""
     from metatomic.torch import ModelOutput
     from metatomic.torch.o3 import SymmetrizedModel
 
@@ -65,7 +65,7 @@ def test_oracle_symmetrized_model_gives_the_same_a_and_b(model, structures):
         ours, theirs = ours.reshape(-1), theirs.reshape(-1)
         scale = float(theirs.abs().max())
         assert scale > 0
-        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6 * scale)
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10 * scale)
 
     for structure in structures:
         ours = adapter.analyse(structure, context, batch_atoms=64)
@@ -165,7 +165,10 @@ def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
     out = tmp_path / "analysis"
     summary = analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(out),
                                      SETTINGS, device="cpu", threads=1, progress=False)
-    assert summary["copies"] == o3_quadrature(5).n_rotations  # max(2 * 2, 5) = 5
+    # max(2 lambda_max, lambda_max + 2) = 4: the stress's orbit averages (exact on 5)
+    # are quadrature estimates, measured by the check on degree 4 + 4
+    assert summary["copies"] == o3_quadrature(4).n_rotations
+    assert summary["checked"] == 1
     errors = pd.read_csv(out / "errors.csv")
     spectrum = pd.read_csv(out / "spectrum.csv")
     per_structure = pd.read_parquet(out / "structures.parquet")
@@ -173,10 +176,17 @@ def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
     assert list(spectrum.columns) == SPECTRUM_COLUMNS
     assert set(errors["target"]) == {"energy", "non_conservative_force",
                                      "non_conservative_stress"}
-    assert (errors["accuracy_rmse"] >= errors["equivariance_rmse"] - 1e-12).all()
+    assert (errors["grid_degree"] == 4).all() and (errors["check_degree"] == 8).all()
+    assert (spectrum["grid_degree"] == 4).all() and (spectrum["check_degree"] == 8).all()
+    assert errors["quadrature_error"].notna().all()
+    assert spectrum["quadrature_error"].notna().all()
     frames = read_frames(tiny_pet_data["test"])
     chosen = select_structures(len(frames), 3, 0)
     assert sorted(per_structure["structure"].unique()) == chosen
+    # one structure, periodic (it has every output), also on the check grid
+    checked = per_structure[per_structure["grid_degree"] == 8]["structure"].unique()
+    assert len(checked) == 1 and checked[0] in chosen and frames[checked[0]].pbc.all()
+    per_structure = per_structure[per_structure["grid_degree"] == 4]
     energy = errors.set_index("target").loc["energy"]
     assert energy["n_samples"] == len(chosen)
     forces = errors.set_index("target").loc["non_conservative_force"]
@@ -187,6 +197,9 @@ def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
     pooled = np.sqrt((rows["equivariance_mse"] * rows["n_samples"]).sum()
                      / rows["n_samples"].sum())
     assert forces["equivariance_rmse"] == pytest.approx(pooled)
+    as_given = np.sqrt((rows["as_given_mse"] * rows["n_samples"]).sum()
+                       / rows["n_samples"].sum())
+    assert forces["rmse_as_given"] == pytest.approx(as_given)
     layers = spectrum.groupby("layer", sort=False)
     assert len(spectrum) == layers.ngroups * 3 * 2
     totals = layers["fraction"].sum() + layers["residual"].first()
@@ -199,8 +212,8 @@ def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
 
 def test_bad_inputs_name_the_problem(checkpoint, tiny_pet_data, tmp_path):
     structures = str(tiny_pet_data["test"])
-    coarse = dict(SETTINGS, grid_degree=4)
-    with pytest.raises(GridTooCoarse, match="degree >= 5"):
+    coarse = dict(SETTINGS, grid_degree=3)
+    with pytest.raises(GridTooCoarse, match="lambda=2 need degree >= 4"):
         analyse_pet_checkpoint(str(checkpoint), structures, str(tmp_path), coarse,
                                progress=False)
     high = dict(SETTINGS, lambda_max=4, grid_degree=6)
@@ -224,7 +237,7 @@ def test_cli_reports_bad_input_without_a_traceback(checkpoint, tiny_pet_data, tm
                  str(tiny_pet_data["test"]), "--out-dir", str(tmp_path), "--settings",
                  json.dumps(dict(SETTINGS, grid_degree=3)), "--device", "cpu"])
     assert code == 2
-    assert "use a grid of degree >= 5" in capsys.readouterr().err
+    assert "use a grid of degree >= 4" in capsys.readouterr().err
 
 
 def test_reused_copies_are_refilled_for_every_batch(model, structures):

@@ -52,6 +52,19 @@ def _set(config, dotted, value):
         ("resources.train_pet.runtime", "2h",
          r"resources\.train_pet\.runtime: '2h' is not of type 'integer'"),
         ("resources.analyse_pet.mem_mb", 0, r"resources\.analyse_pet\.mem_mb: 0"),
+        ("analysis.quadrature_check.n_inputs", -1,
+         r"analysis\.quadrature_check\.n_inputs: -1 is less than the minimum of 0"),
+        ("analysis.quadrature_check.delta", -4,
+         r"analysis\.quadrature_check\.delta: -4 is less than the minimum of 1"),
+        ("analysis.quadrature_check.tolerance", 0,
+         r"analysis\.quadrature_check\.tolerance: 0"),
+        ("analysis.quadrature_check.n_input", 1,
+         r"unknown key analysis\.quadrature_check\.n_input"),
+        ("analysis.pet.grid_degree", 7,
+         r"analysis\.pet\.grid_degree: 7 is too coarse for the character projections up "
+         r"to lambda_max 4 \(needs >= 8"),
+        ("analysis.pet.geometric_grid_degree", 6,
+         r"analysis\.pet\.geometric_grid_degree: 6 is too coarse"),
     ],
 )
 def test_schema_names_the_bad_key(default_config, dotted, value, expected):
@@ -191,7 +204,24 @@ def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_m
     assert pet_grid_degree(default_config) == analysis_degree(settings)
     # a run trained on the geometric targets: outputs up to their lambda_max
     geometric = default_config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
-    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(settings, geometric)
+    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(settings, geometric,
+                                                                         geometric=True)
+    settings["geometric_grid_degree"] = 2 * lambda_max + 3
+    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(
+        settings, geometric, geometric=True) == 2 * lambda_max + 3
+    assert pet_grid_degree(default_config, "pet-aug") == analysis_degree(settings)
+
+
+def test_default_grids_follow_the_outputs(default_config):
+    """Degree 8 for the standard runs (lambda_max 4, outputs up to 2), 12 for the runs
+    on the lambda = 8 density targets (lambda_max + 8)."""
+    from symlearn.config import pet_grid_degree, quadrature_check_degree
+
+    assert pet_grid_degree(default_config, "pet-aug") == 8
+    assert pet_grid_degree(default_config, "geo-sh2") == 12
+    assert quadrature_check_degree(default_config, 12) == 16
+    default_config["analysis"]["quadrature_check"]["n_inputs"] = 0
+    assert quadrature_check_degree(default_config, 12) is None
 
 
 @pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (1, None), (4, None),

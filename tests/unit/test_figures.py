@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from figure_checks import artists, check_written_figure, same
+from figure_checks import (
+    artists,
+    check_written_figure,
+    data_lines,
+    error_bars,
+    flagged_points,
+    hatched,
+    same,
+    same_bars,
+)
 
 from symlearn.analyse.tables import collect_checkpoints
 from symlearn.cli import main
@@ -30,18 +39,37 @@ LAYERS = ["node_embedders.0", "gnn_layers.0_node", "gnn_layers.1_node", "feature
           "non_conservative_stress"]
 
 
+#: the fixture's grid degrees, and the (run, epoch, target, lambda) whose quadrature
+#: error exceeds the tolerance; epoch 0 has no quadrature check (NaN errors)
+GRID, CHECK = 8, 12
+FLAGGED_ERRORS = {("pet-noaug", 10, "non_conservative_force", 1),
+                  ("pet-aug", 10, "non_conservative_stress", 2),
+                  ("pet-aug", 5, "energy", 0)}
+#: ... and the (run, epoch, layer, lambda, sigma) of the spectrum
+FLAGGED_FRACTIONS = {("pet-aug", 10, "gnn_layers.0_node", 1, 1),
+                     ("pet-noaug", 10, "energy", 2, -1), ("pet-noaug", 5, "feature", 0, 1)}
+
+
 def _errors() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = []
     for (run, augmentation), epoch, (target, lam, sigma) in itertools.product(
             RUNS.items(), EPOCHS, PARTS):
         zero = (lam, sigma) == (1, -1)  # the stress's antisymmetric part vanishes
-        accuracy = 0.0 if zero else rng.uniform(0.1, 1.0)
+        as_given = 0.0 if zero else rng.uniform(0.1, 1.0)
+        equivariance = 1e-19 if zero else as_given * rng.uniform(0.01, 0.5)
+        checked = epoch > 0
         rows.append(dict(run=run, augmentation=augmentation, epoch=epoch, target=target,
-                         o3_lambda=lam, o3_sigma=sigma, accuracy_rmse=accuracy + 1e-19,
-                         equivariance_rmse=1e-19 if zero else accuracy * rng.uniform(0.01, 0.5),
+                         o3_lambda=lam, o3_sigma=sigma, rmse_as_given=as_given + 1e-19,
+                         accuracy_rmse=np.hypot(as_given * 0.9, equivariance),
+                         equivariance_rmse=equivariance,
                          n_samples=6 if "stress" in target else 20,
-                         reference_rms=0.0 if zero else 1.0))
+                         reference_rms=0.0 if zero else 1.0,
+                         quadrature_error=equivariance * rng.uniform(0.02, 0.2) if checked
+                         else np.nan,
+                         accuracy_quadrature_error=1e-3 if checked else np.nan,
+                         grid_degree=GRID, check_degree=CHECK if checked else np.nan,
+                         quadrature_flagged=(run, epoch, target, lam) in FLAGGED_ERRORS))
     return pd.DataFrame(rows)
 
 
@@ -51,10 +79,16 @@ def _spectrum(lambda_max: int = 3) -> pd.DataFrame:
     for (run, augmentation), epoch, layer in itertools.product(RUNS.items(), EPOCHS, LAYERS):
         weights = rng.dirichlet(np.full(2 * (lambda_max + 1) + 1, 0.3))
         residual = weights[-1]
+        checked = layer != "feature" or epoch != 5  # one layer left unchecked
         for k, (lam, sigma) in enumerate(itertools.product(range(lambda_max + 1), (1, -1))):
             rows.append(dict(run=run, augmentation=augmentation, epoch=epoch, layer=layer,
                              o3_lambda=lam, o3_sigma=sigma, fraction=weights[k],
-                             residual=residual))
+                             residual=residual,
+                             quadrature_error=0.05 * weights[k] if checked else np.nan,
+                             residual_quadrature_error=0.1 * residual if checked else np.nan,
+                             grid_degree=GRID, check_degree=CHECK if checked else np.nan,
+                             quadrature_flagged=(run, epoch, layer, lam, sigma)
+                             in FLAGGED_FRACTIONS))
     return pd.DataFrame(rows)
 
 
@@ -103,8 +137,10 @@ AUGMENTATION = {"polarmae-o3": "o3", "polarmae-none": "none", "polarmae-euler": 
 def _polarmae_errors() -> pd.DataFrame:
     return pd.DataFrame([
         dict(run=run, augmentation=AUGMENTATION[run], phase="finetune", step=step,
-             target="class_probabilities", o3_lambda=0, o3_sigma=1, accuracy_rmse=acc,
-             equivariance_rmse=eqv, n_samples=1000)
+             target="class_probabilities", o3_lambda=0, o3_sigma=1, rmse_as_given=acc,
+             accuracy_rmse=1.1 * acc, equivariance_rmse=eqv, n_samples=1000,
+             reference_rms=0.5, quadrature_error=0.01 * eqv, accuracy_quadrature_error=0.0,
+             grid_degree=6, check_degree=9, quadrature_flagged=False)
         for (run, step), (acc, eqv) in POLARMAE_ERRORS.items()])
 
 
@@ -113,7 +149,7 @@ def _instability() -> pd.DataFrame:
         dict(run=run, augmentation=AUGMENTATION[run], phase="finetune", step=step,
              grouping="class" if group in style.CLASSES else "location", group=group,
              n_points=n, instability=value, unstable_fraction=min(1.0, 3 * value),
-             equivariance_rmse=value / 10, accuracy=1 - value)
+             equivariance_rmse=value / 10, accuracy=1 - value, grid_degree=6, check_degree=9)
         for (run, step), points in INSTABILITIES.items()
         for group, n, value in zip(GROUPS, points, INSTABILITY_VALUES[run, step],
                                    strict=True)])
@@ -126,16 +162,22 @@ def _purification() -> pd.DataFrame:
     return pd.DataFrame([
         dict(run="pet-noaug", augmentation="none", edge_embedding="cartesian", edge_lmax=None,
              epoch=10, target=target, o3_lambda=lam, o3_sigma=sigma, stage=stage,
-             accuracy_rmse=0.2, equivariance_rmse=0.1, n_samples=6,
-             equivariance_estimate="quadrature")
-        for target, lam, sigma in PARTS for stage in ("original", "bias_removed")])
+             rmse_as_given=0.2, accuracy_rmse=0.21, equivariance_rmse=0.1, n_samples=6,
+             reference_rms=1.0, quadrature_error=0.01, accuracy_quadrature_error=0.01,
+             grid_degree=GRID, check_degree=CHECK, quadrature_flagged=False,
+             equivariance_estimate="quadrature", setup_evaluations=setup,
+             evaluations_per_prediction=1)
+        for target, lam, sigma in PARTS
+        for stage, setup in (("original", 0), ("bias_removed", 0), ("offset_removed", 4480))])
 
 
 def _geometric_errors() -> pd.DataFrame:
     return pd.DataFrame([
         dict(run="geo-cartesian", augmentation="o3", edge_embedding="cartesian",
              edge_lmax=None, epoch=10, target=target, o3_lambda=lam, o3_sigma=sigma,
-             accuracy_rmse=0.5, equivariance_rmse=0.1, n_samples=20, reference_rms=1.0)
+             rmse_as_given=0.5, accuracy_rmse=0.55, equivariance_rmse=0.1, n_samples=20,
+             reference_rms=1.0, quadrature_error=0.01, accuracy_quadrature_error=0.01,
+             grid_degree=GRID, check_degree=CHECK, quadrature_flagged=False)
         for target, lam, sigma in [("pseudoscalar", 0, -1), ("density_l0", 0, 1),
                                    ("density_l1", 1, 1)]])
 
@@ -239,47 +281,106 @@ def test_fig1_draws_the_example_event_in_both_orientations(tables):
         fig1.data(quadrature, example.assign(changed=False))
 
 
+PART_LABELS = {("energy", 0): "energy", ("non_conservative_force", 1): "forces",
+               ("non_conservative_stress", 0): "stress tr(σ)/√3",
+               ("non_conservative_stress", 2): "stress λ=2"}
+
+
+def _expected_grid(spectrum: pd.DataFrame, run: str, epoch: int, layers) -> np.ndarray:
+    """A run's heatmap as it must be drawn, from the input table: rows = layers, columns
+    = (lambda, +1) by lambda, (lambda, -1), then the residual."""
+    rows = spectrum[(spectrum["run"] == run) & (spectrum["epoch"] == epoch)]
+    lambdas = sorted(rows["o3_lambda"].unique())
+    out = []
+    for layer in layers:
+        layer_rows = rows[rows["layer"] == layer].set_index(["o3_lambda", "o3_sigma"])
+        out.append([layer_rows.loc[(lam, sigma), "fraction"] for sigma in (1, -1)
+                    for lam in lambdas] + [layer_rows["residual"].iloc[0]])
+    return np.array(out)
+
+
+def _mesh(d) -> np.ndarray:
+    return np.ma.filled(d["meshes"][0].astype(float), np.nan)
+
+
 def test_fig2_csv_is_what_is_drawn(tables):
     errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
-    data = fig2.data(errors, spectrum)
+    data = pd.read_csv(build("fig2", tables, tables["errors"].parent / "f2")["csv"])
     bars, cells = data[data["panel"] == "a"], data[data["panel"] == "b"]
     # the last checkpoint only; the vanishing antisymmetric stress part is left out
     assert set(data["epoch"]) == {10}
-    assert set(bars["part"]) == {"energy", "forces", "stress trace", "stress λ=2"}
+    assert list(dict.fromkeys(bars["part"])) == list(PART_LABELS.values())
     assert len(bars) == 4 * 2 * 2
-    energy = errors[(errors["target"] == "energy") & (errors["epoch"] == 10)
-                    & (errors["run"] == "pet-aug")].iloc[0]
-    drawn_energy = bars[(bars["part"] == "energy") & (bars["run"] == "pet-aug")]
-    assert drawn_energy.set_index("quantity")["value"].to_dict() == pytest.approx(
-        {"accuracy": 1e3 * energy["accuracy_rmse"],
-         "equivariance": 1e3 * energy["equivariance_rmse"]})
-    assert (drawn_energy["unit"] == "meV/atom").all()
+    # the residual: one cell per run and layer, after the irreps
+    residual = cells[cells["content"] == "residual"]
+    assert len(residual) == len(RUNS) * len(LAYERS)
+    assert set(residual["column_label"]) == {"λ>λmax"}
 
     fig = fig2.plot(data)
     drawn = artists(fig)
-    texts = [t.get_text() for d in drawn for t in d["ax"].texts if t.get_text().endswith("%")]
+    legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
     plt.close(fig)
-    same([h for d in drawn for h in d["bars"]], bars["value"])
-    # one heatmap per run (the colour bar's own mesh is not data)
-    meshes = [m for d in drawn for m in d["meshes"] if d["ax"].get_xlabel() == "λ"]
-    assert len(meshes) == 2
-    for mesh, run in zip(meshes, RUNS, strict=True):
-        expected = cells[cells["run"] == run]
-        assert mesh.shape == (len(LAYERS), 8)
-        same(mesh.compressed(), expected["fraction"])
-    ratios = bars.drop_duplicates(["run", "part"])["ratio"]
-    assert sorted(texts) == sorted(f"{100 * r:.0f} %" for r in ratios)
+    final = errors[errors["epoch"] == 10].set_index(["run", "target", "o3_lambda"])
+    bar_axes = [d for d in drawn if d["bars"]]
+    assert [d["ax"].get_title() for d in bar_axes] == list(PART_LABELS.values())
+    for d, (target, lam) in zip(bar_axes, PART_LABELS, strict=True):
+        # bar by bar: per run, the test RMSE as given, then the equivariance RMSE
+        factor = style.target_unit(target)[1]
+        rows = [final.loc[(run, target, lam)] for run in RUNS]
+        same(d["bars"], [factor * r[column] for r in rows
+                         for column in ("rmse_as_given", "equivariance_rmse")])
+        # the equivariance bars are hatched where flagged, and carry the quadrature error
+        assert hatched(d["ax"]) == [flag for run in RUNS for flag in (
+            False, (run, 10, target, lam) in FLAGGED_ERRORS)]
+        centres = [(i + 0.19, factor * r["equivariance_rmse"], factor * r["quadrature_error"])
+                   for i, r in enumerate(rows)]
+        same_bars(d["ax"], centres)
+        texts = [t.get_text() for t in d["ax"].texts]
+        assert texts == [f"{100 * r['equivariance_rmse'] / r['rmse_as_given']:.0f} %"
+                         for r in rows]
+    assert legend[:3] == ["test RMSE (as given)", "equivariance RMSE",
+                          "quadrature error > tolerance"]
+    # cell by cell, one heatmap per run (the colour bar's own mesh is not data)
+    heatmaps = [d for d in drawn if d["ax"].get_xlabel() == "λ"]
+    assert len(heatmaps) == 2
+    for d, run in zip(heatmaps, RUNS, strict=True):
+        same(_mesh(d), _expected_grid(spectrum, run, 10, LAYERS))
+        ticks = [t.get_text() for t in d["ax"].get_xticklabels()]
+        assert ticks == ["0", "1", "2", "3"] * 2 + ["λ>λmax"]
+        # an x on every flagged cell (the residual: when a row of its layer is flagged)
+        marks = {tuple(p) for p in flagged_points(d["ax"])}
+        expected = set()
+        for r, epoch, layer, lam, sigma in FLAGGED_FRACTIONS:
+            if (r, epoch) == (run, 10):
+                row = LAYERS.index(layer) + 0.5
+                expected |= {((1 - sigma) * 2 + lam + 0.5, row), (8.5, row)}
+        assert marks == expected and len(flagged_points(d["ax"])) == len(expected)
+
+
+def test_fig2_draws_nothing_without_data(tables):
+    errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
+    unchecked = errors.assign(quadrature_error=np.nan, quadrature_flagged=False)
+    fig = fig2.plot(fig2.data(unchecked, spectrum.assign(quadrature_flagged=False)))
+    drawn = artists(fig)
+    legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
+    colorbar = fig.subfigs[1].axes[-1].get_ylabel()
+    plt.close(fig)
+    for d in drawn:
+        assert len(error_bars(d["ax"])) == 0 and len(flagged_points(d["ax"])) == 0
+        assert not any(hatched(d["ax"]))
+    assert legend == ["test RMSE (as given)", "equivariance RMSE"]
+    assert colorbar == "character fraction"
 
 
 def test_fig3_csv_is_what_is_drawn(tables):
     errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
-    data = fig3.data(errors, spectrum)
+    data = pd.read_csv(build("fig3", tables, tables["errors"].parent / "f3")["csv"])
     lines_a, lines_b = data[data["panel"] == "a"], data[data["panel"] == "b"]
     assert set(lines_a["epoch"]) == set(EPOCHS)
     # default layers: the last GNN layer's nodes, the features and every output
-    assert list(dict.fromkeys(lines_b["layer"])) == [
-        "gnn_layers.1_node", "feature", "energy", "non_conservative_force",
-        "non_conservative_stress"]
+    layers = ["gnn_layers.1_node", "feature", "energy", "non_conservative_force",
+              "non_conservative_stress"]
+    assert list(dict.fromkeys(lines_b["layer"])) == layers
     # each layer's lines sum to one at every checkpoint ("other" takes the rest)
     sums = lines_b.groupby(["run", "epoch", "layer"])["fraction"].sum()
     np.testing.assert_allclose(sums, 1.0, rtol=1e-12)
@@ -289,10 +390,76 @@ def test_fig3_csv_is_what_is_drawn(tables):
 
     fig = fig3.plot(data)
     drawn = artists(fig)
+    legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
     plt.close(fig)
-    same(np.concatenate([y for d in drawn for y in d["lines"]]),
-          np.concatenate([lines_a["value"], lines_b["fraction"]]))
+    assert legend[:2] == ["test RMSE (as given)", "equivariance RMSE"]
+    assert legend[-1] == "quadrature error > tolerance"
+    axes_a = [d["ax"] for d in drawn[:4]]
+    assert [ax.get_title() for ax in axes_a] == list(PART_LABELS.values())
+    for ax, (target, lam) in zip(axes_a, PART_LABELS, strict=True):
+        factor = style.target_unit(target)[1]
+        lines = data_lines(ax)
+        bars, marks = [], []
+        expected = [(run, column) for run in RUNS
+                    for column in ("rmse_as_given", "equivariance_rmse")]
+        assert len(lines) == len(expected)
+        for line, (run, column) in zip(lines, expected, strict=True):
+            rows = errors[(errors["run"] == run) & (errors["target"] == target)
+                          & (errors["o3_lambda"] == lam)].sort_values("epoch")
+            same(line.get_xdata(), rows["epoch"])
+            same(line.get_ydata(), factor * rows[column])
+            if column == "equivariance_rmse":  # A: error bars where checked, marks
+                checked = rows[rows["quadrature_error"].notna()]
+                bars += [(e, factor * v, factor * q) for e, v, q in zip(
+                    checked["epoch"], checked[column], checked["quadrature_error"],
+                    strict=True)]
+                marks += [(e, factor * v) for e, v in zip(rows["epoch"], rows[column],
+                                                          strict=True)
+                          if (run, e, target, lam) in FLAGGED_ERRORS]
+        same_bars(ax, bars)
+        same(flagged_points(ax), np.array(marks).reshape(-1, 2))
+    # (b): line by line, per run the irreps (as the CSV names them) at every epoch
+    axes_b = [d["ax"] for d in drawn[4:4 + len(layers)]]
+    final = spectrum.set_index(["run", "epoch", "layer", "o3_lambda", "o3_sigma"])
+    for ax, layer in zip(axes_b, layers, strict=True):
+        rows = lines_b[lines_b["layer"] == layer]
+        groups = list(dict.fromkeys(zip(rows["run"], rows["irrep"], strict=True)))
+        lines = data_lines(ax)
+        assert len(lines) == len(groups)
+        for line, (run, irrep) in zip(lines, groups, strict=True):
+            line_rows = rows[(rows["run"] == run) & (rows["irrep"] == irrep)]
+            same(line.get_xdata(), EPOCHS)
+            if irrep == fig3.OTHER:
+                continue
+            lam, sigma = line_rows[["o3_lambda", "o3_sigma"]].iloc[0].astype(int)
+            same(line.get_ydata(), [final.loc[(run, e, layer, lam, sigma), "fraction"]
+                                    for e in EPOCHS])
+        # "other" is the minor irreps plus the residual, with the sum of their errors
+        other = rows[rows["irrep"] == fig3.OTHER]
+        major = set(rows["irrep"]) - {fig3.OTHER}
+        for row in other.itertuples(index=False):
+            inputs = spectrum[(spectrum["run"] == row.run) & (spectrum["epoch"] == row.epoch)
+                              & (spectrum["layer"] == layer)]
+            minor = inputs[[style.irrep_label(lam, s) not in major for lam, s in
+                            zip(inputs["o3_lambda"], inputs["o3_sigma"], strict=True)]]
+            assert row.fraction == pytest.approx(minor["fraction"].sum()
+                                                 + inputs["residual"].iloc[0], rel=1e-12)
+            expected = minor["quadrature_error"].sum(min_count=len(minor)) + inputs[
+                "residual_quadrature_error"].iloc[0]
+            assert row.quadrature_error == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    # the unchecked layer has no error bar at epoch 5; the flagged (0, +1) fraction and
+    # "other" of the features at epoch 5 are marked
+    features = axes_b[layers.index("feature")]
+    assert 5 not in {x for x, _, _ in error_bars(features)}
+    marks = {tuple(p) for p in flagged_points(features)}
+    feature_rows = lines_b[(lines_b["layer"] == "feature") & (lines_b["run"] == "pet-noaug")
+                           & (lines_b["epoch"] == 5)].set_index("irrep")
+    assert marks == {(5.0, feature_rows.loc["λ=0, σ=+1", "fraction"]),
+                     (5.0, feature_rows.loc[fig3.OTHER, "fraction"])}
 
+
+def test_fig3_layers_can_be_chosen(tables):
+    errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
     chosen = fig3.data(errors, spectrum, ["node_embedders.0"])
     assert set(chosen.loc[chosen["panel"] == "b", "layer"]) == {"node_embedders.0"}
     with pytest.raises(FigureError, match="not in the analysis tables: nope"):
@@ -307,14 +474,14 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
     aug = table[table["run"] == "pet-aug"].set_index("key")
     energy = final.loc[("pet-aug", "energy", 0)]
     assert aug.loc["pet_energy", "this_run"] == pytest.approx(
-        energy["equivariance_rmse"] / energy["accuracy_rmse"])
+        energy["equivariance_rmse"] / energy["rmse_as_given"])
     assert aug.loc["pet_energy", "paper"] == 0.10
     assert aug.loc["pet_forces", "paper"] == 0.31
     # the whole stress tensor: parts weighted by their 2 lambda + 1 components
     stress = final.loc[("pet-aug", "non_conservative_stress")]
     weights = np.array([1, 3, 5])
     expected = np.sqrt((weights * stress["equivariance_rmse"] ** 2).sum()
-                       / (weights * stress["accuracy_rmse"] ** 2).sum())
+                       / (weights * stress["rmse_as_given"] ** 2).sum())
     assert aug.loc["pet_stress", "this_run"] == pytest.approx(expected)
     assert aug.loc["pet_stress", "paper"] == 0.26
     noaug = table[(table["run"] == "pet-noaug") & table["key"].isin(["pet_energy", "pet_forces",
@@ -359,8 +526,13 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
     assert list(written.columns) == table1.COLUMNS and len(written) == len(table)
     md = (tmp_path / "table1.md").read_text()
     assert f"| {table1._number(aug.loc['pet_energy', 'this_run'])} | epoch 10 |" in md
-    assert ("| PoLAr-MAE: mean classification instability | polarmae-o3 | — | 9.2 % "
-            "| fine-tuning step 100 | computed |") in md
+    assert ("| PoLAr-MAE: mean classification instability (grid-weighted) | polarmae-o3 | — "
+            "| 9.2 % | fine-tuning step 100 | computed |") in md
+    # the ratios are to the test RMSE as given (the fixture's orientation-averaged RMSE
+    # differs), and say so
+    assert "| PET energy: equivariance RMSE / test RMSE (as given) | pet-aug |" in md
+    assert ("| PoLAr-MAE class probabilities: equivariance RMSE / test RMSE (as given) "
+            "| polarmae-o3 |") in md
     assert "| 25 % | fine-tuning step 100 |" in md
     assert "| — | not produced: no run with O(3) augmentation" in md
     assert "n_structures: 8" in md
@@ -395,7 +567,8 @@ def test_collected_tables_lead_with_run_and_epoch(tmp_path):
     assert collected.groupby(["run", "epoch"]).size().eq(5).all()
     assert len(collect_checkpoints(entries, "spectrum")) == 4 * 8
     pd.DataFrame({"layer": ["x"]}).to_csv(entries[0]["spectrum"], index=False)
-    missing = r"pet-aug_0_spectrum.csv: missing column\(s\) fraction, o3_lambda"
+    missing = (r"pet-aug_0_spectrum.csv: missing column\(s\) (\w+, )*fraction, "
+               r"(\w+, )*o3_lambda")
     with pytest.raises(ValueError, match=missing):
         collect_checkpoints(entries, "spectrum")
 

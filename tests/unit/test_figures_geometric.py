@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from figure_checks import artists, check_written_figure, same
+from figure_checks import (
+    artists,
+    check_written_figure,
+    data_lines,
+    error_bars,
+    flagged_points,
+    same,
+    same_bars,
+)
 
 from symlearn.figures import FIGURES, build, fig6, fig7, fig8, style, table1
 from symlearn.figures.tables import FigureError
@@ -57,9 +65,23 @@ def _geometric_errors() -> pd.DataFrame:
         accuracy = reference * _relative(run, target, lam, epoch)
         rows.append(dict(run=run, augmentation="o3", edge_embedding=embedding, edge_lmax=lmax,
                          epoch=epoch, target=target, o3_lambda=lam, o3_sigma=sigma,
-                         accuracy_rmse=accuracy, equivariance_rmse=accuracy * 0.1,
-                         n_samples=40, reference_rms=reference))
+                         rmse_as_given=accuracy, accuracy_rmse=accuracy * 1.05,
+                         equivariance_rmse=accuracy * 0.1, n_samples=40,
+                         reference_rms=reference, **_quadrature(accuracy * 0.01, epoch > 0)))
     return pd.DataFrame(rows)
+
+
+def _quadrature(error: float, checked: bool, flagged: bool = False) -> dict:
+    """The quadrature columns of a row: its error (NaN where no check ran)."""
+    return dict(quadrature_error=error if checked else np.nan,
+                accuracy_quadrature_error=error if checked else np.nan, grid_degree=8,
+                check_degree=12 if checked else np.nan, quadrature_flagged=flagged)
+
+
+#: the (run, layer) whose pseudoscalar fraction at the last epoch is flagged, and the
+#: layer left unchecked (NaN quadrature errors)
+FLAGGED_CHANNEL = {("pet-geo-sh2", "feature"), ("pet-geo-cart", "pseudoscalar")}
+UNCHECKED_LAYER = "gnn_layers.0.edge_embedder"
 
 
 def _geometric_spectrum() -> pd.DataFrame:
@@ -71,9 +93,15 @@ def _geometric_spectrum() -> pd.DataFrame:
         if layer == "node_embedders.0":  # an empty pseudoscalar channel: drawn at FLOOR
             weights[1] = 1e-9
         for k, (lam, sigma) in enumerate(itertools.product(range(LAMBDA_MAX + 1), (1, -1))):
+            checked = layer != UNCHECKED_LAYER
             rows.append(dict(run=run, augmentation="o3", edge_embedding=embedding,
                              edge_lmax=lmax, epoch=epoch, layer=layer, o3_lambda=lam,
-                             o3_sigma=sigma, fraction=weights[k], residual=weights[-1]))
+                             o3_sigma=sigma, fraction=weights[k], residual=weights[-1],
+                             **_quadrature(0.2 * weights[k], checked,
+                                           (run, layer) in FLAGGED_CHANNEL and lam == 0),
+                             residual_quadrature_error=0.1 * weights[-1] if checked
+                             else np.nan))
+            del rows[-1]["accuracy_quadrature_error"]
     return pd.DataFrame(rows)
 
 
@@ -85,8 +113,15 @@ PURIFIED = {"pet-noaug": ("none", "cartesian", None, STANDARD),
             "pet-aug": ("o3", "cartesian", None, STANDARD),
             "pet-geo-sh4": ("o3", "solid_harmonics", 4, GEOMETRIC_TARGETS[:4])}
 #: the factors each stage applies to the original (accuracy, equivariance) RMSE
-STAGE_FACTORS = {"original": (1.0, 1.0), "bias_removed": (1.01, 0.5),
-                 "projected": (1.02, 1e-7)}
+STAGE_FACTORS = {"original": (1.0, 1.0), "bias_removed": (1.01, 0.7),
+                 "offset_removed": (1.005, 0.5), "projected": (1.02, 1e-7)}
+#: model evaluations per stage: (setup, per prediction)
+N_TRAIN, N_GRID = 40, 2 * 26 * 7
+STAGE_COST = {"original": (0, 1), "bias_removed": (0, 1), "offset_removed": (N_TRAIN * N_GRID, 1),
+              "projected": (0, N_GRID)}
+#: the (run, target, stage) whose equivariance RMSE is flagged
+FLAGGED_STAGES = {("pet-aug", "non_conservative_force", "original"),
+                  ("pet-geo-sh4", "density_l1", "offset_removed")}
 
 
 def _purification() -> pd.DataFrame:
@@ -101,13 +136,18 @@ def _purification() -> pd.DataFrame:
                 equivariance_stage = equivariance * eqv_factor + 1e-19
                 if run == "pet-noaug" and target == "energy" and stage == "projected":
                     equivariance_stage = 0.0  # exactly symmetric: not drawn on a log axis
+                projected = stage == "projected"
                 rows.append(dict(
                     run=run, augmentation=augmentation, edge_embedding=embedding,
                     edge_lmax=lmax, epoch=30, target=target, o3_lambda=lam, o3_sigma=sigma,
-                    stage=stage, accuracy_rmse=accuracy * acc_factor + 1e-19,
-                    equivariance_rmse=equivariance_stage, n_samples=24,
-                    equivariance_estimate="random_rotations" if stage == "projected"
-                    else "quadrature"))
+                    stage=stage, rmse_as_given=accuracy * acc_factor + 1e-19,
+                    accuracy_rmse=accuracy * acc_factor * 1.1 + 1e-19,
+                    equivariance_rmse=equivariance_stage, n_samples=24, reference_rms=1.0,
+                    **_quadrature(0.3 * equivariance_stage, not projected,
+                                  (run, target, stage) in FLAGGED_STAGES),
+                    equivariance_estimate="random_rotations" if projected else "quadrature",
+                    setup_evaluations=STAGE_COST[stage][0],
+                    evaluations_per_prediction=STAGE_COST[stage][1]))
     return pd.DataFrame(rows)
 
 
@@ -115,20 +155,24 @@ def _errors() -> pd.DataFrame:
     """A standard-run errors table (table1's first input), last epoch 10."""
     return pd.DataFrame([
         dict(run="pet-aug", augmentation="o3", epoch=epoch, target=target, o3_lambda=lam,
-             o3_sigma=sigma, accuracy_rmse=0.2, equivariance_rmse=0.05, n_samples=10)
+             o3_sigma=sigma, rmse_as_given=0.2, accuracy_rmse=0.21, equivariance_rmse=0.05,
+             n_samples=10, reference_rms=1.0, **_quadrature(0.001, True))
         for epoch in (0, 10) for target, lam, sigma in STANDARD])
 
 
 def _polarmae_errors() -> pd.DataFrame:
     return pd.DataFrame([dict(run="polarmae-o3", augmentation="o3", phase="finetune", step=40,
                               target="class_probabilities", o3_lambda=0, o3_sigma=1,
-                              accuracy_rmse=0.2, equivariance_rmse=0.05, n_samples=100)])
+                              rmse_as_given=0.2, accuracy_rmse=0.21, equivariance_rmse=0.05,
+                              n_samples=100, reference_rms=0.5,
+                              **_quadrature(0.001, True))])
 
 
 def _instability() -> pd.DataFrame:
     return pd.DataFrame([dict(run="polarmae-o3", augmentation="o3", phase="finetune", step=40,
                               grouping="class", group=group, n_points=10, instability=0.1,
-                              unstable_fraction=0.2, equivariance_rmse=0.01, accuracy=0.9)
+                              unstable_fraction=0.2, equivariance_rmse=0.01, accuracy=0.9,
+                              grid_degree=8, check_degree=12)
                          for group in style.CLASSES])
 
 
@@ -151,11 +195,7 @@ def _read(tables, *names):
     return [pd.read_csv(tables[name]) for name in names]
 
 
-def _data_lines(ax, *gids):
-    """The lines of ``ax`` that draw data: not the proxies of a legend (no points) nor
-    the reference lines named by ``gids``."""
-    return [line for line in ax.get_lines()
-            if len(line.get_xdata()) and line.get_gid() not in gids]
+_data_lines = data_lines
 
 
 @pytest.mark.parametrize("figure", ["fig6", "fig7", "fig8"])
@@ -177,8 +217,9 @@ def test_fig6_csv_is_what_is_drawn(tables):
     assert list(dict.fromkeys(data["run"])) == EMBEDDING_ORDER
     assert data.drop_duplicates("run").set_index("run")["label"].to_dict() == LABELS
     merged = lines.merge(pseudoscalar, on=["run", "epoch"], suffixes=("", "_input"))
-    np.testing.assert_allclose(merged["value"], merged["accuracy_rmse_input"]
+    np.testing.assert_allclose(merged["value"], merged["rmse_as_given_input"]
                                / merged["reference_rms_input"], rtol=1e-12)
+    assert lines["quadrature_error"].isna().all() and not lines["quadrature_flagged"].any()
     # (b) the (0, -1) fraction of every layer at the last epoch, layers in forward order
     assert set(points["epoch"]) == {15}
     assert (points[["o3_lambda", "o3_sigma"]] == [0, -1]).all().all()
@@ -189,7 +230,10 @@ def test_fig6_csv_is_what_is_drawn(tables):
         assert list(rows["layer_index"]) == list(range(len(LAYERS)))
     channel = spectrum[(spectrum["epoch"] == 15) & (spectrum["o3_lambda"] == 0)
                        & (spectrum["o3_sigma"] == -1)]
+    channel = channel.set_index(["run", "layer"]).loc[
+        [(run, layer) for run in EMBEDDING_ORDER for layer in LAYERS]]
     same(points["fraction"], channel["fraction"])
+    same(points["quadrature_error"], channel["quadrature_error"])
     np.testing.assert_array_equal(points["value"], np.maximum(points["fraction"], fig6.FLOOR))
     assert (points.loc[points["layer"] == "node_embedders.0", "value"] == fig6.FLOOR).all()
     assert list(dict.fromkeys(points["layer_label"]))[-4:] == [
@@ -198,6 +242,7 @@ def test_fig6_csv_is_what_is_drawn(tables):
 
     fig = fig6.plot(data)
     ax_a, ax_b = (d["ax"] for d in artists(fig))
+    ylabel = ax_a.get_ylabel()
     legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
     ticks = [t.get_text() for t in ax_b.get_yticklabels()]
     plt.close(fig)
@@ -209,14 +254,29 @@ def test_fig6_csv_is_what_is_drawn(tables):
         np.testing.assert_array_equal(line.get_ydata(), rows["value"])
     (zero,) = [line for line in ax_a.get_lines() if line.get_gid() == fig6.ZERO_PREDICTOR]
     assert list(zero.get_ydata()) == [1.0, 1.0]
-    assert legend == [LABELS[r] for r in EMBEDDING_ORDER] + ["predicting zero"]
+    assert legend == [LABELS[r] for r in EMBEDDING_ORDER] + [
+        "predicting zero", "quadrature error > tolerance (b)"]
+    assert ylabel == "relative test RMSE\n(as given)"
+    assert len(error_bars(ax_a)) == 0 and len(flagged_points(ax_a)) == 0
     # (b): x = the fraction (log), y = the layer, labelled, first layer on top
     drawn_b = _data_lines(ax_b)
     assert len(drawn_b) == len(GEOMETRIC_RUNS) and ax_b.get_xscale() == "log"
+    bars, marks = [], []
     for line, run in zip(drawn_b, EMBEDDING_ORDER, strict=True):
         rows = points[points["run"] == run]
         np.testing.assert_array_equal(line.get_xdata(), rows["value"])
         np.testing.assert_array_equal(line.get_ydata(), rows["layer_index"])
+        expected = channel.loc[run].reset_index()
+        checked = expected[expected["layer"] != UNCHECKED_LAYER]
+        bars += [(max(f, fig6.FLOOR), LAYERS.index(layer), e) for layer, f, e in zip(
+            checked["layer"], checked["fraction"], checked["quadrature_error"], strict=True)]
+        marks += [(max(f, fig6.FLOOR), LAYERS.index(layer)) for layer, f in zip(
+            expected["layer"], expected["fraction"], strict=True)
+            if (run, layer) in FLAGGED_CHANNEL]
+    # the fraction's quadrature error as a horizontal bar, none where unchecked; open
+    # markers on the flagged fractions
+    same_bars(ax_b, bars, horizontal=True)
+    same(flagged_points(ax_b), marks)
     assert ticks == list(dict.fromkeys(points["layer_label"]))
     assert ax_b.get_ylim()[0] > ax_b.get_ylim()[1]
     # the same colour for a run in fig6 and fig7
@@ -246,7 +306,7 @@ def test_fig7_csv_is_what_is_drawn(tables):
     final = errors[(errors["epoch"] == 15) & errors["target"].str.startswith("density")]
     merged = data.merge(final, on=["run", "target"], suffixes=("", "_input"))
     assert len(merged) == len(data)
-    np.testing.assert_allclose(merged["value"], merged["accuracy_rmse_input"]
+    np.testing.assert_allclose(merged["value"], merged["rmse_as_given_input"]
                                / merged["reference_rms_input"], rtol=1e-12)
     np.testing.assert_array_equal(merged["o3_lambda"], merged["o3_lambda_input"])
     # the fixture's runs learn up to their order only: the error jumps above L
@@ -275,12 +335,13 @@ def test_fig7_csv_is_what_is_drawn(tables):
     assert sorted(texts) == ["L=2", "L=4", "L=8"]
     assert legend == [LABELS[r] for r in EMBEDDING_ORDER] + ["predicting zero"]
     assert ax.get_yscale() == "log"  # 0.04 ... 1: more than a factor of 20
+    assert ax.get_ylabel() == "relative test RMSE\n(as given)"
     assert [t for t in ax.get_xticks()] == list(LAMBDAS)
 
 
 def test_fig7_draws_a_narrow_range_on_a_linear_axis(tables):
     (errors,) = _read(tables, "geometric_errors")
-    flat = errors.assign(accuracy_rmse=0.5 * errors["reference_rms"])
+    flat = errors.assign(rmse_as_given=0.5 * errors["reference_rms"])
     fig = fig7.plot(fig7.data(flat))
     ax = fig.axes[0]
     plt.close(fig)
@@ -296,27 +357,34 @@ def test_fig8_csv_is_what_is_drawn(tables):
     (purification,) = _read(tables, "purification")
     data = pd.read_csv(build("fig8", tables, tables["errors"].parent / "f8")["csv"])
     # every run, part, stage and quantity but the vanishing antisymmetric stress
-    parts = {"pet-noaug": ["energy", "forces", "stress trace", "stress λ=2"],
-             "pet-aug": ["energy", "forces", "stress trace", "stress λ=2"],
+    parts = {"pet-noaug": ["energy", "forces", "stress tr(σ)/√3", "stress λ=2"],
+             "pet-aug": ["energy", "forces", "stress tr(σ)/√3", "stress λ=2"],
              "pet-geo-sh4": ["pseudoscalar", "density λ=0", "density λ=1", "density λ=2"]}
+    stages = ["original", "bias_removed", "offset_removed", "projected"]
     assert list(dict.fromkeys(data["run"])) == list(PURIFIED)
     for run, expected in parts.items():
         assert list(dict.fromkeys(data.loc[data["run"] == run, "part"])) == expected
-    assert len(data) == sum(map(len, parts.values())) * 3 * 2
-    assert list(data["stage"].iloc[:3]) == ["original", "bias_removed", "projected"]
+    assert len(data) == sum(map(len, parts.values())) * len(stages) * 2
+    assert list(data["stage"].iloc[:4]) == stages
     # values in plotted units, ratios to the original stage as the fixture made them
     merged = data.merge(purification, on=["run", "target", "o3_lambda", "o3_sigma", "stage"],
                         suffixes=("", "_input"))
-    for quantity in ("accuracy", "equivariance"):
-        rows = merged[merged["quantity"] == quantity]
-        factor = rows["target"].map(lambda t: style.target_unit(t)[1])
-        np.testing.assert_allclose(rows["value"], rows[f"{quantity}_rmse"] * factor,
-                                   rtol=1e-12)
+    factor = merged["target"].map(lambda t: style.target_unit(t)[1])
+    for quantity, column in (("as_given", "rmse_as_given"),
+                             ("equivariance", "equivariance_rmse")):
+        rows = merged["quantity"] == quantity
+        np.testing.assert_allclose(merged.loc[rows, "value"],
+                                   (merged[column] * factor)[rows], rtol=1e-12)
+    # the cost of each stage in model evaluations, as the input says
+    for stage, (setup, each) in STAGE_COST.items():
+        rows = data[data["stage"] == stage]
+        assert (rows["setup_evaluations"] == setup).all()
+        assert (rows["evaluations_per_prediction"] == each).all()
     assert (data.loc[data["target"] == "energy", "unit"] == "meV/atom").all()
     assert (data.loc[data["target"] == "pseudoscalar", "unit"] == "dimensionless").all()
-    bias = data[(data["stage"] == "bias_removed") & (data["quantity"] == "equivariance")]
-    np.testing.assert_allclose(bias["ratio"], 0.5, rtol=1e-9)
-    accuracy = data[(data["stage"] == "projected") & (data["quantity"] == "accuracy")]
+    offset = data[(data["stage"] == "offset_removed") & (data["quantity"] == "equivariance")]
+    np.testing.assert_allclose(offset["ratio"], 0.5, rtol=1e-9)
+    accuracy = data[(data["stage"] == "projected") & (data["quantity"] == "as_given")]
     np.testing.assert_allclose(accuracy["ratio"], 1.02, rtol=1e-9)
     assert (data.loc[data["stage"] == "original", "ratio"] == 1).all()
     projected = data[(data["stage"] == "projected") & (data["quantity"] == "equivariance")]
@@ -326,31 +394,56 @@ def test_fig8_csv_is_what_is_drawn(tables):
     drawn = [d for d in artists(fig) if d["lines"]]
     titles = [d["ax"].get_title() for d in drawn]
     suptitles = [sub._suptitle.get_text() for sub in fig.subfigs[:-1]]
-    legend = [t.get_text() for t in fig.subfigs[-1].legends[0].get_texts()]
+    costs = [sub._supxlabel.get_text() for sub in fig.subfigs[:-1]]
+    legend = fig.subfigs[-1].legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    title = legend.get_title().get_text()
+    ticks = [[t.get_text() for t in d["ax"].get_xticklabels()] for d in drawn]
     texts = [[t.get_text() for t in d["ax"].texts] for d in drawn]
     plt.close(fig)
     assert suptitles == [style.run_label(run, PURIFIED[run][0]) for run in PURIFIED]
-    assert legend == ["original", "biases removed", "projected (symmetrized)"]
-    assert titles == ["energy\n(meV/atom)", "forces\n(meV/Å)", "stress trace\n(meV/Å³)",
+    assert costs == [f"model evaluations: offset removal {N_TRAIN * N_GRID:,} once + "
+                     f"1/prediction; projection {N_GRID}/prediction"] * len(PURIFIED)
+    assert labels == ["original", "biases removed", "offset removed",
+                      "projected (symmetrized)", "quadrature error > tolerance"]
+    assert "test: test RMSE (as given)" in title and "equiv.: equivariance RMSE" in title
+    assert ticks == [["test", "equiv."]] * len(drawn)
+    assert titles == ["energy\n(meV/atom)", "forces\n(meV/Å)", "stress tr(σ)/√3\n(meV/Å³)",
                       "stress λ=2\n(meV/Å³)"] * 2 + parts["pet-geo-sh4"]
-    drawable = data["value"].where(data["value"] > 0)  # a zero is not drawn (log axis)
-    paths = [np.asarray(line.get_ydata(), float) for d in drawn
-             for line in d["ax"].get_lines() if line.get_gid() == fig8.STAGE_PATH]
-    markers = [np.asarray(line.get_ydata(), float) for d in drawn
-               for line in _data_lines(d["ax"], fig8.STAGE_PATH)]
-    for values in (paths, markers):
-        values = np.concatenate(values)
-        assert np.isnan(values).sum() == 1  # pet-noaug's exactly symmetric projected energy
-        same(values[~np.isnan(values)], drawable.dropna())
-    for d in drawn:
-        assert d["ax"].get_yscale() == "log"
-    # the equivariance ratios of the two later stages, in each panel
-    for panel, (run, part) in zip(texts, [(r, p) for r, ps in parts.items() for p in ps],
-                                  strict=True):
-        rows = data[(data["run"] == run) & (data["part"] == part)
-                    & (data["quantity"] == "equivariance") & (data["stage"] != "original")]
-        assert panel == [f"×{r:.2g}" for r in rows["ratio"]]
-    assert texts[0] == ["×0.5", "×0"]
+    # panel by panel, stage by stage: (test RMSE as given, equivariance RMSE) from the
+    # input, a zero not drawn (log axis); A's quadrature error as a bar where there is
+    # one (not for the projected stage); open markers where flagged
+    panels = [(run, target, lam, sigma) for run, spec in PURIFIED.items()
+              for target, lam, sigma in spec[3] if (lam, sigma) != (1, -1)]
+    assert len(panels) == len(drawn)
+    source = purification.set_index(["run", "target", "o3_lambda", "o3_sigma", "stage"])
+    n_zero = 0
+    for d, key in zip(drawn, panels, strict=True):
+        ax = d["ax"]
+        assert ax.get_yscale() == "log"
+        factor = style.target_unit(key[1])[1]
+        markers = _data_lines(ax, fig8.STAGE_PATH)
+        assert len(markers) == len(stages)
+        bars, marks = [], []
+        for line, stage, offset in zip(markers, stages, (-0.3, -0.1, 0.1, 0.3), strict=True):
+            row = source.loc[(*key, stage)]
+            values = factor * np.array([row["rmse_as_given"], row["equivariance_rmse"]])
+            drawable = np.where(values > 0, values, np.nan)
+            n_zero += int(np.isnan(drawable).sum())
+            same(line.get_xdata(), [offset, 1 + offset])
+            same(line.get_ydata(), drawable)
+            if np.isfinite(row["quadrature_error"]):
+                bars.append((1 + offset, values[1], factor * row["quadrature_error"]))
+            if (key[0], key[1], stage) in FLAGGED_STAGES:
+                marks.append((1 + offset, values[1]))
+        same_bars(ax, bars)
+        same(flagged_points(ax), np.array(marks).reshape(-1, 2))
+        # the equivariance ratios of the three later stages, in stage order
+        ratios = [source.loc[(*key, stage), "equivariance_rmse"]
+                  / source.loc[(*key, "original"), "equivariance_rmse"] for stage in stages[1:]]
+        assert texts[drawn.index(d)] == [f"×{r:.2g}" for r in ratios]
+    assert n_zero == 1  # pet-noaug's exactly symmetric projected energy
+    assert texts[0] == ["×0.7", "×0.5", "×0"]
 
 
 def test_fig8_rejects_unknown_stages(tables):
@@ -378,12 +471,15 @@ def test_table1_purification_and_geometric_rows(tables, default_config, tmp_path
                           & (purification["o3_lambda"] != 1)].set_index(["stage", "o3_lambda"])
     pooled = {stage: np.sqrt((stress.loc[(stage, 0), "equivariance_rmse"] ** 2
                               + 5 * stress.loc[(stage, 2), "equivariance_rmse"] ** 2) / 6)
-              for stage in ("original", "bias_removed")}
+              for stage in ("original", "offset_removed")}
     assert purified["run"] == "pet-aug" and purified["augmentation"] == "o3"
-    assert purified["this_run"] == pytest.approx(pooled["bias_removed"] / pooled["original"])
-    assert purified["this_run"] == pytest.approx(0.5)
+    assert purified["this_run"] == pytest.approx(pooled["offset_removed"] / pooled["original"])
+    assert purified["this_run"] == pytest.approx(0.5)  # not the biases removed' 0.7
     assert purified["paper"] == 0.5 and purified["status"] == "computed"
     assert purified["epoch"] == 30 and purified["n_samples"] == 24
+    # what the offset-removed stage costs, as the table says
+    assert purified["setup_evaluations"] == N_TRAIN * N_GRID
+    assert purified["evaluations_per_prediction"] == 1
 
     # the pseudoscalar per geometric run at its last epoch, in embedding order
     geometric = frames["geometric_errors"]
@@ -393,7 +489,7 @@ def test_table1_purification_and_geometric_rows(tables, default_config, tmp_path
     for run in GEOMETRIC_RUNS:
         row = final.loc[(run, "pseudoscalar")]
         assert pseudoscalar.loc[run, "this_run"] == pytest.approx(
-            row["accuracy_rmse"] / row["reference_rms"])
+            row["rmse_as_given"] / row["reference_rms"])
         assert pseudoscalar.loc[run, "this_run"] == pytest.approx(
             _relative(run, "pseudoscalar", 0, 15))
         assert LABELS[run] in pseudoscalar.loc[run, "quantity"]
@@ -404,7 +500,7 @@ def test_table1_purification_and_geometric_rows(tables, default_config, tmp_path
     for run in density.index:
         row = final.loc[(run, "density_l8")]
         assert density.loc[run, "this_run"] == pytest.approx(
-            row["accuracy_rmse"] / row["reference_rms"])
+            row["rmse_as_given"] / row["reference_rms"])
         assert "density λ=8" in density.loc[run, "quantity"]
     assert density.loc["pet-geo-cart", "this_run"] > 10 * density.loc["pet-geo-sh8", "this_run"]
     new = table[table["key"].isin(["pet_pseudoscalar", "pet_density_lambda_max"])]
@@ -415,8 +511,10 @@ def test_table1_purification_and_geometric_rows(tables, default_config, tmp_path
     written = pd.read_csv(paths["csv"])
     assert list(written.columns) == table1.COLUMNS and len(written) == len(table)
     md = (tmp_path / "table1.md").read_text()
-    assert ("| PET stress: equivariance RMSE after / before readout purification | pet-aug "
-            "| 50 % | 50 % | epoch 30 | computed |") in md
+    assert ("| PET stress: equivariance RMSE with the readout offset removed / original "
+            f"| pet-aug | 50 % | 50 % | epoch 30 | computed; cost: {N_TRAIN * N_GRID:,} model "
+            "evaluations once, 1 per prediction |") in md
+    assert "test RMSE (as given) / RMS of the reference" in md
     assert "geometric-target rows: not quoted in the paper's abstract" in md
 
 
@@ -447,12 +545,12 @@ def test_table1_lists_what_it_cannot_compute(tables, default_config):
         "not produced: no geometric run with the Cartesian edge embedding")
     assert status[("pet_density_lambda_max", "pet-geo-sh8")] == "computed"
     assert table["this_run"].notna().sum() == 2 + 1  # pseudoscalar: sh8, sh4; density: sh8
-    # the purified run lacks the bias-removed stage; no density projection at all
-    table = rows(purification[purification["stage"] != "bias_removed"],
+    # the purified run lacks the offset-removed stage; no density projection at all
+    table = rows(purification[purification["stage"] != "offset_removed"],
                  geometric[geometric["target"] == "pseudoscalar"])
     status = table.set_index(["key", table["run"].fillna("—")])["status"]
     assert status[("pet_stress_purified", "pet-aug")] == (
-        "not produced: run pet-aug has no bias_removed stage of the stress in the "
+        "not produced: run pet-aug has no offset_removed stage of the stress in the "
         "purification table")
     assert status[("pet_density_lambda_max", "—")] == (
         "not produced: no density projection in the geometric analysis tables")
@@ -487,6 +585,10 @@ def test_geometric_labels():
     assert style.layer_label("density_l1") == "output: density λ=1"
     assert style.layer_label("pseudoscalar") == "output: pseudoscalar"
     assert style.part_label("non_conservative_stress", 2, 1, 3) == "stress λ=2"
+    # the (0, +1) part of the stress is tr(σ)/√3, not the trace
+    assert style.part_label("non_conservative_stress", 0, 1, 3) == "stress tr(σ)/√3"
+    assert (style.AS_GIVEN, style.ORIENTATION_AVERAGED, style.RELATIVE) == (
+        "test RMSE (as given)", "orientation-averaged RMSE", "relative test RMSE (as given)")
     assert style.embedding_label("solid_harmonics", 4.0) == "solid harmonics L ≤ 4"
     assert style.embedding_label("cartesian", np.nan) == "Cartesian"
     assert style.embedding_labels([("b", "solid_harmonics", 2), ("a", "cartesian", None),

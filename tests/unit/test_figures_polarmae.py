@@ -10,7 +10,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from figure_checks import artists, check_written_figure, same
+from figure_checks import (
+    artists,
+    check_written_figure,
+    data_lines,
+    flagged_points,
+    same,
+    same_bars,
+)
 
 from symlearn.cli import main
 from symlearn.figures import build, fig4, fig5, style
@@ -32,6 +39,14 @@ LAMBDA_MAX = 2
 GROUPS = [("class", g) for g in style.CLASSES] + [("location", g) for g in style.LOCATIONS]
 
 
+#: (run, phase, step, layer, lambda, sigma) of the flagged fractions; the pre-training
+#: step 0 has no quadrature check (NaN errors); (run, step) of the flagged errors
+FLAGGED_FRACTIONS = {("polarmae-o3", "finetune", 40, "blocks.3", 0, 1),
+                     ("polarmae-none", "finetune", 40, "tokenizer", 2, -1),
+                     ("polarmae-euler", "pretrain", 50, "blocks.10", 0, 1)}
+FLAGGED_ERRORS = {("polarmae-euler", 20)}
+
+
 def _spectrum() -> pd.DataFrame:
     rng = np.random.default_rng(1)
     rows = []
@@ -40,9 +55,16 @@ def _spectrum() -> pd.DataFrame:
             weights = rng.dirichlet(np.full(2 * (LAMBDA_MAX + 1) + 1, 0.5))
             for k, (lam, sigma) in enumerate(itertools.product(range(LAMBDA_MAX + 1),
                                                                (1, -1))):
+                checked = (phase, step) != ("pretrain", 0)
                 rows.append(dict(run=run, augmentation=augmentation, phase=phase, step=step,
                                  layer=layer, o3_lambda=lam, o3_sigma=sigma,
-                                 fraction=weights[k], residual=weights[-1]))
+                                 fraction=weights[k], residual=weights[-1],
+                                 quadrature_error=0.1 * weights[k] if checked else np.nan,
+                                 residual_quadrature_error=0.2 * weights[-1] if checked
+                                 else np.nan, grid_degree=6,
+                                 check_degree=9 if checked else np.nan,
+                                 quadrature_flagged=(run, phase, step, layer, lam, sigma)
+                                 in FLAGGED_FRACTIONS))
     return pd.DataFrame(rows)
 
 
@@ -50,11 +72,17 @@ def _errors() -> pd.DataFrame:
     rng = np.random.default_rng(2)
     rows = []
     for (run, augmentation), step in itertools.product(RUNS.items(), STEPS["finetune"]):
-        accuracy = rng.uniform(0.1, 0.5)
+        as_given = rng.uniform(0.1, 0.5)
+        equivariance = as_given * rng.uniform(0.01, 0.5)
+        checked = step > 0
         rows.append(dict(run=run, augmentation=augmentation, phase="finetune", step=step,
                          target="class_probabilities", o3_lambda=0, o3_sigma=1,
-                         accuracy_rmse=accuracy,
-                         equivariance_rmse=accuracy * rng.uniform(0.01, 0.5), n_samples=900))
+                         rmse_as_given=as_given, accuracy_rmse=1.1 * as_given,
+                         equivariance_rmse=equivariance, n_samples=900, reference_rms=0.5,
+                         quadrature_error=0.2 * equivariance if checked else np.nan,
+                         accuracy_quadrature_error=0.01 if checked else np.nan,
+                         grid_degree=6, check_degree=9 if checked else np.nan,
+                         quadrature_flagged=(run, step) in FLAGGED_ERRORS))
     return pd.DataFrame(rows)
 
 
@@ -68,7 +96,7 @@ def _instability() -> pd.DataFrame:
                          instability=rng.uniform(0.005, 0.3),
                          unstable_fraction=rng.uniform(0.1, 1.0),
                          equivariance_rmse=rng.uniform(0.005, 0.2),
-                         accuracy=rng.uniform(0.5, 1.0)))
+                         accuracy=rng.uniform(0.5, 1.0), grid_degree=6, check_degree=9))
     return pd.DataFrame(rows)
 
 
@@ -133,25 +161,36 @@ def test_fig4_csv_is_what_is_drawn(tables):
     legend_labels = [t.get_text() for legend in fig.subfigs[1].legends
                      for t in legend.get_texts()]
     plt.close(fig)
-    # one heatmap per run: layers x (lambda, sigma), sigma = +1 then -1
+    # cell by cell, one heatmap per run: layers x (lambda, +1), (lambda, -1), residual
     assert titles == list(RUNS)
     assert rows == list(dict.fromkeys(cells["layer_label"]))
     final = spectrum[(spectrum["phase"] == "finetune") & (spectrum["step"] == 40)]
     for heatmap, run in zip(heatmaps, RUNS, strict=True):
         mesh = heatmap["meshes"][0]
-        assert mesh.shape == (len(DEPTH), 2 * (LAMBDA_MAX + 1)) and mesh.count() == mesh.size
-        grid = (final[final["run"] == run]
-                .pivot(index="layer", columns=["o3_sigma", "o3_lambda"], values="fraction")
+        assert mesh.shape == (len(DEPTH), 2 * (LAMBDA_MAX + 1) + 1) and mesh.count() == mesh.size
+        chosen = final[final["run"] == run]
+        grid = (chosen.pivot(index="layer", columns=["o3_sigma", "o3_lambda"], values="fraction")
                 .reindex(index=DEPTH).sort_index(axis=1, ascending=[False, True]))
-        np.testing.assert_array_equal(mesh, grid.to_numpy())
-    # panel b: one marker per run and group at (equivariance RMSE, instability)
+        residual = chosen.groupby("layer")["residual"].first().reindex(DEPTH)
+        same(np.ma.filled(mesh, np.nan), np.c_[grid.to_numpy(), residual.to_numpy()])
+        # an x on each flagged cell, and on the residual of its layer
+        expected = set()
+        for r, phase, step, layer, lam, sigma in FLAGGED_FRACTIONS:
+            if (r, phase, step) == (run, "finetune", 40):
+                row = DEPTH.index(layer) + 0.5
+                expected |= {((1 - sigma) // 2 * (LAMBDA_MAX + 1) + lam + 0.5, row),
+                             (2 * (LAMBDA_MAX + 1) + 0.5, row)}
+        assert {tuple(p) for p in flagged_points(heatmap["ax"])} == expected
+    # panel b: point by point, per group (classes, then locations) and run, at
+    # (equivariance RMSE, instability)
     (ax,) = scatter
     assert ax["ax"].get_xscale() == "log" and ax["ax"].get_yscale() == "log"
     assert ax["ax"].get_xlabel() == "equivariance RMSE of the class probabilities"
+    assert "grid-weighted" in ax["ax"].get_ylabel()
     offsets = np.concatenate(ax["scatters"])
-    assert len(offsets) == len(points)
-    same(offsets[:, 0], points["equivariance_rmse"])
-    same(offsets[:, 1], points["instability"])
+    order = [(group, run) for _, group in GROUPS for run in RUNS]
+    expected = instability[instability["step"] == 40].set_index(["group", "run"]).loc[order]
+    same(offsets, expected[["equivariance_rmse", "instability"]])
     collections = ax["ax"].collections
     hollow = [c for c in collections if len(c.get_facecolors()) == 0]
     assert len(hollow) == len(RUNS) * len(style.LOCATIONS)  # the locations are hollow
@@ -197,23 +236,55 @@ def test_fig5_csv_is_what_is_drawn(tables):
     boundaries = [line for d in axes_b for line in d["ax"].get_lines()
                   if line.get_gid() == fig5.BOUNDARY]
     titles = [d["ax"].get_title() for d in axes_b]
+    legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
     plt.close(fig)
-    # (a): x = fine-tuning step, y = RMSE, one line per run and metric
+    # (a): x = fine-tuning step, y = RMSE; line by line, per metric then run
     ax_a = axes_a["ax"]
     assert ax_a.get_xlabel() == "fine-tuning step" and ax_a.get_yscale() == "log"
-    same(np.concatenate(axes_a["lines"]), lines_a["value"])
-    same(np.concatenate([line.get_xdata() for line in ax_a.get_lines()]), lines_a["step"])
-    # (b): one panel per run, one line per layer at (training step, non-invariant fraction)
+    lines = data_lines(ax_a)
+    expected = [(column, run) for column in ("rmse_as_given", "equivariance_rmse")
+                for run in RUNS]
+    assert len(lines) == len(expected)
+    bars, marks = [], []
+    for line, (column, run) in zip(lines, expected, strict=True):
+        rows = errors[errors["run"] == run].sort_values("step")
+        same(line.get_xdata(), rows["step"])
+        same(line.get_ydata(), rows[column])
+        if column == "equivariance_rmse":
+            checked = rows[rows["quadrature_error"].notna()]
+            bars += list(zip(checked["step"], checked[column], checked["quadrature_error"],
+                             strict=True))
+            marks += [(step, v) for step, v in zip(rows["step"], rows[column], strict=True)
+                      if (run, step) in FLAGGED_ERRORS]
+    same_bars(ax_a, bars)
+    same(flagged_points(ax_a), np.array(marks).reshape(-1, 2))
+    assert legend[:3] == ["test RMSE (as given)", "equivariance RMSE",
+                          "quadrature error > tolerance"]
+    # (b): one panel per run, line by line per layer in depth order at (training step,
+    # 1 - fraction(0, +1)), with the fraction's quadrature error where checked
     assert titles == list(RUNS)
     assert len(boundaries) == len(RUNS)
     assert all(list(line.get_xdata()) == [100, 100] for line in boundaries)
     for d, run in zip(axes_b, RUNS, strict=True):
         assert d["ax"].get_yscale() == "log"
-        data_lines = [line for line in d["ax"].get_lines() if line.get_gid() != fig5.BOUNDARY]
-        assert len(data_lines) == len(DEPTH)
-        rows = lines_b[lines_b["run"] == run]
-        same(np.concatenate([line.get_ydata() for line in data_lines]), rows["value"])
-        same(np.concatenate([line.get_xdata() for line in data_lines]), rows["training_step"])
+        lines = data_lines(d["ax"], fig5.BOUNDARY)
+        assert len(lines) == len(DEPTH)
+        bars, marks = [], []
+        for line, layer in zip(lines, DEPTH, strict=True):
+            rows = scalar[(scalar["run"] == run) & (scalar["layer"] == layer)]
+            rows = pd.concat([rows[rows["phase"] == "pretrain"].sort_values("step"),
+                              rows[rows["phase"] == "finetune"].sort_values("step")])
+            x = rows["step"] + np.where(rows["phase"] == "finetune", 100, 0)
+            same(line.get_xdata(), x)
+            same(line.get_ydata(), 1 - rows["fraction"])
+            checked = rows["quadrature_error"].notna().to_numpy()
+            bars += list(zip(x[checked], 1 - rows["fraction"][checked],
+                             rows["quadrature_error"][checked], strict=True))
+            marks += [(xi, 1 - f) for xi, f, p, s in zip(x, rows["fraction"], rows["phase"],
+                                                         rows["step"], strict=True)
+                      if (run, p, s, layer, 0, 1) in FLAGGED_FRACTIONS]
+        same_bars(d["ax"], bars)
+        same(flagged_points(d["ax"]), np.array(marks).reshape(-1, 2))
 
 
 def test_fig5_without_pretraining_has_no_phase_boundary(tables):

@@ -12,9 +12,12 @@ import torch
 from symlearn.analyse.pet import PETAdapter, load_pet, target_kind
 from symlearn.analyse.purification import (
     STAGES,
+    _first_node_readout,
     invariant_part,
     purify_checkpoint,
+    remove_constant_offsets,
     remove_covariant_biases,
+    training_structures,
 )
 from symlearn.analyse.tables import PURIFICATION_COLUMNS
 from symlearn.data.extxyz import frame_labels, read_frames, write_frames
@@ -214,21 +217,97 @@ def test_purification_leaves_an_exactly_equivariant_model_unchanged(standard_mod
         assert all(v < 1e-20 for irreps in per.values() for v in irreps.values())
 
 
+def _offsets(model, tiny_pet_data, context, n=4):
+    adapter = PETAdapter(model, layers=[])
+    structures = training_structures(adapter, str(tiny_pet_data["train"]), n, seed=0)
+    return remove_constant_offsets(adapter, structures, context, batch_atoms=512)
+
+
+def test_offset_removal_removes_a_deliberate_constant_offset(standard_model, tiny_pet_data):
+    """A constant force offset and an anisotropic stress offset added to a trained model
+    are found and removed exactly (the lab-frame average is linear in the bias), so the
+    two models end with the same readout biases and the same A; the energy's bias and
+    the stress's isotropic part are left alone."""
+    context = GridContext(o3_quadrature(5), None)
+    clean, offset = copy.deepcopy(standard_model), copy.deepcopy(standard_model)
+    force, stress = "non_conservative_force", "non_conservative_stress"
+    f64 = {"dtype": torch.float64}
+    added_stress = torch.tensor([[0.2, 0.1, 0.0], [0.1, -0.3, 0.05], [0.0, 0.05, 0.1]], **f64)
+    with torch.no_grad():
+        _first_node_readout(offset, force).bias += torch.tensor([2.0, -1.2, 0.8], **f64)
+        _first_node_readout(offset, stress).bias += (added_stress
+                                                     + 0.7 * torch.eye(3, **f64)).reshape(-1)
+    a_clean = _force_and_stress_a(clean, tiny_pet_data, context)
+    a_offset = _force_and_stress_a(offset, tiny_pet_data, context)
+    assert a_offset[force][(1, 1)] > 2 * a_clean[force][(1, 1)]
+    energy_bias = _first_node_readout(offset, "energy").bias.clone()
+    _, evaluations = _offsets(clean, tiny_pet_data, context)
+    changes, _ = _offsets(offset, tiny_pet_data, context)
+    assert "energy" not in changes
+    assert evaluations == 4 * (context.quadrature.n_rotations + 2)
+    torch.testing.assert_close(_first_node_readout(offset, "energy").bias, energy_bias)
+    torch.testing.assert_close(_first_node_readout(offset, force).bias,
+                               _first_node_readout(clean, force).bias, rtol=0, atol=1e-10)
+    # the isotropic part of the added stress stays
+    torch.testing.assert_close(_first_node_readout(offset, stress).bias,
+                               _first_node_readout(clean, stress).bias
+                               + 0.7 * torch.eye(3, dtype=torch.float64).reshape(-1),
+                               rtol=0, atol=1e-10)
+    a_removed = _force_and_stress_a(offset, tiny_pet_data, context)
+    a_clean_removed = _force_and_stress_a(clean, tiny_pet_data, context)
+    assert a_removed[force][(1, 1)] == pytest.approx(a_clean_removed[force][(1, 1)],
+                                                      rel=1e-8)
+    assert a_removed[stress][(2, 1)] == pytest.approx(a_clean_removed[stress][(2, 1)],
+                                                       rel=1e-8)
+
+
+def test_offset_removal_leaves_an_exactly_equivariant_model_unchanged(standard_model,
+                                                                      tiny_pet_data):
+    context = GridContext(o3_quadrature(5), None)
+    model = copy.deepcopy(standard_model)
+    with torch.no_grad():
+        for target in ("energy", "non_conservative_force", "non_conservative_stress"):
+            for linear in _last_layers(model, target):
+                linear.weight.zero_()
+                linear.bias.zero_()
+        _first_node_readout(model, "non_conservative_stress").bias.copy_(
+            0.4 * torch.eye(3).reshape(-1))
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    _offsets(model, tiny_pet_data, context)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p, before[name], rtol=0, atol=1e-12)
+
+
 def test_purify_checkpoint_table(tiny_pet_run, tiny_pet_data, tmp_path):
     _, out, _ = tiny_pet_run
     settings = {"n_structures": 2, "seed": 0, "lambda_max": 1, "grid_degree": None,
                 "geometric_grid_degree": None, "batch_atoms": 512, "dtype": "float64",
-                "threads": 1, "memory_gb": 1, "layers": None}
+                "threads": 1, "memory_gb": 1, "layers": None,
+                "quadrature_check": {"n_inputs": 1, "delta": 2, "tolerance": 0.05}}
     table = purify_checkpoint(str(out / "checkpoints" / "epoch_4.ckpt"),
                               str(tiny_pet_data["test"]), str(tmp_path / "p.csv"),
-                              settings, n_rotations=3, seed=0)
+                              settings, n_rotations=3, seed=0,
+                              train=str(tiny_pet_data["train"]), n_offset_structures=3)
     assert list(table.columns) == PURIFICATION_COLUMNS
     assert pd.read_csv(tmp_path / "p.csv").shape == table.shape
     assert list(dict.fromkeys(table["stage"])) == list(STAGES)
     by = table.set_index(["stage", "target", "o3_lambda"])
-    # the energy is invariant: its bias stays, so the first two stages agree
-    assert np.isclose(by.loc[("original", "energy", 0), "equivariance_rmse"],
-                      by.loc[("bias_removed", "energy", 0), "equivariance_rmse"])
+    costs = table.drop_duplicates("stage").set_index("stage")
+    assert costs.loc["original", "setup_evaluations"] == 0
+    assert costs.loc["offset_removed", "evaluations_per_prediction"] == 1
+    assert costs.loc["offset_removed", "setup_evaluations"] > 0
+    assert costs.loc["projected", "evaluations_per_prediction"] == o3_quadrature(
+        int(costs.loc["projected", "grid_degree"])).n_rotations
+    # the quadrature check ran on the grid of degree D + 2
+    assert ((table["check_degree"] - table["grid_degree"]) == 2).all()
+    assert table.loc[table["stage"] != "projected", "quadrature_error"].notna().all()
+    # the energy is invariant: its bias stays, so the first three stages agree
+    for stage in ("bias_removed", "offset_removed"):
+        assert np.isclose(by.loc[("original", "energy", 0), "equivariance_rmse"],
+                          by.loc[(stage, "energy", 0), "equivariance_rmse"])
+    # the projected model's prediction is its symmetrized one, as given too
+    projected = table[table["stage"] == "projected"]
+    np.testing.assert_allclose(projected["rmse_as_given"], projected["accuracy_rmse"])
     # the projected forces are equivariant up to the grid's aliasing
     force = by.loc[("projected", "non_conservative_force", 1)]
     assert force["equivariance_rmse"] < 0.05 * by.loc[

@@ -16,6 +16,7 @@ from symlearn.analyse.polarmae import (
     analyse_polarmae_checkpoint,
     example_event,
     instability_table,
+    point_rows,
 )
 from symlearn.data.lartpc import make_lartpc, read_events
 from symlearn.models.grouping import collate, farthest_points, group_event
@@ -292,6 +293,33 @@ def test_instability_of_an_invariant_model_is_zero(event):
     assert float(result.outputs[OUTPUT][(0, 1)].variance.max()) < 1e-25
     for spectrum in result.spectra.values():
         assert spectrum.fractions()[0, 0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_instability_is_weighted_by_the_grid():
+    """A point whose class changes on one grid point has the instability of that point's
+    weight, not 1 / (grid points): the grid's weights are not uniform."""
+    from types import SimpleNamespace
+
+    from symlearn.symmetry import InputAnalysis, IrrepStatistics
+
+    q = o3_quadrature(8)
+    weights = q.weights[np.r_[0:q.n_rotations:2]]  # any order works: it is given
+    assert weights.std() > 0
+    n_grid = len(weights)
+    mean = torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.2, 0.8, 0.0, 0.0]], dtype=torch.float64)
+    stats = IrrepStatistics(4, mean, torch.zeros(2), torch.zeros(2), torch.zeros(2))
+    predicted = np.zeros((n_grid, 2), dtype=np.int8)
+    predicted[:, 1] = 1
+    predicted[5, 0] = 2   # point 0 changes class on grid point 5 only
+    predicted[:, 1][weights > np.median(weights)] = 0
+    event = SimpleNamespace(index=0, n_points=2, semantic=np.array([0, 1]),
+                            branching=np.array([False, False]))
+    rows = point_rows(event, InputAnalysis({OUTPUT: {(0, 1): stats}}, {}), predicted,
+                      weights)
+    assert rows.loc[0, "instability"] == pytest.approx(weights[5], rel=1e-12)
+    assert rows.loc[0, "instability"] != pytest.approx(1 / n_grid, rel=1e-3)
+    assert rows.loc[1, "instability"] == pytest.approx(
+        weights[weights > np.median(weights)].sum(), rel=1e-12)
 
 
 def test_instability_table_by_hand():

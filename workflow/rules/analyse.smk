@@ -12,7 +12,7 @@ rule analyse_pet:
         spectrum=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/spectrum.csv",
         structures=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/structures.parquet",
     params:
-        settings=json.dumps(lookup(dpath="analysis/pet", within=config), sort_keys=True),
+        settings=analysis_settings("pet"),
         out_dir=lambda wildcards, output: os.path.dirname(output.errors),
         device=lookup(dpath="device", within=config),
     threads: lookup(dpath="analysis/pet/threads", within=config)
@@ -73,11 +73,13 @@ rule purify_pet:
     input:
         checkpoint=f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{PET_EPOCHS[-1]}.ckpt",
         structures=run_data("test"),
+        train=run_data("train"),
     output:
         f"{RESULTS}/analysis/purification/{{run}}.csv",
     params:
-        settings=json.dumps(lookup(dpath="analysis/pet", within=config), sort_keys=True),
+        settings=analysis_settings("pet"),
         n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),
+        n_offset=lookup(dpath="analysis/purification/n_offset_structures", within=config),
         seed=lookup(dpath="analysis/purification/seed", within=config),
         device=lookup(dpath="device", within=config),
     threads: lookup(dpath="analysis/pet/threads", within=config)
@@ -91,6 +93,7 @@ rule purify_pet:
         "python -m symlearn purify-pet --checkpoint {input.checkpoint}"
         " --structures {input.structures} --settings {params.settings:q}"
         " --n-rotations {params.n_rotations} --seed {params.seed} --out {output}"
+        " --train {input.train} --n-offset-structures {params.n_offset}"
         " --device {params.device} --threads {threads} > {log} 2>&1"
 
 

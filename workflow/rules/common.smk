@@ -306,9 +306,17 @@ def polarmae_settings_json(wildcards):
     return json.dumps(polarmae_run_settings(config, wildcards.run), sort_keys=True)
 
 
+def analysis_settings(family):
+    """A family's analysis settings plus the shared quadrature check, as JSON."""
+    settings = dict(config["analysis"][family])
+    settings["quadrature_check"] = config["analysis"]["quadrature_check"]
+    return json.dumps(settings, sort_keys=True)
+
+
 def polarmae_analysis_settings():
-    """The analysis settings plus the data's branching radius, as JSON."""
-    settings = dict(config["analysis"]["polarmae"])
+    """The analysis settings, the quadrature check and the data's branching radius, as
+    JSON."""
+    settings = json.loads(analysis_settings("polarmae"))
     settings["branching_radius"] = config["data"]["lartpc"]["branching_radius"]
     return json.dumps(settings, sort_keys=True)
 

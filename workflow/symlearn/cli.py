@@ -119,7 +119,8 @@ def _purify_pet(args: argparse.Namespace) -> None:
 
     table = purify_checkpoint(args.checkpoint, args.structures, args.out, args.settings,
                               n_rotations=args.n_rotations, seed=args.seed,
-                              device=args.device, threads=args.threads)
+                              device=args.device, threads=args.threads, train=args.train,
+                              n_offset_structures=args.n_offset_structures)
     LOGGER.info("wrote %s: %d rows", args.out, len(table))
 
 
@@ -319,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random O(3) elements for the projected model's own A")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True, help="the purification table (CSV)")
+    p.add_argument("--train", default=None,
+                   help="extxyz file (the training split) over which the lab-frame offsets "
+                        "are averaged; without it, no offset_removed stage")
+    p.add_argument("--n-offset-structures", type=int, default=16,
+                   help="training structures the offsets are averaged over")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=_purify_pet)

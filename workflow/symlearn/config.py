@@ -220,25 +220,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(f"pet.runs.{run}.edge_embedding.lmax: the cartesian embedding "
                           "has no lmax")
     analysis = config["analysis"]["pet"]
-    degree = analysis["grid_degree"]
-    geometric_degree = analysis["geometric_grid_degree"]
-    if geometric_degree is not None and geometric_degree < 2 * analysis["lambda_max"]:
-        errors.append(
-            f"analysis.pet.geometric_grid_degree: {geometric_degree} is too coarse for the "
-            f"character projections up to lambda_max {analysis['lambda_max']} (needs >= "
-            f"{2 * analysis['lambda_max']}, or null)")
-    for run in pet_runs(config):
-        needed = pet_grid_degree(config, run, auto=True)
-        if geometric_degree is not None and \
-                pet_run_settings(config, run)["targets"] == "geometric":
-            continue
-        if degree is not None and degree < needed:
+    for key in ("grid_degree", "geometric_grid_degree"):
+        degree = analysis[key]
+        if degree is not None and degree < 2 * analysis["lambda_max"]:
             errors.append(
-                f"analysis.pet.grid_degree: {degree} is too coarse for run {run}; "
-                f"lambda_max {analysis['lambda_max']} and its outputs (lambda up to "
-                f"{pet_output_lambda_max(config, run)}) need a grid of degree >= {needed} "
-                "(or null to choose it)")
-            break
+                f"analysis.pet.{key}: {degree} is too coarse for the character projections "
+                f"up to lambda_max {analysis['lambda_max']} (needs >= "
+                f"{2 * analysis['lambda_max']}, or null to choose it)")
     for run in config["analysis"]["purification"]["runs"]:
         if run not in pet_runs(config):
             errors.append(f"analysis.purification.runs: {run!r} is not a PET run "
@@ -274,15 +262,21 @@ def data_source_errors(config: Mapping[str, Any]) -> list[str]:
 def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,
                     auto: bool = False) -> int:
     """The quadrature degree of the PET analysis of ``run`` (default: of the runs
-    trained on the standard targets): the configured one, or (null, or ``auto``) the
-    smallest that resolves lambda_max and the run's outputs, max(2 lambda_max,
-    2 L + 1) (``symmetry.required_degree``; not imported here so that parsing the
-    workflow does not load torch)."""
+    trained on the standard targets): the configured one (``geometric_grid_degree``
+    for a run on the geometric targets, when set), or (null, or ``auto``) the smallest
+    whose character projections up to lambda_max do not alias the run's outputs,
+    max(2 lambda_max, lambda_max + L) (``symmetry.analysis_degree``; not imported here
+    so that parsing the workflow does not load torch)."""
     analysis = config["analysis"]["pet"]
-    if analysis["grid_degree"] is not None and not auto:
-        return analysis["grid_degree"]
+    geometric = run is not None and pet_run_settings(config, run)["targets"] == "geometric"
+    if not auto:
+        if geometric and analysis["geometric_grid_degree"] is not None:
+            return analysis["geometric_grid_degree"]
+        if analysis["grid_degree"] is not None:
+            return analysis["grid_degree"]
     output_lambda = 2 if run is None else pet_output_lambda_max(config, run)
-    return max(2 * analysis["lambda_max"], 2 * output_lambda + 1)
+    lambda_max = analysis["lambda_max"]
+    return max(2 * lambda_max, lambda_max + output_lambda)
 
 
 def polarmae_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
@@ -293,6 +287,13 @@ def polarmae_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
     if analysis["grid_degree"] is not None and not auto:
         return analysis["grid_degree"]
     return max(2 * analysis["lambda_max"], 1)
+
+
+def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | None:
+    """The degree of the finer grid of the quadrature check of an analysis on
+    ``degree`` (None when the check is off)."""
+    check = config["analysis"]["quadrature_check"]
+    return degree + check["delta"] if check["n_inputs"] > 0 else None
 
 
 def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:

@@ -21,6 +21,7 @@ from ase import Atoms
 
 from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input
 from ..train.pet import CUSTOM_PREFIX
+from .tables import QuadratureCheck
 
 FEATURE_PREFIX = "mtt::feature::"
 
@@ -350,14 +351,19 @@ TARGET_LAMBDA_MAX = max(kind.max_lambda for kind in TARGET_KINDS.values())
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX) -> int:
-    """The configured grid degree, or the smallest that resolves the settings and
-    outputs up to ``output_lambda``."""
-    from ..symmetry import required_degree
+def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX,
+                geometric: bool = False) -> int:
+    """The configured grid degree (``geometric_grid_degree`` for the runs on the
+    geometric targets, when set), or the rule of :func:`symlearn.symmetry.analysis_degree`:
+    projections up to lambda_max of responses carrying outputs up to ``output_lambda``
+    without aliasing."""
+    from ..symmetry import analysis_degree
 
+    if geometric and settings.get("geometric_grid_degree") is not None:
+        return int(settings["geometric_grid_degree"])
     if settings.get("grid_degree") is not None:
         return int(settings["grid_degree"])
-    return required_degree(settings["lambda_max"], output_lambda)
+    return analysis_degree(int(settings["lambda_max"]), output_lambda)
 
 
 @dataclass
@@ -371,6 +377,7 @@ class CheckpointSetup:
     selected: list[int]
     device: str
     n_frames: int  # structures in the file
+    check: QuadratureCheck
 
     @property
     def exact_outputs(self) -> bool:
@@ -381,16 +388,44 @@ class CheckpointSetup:
     def quadrature(self):
         return self.context.quadrature
 
+    def checked(self) -> list[int]:
+        """The structures also analysed on the check grid: the first ``n_inputs``
+        selected, periodic ones first (only they have every output, the stress too)."""
+        if self.check.check_degree is None:
+            return []
+        periodic_first = sorted(self.selected, key=lambda i: not self.frames[i].pbc.all())
+        return self.check.checked(periodic_first)
+
+    def check_context(self) -> GridContext | None:
+        """The finer grid of the quadrature check (None when it is off)."""
+        from ..symmetry import o3_quadrature
+
+        if self.check.check_degree is None:
+            return None
+        return GridContext(o3_quadrature(self.check.check_degree), self.context.lambda_max,
+                           self.context.dtype, self.context.device)
+
     def describe(self, checkpoint: str, structures: str, settings: Mapping) -> str:
         q = self.quadrature
+        lambda_max = self.context.lambda_max
+        outputs = self.adapter.output_lambda_max
+        check = self.check
+        notes = []
+        if not self.exact_outputs:
+            notes.append(f"orbit averages of outputs above lambda = {(q.exactness - 1) // 2} "
+                         "are quadrature estimates on this grid")
+        if lambda_max is not None and q.exactness < lambda_max + outputs:
+            notes.append(f"B aliases content above degree {q.exactness - lambda_max} "
+                         f"(the outputs reach {outputs}; degree "
+                         f"{lambda_max + outputs} would not alias them)")
         return (f"checkpoint {checkpoint}: {len(self.selected)} of {self.n_frames} "
                 f"structures of {structures}; grid degree {q.exactness} (Lebedev "
                 f"{q.lebedev_order} x {q.n_gamma} angles x 2 = {q.n_rotations} copies); "
-                f"lambda_max {self.context.lambda_max}; {len(self.adapter.layers)} layers; "
-                f"{settings['dtype']} on {self.device}"
-                + ("" if self.exact_outputs else
-                   f"; outputs above lambda = {(q.exactness - 1) // 2} are not resolved "
-                   "exactly by this grid (quadrature estimates)"))
+                f"lambda_max {lambda_max}; {len(self.adapter.layers)} layers; "
+                f"{settings['dtype']} on {self.device}; quadrature check: "
+                + (f"structure(s) {self.checked()} on degree {check.check_degree}"
+                   if check.check_degree is not None else "off")
+                + "".join(f"; {note}" for note in notes))
 
 
 def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
@@ -409,13 +444,8 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     model = load_pet(checkpoint, device, dtype)
     adapter = PETAdapter(model, settings.get("layers") if layers is None else layers)
     geometric = any(t not in TARGET_KINDS for t in adapter.targets)
-    if geometric and settings.get("geometric_grid_degree") is not None:
-        quadrature = o3_quadrature(int(settings["geometric_grid_degree"]))
-        quadrature.require(lambda_character=lambda_max)
-    else:
-        quadrature = o3_quadrature(grid_degree(settings, adapter.output_lambda_max))
-        quadrature.require(lambda_character=lambda_max,
-                           lambda_variance=adapter.output_lambda_max)
+    quadrature = o3_quadrature(grid_degree(settings, adapter.output_lambda_max, geometric))
+    quadrature.require(lambda_character=lambda_max)
     context = GridContext(quadrature, lambda_max, dtype, device)
     # only the selected structures are parsed: a test split may hold 10^4 of them
     n_frames = count_frames(structures)
@@ -424,14 +454,16 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     keep = np.zeros(n_frames, dtype=bool)
     keep[selected] = True
     frames = dict(iter_frames(structures, keep))
-    return CheckpointSetup(adapter, context, frames, selected, device, n_frames)
+    check = QuadratureCheck.from_settings(quadrature.degree, settings)
+    return CheckpointSetup(adapter, context, frames, selected, device, n_frames, check)
 
 
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
                            settings: Mapping, device: str = "cpu",
                            threads: int | None = None, progress: bool = True) -> dict:
-    """A and B of one checkpoint on the selected structures; writes ``errors.csv``,
-    ``spectrum.csv`` and ``structures.parquet`` into ``out_dir`` (each atomically)."""
+    """A and B of one checkpoint on the selected structures, and the quadrature check;
+    writes ``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` (the per-structure
+    rows of both grids) into ``out_dir`` (each atomically)."""
     import sys
     import time
     from pathlib import Path
@@ -441,7 +473,7 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
 
     from ..data.extxyz import frame_labels
     from ..io import atomic_path
-    from .tables import errors_table, input_rows, spectrum_table
+    from .tables import checked_tables, input_rows
 
     start = time.perf_counter()
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads)
@@ -450,36 +482,48 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
     lambda_max = context.lambda_max
     budget = int(float(settings["memory_gb"]) * 2**30)
     print(setup.describe(checkpoint, structures, settings), flush=True)
+    check_context = setup.check_context()
+    checked = setup.checked()
 
-    rows = []
-    bar = tqdm(total=len(selected) * quadrature.n_rotations, unit="copy", file=sys.stderr,
+    rows, check_rows = [], []
+    total = len(selected) * quadrature.n_rotations
+    total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
+    bar = tqdm(total=total, unit="copy", file=sys.stderr,
                desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
     for index in selected:
         atoms = frames[index]
         structure = adapter.structure(index, atoms, frame_labels(atoms, structures, index))
         groups = group_layers(adapter.state_bytes(structure, lambda_max), budget)
-        if len(groups) > 1:
-            bar.total += (len(groups) - 1) * quadrature.n_rotations
         info = {"structure": index, "frame_id": int(atoms.info.get("frame_id", index)),
                 "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)}
-        for g, layers in enumerate(groups):
-            result = adapter.analyse(structure, context, layers=layers, outputs=g == 0,
-                                     batch_atoms=int(settings["batch_atoms"]),
-                                     progress=bar.update,
-                                     exact_outputs=setup.exact_outputs)
-            rows.extend(input_rows(result, info))
+        grids = [(context, setup.exact_outputs, rows)]
+        if index in checked:
+            exact = check_context.quadrature.exactness >= 2 * adapter.output_lambda_max + 1
+            grids.append((check_context, exact, check_rows))
+        for grid, exact, sink in grids:
+            if len(groups) > 1:
+                bar.total += (len(groups) - 1) * grid.quadrature.n_rotations
+            for g, layers in enumerate(groups):
+                result = adapter.analyse(structure, grid, layers=layers, outputs=g == 0,
+                                         batch_atoms=int(settings["batch_atoms"]),
+                                         progress=bar.update, exact_outputs=exact)
+                sink.extend(dict(row, grid_degree=grid.quadrature.degree)
+                            for row in input_rows(result, info))
     bar.close()
 
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows + check_rows)
     table["name"] = table["name"].map(table_name)
+    main = table[table["grid_degree"] == quadrature.degree]
+    extra = table[table["grid_degree"] != quadrature.degree]
+    errors, spectrum = checked_tables(main, extra, "structure", setup.check)
     out = Path(out_dir)
     with atomic_path(out / "structures.parquet") as tmp:
         table.to_parquet(tmp, index=False)
     with atomic_path(out / "spectrum.csv") as tmp:
-        spectrum_table(table).to_csv(tmp, index=False)
+        spectrum.to_csv(tmp, index=False)
     with atomic_path(out / "errors.csv") as tmp:
-        errors_table(table).to_csv(tmp, index=False)
+        errors.to_csv(tmp, index=False)
     elapsed = time.perf_counter() - start
     print(f"done in {elapsed:.1f} s", flush=True)
     return {"structures": len(selected), "copies": quadrature.n_rotations,
-            "seconds": elapsed}
+            "checked": len(checked), "seconds": elapsed}

@@ -110,12 +110,16 @@ class PolarMAEAdapter:
         return result, predicted
 
 
-def point_rows(event, result: InputAnalysis, predicted: np.ndarray) -> pd.DataFrame:
+def point_rows(event, result: InputAnalysis, predicted: np.ndarray,
+               weights: np.ndarray) -> pd.DataFrame:
     """One row per point: its class, location, orbit variance of the probabilities,
-    instability and the symmetrized prediction."""
+    instability and the symmetrized prediction. ``weights``: the grid weights in the
+    order the grid was visited (the rows of ``predicted``): the instability is the
+    grid's estimate of the Haar measure of the orientations that change the class."""
     stats = result.outputs[OUTPUT][(0, 1)]
     symmetrized = stats.mean.argmax(-1).cpu().numpy()
-    instability = (predicted != symmetrized[None]).mean(axis=0)
+    changed = (predicted != symmetrized[None]).astype(np.float64)
+    instability = np.asarray(weights, dtype=np.float64) @ changed
     location = np.where(event.branching, LOCATIONS[0],
                         np.where(event.semantic == 1, LOCATIONS[1], ""))
     return pd.DataFrame({
@@ -127,7 +131,8 @@ def point_rows(event, result: InputAnalysis, predicted: np.ndarray) -> pd.DataFr
         "correct": symmetrized == event.semantic})
 
 
-def instability_table(points: pd.DataFrame) -> pd.DataFrame:
+def instability_table(points: pd.DataFrame, degree: int = 0,
+                      check_degree: int | None = None) -> pd.DataFrame:
     """Per semantic class and per location: instability, the fraction of points ever
     unstable, the equivariance RMSE of the probabilities and the accuracy of the
     symmetrized prediction."""
@@ -142,8 +147,11 @@ def instability_table(points: pd.DataFrame) -> pd.DataFrame:
             "instability": chosen["instability"].mean() if n else np.nan,
             "unstable_fraction": (chosen["instability"] > 0).mean() if n else np.nan,
             "equivariance_rmse": math.sqrt(chosen["equivariance_mse"].mean()) if n else np.nan,
-            "accuracy": chosen["correct"].mean() if n else np.nan})
-    return pd.DataFrame(rows, columns=INSTABILITY_COLUMNS)
+            "accuracy": chosen["correct"].mean() if n else np.nan,
+            "grid_degree": degree, "check_degree": check_degree})
+    table = pd.DataFrame(rows, columns=INSTABILITY_COLUMNS)
+    table["check_degree"] = table["check_degree"].astype("Int64")
+    return table
 
 
 def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping[str, Any]):
@@ -180,7 +188,7 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     from ..io import atomic_path
     from ..symmetry import o3_quadrature
     from ..train.polarmae import load_polarmae
-    from .tables import errors_table, input_rows, spectrum_table
+    from .tables import QuadratureCheck, checked_tables, input_rows
 
     start = time.perf_counter()
     use_threads(threads)
@@ -192,27 +200,44 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     model, meta = load_polarmae(checkpoint, device, dtype)
     adapter = PolarMAEAdapter(model, meta["phase"], settings.get("layers"))
     context = GridContext(quadrature, lambda_max, dtype, device)
+    check = QuadratureCheck.from_settings(quadrature.degree, settings)
+    check_context = None
+    if check.check_degree is not None:
+        check_context = GridContext(o3_quadrature(check.check_degree), lambda_max, dtype,
+                                    device)
     store, selected = _events(meta["settings"], events, settings)
+    checked = check.checked(selected) if check_context is not None else []
     print(f"checkpoint {checkpoint} ({meta['phase']} step {meta['step']}): "
           f"{len(selected)} events of {events}; grid degree {quadrature.exactness} "
           f"({quadrature.n_rotations} copies); lambda_max {lambda_max}; "
-          f"{len(adapter.layers)} layers; {settings['dtype']} on {device}", flush=True)
+          f"{len(adapter.layers)} layers; {settings['dtype']} on {device}; quadrature "
+          "check: " + (f"{len(checked)} event(s) on degree {check.check_degree}"
+                       if checked else "off"), flush=True)
 
     rows, points = [], []
-    bar = tqdm(total=len(selected) * quadrature.n_rotations, unit="copy", file=sys.stderr,
+    total = len(selected) * quadrature.n_rotations
+    total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
+    bar = tqdm(total=total, unit="copy", file=sys.stderr,
                desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
+    # the grid weights in the order the grid is visited (the rows of the predictions)
+    visited = context.weights[context.order].cpu().numpy()
     for index in selected:
         event, grouping = store.get(index)
-        result, predicted = adapter.analyse(event, grouping, context,
-                                            batch_points=int(settings["batch_points"]),
-                                            progress=bar.update)
-        rows.extend(input_rows(result, {"event": index, "n_points": event.n_points,
-                                        "n_tokens": grouping.n_tokens}))
-        if predicted is not None:
-            points.append(point_rows(event, result, predicted))
+        info = {"event": index, "n_points": event.n_points, "n_tokens": grouping.n_tokens}
+        for grid in [context, check_context] if index in checked else [context]:
+            result, predicted = adapter.analyse(event, grouping, grid,
+                                                batch_points=int(settings["batch_points"]),
+                                                progress=bar.update)
+            rows.extend(dict(row, grid_degree=grid.quadrature.degree)
+                        for row in input_rows(result, info))
+            if predicted is not None and grid is context:
+                points.append(point_rows(event, result, predicted, visited))
     bar.close()
 
     table = pd.DataFrame(rows)
+    main = table[table["grid_degree"] == quadrature.degree]
+    errors, spectrum = checked_tables(main, table[table["grid_degree"] != quadrature.degree],
+                                      "event", check)
     points = pd.concat(points, ignore_index=True) if points else pd.DataFrame(
         columns=["event", "point", "semantic", "location", "equivariance_mse",
                  "squared_error", "instability", "symmetrized_class", "correct"])
@@ -220,16 +245,17 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     with atomic_path(out / "points.parquet") as tmp:
         points.to_parquet(tmp, index=False)
     with atomic_path(out / "instability.csv") as tmp:
-        (instability_table(points) if len(points) else
-         pd.DataFrame(columns=INSTABILITY_COLUMNS)).to_csv(tmp, index=False)
+        (instability_table(points, quadrature.degree, check.check_degree) if len(points)
+         else pd.DataFrame(columns=INSTABILITY_COLUMNS)).to_csv(tmp, index=False)
     with atomic_path(out / "spectrum.csv") as tmp:
-        spectrum_table(table).to_csv(tmp, index=False)
+        spectrum.to_csv(tmp, index=False)
     with atomic_path(out / "errors.csv") as tmp:
-        errors_table(table).to_csv(tmp, index=False)
+        errors.to_csv(tmp, index=False)
     elapsed = time.perf_counter() - start
     print(f"done in {elapsed:.1f} s ({elapsed / max(1, len(selected)):.2f} s per event)",
           flush=True)
-    return {"events": len(selected), "copies": quadrature.n_rotations, "seconds": elapsed}
+    return {"events": len(selected), "copies": quadrature.n_rotations,
+            "checked": len(checked), "seconds": elapsed}
 
 
 def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str, Any],

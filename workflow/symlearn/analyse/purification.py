@@ -1,22 +1,32 @@
 """Post-hoc purification of a trained PET's readouts, and what it does to accuracy and A.
 
-Three stages of the same checkpoint, each analysed on the structures and O(3) grid of
+Four stages of the same checkpoint, each analysed on the structures and O(3) grid of
 the symmetry analysis (docs/symmetry.md, "Purification"):
 
 - ``original``: the model as trained;
 - ``bias_removed``: every readout bias (the node and edge last layers of every head and
   GNN layer) replaced by its invariant part, the group average
-  ``sum_g w_g rho(g)^-1 b`` on the quadrature. A bias is a constant output, the same in
-  every orientation, so only its invariant part is equivariant: nothing changes for the
-  energy, the force's and any lambda > 0 or pseudoscalar bias goes, the stress keeps
-  its isotropic part. (An edge readout's bias is multiplied by the sum of the cutoff
-  factors, an invariant, so the same rule holds.)
+  ``sum_g w_g rho(g)^-1 b`` on the quadrature. A bias the network learned to cancel a
+  non-equivariant offset elsewhere cannot simply be dropped, so this stage can make A
+  worse; it is kept as the naive baseline.
+- ``offset_removed``: the non-equivariant constant offset of each readout removed. The
+  lab-frame output averaged over the grid (with its weights), ``O(x) = sum_g w_g
+  f(g x)``, keeps an equivariant part only where it is invariant (an energy, a
+  stress's isotropic part); what else survives stays fixed in the lab frame. Its
+  non-invariant part ``O(x) - sum_g w_g rho(g)^-1 O(x)``, over ``n_offset_structures``
+  training structures, is fitted (least squares) by a change of the bias of the first
+  node readout of each head, measured as the output's own response to that bias, and
+  folded in. Scalar outputs are left alone; a stress keeps its isotropic part. It costs
+  ``n_offset_structures x (grid points + 2)`` evaluations once, and nothing per
+  prediction.
 - ``projected``: the bias-removed model's outputs projected onto their irreps with the
-  quadrature, ``Pi(x) = sum_g w_g rho(g)^-1 f(g x)``. Its accuracy is that of the
-  symmetrized prediction; its own equivariance error, not zero for a finite grid, is
-  estimated on ``n_rotations`` random O(3) elements ``h``: ``rho(h)^-1 Pi(h x)`` is the
-  symmetrized prediction on the grid translated by ``h`` (``GridContext.shifted``), and
-  its sample variance over ``h`` (n - 1 normalisation) is the estimate.
+  quadrature, ``Pi(x) = sum_g w_g rho(g)^-1 f(g x)`` (a constant non-invariant offset
+  projects to zero, so the original and offset-removed models project to the same
+  ``Pi``). Its accuracy is that of the symmetrized prediction; its own equivariance
+  error, not zero for a finite grid, is estimated on ``n_rotations`` random O(3)
+  elements ``h``: ``rho(h)^-1 Pi(h x)`` is the symmetrized prediction on the grid
+  translated by ``h`` (``GridContext.shifted``), and its sample variance over ``h``
+  (n - 1 normalisation) is the estimate. It costs a grid of evaluations per prediction.
 """
 
 from __future__ import annotations
@@ -30,10 +40,10 @@ import pandas as pd
 import torch
 
 from ..symmetry import GridContext, OutputKind
-from .pet import PETAdapter, setup_checkpoint, table_name, target_kind
-from .tables import PURIFICATION_COLUMNS, errors_table, input_rows
+from .pet import PETAdapter, select_structures, setup_checkpoint, table_name, target_kind
+from .tables import PURIFICATION_COLUMNS, QuadratureCheck, checked_tables, input_rows
 
-STAGES = ("original", "bias_removed", "projected")
+STAGES = ("original", "bias_removed", "offset_removed", "projected")
 
 
 def invariant_part(bias: torch.Tensor, kind: OutputKind, context: GridContext) -> torch.Tensor:
@@ -73,6 +83,87 @@ def remove_covariant_biases(model: torch.nn.Module, context: GridContext) -> dic
     return {target: value ** 0.5 for target, value in removed.items()}
 
 
+def lab_frame_average(adapter: PETAdapter, structure, context: GridContext,
+                      targets: list[str], batch_atoms: int) -> dict[str, torch.Tensor]:
+    """``O(x) = sum_g w_g f(g x)`` per target, (samples, ...), in the lab frame: the
+    outputs are not turned back, so only what is fixed in the lab frame survives."""
+    sums: dict[str, torch.Tensor] = {}
+    size = adapter.copies_per_batch(structure, batch_atoms, context)
+    for index in context.batches(size):
+        values = adapter.evaluate(adapter.transformed(structure, context.matrices[index]),
+                                  targets)
+        weights = context.weights[index]
+        for name in targets:
+            term = torch.einsum("g,g...->...", weights, values[name].to(weights))
+            sums[name] = sums[name] + term if name in sums else term
+    return sums
+
+
+def _first_node_readout(model: torch.nn.Module, target: str) -> torch.nn.Linear:
+    per_key = model.backend.node_last_layers[target][0]
+    if len(per_key) != 1:
+        raise ValueError(f"{target}: offset removal handles single-block targets, this "
+                         f"one has {len(per_key)} blocks")
+    return next(iter(per_key.values()))
+
+
+def offset_targets(adapter: PETAdapter) -> list[str]:
+    """The targets with a non-invariant part (every one but a plain scalar)."""
+    return [t for t in adapter.targets if adapter.kinds[t].irreps != [(0, 1)]]
+
+
+def remove_constant_offsets(adapter: PETAdapter, structures: list, context: GridContext,
+                            batch_atoms: int) -> tuple[dict[str, float], int]:
+    """Fold, in place, the least-squares constant that cancels each readout's lab-frame
+    non-invariant offset into its bias (see the module docstring); return the norm of
+    the bias change per target and the model evaluations spent."""
+    model = adapter.model
+    targets = offset_targets(adapter)
+    numerator: dict[str, torch.Tensor] = {}
+    denominator: dict[str, torch.Tensor] = {}
+    evaluations = 0
+    eye = torch.eye(3, dtype=adapter.dtype, device=adapter.device)[None]
+    for structure in structures:
+        kinds, _ = adapter.names(structure, [], outputs=True)
+        names = [t for t in targets if t in kinds]
+        if not names:
+            continue
+        averages = lab_frame_average(adapter, structure, context, names, batch_atoms)
+        evaluations += context.quadrature.n_rotations
+        # the output's response to a unit change of every bias component: the scale
+        # of the readout (and, for a stress, the atoms per volume)
+        before = adapter.evaluate(adapter.rotated_systems(structure, eye), names)
+        linears = {t: _first_node_readout(model, t) for t in names}
+        with torch.no_grad():
+            for linear in linears.values():
+                linear.bias += 1.0
+            after = adapter.evaluate(adapter.rotated_systems(structure, eye), names)
+            for linear in linears.values():
+                linear.bias -= 1.0
+        evaluations += 2
+        for name in names:
+            kind = adapter.kinds[name]
+            average = averages[name].to(context.dtype)  # (samples, ...)
+            copies = average[None].expand(len(context.matrices), *average.shape)
+            invariant = torch.einsum("g,g...->...", context.weights,
+                                     kind.back_transform(copies, context.matrices))
+            offset = (average - invariant).reshape(len(average), -1)
+            response = (after[name][0] - before[name][0]).to(offset).reshape(len(average), -1)
+            numerator[name] = numerator.get(name, 0.0) + (response * offset).sum(0)
+            denominator[name] = denominator.get(name, 0.0) + response.square().sum(0)
+    changes = {}
+    for name in numerator:
+        linear = _first_node_readout(model, name)
+        shift = numerator[name] / denominator[name].clamp(min=torch.finfo(context.dtype).tiny)
+        if shift.numel() != linear.bias.numel():
+            raise ValueError(f"{name}: an offset of {shift.numel()} components for a bias "
+                             f"of {linear.bias.numel()}")
+        with torch.no_grad():
+            linear.bias -= shift.to(linear.bias)
+        changes[name] = float(shift.norm())
+    return changes, evaluations
+
+
 def _rows(analysis, info: Mapping) -> list[dict]:
     return [row for row in input_rows(analysis, info) if row["table"] == "errors"]
 
@@ -81,8 +172,9 @@ def _projected_rows(adapter: PETAdapter, structure, context: GridContext,
                     rotations: torch.Tensor, batch_atoms: int,
                     purified_rows: list[dict]) -> list[dict]:
     """The projected model's rows, from the purified model's rows of this structure:
-    the accuracy of ``Pi`` (its symmetrized error on the grid) and the equivariance
-    error of ``rho(h)^-1 Pi(h x)`` over the random ``h``."""
+    the accuracy of ``Pi`` (its symmetrized error on the grid; on the input as given
+    too, since ``Pi`` is its prediction) and the equivariance error of
+    ``rho(h)^-1 Pi(h x)`` over the random ``h``."""
     means: dict[tuple, list[torch.Tensor]] = {}
     for h in rotations:
         analysis = adapter.analyse(structure, context.shifted(h), layers=[],
@@ -94,23 +186,48 @@ def _projected_rows(adapter: PETAdapter, structure, context: GridContext,
     for row in purified_rows:
         stacked = torch.stack(means[(row["name"], (row["o3_lambda"], row["o3_sigma"]))])
         variance = stacked.var(dim=0, correction=1).mean(-1)  # per sample
-        rows.append(dict(row, equivariance_mse=float(variance.mean()),
-                         accuracy_mse=row["symmetrized_mse"]))
+        rows.append(_symmetrized(row, equivariance_mse=float(variance.mean())))
     return rows
 
 
-def _stage_table(rows: list[dict], stage: str, estimate: str) -> pd.DataFrame:
-    rows = pd.DataFrame(rows)
-    table = errors_table(rows.assign(name=rows["name"].map(table_name)))
+def _symmetrized(row: dict, equivariance_mse: float = np.nan) -> dict:
+    """A row of the projected model from a row of the model it projects."""
+    return dict(row, equivariance_mse=equivariance_mse, accuracy_mse=row["symmetrized_mse"],
+                as_given_mse=row["symmetrized_mse"])
+
+
+def _stage_table(rows: list[dict], check_rows: list[dict], stage: str, estimate: str,
+                 check: QuadratureCheck, setup_evaluations: int,
+                 per_prediction: int) -> pd.DataFrame:
+    def named(rows):
+        frame = pd.DataFrame(rows)
+        return frame.assign(name=frame["name"].map(table_name)) if len(frame) else frame
+
+    print(f"stage {stage}:", flush=True)
+    table, _ = checked_tables(named(rows), named(check_rows), "structure", check)
     table.insert(3, "stage", stage)
-    return table.assign(equivariance_estimate=estimate)[PURIFICATION_COLUMNS]
+    return table.assign(equivariance_estimate=estimate, setup_evaluations=setup_evaluations,
+                        evaluations_per_prediction=per_prediction)[PURIFICATION_COLUMNS]
+
+
+def training_structures(adapter: PETAdapter, path: str, n: int, seed: int) -> list:
+    """A seeded random subset of ``n`` training structures, prepared for ``adapter``."""
+    from ..data.extxyz import count_frames, iter_frames
+
+    n_frames = count_frames(path)
+    chosen = select_structures(n_frames, n, seed)
+    keep = np.zeros(n_frames, dtype=bool)
+    keep[chosen] = True
+    return [adapter.structure(index, atoms) for index, atoms in iter_frames(path, keep)]
 
 
 def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapping,
                       n_rotations: int, seed: int, device: str = "cpu",
-                      threads: int | None = None) -> pd.DataFrame:
-    """Accuracy and A of the three stages of one checkpoint; writes the table to
-    ``out`` (atomically) and returns it."""
+                      threads: int | None = None, train: str | None = None,
+                      n_offset_structures: int = 16) -> pd.DataFrame:
+    """Accuracy and A of the four stages of one checkpoint (``offset_removed`` needs
+    the ``train`` structures); writes the table to ``out`` (atomically) and returns
+    it."""
     import time
 
     from ..data.extxyz import frame_labels
@@ -119,39 +236,64 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
 
     start = time.perf_counter()
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads, layers=[])
-    context = setup.context
+    context, check = setup.context, setup.check
+    check_context = setup.check_context()
+    checked = setup.checked()
+    n_grid = context.quadrature.n_rotations
     original = setup.adapter
     purified = PETAdapter(copy.deepcopy(original.model), layers=[])
     removed = remove_covariant_biases(purified.model, context)
-    rng = np.random.default_rng(seed)
-    rotations = torch.as_tensor(random_rotations(n_rotations, "o3", rng))
     batch_atoms = int(settings["batch_atoms"])
-    exact = setup.exact_outputs
     print(setup.describe(checkpoint, structures, settings), flush=True)
     print("readout bias removed (norm per target): "
           + ", ".join(f"{k} {v:.3g}" for k, v in removed.items()), flush=True)
+    offset_free = PETAdapter(copy.deepcopy(original.model), layers=[])
+    offset_evaluations = 0
+    if train is not None:
+        fitted_on = training_structures(offset_free, train, n_offset_structures, seed)
+        shifts, offset_evaluations = remove_constant_offsets(offset_free, fitted_on,
+                                                             context, batch_atoms)
+        print(f"lab-frame offset removed, fitted on {len(fitted_on)} training structures "
+              f"of {train} ({offset_evaluations} evaluations; bias change per target: "
+              + ", ".join(f"{k} {v:.3g}" for k, v in shifts.items()) + ")", flush=True)
+    rng = np.random.default_rng(seed)
+    rotations = torch.as_tensor(random_rotations(n_rotations, "o3", rng))
+    exact = setup.exact_outputs
+    models = [("original", original), ("bias_removed", purified)]
+    if train is not None:
+        models.append(("offset_removed", offset_free))
 
     rows = {stage: [] for stage in STAGES}
+    check_rows = {stage: [] for stage in STAGES}
     for index in setup.selected:
         atoms = setup.frames[index]
         labels = frame_labels(atoms, structures, index)
         info = {"structure": index}
-        # one system, neighbour list and references for both models (same inputs)
+        # one system, neighbour list and references for every model (same inputs)
         structure = original.structure(index, atoms, labels)
-        new_rows = {}
-        for stage, adapter in (("original", original), ("bias_removed", purified)):
-            analysis = adapter.analyse(structure, context, layers=[],
-                                       batch_atoms=batch_atoms, exact_outputs=exact)
-            new_rows[stage] = _rows(analysis, info)
-            rows[stage] += new_rows[stage]
+        grids = [(context, exact, rows)]
+        if index in checked:
+            grids.append((check_context, check_context.quadrature.exactness
+                          >= 2 * original.output_lambda_max + 1, check_rows))
+        for grid, grid_exact, sink in grids:
+            for stage, adapter in models:
+                analysis = adapter.analyse(structure, grid, layers=[],
+                                           batch_atoms=batch_atoms, exact_outputs=grid_exact)
+                sink[stage] += _rows(analysis, info)
+        bias_rows = [r for r in rows["bias_removed"] if r["structure"] == index]
         rows["projected"] += _projected_rows(purified, structure, context, rotations,
-                                             batch_atoms, new_rows["bias_removed"])
+                                             batch_atoms, bias_rows)
+        if index in checked:
+            check_rows["projected"] += [_symmetrized(r) for r in check_rows["bias_removed"]
+                                        if r["structure"] == index]
 
+    costs = {"original": (0, 1), "bias_removed": (0, 1),
+             "offset_removed": (offset_evaluations, 1), "projected": (0, n_grid)}
     table = pd.concat([
-        _stage_table(rows["original"], "original", "quadrature"),
-        _stage_table(rows["bias_removed"], "bias_removed", "quadrature"),
-        _stage_table(rows["projected"], "projected", "random_rotations"),
-    ], ignore_index=True)
+        _stage_table(rows[stage], check_rows[stage], stage,
+                     "random_rotations" if stage == "projected" else "quadrature", check,
+                     *costs[stage])
+        for stage in STAGES if rows[stage]], ignore_index=True)
     with atomic_path(Path(out)) as tmp:
         table.to_csv(tmp, index=False)
     print(f"done in {time.perf_counter() - start:.1f} s", flush=True)

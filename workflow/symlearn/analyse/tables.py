@@ -9,6 +9,7 @@ fractions are averaged over inputs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,19 +18,33 @@ import pandas as pd
 from ..data.extxyz import DataError
 from ..symmetry import InputAnalysis
 
-ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse",
-                  "n_samples", "reference_rms"]
-SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual"]
+#: the grid degrees of a table, and whether its quadrature check flagged a value
+CHECK_COLUMNS = ["grid_degree", "check_degree", "quadrature_flagged"]
+#: rmse_as_given: the error on the inputs as given (the identity orientation);
+#: accuracy_rmse: averaged over the orientations of the grid; equivariance_rmse: A;
+#: quadrature_error / accuracy_quadrature_error: the largest change of the
+#: equivariance / accuracy RMSE of one checked input between the grid and the finer
+#: check grid (docs/symmetry.md, "Quadrature error")
+ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
+                  "equivariance_rmse", "n_samples", "reference_rms", "quadrature_error",
+                  "accuracy_quadrature_error", *CHECK_COLUMNS]
+SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
+                    "quadrature_error", "residual_quadrature_error", *CHECK_COLUMNS]
 INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
-                       "equivariance_rmse", "accuracy"]
+                       "equivariance_rmse", "accuracy", "grid_degree", "check_degree"]
 #: accuracy and A of a checkpoint's readouts as trained and after each purification
-#: stage (symlearn.analyse.purification)
+#: stage (symlearn.analyse.purification), with the model evaluations each stage costs:
+#: once, to build it, and per prediction
 PURIFICATION_COLUMNS = [*ERRORS_COLUMNS[:3], "stage", *ERRORS_COLUMNS[3:],
-                        "equivariance_estimate"]
+                        "equivariance_estimate", "setup_evaluations",
+                        "evaluations_per_prediction"]
 #: the per-checkpoint tables that are collected, and their columns
 TABLE_COLUMNS = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS,
                  "instability": INSTABILITY_COLUMNS, "purification": PURIFICATION_COLUMNS}
 SIGMAS = (1, -1)
+#: the pooled values, before the quadrature check adds its columns
+POOLED_ERRORS = ERRORS_COLUMNS[:8]
+POOLED_SPECTRUM = SPECTRUM_COLUMNS[:5]
 
 
 def input_rows(analysis: InputAnalysis, info: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -42,6 +57,8 @@ def input_rows(analysis: InputAnalysis, info: Mapping[str, Any]) -> list[dict[st
                        equivariance_mse=float(stats.variance.mean()))
             if stats.squared_error is not None:
                 row["accuracy_mse"] = float(stats.squared_error.mean())
+                if stats.as_given_squared_error is not None:
+                    row["as_given_mse"] = float(stats.as_given_squared_error.mean())
                 row["symmetrized_mse"] = float(stats.symmetrized_squared_error.mean())
                 row["reference_ms"] = float(stats.reference_square.mean())
             rows.append(row)
@@ -62,23 +79,26 @@ def errors_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Accuracy and equivariance RMSE per target irrep, pooled by sample count."""
     errors = rows[rows["table"] == "errors"]
     if errors.empty:
-        return pd.DataFrame(columns=ERRORS_COLUMNS)
+        return pd.DataFrame(columns=POOLED_ERRORS)
     errors = errors.assign(
+        as_given=errors.get("as_given_mse", np.nan) * errors["n_samples"],
         accuracy=errors.get("accuracy_mse", np.nan) * errors["n_samples"],
         equivariance=errors["equivariance_mse"] * errors["n_samples"],
         reference=errors.get("reference_ms", np.nan) * errors["n_samples"])
     every = lambda x: x.sum(min_count=len(x))  # noqa: E731  (NaN unless all known)
     pooled = errors.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
-        accuracy=("accuracy", every), equivariance=("equivariance", "sum"),
+        as_given=("as_given", every), accuracy=("accuracy", every),
+        equivariance=("equivariance", "sum"),
         n_samples=("n_samples", "sum"), reference=("reference", every)).reset_index()
     return pd.DataFrame({
         "target": pooled["name"], "o3_lambda": pooled["o3_lambda"],
         "o3_sigma": pooled["o3_sigma"],
+        "rmse_as_given": np.sqrt(pooled["as_given"] / pooled["n_samples"]),
         "accuracy_rmse": np.sqrt(pooled["accuracy"] / pooled["n_samples"]),
         "equivariance_rmse": np.sqrt(pooled["equivariance"] / pooled["n_samples"]),
         "n_samples": pooled["n_samples"].astype(int),
         "reference_rms": np.sqrt(pooled["reference"] / pooled["n_samples"]),
-    })[ERRORS_COLUMNS]
+    })[POOLED_ERRORS]
 
 
 def spectrum_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -86,10 +106,10 @@ def spectrum_table(rows: pd.DataFrame) -> pd.DataFrame:
     whose response is zero everywhere has no fractions and is left out)."""
     spectrum = rows[rows["table"] == "spectrum"]
     if spectrum.empty:
-        return pd.DataFrame(columns=SPECTRUM_COLUMNS)
+        return pd.DataFrame(columns=POOLED_SPECTRUM)
     pooled = spectrum.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
         fraction=("fraction", "mean"), residual=("residual", "mean")).reset_index()
-    return pooled.rename(columns={"name": "layer"})[SPECTRUM_COLUMNS]
+    return pooled.rename(columns={"name": "layer"})[POOLED_SPECTRUM]
 
 
 def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.DataFrame:
@@ -110,3 +130,122 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
         return pd.DataFrame(columns=["run", "augmentation", "epoch", *columns])
     collected = pd.concat(frames, ignore_index=True)
     return collected[[*keys, *columns]]
+
+
+@dataclass(frozen=True)
+class QuadratureCheck:
+    """The convergence check of an analysis (``analysis.quadrature_check``): the first
+    ``n_inputs`` analysed inputs are analysed again on the grid of degree
+    ``degree + delta``; a value whose change exceeds ``tolerance`` (relative for an
+    RMSE, absolute for a character fraction, which is already relative) is flagged."""
+
+    degree: int
+    n_inputs: int = 1
+    delta: int = 4
+    tolerance: float = 0.05
+
+    @classmethod
+    def from_settings(cls, degree: int, settings: Mapping[str, Any]) -> QuadratureCheck:
+        check = settings.get("quadrature_check") or {}
+        return cls(int(degree), int(check.get("n_inputs", 1)), int(check.get("delta", 4)),
+                   float(check.get("tolerance", 0.05)))
+
+    @property
+    def check_degree(self) -> int | None:
+        return self.degree + self.delta if self.n_inputs > 0 else None
+
+    def checked(self, inputs: list) -> list:
+        """The inputs analysed on both grids."""
+        return list(inputs[:self.n_inputs])
+
+
+def _per_input(rows: pd.DataFrame, table: str, key: str) -> pd.DataFrame:
+    chosen = rows[rows["table"] == table]
+    return chosen.set_index([key, "name", "o3_lambda", "o3_sigma"])
+
+
+def quadrature_errors(rows: pd.DataFrame, check_rows: pd.DataFrame, key: str
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per target irrep and per layer irrep, the largest change of each value between
+    the grid (``rows``) and the check grid (``check_rows``) over the checked inputs
+    (``key``: the column naming an input). RMSEs are compared per input, as the square
+    root of that input's mean square."""
+    index = ["name", "o3_lambda", "o3_sigma"]
+
+    def empty(*columns):
+        return pd.DataFrame({"name": pd.Series(dtype=object),
+                             "o3_lambda": pd.Series(dtype="int64"),
+                             "o3_sigma": pd.Series(dtype="int64"),
+                             **{c: pd.Series(dtype=float) for c in columns}})
+
+    errors = empty("quadrature_error", "accuracy_quadrature_error")
+    spectrum = empty("quadrature_error", "residual_quadrature_error")
+    if check_rows is None or check_rows.empty:
+        return errors, spectrum
+    coarse, fine = _per_input(rows, "errors", key), _per_input(check_rows, "errors", key)
+    if len(fine):
+        fine = fine.reindex(coarse.index.intersection(fine.index))
+        here = coarse.loc[fine.index]
+        change = pd.DataFrame({
+            "quadrature_error": (np.sqrt(here["equivariance_mse"])
+                                 - np.sqrt(fine["equivariance_mse"])).abs(),
+            "accuracy_quadrature_error": (np.sqrt(here.get("accuracy_mse", np.nan))
+                                          - np.sqrt(fine.get("accuracy_mse", np.nan))).abs(),
+        }, index=fine.index)
+        errors = change.groupby(index, sort=False).max().reset_index()
+    coarse, fine = _per_input(rows, "spectrum", key), _per_input(check_rows, "spectrum", key)
+    if len(fine):
+        fine = fine.reindex(coarse.index.intersection(fine.index))
+        here = coarse.loc[fine.index]
+        change = pd.DataFrame({
+            "quadrature_error": (here["fraction"] - fine["fraction"]).abs(),
+            "residual_quadrature_error": (here["residual"] - fine["residual"]).abs(),
+        }, index=fine.index)
+        spectrum = change.groupby(index, sort=False).max().reset_index()
+    return errors, spectrum
+
+
+def checked_tables(rows: pd.DataFrame, check_rows: pd.DataFrame | None, key: str,
+                   check: QuadratureCheck, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pooled errors and spectrum tables with their quadrature errors, grid degrees
+    and flags; each flagged value is logged (the run goes on)."""
+    errors, spectrum = errors_table(rows), spectrum_table(rows)
+    error_changes, spectrum_changes = quadrature_errors(rows, check_rows, key)
+    errors = errors.merge(error_changes.rename(columns={"name": "target"}), how="left",
+                          on=["target", "o3_lambda", "o3_sigma"])
+    spectrum = spectrum.merge(spectrum_changes.rename(columns={"name": "layer"}),
+                              how="left", on=["layer", "o3_lambda", "o3_sigma"])
+    tolerance = check.tolerance
+    # an RMSE far below round-off of its output's scale is not flagged for a relative change
+    floor = 1e-9 * errors["accuracy_rmse"].fillna(0.0).astype(float)
+    errors["quadrature_flagged"] = (
+        (errors["quadrature_error"] > tolerance * errors["equivariance_rmse"] + floor)
+        | (errors["accuracy_quadrature_error"] > tolerance * errors["accuracy_rmse"] + floor))
+    spectrum["quadrature_flagged"] = ((spectrum["quadrature_error"] > tolerance)
+                                      | (spectrum["residual_quadrature_error"] > tolerance))
+    for table in (errors, spectrum):
+        table["grid_degree"] = check.degree
+        table["check_degree"] = pd.array([check.check_degree] * len(table), dtype="Int64")
+        table["quadrature_flagged"] = table["quadrature_flagged"].astype(bool)
+    log_flags(errors, spectrum, check, log)
+    return errors[ERRORS_COLUMNS], spectrum[SPECTRUM_COLUMNS]
+
+
+def log_flags(errors: pd.DataFrame, spectrum: pd.DataFrame, check: QuadratureCheck,
+              log=print) -> None:
+    """One line per flagged value, naming the degree to try next."""
+    flagged = [f"{r.target} ({r.o3_lambda},{r.o3_sigma:+d}): equivariance RMSE "
+               f"{r.equivariance_rmse:.3g} +- {r.quadrature_error:.2g}, orientation-averaged "
+               f"RMSE {r.accuracy_rmse:.3g} +- {r.accuracy_quadrature_error:.2g}"
+               for r in errors[errors["quadrature_flagged"]].itertuples()]
+    flagged += [f"{r.layer} ({r.o3_lambda},{r.o3_sigma:+d}): fraction {r.fraction:.3g} +- "
+                f"{r.quadrature_error:.2g}, residual {r.residual:.3g} +- "
+                f"{r.residual_quadrature_error:.2g}"
+                for r in spectrum[spectrum["quadrature_flagged"]].itertuples()]
+    if flagged:
+        log(f"WARNING quadrature check: {len(flagged)} value(s) change by more than the "
+            f"tolerance {check.tolerance:g} between the grid of degree {check.degree} and "
+            f"the check grid of degree {check.check_degree}; the grid does not resolve "
+            f"these responses (try grid_degree >= {check.check_degree}):", flush=True)
+        for line in flagged:
+            log("  " + line, flush=True)

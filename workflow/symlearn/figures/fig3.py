@@ -1,11 +1,12 @@
 """fig3: how PET learns the symmetry during training.
 
-(a) test RMSE and equivariance RMSE against epoch for each output part, one line style
-per run; (b) the character fractions of chosen layers and of every output against
-epoch: irreps that ever carry at least ``MINOR`` of a layer are drawn, the rest
+(a) test RMSE (as given) and equivariance RMSE against epoch for each output part, one
+line style per run; (b) the character fractions of chosen layers and of every output
+against epoch: irreps that ever carry at least ``MINOR`` of a layer are drawn, the rest
 (and the content above lambda_max) are summed into "other", so each layer's lines sum
-to one. At a transition the force output's scalar content falls as its lambda = 1
-content rises.
+to one. Quadrature estimates (A, the fractions) carry their quadrature error as an
+error bar, and an open marker where it exceeds the tolerance. What the lines show is
+left to the reader: nothing here is written from a run's results.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from . import style
-from .tables import ERRORS, SPECTRUM, FigureError, augmentations, long_errors, run_order
+from .tables import (
+    ERRORS,
+    QUANTITIES,
+    SPECTRUM,
+    FigureError,
+    augmentations,
+    long_errors,
+    run_order,
+)
 
 INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
 #: an irrep gets its own line if it reaches this fraction of a layer at some checkpoint
@@ -47,13 +56,25 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
     chosen = spectrum[spectrum["layer"].isin(layers)].copy()
     chosen["irrep"] = [style.irrep_label(lam, s) for lam, s in
                        zip(chosen["o3_lambda"], chosen["o3_sigma"], strict=True)]
+    chosen["quadrature_flagged"] = style.flags(chosen["quadrature_flagged"])
     major = chosen.groupby(["layer", "irrep"])["fraction"].transform("max") >= MINOR
     keys = ["run", "augmentation", "epoch", "layer"]
-    kept = chosen[major][[*keys, "irrep", "o3_lambda", "o3_sigma", "fraction"]]
-    # "other": the minor irreps plus the content above lambda_max, so lines sum to one
-    drawn = chosen["fraction"].where(major, 0.0).groupby([chosen[k] for k in keys],
-                                                          sort=False).sum()
-    other = (1.0 - drawn).rename("fraction").reset_index().assign(irrep=OTHER)
+    kept = chosen[major][[*keys, "irrep", "o3_lambda", "o3_sigma", "fraction",
+                          "quadrature_error", "quadrature_flagged"]]
+    # "other": the minor irreps plus the content above lambda_max, so lines sum to one;
+    # its quadrature error is bounded by the sum of theirs (NaN if one is unknown), and it
+    # is flagged when any row of its layer is
+    minor = chosen.assign(fraction=chosen["fraction"].where(~major, 0.0),
+                          quadrature_error=chosen["quadrature_error"].where(~major, 0.0))
+    groups = minor.groupby(keys, sort=False)
+    other = groups.agg(minor=("fraction", "sum"), residual=("residual", "first"),
+                       minor_error=("quadrature_error", lambda e: e.sum(min_count=len(e))),
+                       residual_error=("residual_quadrature_error", "first"),
+                       quadrature_flagged=("quadrature_flagged", "any")).reset_index()
+    other = other.assign(fraction=other["minor"] + other["residual"],
+                         quadrature_error=other["minor_error"] + other["residual_error"],
+                         irrep=OTHER)[[*keys, "irrep", "fraction", "quadrature_error",
+                                       "quadrature_flagged"]]
     lines_b = pd.concat([kept, other], ignore_index=True).assign(panel="b")
     lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
     order = {layer: i for i, layer in enumerate(layers)}
@@ -62,7 +83,16 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
                                   kind="stable")
     return pd.concat([lines_a, lines_b], ignore_index=True)[
         ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
-         "unit", "layer", "layer_label", "irrep", "o3_lambda", "o3_sigma", "fraction"]]
+         "unit", "layer", "layer_label", "irrep", "o3_lambda", "o3_sigma", "fraction",
+         "quadrature_error", "quadrature_flagged"]]
+
+
+def _line(ax, x, y, rows: pd.DataFrame, color, line_style: dict) -> None:
+    """One line, its quadrature error bars and open markers on its flagged points."""
+    ax.plot(x, y, color=color, **line_style)
+    style.error_bars(ax, x, y, rows["quadrature_error"], color=color)
+    style.flag_points(ax, x, y, rows["quadrature_flagged"], marker=line_style["marker"],
+                      color=color)
 
 
 def _grid(fig, n: int, ncols: int = 2):
@@ -78,15 +108,15 @@ def _run_legend(ax, runs, styles, augmentation):
                 marker=styles[run]["marker"], label=style.run_label(run, augmentation[run]))
 
 
-def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
+def _errors(fig, lines: pd.DataFrame, runs, styles, flagged: bool) -> None:
     parts = list(dict.fromkeys(lines["part"]))
     axes = _grid(fig, len(parts))
-    colors = dict(zip(("accuracy", "equivariance"), style.colors(2), strict=True))
-    names = {"accuracy": "test RMSE", "equivariance": "equivariance RMSE"}
+    colors = dict(zip(QUANTITIES, style.colors(2), strict=True))
+    names = {"as_given": style.AS_GIVEN, "equivariance": style.EQUIVARIANCE}
     for ax, part in zip(axes, parts, strict=False):
         rows = lines[lines["part"] == part]
         for (run, quantity), line in rows.groupby(["run", "quantity"], sort=False):
-            ax.plot(line["epoch"], line["value"], color=colors[quantity], **styles[run])
+            _line(ax, line["epoch"], line["value"], line, colors[quantity], styles[run])
         style.log_yaxis(ax)
         ax.set_title(part)
         ax.set_ylabel(f"RMSE ({rows['unit'].iloc[0]})")
@@ -97,7 +127,9 @@ def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
     # ... and run by line style
     _run_legend(axes[0], runs, styles, augmentations(lines))
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    if flagged:  # the one legend entry of the mark, for both panels
+        handles.append(style.flag_handle())
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
     style.panel_label(fig, "a")
 
 
@@ -105,13 +137,14 @@ def _fractions(fig, lines: pd.DataFrame, runs, styles) -> None:
     layers = list(dict.fromkeys(lines["layer"]))
     irreps = sorted(set(lines["irrep"]) - {OTHER}, key=lambda s: (
         int(re.search(r"λ=(\d+)", s).group(1)), "−" in s)) + [OTHER]
-    colors = dict(zip(irreps, style.colors(len(irreps) - 1) + [(0.6, 0.6, 0.6)],
+    # "other" in near-black: the palette has a grey of its own
+    colors = dict(zip(irreps, style.colors(len(irreps) - 1) + [(0.15, 0.15, 0.15)],
                       strict=True))
     axes = _grid(fig, len(layers) + 1)
     for ax, layer in zip(axes, layers, strict=False):
         rows = lines[lines["layer"] == layer]
         for (run, irrep), line in rows.groupby(["run", "irrep"], sort=False):
-            ax.plot(line["epoch"], line["fraction"], color=colors[irrep], **styles[run])
+            _line(ax, line["epoch"], line["fraction"], line, colors[irrep], styles[run])
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(style.layer_label(layer))
         ax.set_ylabel("fraction")
@@ -135,6 +168,6 @@ def plot(table: pd.DataFrame):
                1.15 * math.ceil((lines_b["layer"].nunique() + 1) / 2) + 0.2]
     fig = style.figure(sum(heights))
     top, bottom = fig.subfigures(2, 1, height_ratios=heights)
-    _errors(top, lines_a, runs, styles)
+    _errors(top, lines_a, runs, styles, style.flags(table["quadrature_flagged"]).any())
     _fractions(bottom, lines_b, runs, styles)
     return fig

@@ -2,11 +2,12 @@
 fine-tuning checkpoint.
 
 (a) the character fractions of the token features after the tokenizer and after every
-transformer block, sigma = +1 and sigma = -1 side by side, one heatmap per run (the
-heatmap of fig2 (b)); (b) per group of points, the equivariance RMSE of the class
-probabilities (they should be invariant) against the classification instability (the
-fraction of grid orientations in which a point's predicted class differs from that of
-the symmetrized prediction): colour = semantic class, or the place a point sits
+transformer block, sigma = +1 and sigma = -1 side by side, then the content above
+lambda_max, one heatmap per run (the heatmap of fig2 (b)); (b) per group of points, the
+equivariance RMSE of the class probabilities (they should be invariant) against the
+classification instability (the share of the grid's orientations, weighted by the grid
+weights, in which a point's predicted class differs from that of the symmetrized
+prediction): colour = semantic class, or the place a point sits
 (branching point, plain track segment: hollow markers); marker = run. The instability
 axis is logarithmic when every instability is positive, linear otherwise.
 """
@@ -34,18 +35,21 @@ MARKER_AREA = 18.0
 
 def data(spectrum: pd.DataFrame, instability: pd.DataFrame) -> pd.DataFrame:
     """Exactly what is plotted: panel a's heatmap cells and panel b's points."""
-    cells = final_finetune(spectrum, "spectrum table").assign(panel="a")
-    cells = sort_rows(cells, {"run": run_order(cells), "layer": layer_order(cells["layer"]),
+    final = final_finetune(spectrum, "spectrum table")
+    final = sort_rows(final, {"run": run_order(final), "layer": layer_order(final["layer"]),
                               "o3_sigma": [1, -1]}, then=["o3_lambda"])
-    cells["layer_label"] = cells["layer"].map(style.layer_label)
+    cells = heatmap.cells(final, ["run", "augmentation", "phase", "step"])
+    cells = cells.assign(panel="a", layer_label=cells["layer"].map(style.layer_label))
     points = final_finetune(instability, "instability table").assign(panel="b")
     points = sort_rows(points, {"grouping": [CLASS], "group": [*style.CLASSES, *style.LOCATIONS],
                                 "run": run_order(points)})
     points["group_label"] = points["group"].map(style.group_label)
     return pd.concat([cells, points], ignore_index=True)[
-        ["panel", "run", "augmentation", "phase", "step", "layer", "layer_label", "o3_lambda",
-         "o3_sigma", "fraction", "grouping", "group", "group_label", "n_points",
-         "equivariance_rmse", "instability", "unstable_fraction", "accuracy"]]
+        ["panel", "run", "augmentation", "phase", "step", "layer", "layer_label", "content",
+         "column_label", "o3_lambda", "o3_sigma", "fraction", "quadrature_error",
+         "quadrature_flagged", "grid_degree", "check_degree", "grouping", "group",
+         "group_label", "n_points", "equivariance_rmse", "instability", "unstable_fraction",
+         "accuracy"]]
 
 
 def _group_color(group: str, k: int):
@@ -82,7 +86,7 @@ def _instability(fig, points: pd.DataFrame) -> None:
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlabel("equivariance RMSE of the class probabilities")
-    ax.set_ylabel("instability\n(fraction of orientations)")
+    ax.set_ylabel("instability (grid-weighted\nshare of orientations)")
     fig.legend(handles=handles, loc="outside right center", title="group")
     fig.legend(handles=run_handles, loc="outside lower center", ncols=1)
     style.panel_label(fig, "b")

@@ -1,12 +1,14 @@
 """fig5: how PoLAr-MAE learns the symmetry during pre-training and fine-tuning.
 
-(a) accuracy RMSE and equivariance RMSE of the per-point class probabilities against
-the fine-tuning step (the segmentation head exists only then), one line style per run;
+(a) test RMSE (as given) and equivariance RMSE of the per-point class probabilities
+against the fine-tuning step (the segmentation head exists only then), one line style
+per run;
 (b) the non-invariant fraction of the token features, 1 - fraction(lambda = 0,
 sigma = +1), of the tokenizer and of every transformer block against the training step,
 pre-training then fine-tuning on one axis (fine-tuning steps offset by the run's last
 pre-training step, the boundary dashed), one panel per run, one colour per layer in
-depth order.
+depth order. Quadrature estimates (A, the fractions) carry their quadrature error as an
+error bar, and an open marker where it exceeds the tolerance.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from .tables import (
     augmentations,
     layer_order,
     pretrain_steps,
+    quantity_rows,
     run_order,
     sort_rows,
     training_steps,
 )
 
 INPUTS = {"errors": POLARMAE_ERRORS, "spectrum": POLARMAE_SPECTRUM}
-NAMES = {"accuracy": "accuracy RMSE", "equivariance": "equivariance RMSE"}
+NAMES = {"as_given": style.AS_GIVEN, "equivariance": style.EQUIVARIANCE}
 NON_INVARIANT = "non-invariant fraction"
 #: the gid of the dashed line at the end of pre-training
 BOUNDARY = "phase boundary"
@@ -46,44 +49,55 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame) -> pd.DataFrame:
     if tuned.empty:
         raise FigureError("fig5: the errors table holds no fine-tuning checkpoint")
     tuned = sort_rows(tuned, {"run": run_order(tuned)}, then=["step"])
-    lines_a = pd.concat([
-        tuned.assign(quantity=quantity, value=tuned[f"{quantity}_rmse"])
-        for quantity in NAMES], ignore_index=True).assign(panel="a", training_step=np.nan)
+    lines_a = pd.concat([quantity_rows(tuned, quantity, 1.0) for quantity in NAMES],
+                        ignore_index=True).assign(panel="a", training_step=np.nan)
 
     scalar = spectrum[(spectrum["o3_lambda"] == 0) & (spectrum["o3_sigma"] == 1)].copy()
     if scalar.empty:
         raise FigureError("fig5: the spectrum table holds no (lambda=0, sigma=+1) fraction")
     scalar["training_step"] = training_steps(scalar)
     scalar["phase_boundary"] = scalar["run"].map(pretrain_steps(scalar))
-    scalar["value"] = 1.0 - scalar["fraction"]
+    scalar["value"] = 1.0 - scalar["fraction"]  # its quadrature error is the fraction's
+    scalar["quadrature_flagged"] = style.flags(scalar["quadrature_flagged"])
     lines_b = sort_rows(scalar, {"layer": layer_order(scalar["layer"]),
                                  "run": run_order(scalar), "phase": [PRETRAIN, FINETUNE]},
                         then=["step"]).assign(panel="b", quantity=NON_INVARIANT)
     lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
     return pd.concat([lines_a, lines_b], ignore_index=True)[
         ["panel", "run", "augmentation", "phase", "step", "training_step", "phase_boundary",
-         "target", "layer", "layer_label", "quantity", "value"]]
+         "target", "layer", "layer_label", "quantity", "value", "quadrature_error",
+         "quadrature_flagged", "grid_degree", "check_degree"]]
 
 
-def _errors(fig, lines: pd.DataFrame, runs, styles) -> None:
+def _line(ax, x, rows: pd.DataFrame, color, line_style: dict,
+          flag_size: float = 3.4) -> None:
+    """One line of ``value``, its quadrature error bars and open markers on its flagged
+    points."""
+    ax.plot(x, rows["value"], color=color, **line_style)
+    style.error_bars(ax, x, rows["value"], rows["quadrature_error"], color=color)
+    style.flag_points(ax, x, rows["value"], rows["quadrature_flagged"],
+                      marker=line_style["marker"], color=color, size=flag_size)
+
+
+def _errors(fig, lines: pd.DataFrame, runs, styles, flagged: bool) -> None:
     ax = fig.subplots()
     colors = dict(zip(NAMES, style.colors(2), strict=True))
     for (run, quantity), line in lines.groupby(["run", "quantity"], sort=False):
-        ax.plot(line["step"], line["value"], color=colors[quantity], **styles[run])
+        _line(ax, line["step"], line, colors[quantity], styles[run])
     style.log_yaxis(ax)
     ax.set_xlabel("fine-tuning step")
     ax.set_ylabel("RMSE of the\nclass probabilities")
-    # legend: metric by colour in the first column, run by line style in the second
+    # legend: metric by colour, then run by line style
     augmentation = augmentations(lines)
     metrics = [Line2D([], [], color=color, label=NAMES[q]) for q, color in colors.items()]
     run_lines = [Line2D([], [], color="0.3", linestyle=styles[run]["linestyle"],
                         marker=styles[run]["marker"],
                         label=style.run_label(run, augmentation[run])) for run in runs]
-    rows = max(len(metrics), len(run_lines))
-    blank = [Line2D([], [], linestyle="", label="")]
-    fig.legend(handles=(metrics + blank * (rows - len(metrics))
-                        + run_lines + blank * (rows - len(run_lines))),
-               loc="outside lower center", ncols=2, columnspacing=1.0, handlelength=1.8)
+    if flagged:  # the one legend entry of the mark, for both panels
+        metrics.append(style.flag_handle())
+    # one column: the run labels are long
+    fig.legend(handles=metrics + run_lines, loc="outside lower center", ncols=1,
+               handlelength=1.8)
     style.panel_label(fig, "a")
 
 
@@ -96,8 +110,8 @@ def _fractions(fig, lines: pd.DataFrame, runs) -> None:
     for ax, run in zip(axes, runs, strict=False):
         rows = lines[lines["run"] == run]
         for layer, line in rows.groupby("layer", sort=False):
-            ax.plot(line["training_step"], line["value"], color=colors[layer], marker="o",
-                    markersize=1.8, linewidth=0.9)
+            _line(ax, line["training_step"], line, colors[layer],
+                  dict(marker="o", markersize=1.8, linewidth=0.9), flag_size=2.6)
         boundary = rows["phase_boundary"].iloc[0]
         if not pd.isna(boundary):
             ax.axvline(boundary, color="0.4", linestyle="--", linewidth=0.7, gid=BOUNDARY)
@@ -130,10 +144,11 @@ def plot(table: pd.DataFrame):
     lines_a, lines_b = table[table["panel"] == "a"], table[table["panel"] == "b"]
     runs = run_order(table)
     styles = style.run_styles(runs)
-    heights = [1.45 + 0.12 * max(len(runs), 2),
+    flagged = style.flags(table["quadrature_flagged"]).any()
+    heights = [1.3 + 0.12 * (len(runs) + 2 + flagged),
                1.3 * math.ceil((lines_b["run"].nunique() + 1) / 2) + 0.3]
     fig = style.figure(sum(heights))
     top, bottom = fig.subfigures(2, 1, height_ratios=heights)
-    _errors(top, lines_a, runs, styles)
+    _errors(top, lines_a, runs, styles, flagged)
     _fractions(bottom, lines_b, run_order(lines_b))
     return fig

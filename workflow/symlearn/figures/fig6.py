@@ -3,17 +3,20 @@
 A pseudoscalar target (invariant under rotations, odd under inversion) learned by PET
 runs that differ in their edge embedding: PET's standard Cartesian one (a linear map of
 x, y, z, r) or solid spherical harmonics of the edge vector up to L. (a) The relative
-test RMSE (test RMSE / RMS of the reference values: 1 is no better than predicting
-zero, the dashed line) against epoch, one line per run labelled by its embedding;
+test RMSE (as given: the test RMSE of the model on the inputs as they are / RMS of the
+reference values; 1 is no better than predicting zero, the dashed line) against epoch,
+one line per run labelled by its embedding;
 (b) at each run's last checkpoint, the character fraction of the (lambda = 0,
 sigma = -1) irrep -- the pseudoscalar channel -- of every analysed layer, in forward
 order from top to bottom (layers on the vertical axis so that their names stay
 readable at single-column width), on a log axis where fractions below ``FLOOR`` are
-drawn at ``FLOOR``: where the channel is activated and where it stays empty.
+drawn at ``FLOOR``, with its quadrature error as a horizontal bar and an open marker
+where that error exceeds the tolerance.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogLocator
 
@@ -46,14 +49,15 @@ def run_labels(*tables: pd.DataFrame) -> dict[str, str]:
 
 
 def relative_errors(errors: pd.DataFrame, figure: str) -> pd.Series:
-    """accuracy_rmse / reference_rms, with a clear error where the reference vanishes."""
+    """rmse_as_given / reference_rms (the relative test RMSE as given), with a clear
+    error where the reference vanishes."""
     bad = errors[~(errors["reference_rms"] > 0)]
     if len(bad):
         first = bad.iloc[0]
         raise FigureError(f"{figure}: the reference RMS of {first['target']} is "
                           f"{first['reference_rms']} in run {first['run']} at epoch "
                           f"{first['epoch']}: the relative error is undefined")
-    return errors["accuracy_rmse"] / errors["reference_rms"]
+    return errors["rmse_as_given"] / errors["reference_rms"]
 
 
 def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame) -> pd.DataFrame:
@@ -77,12 +81,18 @@ def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame) -> pd
     points = points.assign(panel="b", layer_label=points["layer"].map(style.layer_label),
                            layer_index=points["layer"].map({x: i for i, x in
                                                             enumerate(layers)}),
-                           value=points["fraction"].clip(lower=FLOOR))
+                           value=points["fraction"].clip(lower=FLOOR),
+                           quadrature_flagged=style.flags(points["quadrature_flagged"]))
     table = pd.concat([lines, points], ignore_index=True)
     table["label"] = table["run"].map(labels)
+    # panel a's values are not quadrature estimates: no quadrature error, never flagged
+    a = table["panel"] == "a"
+    table.loc[a, "quadrature_error"] = np.nan
+    table["quadrature_flagged"] = style.flags(table["quadrature_flagged"]) & ~a
     return table[["panel", *RUN_COLUMNS, "epoch", "target", "o3_lambda", "o3_sigma",
-                  "accuracy_rmse", "reference_rms", "layer", "layer_label", "layer_index",
-                  "fraction", "value"]]
+                  "rmse_as_given", "reference_rms", "layer", "layer_label", "layer_index",
+                  "fraction", "value", "quadrature_error", "quadrature_flagged",
+                  "grid_degree", "check_degree"]]
 
 
 def run_styles(table: pd.DataFrame) -> dict[str, dict]:
@@ -100,17 +110,21 @@ def zero_predictor_line(ax) -> None:
                label=ZERO_PREDICTOR, zorder=0)
 
 
-def _errors(fig, lines: pd.DataFrame, styles) -> None:
+def _errors(fig, lines: pd.DataFrame, styles, flagged: bool) -> None:
     ax = fig.subplots()
     for run, line in lines.groupby("run", sort=False):
         ax.plot(line["epoch"], line["value"], label=line["label"].iloc[0], **styles[run])
     zero_predictor_line(ax)
     style.value_axis(ax, [*lines["value"], 1.0])
     ax.set_xlabel("epoch")
-    ax.set_ylabel("relative test RMSE")
-    ax.set_title("pseudoscalar: test RMSE / RMS of the reference", fontsize=style.FONT_SIZE)
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, title="edge embedding")
+    ax.set_ylabel(style.RELATIVE.replace(" (", "\n("))
+    ax.set_title("pseudoscalar: test RMSE (as given) / RMS of the reference",
+                 fontsize=style.FONT_SIZE)
+    handles, _ = ax.get_legend_handles_labels()
+    if flagged:  # the mark is drawn in panel b: one legend for the figure
+        handles.append(style.flag_handle())
+        handles[-1].set_label(style.FLAGGED_LABEL + " (b)")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, title="edge embedding")
     style.panel_label(fig, "a")
 
 
@@ -120,6 +134,10 @@ def _channel(fig, points: pd.DataFrame, styles) -> None:
     for run, line in points.groupby("run", sort=False):
         ax.plot(line["value"], line["layer_index"], linewidth=0.7, markersize=2.5,
                 **styles[run])
+        style.error_bars(ax, line["value"], line["layer_index"], line["quadrature_error"],
+                         horizontal=True, color=styles[run]["color"])
+        style.flag_points(ax, line["value"], line["layer_index"], line["quadrature_flagged"],
+                          marker=styles[run]["marker"], color=styles[run]["color"], size=3.0)
     ax.set_yticks(layers["layer_index"], layers["layer_label"], fontsize=style.FONT_SIZE - 1.5)
     ax.set_ylim(layers["layer_index"].max() + 0.6, layers["layer_index"].min() - 0.6)
     ax.set_xscale("log")
@@ -136,10 +154,10 @@ def plot(table: pd.DataFrame):
     lines, points = table[table["panel"] == "a"], table[table["panel"] == "b"]
     styles = run_styles(table)
     n_runs = table["run"].nunique()
-    heights = [1.55 + 0.12 * ((n_runs + 2) // 2),
+    heights = [1.55 + 0.12 * ((n_runs + 3) // 2),
                0.115 * points["layer_index"].nunique() + 0.55]
     fig = style.figure(sum(heights))
     top, bottom = fig.subfigures(2, 1, height_ratios=heights)
-    _errors(top, lines, styles)
+    _errors(top, lines, styles, style.flags(points["quadrature_flagged"]).any())
     _channel(bottom, points, styles)
     return fig

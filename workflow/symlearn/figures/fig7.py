@@ -4,11 +4,12 @@ Targets of increasing angular momentum, the neighbour-density projections
 c_{lambda mu}(i) = sum_j g(r_ij) Y_{lambda mu}(r_ij / |r_ij|), lambda = 0, 1, ..., are
 learned by PET runs that differ in their edge embedding: PET's standard Cartesian one
 (a linear map of x, y, z, r) or solid spherical harmonics of the edge vector up to L.
-At each run's last checkpoint, the relative test RMSE of each projection (test RMSE /
-RMS of the reference values: 1 is no better than predicting zero, the dashed line)
+At each run's last checkpoint, the relative test RMSE (as given) of each projection
+(test RMSE of the model on the inputs as they are / RMS of the reference values: 1 is
+no better than predicting zero, the dashed line)
 against lambda, one line per run labelled by its embedding; the order L of each
-solid-harmonics embedding is marked by a dotted vertical line in its colour, since the
-error is expected to jump above it. The RMSE axis is logarithmic when the values span
+solid-harmonics embedding is marked by a dotted vertical line in its colour. The RMSE
+axis is logarithmic when the values span
 more than a factor of 20.
 """
 
@@ -28,7 +29,7 @@ EMBEDDING_ORDER = "embedding order"
 
 def data(geometric_errors: pd.DataFrame) -> pd.DataFrame:
     """Exactly what is plotted: one point per run and density projection, at the run's
-    last checkpoint (``value``: the relative test RMSE)."""
+    last checkpoint (``value``: the relative test RMSE as given)."""
     density = geometric_errors[geometric_errors["target"].map(
         lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
     if density.empty:
@@ -44,7 +45,7 @@ def data(geometric_errors: pd.DataFrame) -> pd.DataFrame:
     points = sort_rows(final, {"run": list(labels)}, then=["o3_lambda"])
     points = points.assign(label=points["run"].map(labels),
                            value=relative_errors(points, "fig7"))
-    return points[[*RUN_COLUMNS, "epoch", "target", "o3_lambda", "o3_sigma", "accuracy_rmse",
+    return points[[*RUN_COLUMNS, "epoch", "target", "o3_lambda", "o3_sigma", "rmse_as_given",
                    "reference_rms", "value"]].reset_index(drop=True)
 
 
@@ -69,7 +70,7 @@ def plot(table: pd.DataFrame):
     ax.set_xlim(min(lambdas) - 0.4, max(lambdas) + 0.4)
     style.value_axis(ax, [*table["value"], 1.0])
     ax.set_xlabel("λ of the neighbour-density projection")
-    ax.set_ylabel("relative test RMSE (RMSE / RMS)")
+    ax.set_ylabel(style.RELATIVE.replace(" (", "\n("))
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, title="edge embedding")
     return fig

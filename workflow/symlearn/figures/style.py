@@ -50,7 +50,19 @@ DENSITY = re.compile(r"density_l(\d+)")
 EMBEDDINGS = {"cartesian": "Cartesian", "solid_harmonics": "solid harmonics"}
 #: the stages of a purified run, in order -> label
 STAGES = {"original": "original", "bias_removed": "biases removed",
-          "projected": "projected (symmetrized)"}
+          "offset_removed": "offset removed", "projected": "projected (symmetrized)"}
+
+#: what an error is: the model on the inputs as given (what a reader calls the test
+#: RMSE), the same averaged over the grid's orientations, and A
+AS_GIVEN = "test RMSE (as given)"
+ORIENTATION_AVERAGED = "orientation-averaged RMSE"
+EQUIVARIANCE = "equivariance RMSE"
+RELATIVE = "relative test RMSE (as given)"
+#: the gids of the error bars (the quadrature error of a value) and of the marks on
+#: values whose quadrature error exceeds the configured tolerance, and the mark's legend
+ERROR_BAR = "quadrature error"
+FLAGGED = "quadrature flagged"
+FLAGGED_LABEL = "quadrature error > tolerance"
 
 #: the liquid-argon semantic classes PoLAr-MAE predicts, in label order (0..3)
 CLASSES = ("shower", "track", "michel", "delta")
@@ -148,7 +160,7 @@ def part_label(target: str, lam: int, sigma: int, n_parts: int) -> str:
     if n_parts == 1:
         return label
     if target == "non_conservative_stress":
-        return {(0, 1): "stress trace", (1, -1): "stress antisym.",
+        return {(0, 1): "stress tr(σ)/√3", (1, -1): "stress antisym.",
                 (2, 1): "stress λ=2"}.get((lam, sigma), f"{label} {irrep_label(lam, sigma)}")
     return f"{label} {irrep_label(lam, sigma)}"
 
@@ -227,6 +239,49 @@ def value_axis(ax, values, which: str = "y", span: float = 20.0) -> bool:
     else:
         ax.set_xlim(left=0)
     return False
+
+
+def flags(values) -> np.ndarray:
+    """A ``quadrature_flagged`` column as booleans (missing: not flagged)."""
+    series = pd.Series(values, dtype=object).map(
+        lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+    return series.to_numpy(bool)
+
+
+def error_bars(ax, x, y, error, horizontal: bool = False, color="0.15",
+               linewidth: float = 0.6) -> None:
+    """Bars of +- ``error`` about (x, y) where the error is finite (no bar where no
+    check ran); their LineCollection has the gid ``ERROR_BAR``."""
+    x, y, error = (np.asarray(v, float) for v in (x, y, error))
+    keep = np.isfinite(error) & np.isfinite(x) & np.isfinite(y)
+    if not keep.any():
+        return
+    err = {"xerr" if horizontal else "yerr": error[keep]}
+    container = ax.errorbar(x[keep], y[keep], fmt="none", ecolor=color,
+                            elinewidth=linewidth, capsize=0, zorder=4, **err)
+    for collection in container.lines[2]:
+        collection.set_gid(ERROR_BAR)
+
+
+def flag_points(ax, x, y, flagged, marker: str = "o", color="0.15",
+                size: float = 3.4) -> None:
+    """Open markers (white face) on the points whose quadrature error exceeds the
+    tolerance, drawn over the filled ones; gid ``FLAGGED``."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    flagged = flags(flagged)
+    if flagged.any():
+        ax.plot(x[flagged], y[flagged], linestyle="", marker=marker, markersize=size,
+                markerfacecolor="white", markeredgecolor=color, markeredgewidth=0.8,
+                gid=FLAGGED, zorder=5)
+
+
+def flag_handle(marker: str = "o"):
+    """The legend entry of :func:`flag_points`' mark."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], linestyle="", marker=marker, markersize=3.4,
+                  markerfacecolor="white", markeredgecolor="0.15", markeredgewidth=0.8,
+                  label=FLAGGED_LABEL)
 
 
 def layer_colors(n: int) -> list:

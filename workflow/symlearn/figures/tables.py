@@ -17,19 +17,29 @@ import pandas as pd
 
 from . import style
 
-#: the columns the figures read from the collected tables of the analyse stage
-ERRORS = ["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "accuracy_rmse",
-          "equivariance_rmse", "n_samples"]
-SPECTRUM = ["run", "augmentation", "epoch", "layer", "o3_lambda", "o3_sigma", "fraction",
-            "residual"]
-#: ... and of the PoLAr-MAE analysis, whose checkpoints are (phase, step): fine-tuning
-#: ones only, but in the spectrum, which has the pre-training ones too
-POLARMAE_ERRORS = ["run", "augmentation", "phase", "step", "target", "o3_lambda", "o3_sigma",
-                   "accuracy_rmse", "equivariance_rmse", "n_samples"]
-POLARMAE_SPECTRUM = ["run", "augmentation", "phase", "step", "layer", "o3_lambda",
-                     "o3_sigma", "fraction", "residual"]
-INSTABILITY = ["run", "augmentation", "phase", "step", "grouping", "group", "n_points",
-               "instability", "unstable_fraction", "equivariance_rmse", "accuracy"]
+#: the columns the figures read from the per-checkpoint analysis tables: an output part's
+#: error on the inputs as given (the test RMSE), its equivariance RMSE (A) with the
+#: quadrature error of that estimate (the change on a finer grid of degree check_degree;
+#: NaN where no check ran) and whether that error exceeds the configured tolerance
+ERROR_VALUES = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "equivariance_rmse",
+                "n_samples", "quadrature_error", "grid_degree", "check_degree",
+                "quadrature_flagged"]
+#: ... a layer's character fraction per irrep (B) and its content above lambda_max
+#: (``residual``, the same on every row of a layer), each with its quadrature error
+SPECTRUM_VALUES = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
+                   "quadrature_error", "residual_quadrature_error", "grid_degree",
+                   "check_degree", "quadrature_flagged"]
+#: ... and the keys the collected tables lead with: PET checkpoints by epoch
+PET_KEYS = ["run", "augmentation", "epoch"]
+ERRORS = PET_KEYS + ERROR_VALUES
+SPECTRUM = PET_KEYS + SPECTRUM_VALUES
+#: ... PoLAr-MAE checkpoints by (phase, step): fine-tuning ones only in the errors, the
+#: pre-training ones too in the spectrum
+POLARMAE_KEYS = ["run", "augmentation", "phase", "step"]
+POLARMAE_ERRORS = POLARMAE_KEYS + ERROR_VALUES
+POLARMAE_SPECTRUM = POLARMAE_KEYS + SPECTRUM_VALUES
+INSTABILITY = POLARMAE_KEYS + ["grouping", "group", "n_points", "instability",
+                               "unstable_fraction", "equivariance_rmse", "accuracy"]
 #: one event classified in two orientations (fig1 (b))
 EXAMPLE = ["run", "event", "rotation_deg", "point", "x", "y", "z", "semantic", "predicted",
            "predicted_rotated", "changed"]
@@ -37,20 +47,26 @@ PRETRAIN, FINETUNE = "pretrain", "finetune"
 #: ... of the PET runs trained on geometric targets (a pseudoscalar, the neighbour-density
 #: projections density_l0, density_l1, ...): their edge embedding (cartesian, or
 #: solid_harmonics up to edge_lmax; edge_lmax empty for cartesian), and in the errors
-#: the RMS of the reference values, so that accuracy_rmse / reference_rms is a relative
+#: the RMS of the reference values, so that rmse_as_given / reference_rms is a relative
 #: error (1: no better than predicting zero)
-GEOMETRIC_ERRORS = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "target",
-                    "o3_lambda", "o3_sigma", "accuracy_rmse", "equivariance_rmse", "n_samples",
-                    "reference_rms"]
-GEOMETRIC_SPECTRUM = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "layer",
-                      "o3_lambda", "o3_sigma", "fraction", "residual"]
+GEOMETRIC_KEYS = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch"]
+GEOMETRIC_ERRORS = GEOMETRIC_KEYS + ERROR_VALUES + ["reference_rms"]
+GEOMETRIC_SPECTRUM = GEOMETRIC_KEYS + SPECTRUM_VALUES
 PSEUDOSCALAR = "pseudoscalar"
 #: ... of the purified runs: one row per run x target irrep x stage (STAGES, in order),
-#: the projected stage's equivariance RMSE estimated on random rotations
-PURIFICATION = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch", "target",
-                "o3_lambda", "o3_sigma", "stage", "accuracy_rmse", "equivariance_rmse",
-                "n_samples", "equivariance_estimate"]
-STAGES = ("original", "bias_removed", "projected")
+#: with the cost of each stage in model evaluations: once to build it (setup) and per
+#: prediction; the projected stage's equivariance RMSE is estimated on random rotations
+#: (equivariance_estimate), its quadrature error may be NaN
+PURIFICATION = GEOMETRIC_KEYS + ["target", "o3_lambda", "o3_sigma", "stage",
+                                 "rmse_as_given", "equivariance_rmse", "n_samples",
+                                 "quadrature_error", "grid_degree", "check_degree",
+                                 "quadrature_flagged", "equivariance_estimate",
+                                 "setup_evaluations", "evaluations_per_prediction"]
+STAGES = ("original", "bias_removed", "offset_removed", "projected")
+#: the quantities of an output part the figures draw: the error on the inputs as
+#: given and the equivariance RMSE (A, a quadrature estimate with an error bar)
+QUANTITIES = ("as_given", "equivariance")
+QUANTITY_COLUMNS = {"as_given": "rmse_as_given", "equivariance": "equivariance_rmse"}
 
 #: an output part whose reference RMSE is below this vanishes identically (the
 #: antisymmetric part of the symmetric stress): it carries no information to plot
@@ -145,28 +161,40 @@ def sort_rows(table: pd.DataFrame, orders: dict[str, list],
 def informative_parts(errors: pd.DataFrame) -> pd.DataFrame:
     """Drop output parts that vanish identically in every run and checkpoint."""
     keys = ["target", "o3_lambda", "o3_sigma"]
-    largest = errors.groupby(keys)["accuracy_rmse"].transform("max")
+    largest = errors.groupby(keys)["rmse_as_given"].transform("max")
     return errors[largest > VANISHING_RMSE]
 
 
+def quantity_rows(rows: pd.DataFrame, quantity: str, factor) -> pd.DataFrame:
+    """``rows`` with one quantity's ``value`` (times ``factor``, the plotted units), and
+    its ``quadrature_error`` (same units) and ``quadrature_flagged`` replaced by those of
+    that value: only A is a quadrature estimate, the error as given has neither."""
+    a = quantity == "equivariance"
+    return rows.assign(
+        quantity=quantity, value=rows[QUANTITY_COLUMNS[quantity]] * factor,
+        quadrature_error=rows["quadrature_error"] * factor if a else np.nan,
+        quadrature_flagged=style.flags(rows["quadrature_flagged"]) if a else False)
+
+
 def long_errors(errors: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy and equivariance RMSE in long form, in plotted units, each row named
-    by its output part (``stress trace``) and carrying the ratio equivariance/accuracy."""
+    """The test RMSE (as given) and the equivariance RMSE in long form, in plotted units,
+    each row named by its output part (``stress tr(σ)/√3``) and carrying the ratio
+    equivariance / test RMSE (as given)."""
     errors = informative_parts(errors)
     n_parts = errors.groupby("target")[["o3_lambda", "o3_sigma"]].apply(
         lambda g: len(g.drop_duplicates()))
-    rows = []
-    for row in errors.itertuples(index=False):
-        unit, factor = style.target_unit(row.target)
-        base = dict(run=row.run, augmentation=row.augmentation, epoch=row.epoch,
-                    target=row.target, o3_lambda=row.o3_lambda, o3_sigma=row.o3_sigma,
-                    part=style.part_label(row.target, row.o3_lambda, row.o3_sigma,
-                                          n_parts[row.target]),
-                    unit=unit,
-                    ratio=row.equivariance_rmse / row.accuracy_rmse)
-        rows.append(dict(base, quantity="accuracy", value=row.accuracy_rmse * factor))
-        rows.append(dict(base, quantity="equivariance", value=row.equivariance_rmse * factor))
-    return pd.DataFrame(rows)
+    rows = errors.assign(
+        part=[style.part_label(t, lam, s, n_parts[t]) for t, lam, s in
+              zip(errors["target"], errors["o3_lambda"], errors["o3_sigma"], strict=True)],
+        unit=errors["target"].map(lambda t: style.target_unit(t)[0]),
+        ratio=errors["equivariance_rmse"] / errors["rmse_as_given"])
+    factor = errors["target"].map(lambda t: style.target_unit(t)[1])
+    long = pd.concat([quantity_rows(rows, quantity, factor) for quantity in QUANTITIES])
+    # each row's quantities next to each other, in the order of the input
+    long = long.sort_index(kind="stable").reset_index(drop=True)
+    return long[["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "part",
+                 "unit", "quantity", "value", "quadrature_error", "quadrature_flagged", "ratio",
+                 "grid_degree", "check_degree"]]
 
 
 def augmentations(table: pd.DataFrame) -> dict[str, str]:

@@ -11,13 +11,21 @@ from .metrics import (
     Spectrum,
     character_weights,
 )
-from .quadrature import GridTooCoarse, O3Quadrature, lebedev_orders, o3_quadrature, required_degree
+from .quadrature import (
+    GridTooCoarse,
+    O3Quadrature,
+    analysis_degree,
+    lebedev_orders,
+    o3_quadrature,
+    required_degree,
+)
 from .wigner import character, proper_part, representation, wigner_D
 
 __all__ = [
     "CharacterProjection", "GridContext", "GridTooCoarse", "InputAnalysis", "Irrep",
     "IrrepStatistics", "O3Quadrature", "OrbitStatistics", "OutputKind", "Spectrum",
-    "analyse_input", "analyse_on_grid", "character", "character_weights", "lebedev_orders",
-    "o3_quadrature", "proper_part", "rank2_irreps", "representation", "required_degree",
+    "analyse_input", "analyse_on_grid", "analysis_degree", "character", "character_weights",
+    "lebedev_orders", "o3_quadrature", "proper_part", "rank2_irreps", "representation",
+    "required_degree",
     "wigner_D",
 ]

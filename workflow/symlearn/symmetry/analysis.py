@@ -56,6 +56,8 @@ class GridContext:
         n_proper = quadrature.n_proper
         self.order = torch.stack([torch.arange(n_proper), torch.arange(n_proper) + n_proper],
                                  dim=1).reshape(-1).to(self.device)
+        # the input as given: the identity, unless the grid is shifted
+        self.identity = quadrature.identity_index
         self.coefficients = None
         if lambda_max is not None:
             quadrature.require(lambda_character=lambda_max)
@@ -72,6 +74,7 @@ class GridContext:
         shifted.matrices = self.matrices @ h.to(self.matrices)
         shifted.coefficients = None
         shifted.lambda_max = None
+        shifted.identity = None
         return shifted
 
     def copies_per_batch(self, size_per_copy: int, budget: int) -> int:
@@ -119,11 +122,15 @@ def _accumulate(context: GridContext,
     for index, responses in batches:
         g = context.matrices[index]
         weights = context.weights[index]
+        identity = None
+        if context.identity is not None:
+            found = torch.nonzero(index == context.identity)
+            identity = int(found[0, 0]) if len(found) else None
         for name, kind in outputs.items():
             values = _response(responses, name, len(g)).to(context.dtype)
             kind.check_shape(name, values)
             for irrep, part in kind.split(kind.back_transform(values, g)).items():
-                stats[name][irrep].update(part, weights)
+                stats[name][irrep].update(part, weights, identity)
         values = {}
         for name in features:
             value = _response(responses, name, len(g)).to(context.dtype)

@@ -62,6 +62,8 @@ class IrrepStatistics:
     squared_error: torch.Tensor | None  # (samples,): orientation-averaged |z - y|^2 / d
     symmetrized_squared_error: torch.Tensor | None  # (samples,): |Pi - y|^2 / d
     reference_square: torch.Tensor | None = None  # (samples,): |y|^2 / d
+    #: (samples,): |f(x) - y|^2 / d, the error on the input as given (identity)
+    as_given_squared_error: torch.Tensor | None = None
 
     @property
     def n_samples(self) -> int:
@@ -75,10 +77,13 @@ class OrbitStatistics:
         self.name = name
         self.reference = reference
         self._center = None
+        self._as_given = None
         self._n = 0
 
-    def update(self, z: torch.Tensor, weights: torch.Tensor) -> None:
-        """``z``: (copies, samples, d) back-transformed responses; ``weights``: (copies,)."""
+    def update(self, z: torch.Tensor, weights: torch.Tensor,
+               identity: int | None = None) -> None:
+        """``z``: (copies, samples, d) back-transformed responses; ``weights``: (copies,);
+        ``identity``: the copy that is the input as given, if this batch holds it."""
         if self._center is None:
             self._center = z[0].clone()
             zeros = torch.zeros(z.shape[1], dtype=z.dtype, device=z.device)
@@ -92,6 +97,8 @@ class OrbitStatistics:
         self._s2_abs += weights.abs() @ squared
         if self.reference is not None:
             self._error += weights @ (z - self.reference.to(z)).square().sum(-1)
+            if identity is not None:
+                self._as_given = (z[identity] - self.reference.to(z)).square().sum(-1)
         self._n += len(z)
 
     def result(self, n_grid: int) -> IrrepStatistics:
@@ -110,14 +117,15 @@ class OrbitStatistics:
                 "grid of higher degree")
         variance = variance.clamp(min=0.0) / d
         mean = self._center + self._s1
-        squared_error = symmetrized = reference_square = None
+        squared_error = symmetrized = reference_square = as_given = None
         if self.reference is not None:
             reference = self.reference.to(mean)
             squared_error = self._error / d
             symmetrized = (mean - reference).square().sum(-1) / d
             reference_square = reference.square().sum(-1) / d
+            as_given = None if self._as_given is None else self._as_given / d
         return IrrepStatistics(d, mean, variance, squared_error, symmetrized,
-                               reference_square)
+                               reference_square, as_given)
 
 
 @dataclass

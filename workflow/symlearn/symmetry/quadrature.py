@@ -39,16 +39,31 @@ def lebedev_orders() -> tuple[int, ...]:
 
 
 def required_degree(lambda_character: int | None = None,
-                    lambda_variance: int | None = None) -> int:
+                    lambda_variance: int | None = None,
+                    lambda_content: int | None = None) -> int:
     """Smallest grid degree that resolves character projections up to
-    ``lambda_character`` (D >= 2 lambda) and orbit variances of outputs up to
-    ``lambda_variance`` (D >= 2 lambda + 1)."""
+    ``lambda_character`` (D >= 2 lambda), orbit variances of outputs up to
+    ``lambda_variance`` (D >= 2 lambda + 1), and projections up to
+    ``lambda_character`` of a response whose content reaches ``lambda_content``
+    without aliasing (D >= lambda_character + lambda_content: the product of
+    D^lambda and D^l has degrees up to lambda + l)."""
     needs = [0]
     if lambda_character is not None:
         needs.append(2 * lambda_character)
     if lambda_variance is not None:
         needs.append(2 * lambda_variance + 1)
+    if lambda_character is not None and lambda_content is not None:
+        needs.append(lambda_character + lambda_content)
     return max(needs)
+
+
+def analysis_degree(lambda_max: int, output_lambda: int) -> int:
+    """The default grid of an analysis (docs/symmetry.md, "Aliasing"): projections up to
+    ``lambda_max`` (D >= 2 lambda_max) of responses carrying the model's outputs up to
+    ``output_lambda`` without aliasing (D >= lambda_max + output_lambda). Orbit
+    variances of outputs above (D - 1) / 2 are then quadrature estimates, and so is
+    anything else above D - lambda_max: the quadrature check measures how good."""
+    return required_degree(lambda_character=lambda_max, lambda_content=output_lambda)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +100,15 @@ class O3Quadrature:
     def exactness(self) -> int:
         """Highest Wigner-D degree the grid integrates exactly."""
         return min(self.lebedev_order, self.n_gamma - 1)
+
+    @property
+    def identity_index(self) -> int:
+        """The grid point that is the identity (every grid has it: the Lebedev pole
+        (0, 0, 1) with gamma = 0), where the model sees its inputs as given."""
+        found = np.flatnonzero((self.matrices == np.eye(3)).all(axis=(1, 2)))
+        if len(found) != 1:
+            raise ValueError(f"the grid of degree {self.degree} has no identity element")
+        return int(found[0])
 
     @property
     def has_negative_weights(self) -> bool:
