@@ -48,7 +48,9 @@ TINY = {
     "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1,
                          "geometric_grid_degree": None},
                  "polarmae": {"n_events": 1, "lambda_max": 2, "threads": 1},
-                 "purification": {"runs": ["pet-aug", "geo-cartesian"], "n_rotations": 2}},
+                 "purification": {"runs": ["pet-aug", "geo-cartesian"], "n_rotations": 2,
+                                  "n_offset_structures": 2},
+                 "quadrature_check": {"n_inputs": 1, "delta": 2}},
 }
 GEOMETRIC_RUNS = ("geo-cartesian", "geo-sh2")
 POLARMAE_RUNS = ("polarmae-o3", "polarmae-none")
@@ -120,18 +122,27 @@ def test_outputs_exist_and_load(finished_run):
         for epoch in (0, 2, 4):
             analysis = results / "analysis" / "pet" / run / f"epoch_{epoch}"
             errors = pd.read_csv(analysis / "errors.csv")
-            assert list(errors.columns) == ["target", "o3_lambda", "o3_sigma",
-                                            "accuracy_rmse", "equivariance_rmse",
-                                            "n_samples", "reference_rms"]
+            assert list(errors.columns) == [
+                "target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
+                "equivariance_rmse", "n_samples", "reference_rms", "quadrature_error",
+                "accuracy_quadrature_error", "grid_degree", "check_degree",
+                "quadrature_flagged"]
             assert {"energy", "non_conservative_force"} <= set(errors["target"])
             spectrum = pd.read_csv(analysis / "spectrum.csv")
-            assert list(spectrum.columns) == ["layer", "o3_lambda", "o3_sigma", "fraction",
-                                              "residual"]
+            assert list(spectrum.columns) == [
+                "layer", "o3_lambda", "o3_sigma", "fraction", "residual", "quadrature_error",
+                "residual_quadrature_error", "grid_degree", "check_degree",
+                "quadrature_flagged"]
+            for table in (errors, spectrum):
+                assert (table["grid_degree"] == 4).all() and (table["check_degree"] == 6).all()
+                assert table["quadrature_error"].notna().all()
             assert spectrum["fraction"].between(0, 1 + 1e-9).all()
             structures = pd.read_parquet(analysis / "structures.parquet")
             assert structures["structure"].nunique() == 2
             log = results / "logs" / "analyse_pet" / run / f"epoch_{epoch}.log"
-            assert "168 copies" in log.read_text()  # degree 5: 14 nodes x 6 angles x 2
+            # max(2 lambda_max, lambda_max + 2) = 4: 14 nodes x 5 angles x 2
+            assert "140 copies" in log.read_text()
+            assert "on degree 6" in log.read_text()  # the quadrature check
 
 
 def test_geometric_runs_and_purification(finished_run):
@@ -161,10 +172,14 @@ def test_geometric_runs_and_purification(finished_run):
     assert set(standard["run"]) == {"pet-aug", "pet-noaug"}
     purification = pd.read_csv(results / "analysis" / "purification.csv")
     assert set(purification["run"]) == {"pet-aug", "geo-cartesian"}
-    assert set(purification["stage"]) == {"original", "bias_removed", "projected"}
+    assert set(purification["stage"]) == {"original", "bias_removed", "offset_removed",
+                                           "projected"}
+    offset = purification[purification["stage"] == "offset_removed"]
+    assert (offset["setup_evaluations"] > 0).all()
+    assert (offset["evaluations_per_prediction"] == 1).all()
     assert (purification["epoch"] == 4).all()
     log = (results / "logs" / "analyse_pet" / "geo-sh2" / "epoch_4.log").read_text()
-    assert "degree 5" in log  # lambda_max 2 and the density's lambda = 2: exact
+    assert "grid degree 4" in log  # max(2 lambda_max, lambda_max + 2), lambda_max 2
     for figure in ("fig6", "fig7", "fig8"):
         assert (results / "figures" / f"{figure}.png").stat().st_size > 0
 
@@ -214,10 +229,13 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     drawn = fig2[(fig2["run"] == "pet-aug") & (fig2["part"] == "energy")
                  & (fig2["quantity"] == "equivariance")]
     assert drawn["value"].iloc[0] == pytest.approx(1e3 * final["equivariance_rmse"].iloc[0])
+    as_given = fig2[(fig2["run"] == "pet-aug") & (fig2["part"] == "energy")
+                    & (fig2["quantity"] == "as_given")]
+    assert as_given["value"].iloc[0] == pytest.approx(1e3 * final["rmse_as_given"].iloc[0])
     fig3 = pd.read_csv(figures / "fig3.csv")
     assert set(fig3["epoch"]) == {0, 2, 4}
     fig1 = pd.read_csv(figures / "fig1.csv")
-    assert (fig1.loc[fig1["panel"] == "a", "n_rotations"] == 168).all()  # the PET grid
+    assert (fig1.loc[fig1["panel"] == "a", "n_rotations"] == 140).all()  # the PET grid
     table = pd.read_csv(figures / "table1.csv")
     computed = table[table["status"] == "computed"]
     assert {"pet_energy", "pet_forces"} <= set(computed["key"])
@@ -330,9 +348,10 @@ def test_lint_is_clean(tmp_path):
         ({"data": {"atomistic": {"split": {"train": 0.9}}}},
          "data.atomistic.split: fractions sum to 1.3"),
         ({"analysis": {"pet": {"lambda_max": 3, "grid_degree": 5}}},
-         # (the tiny config file lists the runs in sorted order)
-         "analysis.pet.grid_degree: 5 is too coarse for run geo-cartesian; lambda_max 3 "
-         "and its outputs (lambda up to 2) need a grid of degree >= 6"),
+         "analysis.pet.grid_degree: 5 is too coarse for the character projections up to "
+         "lambda_max 3 (needs >= 6, or null to choose it)"),
+        ({"analysis": {"quadrature_check": {"delta": -1}}},
+         "analysis.quadrature_check.delta: -1 is less than the minimum of 1"),
         ({"pet": {"runs": {"geo-bad": {"augmentation": "o3", "targets": "geometric",
                                        "edge_embedding": {"type": "solid_harmonics"}}}}},
          "pet.runs.geo-bad.edge_embedding.lmax: solid_harmonics needs lmax"),

@@ -389,12 +389,14 @@ class CheckpointSetup:
         return self.context.quadrature
 
     def checked(self) -> list[int]:
-        """The structures also analysed on the check grid: the first ``n_inputs``
-        selected, periodic ones first (only they have every output, the stress too)."""
+        """The structures also analysed on the check grid: ``n_inputs`` of the selected,
+        periodic ones first (only they have every output, the stress too), then the
+        smallest (the finer grid costs more per atom than the whole rest)."""
         if self.check.check_degree is None:
             return []
-        periodic_first = sorted(self.selected, key=lambda i: not self.frames[i].pbc.all())
-        return self.check.checked(periodic_first)
+        order = sorted(self.selected, key=lambda i: (not self.frames[i].pbc.all(),
+                                                     len(self.frames[i]), i))
+        return self.check.checked(order)
 
     def check_context(self) -> GridContext | None:
         """The finer grid of the quadrature check (None when it is off)."""
@@ -449,8 +451,10 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     context = GridContext(quadrature, lambda_max, dtype, device)
     # only the selected structures are parsed: a test split may hold 10^4 of them
     n_frames = count_frames(structures)
-    selected = select_structures(n_frames, int(settings["n_structures"]),
-                                 int(settings["seed"]))
+    n_select = settings["n_structures"]
+    if geometric and settings.get("geometric_n_structures") is not None:
+        n_select = settings["geometric_n_structures"]
+    selected = select_structures(n_frames, int(n_select), int(settings["seed"]))
     keep = np.zeros(n_frames, dtype=bool)
     keep[selected] = True
     frames = dict(iter_frames(structures, keep))

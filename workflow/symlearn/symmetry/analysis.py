@@ -24,7 +24,7 @@ from .metrics import (
     Workspace,
     character_weights,
 )
-from .quadrature import O3Quadrature
+from .quadrature import GridTooCoarse, O3Quadrature
 
 Evaluate = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
@@ -149,17 +149,26 @@ def _accumulate(context: GridContext,
         if progress is not None:
             progress(len(g))
 
-    spectra = {}
-    for name in features:
-        source = (same_as or {}).get(name, name)
-        if source not in spectra:
-            spectra[source] = projections[source].result(n_grid, quadrature.exactness)
-        spectra[name] = spectra[source]
-    return InputAnalysis(
-        outputs={name: {irrep: acc.result(n_grid) for irrep, acc in per.items()}
-                 for name, per in stats.items()},
-        spectra={name: spectra[name] for name in features},
-    )
+    degree = quadrature.exactness
+    try:
+        spectra = {}
+        for name in features:
+            source = (same_as or {}).get(name, name)
+            if source not in spectra:
+                spectra[source] = projections[source].result(n_grid, degree)
+            spectra[name] = spectra[source]
+        results = {name: {irrep: acc.result(n_grid) for irrep, acc in per.items()}
+                   for name, per in stats.items()}
+    except GridTooCoarse as error:
+        # name a degree: one that resolves every output's orbit variance, else the
+        # character projections of outputs up to that lambda without aliasing
+        top = max((k.max_lambda for k in outputs.values()), default=0)
+        lam = context.lambda_max or 0
+        needed = max(2 * top + 1, lam + top, 2 * lam, degree + 1)
+        raise GridTooCoarse(f"{error}; the response has content the grid of degree "
+                            f"{degree} cannot integrate: try degree {needed} "
+                            "(analysis grid_degree)") from None
+    return InputAnalysis(outputs=results, spectra={name: spectra[name] for name in features})
 
 
 def _duplicates(values: Mapping[str, torch.Tensor]) -> dict[str, str]:
