@@ -390,12 +390,13 @@ class CheckpointSetup:
 
     def checked(self) -> list[int]:
         """The structures also analysed on the check grid: ``n_inputs`` of the selected,
-        periodic ones first (only they have every output, the stress too), then the
-        smallest (the finer grid costs more per atom than the whole rest)."""
+        the smallest first (the finer grid costs more per atom than the whole rest), and
+        periodic ones before them when the model predicts a stress (only they have it)."""
         if self.check.check_degree is None:
             return []
-        order = sorted(self.selected, key=lambda i: (not self.frames[i].pbc.all(),
-                                                     len(self.frames[i]), i))
+        stress = "non_conservative_stress" in self.adapter.targets
+        order = sorted(self.selected, key=lambda i: (
+            stress and not self.frames[i].pbc.all(), len(self.frames[i]), i))
         return self.check.checked(order)
 
     def check_context(self) -> GridContext | None:

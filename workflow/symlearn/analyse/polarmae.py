@@ -206,7 +206,10 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
         check_context = GridContext(o3_quadrature(check.check_degree), lambda_max, dtype,
                                     device)
     store, selected = _events(meta["settings"], events, settings)
-    checked = check.checked(selected) if check_context is not None else []
+    loaded = {index: store.get(index) for index in selected}
+    # the check takes the smallest events: the finer grid costs more per point
+    checked = check.checked(sorted(selected, key=lambda i: (loaded[i][0].n_points, i))
+                            ) if check_context is not None else []
     print(f"checkpoint {checkpoint} ({meta['phase']} step {meta['step']}): "
           f"{len(selected)} events of {events}; grid degree {quadrature.exactness} "
           f"({quadrature.n_rotations} copies); lambda_max {lambda_max}; "
@@ -222,7 +225,7 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     # the grid weights in the order the grid is visited (the rows of the predictions)
     visited = context.weights[context.order].cpu().numpy()
     for index in selected:
-        event, grouping = store.get(index)
+        event, grouping = loaded[index]
         info = {"event": index, "n_points": event.n_points, "n_tokens": grouping.n_tokens}
         for grid in [context, check_context] if index in checked else [context]:
             result, predicted = adapter.analyse(event, grouping, grid,
