@@ -164,3 +164,23 @@ def test_the_quadrature_error_of_a_is_the_change_of_the_rmse():
         assert row.quadrature_error == pytest.approx(abs(a[0] - a[1]), abs=1e-14)
         assert row.grid_degree == 5 and row.check_degree == 9
     assert np.isfinite(errors["accuracy_quadrature_error"]).all()
+
+
+def test_an_irrep_that_vanishes_identically_is_not_flagged():
+    """A symmetric stress's antisymmetric part is zero up to round-off on both grids: a
+    relative change of round-off is not a quadrature error worth a flag."""
+    rows = []
+    for degree, noise in ((8, 2.4e-36), (12, 5.0e-36)):
+        for lam, sigma, mse in ((0, 1, 0.04), (1, -1, noise), (2, 1, 1e-4)):
+            rows.append({"table": "errors", "structure": 0, "name": "stress",
+                         "o3_lambda": lam, "o3_sigma": sigma, "n_samples": 1,
+                         "equivariance_mse": mse / 10, "accuracy_mse": mse,
+                         "as_given_mse": mse, "reference_ms": 0.05, "grid_degree": degree})
+    rows = pd.DataFrame(rows)
+    errors, _ = checked_tables(rows[rows.grid_degree == 8], rows[rows.grid_degree == 12],
+                               "structure", QuadratureCheck(degree=8),
+                               log=lambda *a, **k: None)
+    by = errors.set_index(["o3_lambda", "o3_sigma"])
+    # relative to itself, the round-off changes by far more than the tolerance
+    assert by.loc[(1, -1), "quadrature_error"] > 0.05 * by.loc[(1, -1), "equivariance_rmse"]
+    assert not by["quadrature_flagged"].any()

@@ -216,8 +216,10 @@ def checked_tables(rows: pd.DataFrame, check_rows: pd.DataFrame | None, key: str
     spectrum = spectrum.merge(spectrum_changes.rename(columns={"name": "layer"}),
                               how="left", on=["layer", "o3_lambda", "o3_sigma"])
     tolerance = check.tolerance
-    # an RMSE far below round-off of its output's scale is not flagged for a relative change
-    floor = 1e-9 * errors["accuracy_rmse"].fillna(0.0).astype(float)
+    # an RMSE at round-off of its output's scale (an irrep that vanishes identically,
+    # like a symmetric stress's antisymmetric part) is not flagged for a relative change
+    scale = errors[["accuracy_rmse", "reference_rms"]].astype(float).max(axis=1).fillna(0.0)
+    floor = 1e-9 * scale.groupby(errors["target"]).transform("max")
     errors["quadrature_flagged"] = (
         (errors["quadrature_error"] > tolerance * errors["equivariance_rmse"] + floor)
         | (errors["accuracy_quadrature_error"] > tolerance * errors["accuracy_rmse"] + floor))
