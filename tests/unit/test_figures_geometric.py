@@ -402,7 +402,7 @@ def test_fig8_csv_is_what_is_drawn(tables):
     texts = [[t.get_text() for t in d["ax"].texts] for d in drawn]
     plt.close(fig)
     assert suptitles == [style.run_label(run, PURIFIED[run][0]) for run in PURIFIED]
-    assert costs == [f"model evaluations: offset removal {N_TRAIN * N_GRID:,} once + "
+    assert costs == [f"evaluations: offset removal {N_TRAIN * N_GRID:,} once + "
                      f"1/prediction; projection {N_GRID}/prediction"] * len(PURIFIED)
     assert labels == ["original", "biases removed", "offset removed",
                       "projected (symmetrized)", "quadrature error > tolerance"]

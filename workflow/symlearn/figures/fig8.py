@@ -159,7 +159,7 @@ def cost(rows: pd.DataFrame) -> str:
     if "projected" in per_stage.index:
         each = per_stage.loc["projected", "evaluations_per_prediction"]
         parts.append(f"projection {_count(each)}/prediction")
-    return ("model evaluations: " + "; ".join(parts) if parts
+    return ("evaluations: " + "; ".join(parts) if parts
             else "cost in model evaluations not recorded")
 
 
