@@ -191,13 +191,10 @@ def test_purification_removes_a_deliberate_bias(standard_model, tiny_pet_data):
         assert float(linear.bias.detach().abs().max()) < 1e-15
 
 
-def test_purification_leaves_an_exactly_equivariant_model_unchanged(standard_model,
-                                                                   tiny_pet_data):
-    """Readouts with no weights and only invariant biases (a constant energy, an
-    isotropic stress, no force) give an exactly equivariant PET: purification keeps
-    every bias and A stays zero."""
-    context = GridContext(o3_quadrature(5), None)
-    model = copy.deepcopy(standard_model)
+def _exactly_equivariant(model):
+    """A copy whose readouts have no weights and only invariant biases (a constant
+    energy, an isotropic stress, no force): an exactly equivariant PET."""
+    model = copy.deepcopy(model)
     with torch.no_grad():
         for target in ("energy", "non_conservative_force", "non_conservative_stress"):
             for linear in _last_layers(model, target):
@@ -207,6 +204,16 @@ def test_purification_leaves_an_exactly_equivariant_model_unchanged(standard_mod
                     linear.bias.fill_(0.7)
                 if target == "non_conservative_stress":
                     linear.bias.copy_(0.4 * torch.eye(3).reshape(-1))
+    return model
+
+
+def test_purification_leaves_an_exactly_equivariant_model_unchanged(standard_model,
+                                                                   tiny_pet_data):
+    """Readouts with no weights and only invariant biases (a constant energy, an
+    isotropic stress, no force) give an exactly equivariant PET: purification keeps
+    every bias and A stays zero."""
+    context = GridContext(o3_quadrature(5), None)
+    model = _exactly_equivariant(standard_model)
     before = {name: p.clone() for name, p in model.named_parameters()}
     a_before = _force_and_stress_a(model, tiny_pet_data, context)
     remove_covariant_biases(model, context)
@@ -264,14 +271,7 @@ def test_offset_removal_removes_a_deliberate_constant_offset(standard_model, tin
 def test_offset_removal_leaves_an_exactly_equivariant_model_unchanged(standard_model,
                                                                       tiny_pet_data):
     context = GridContext(o3_quadrature(5), None)
-    model = copy.deepcopy(standard_model)
-    with torch.no_grad():
-        for target in ("energy", "non_conservative_force", "non_conservative_stress"):
-            for linear in _last_layers(model, target):
-                linear.weight.zero_()
-                linear.bias.zero_()
-        _first_node_readout(model, "non_conservative_stress").bias.copy_(
-            0.4 * torch.eye(3).reshape(-1))
+    model = _exactly_equivariant(standard_model)
     before = {name: p.clone() for name, p in model.named_parameters()}
     _offsets(model, tiny_pet_data, context)
     for name, p in model.named_parameters():

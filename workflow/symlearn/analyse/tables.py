@@ -159,50 +159,47 @@ class QuadratureCheck:
         return list(inputs[:self.n_inputs])
 
 
-def _per_input(rows: pd.DataFrame, table: str, key: str) -> pd.DataFrame:
-    chosen = rows[rows["table"] == table]
-    return chosen.set_index([key, "name", "o3_lambda", "o3_sigma"])
+#: per table, each quadrature-error column and the per-input value it is the change of
+#: (an RMSE is compared as the square root of that input's mean square)
+CHECKED_VALUES = {
+    "errors": {"quadrature_error": ("equivariance_mse", np.sqrt),
+               "accuracy_quadrature_error": ("accuracy_mse", np.sqrt)},
+    "spectrum": {"quadrature_error": ("fraction", np.asarray),
+                 "residual_quadrature_error": ("residual", np.asarray)},
+}
 
 
-def quadrature_errors(rows: pd.DataFrame, check_rows: pd.DataFrame, key: str
+def _largest_changes(rows: pd.DataFrame, check_rows: pd.DataFrame | None, table: str,
+                     key: str) -> pd.DataFrame:
+    """Per (name, o3_lambda, o3_sigma) of ``table``, the largest change of each value of
+    CHECKED_VALUES between the two grids over the checked inputs (``key``)."""
+    index = ["name", "o3_lambda", "o3_sigma"]
+    columns = CHECKED_VALUES[table]
+    empty = pd.DataFrame({"name": pd.Series(dtype=object),
+                          "o3_lambda": pd.Series(dtype="int64"),
+                          "o3_sigma": pd.Series(dtype="int64"),
+                          **{c: pd.Series(dtype=float) for c in columns}})
+    if check_rows is None or check_rows.empty:
+        return empty
+    coarse, fine = (frame[frame["table"] == table].set_index([key, *index])
+                    for frame in (rows, check_rows))
+    if fine.empty:
+        return empty
+    fine = fine.reindex(coarse.index.intersection(fine.index))
+    here = coarse.loc[fine.index]
+    change = pd.DataFrame({
+        column: np.abs(transform(here.get(value, np.nan)) - transform(fine.get(value, np.nan)))
+        for column, (value, transform) in columns.items()}, index=fine.index)
+    return change.groupby(index, sort=False).max().reset_index()
+
+
+def quadrature_errors(rows: pd.DataFrame, check_rows: pd.DataFrame | None, key: str
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per target irrep and per layer irrep, the largest change of each value between
     the grid (``rows``) and the check grid (``check_rows``) over the checked inputs
-    (``key``: the column naming an input). RMSEs are compared per input, as the square
-    root of that input's mean square."""
-    index = ["name", "o3_lambda", "o3_sigma"]
-
-    def empty(*columns):
-        return pd.DataFrame({"name": pd.Series(dtype=object),
-                             "o3_lambda": pd.Series(dtype="int64"),
-                             "o3_sigma": pd.Series(dtype="int64"),
-                             **{c: pd.Series(dtype=float) for c in columns}})
-
-    errors = empty("quadrature_error", "accuracy_quadrature_error")
-    spectrum = empty("quadrature_error", "residual_quadrature_error")
-    if check_rows is None or check_rows.empty:
-        return errors, spectrum
-    coarse, fine = _per_input(rows, "errors", key), _per_input(check_rows, "errors", key)
-    if len(fine):
-        fine = fine.reindex(coarse.index.intersection(fine.index))
-        here = coarse.loc[fine.index]
-        change = pd.DataFrame({
-            "quadrature_error": (np.sqrt(here["equivariance_mse"])
-                                 - np.sqrt(fine["equivariance_mse"])).abs(),
-            "accuracy_quadrature_error": (np.sqrt(here.get("accuracy_mse", np.nan))
-                                          - np.sqrt(fine.get("accuracy_mse", np.nan))).abs(),
-        }, index=fine.index)
-        errors = change.groupby(index, sort=False).max().reset_index()
-    coarse, fine = _per_input(rows, "spectrum", key), _per_input(check_rows, "spectrum", key)
-    if len(fine):
-        fine = fine.reindex(coarse.index.intersection(fine.index))
-        here = coarse.loc[fine.index]
-        change = pd.DataFrame({
-            "quadrature_error": (here["fraction"] - fine["fraction"]).abs(),
-            "residual_quadrature_error": (here["residual"] - fine["residual"]).abs(),
-        }, index=fine.index)
-        spectrum = change.groupby(index, sort=False).max().reset_index()
-    return errors, spectrum
+    (``key``: the column naming an input)."""
+    return (_largest_changes(rows, check_rows, "errors", key),
+            _largest_changes(rows, check_rows, "spectrum", key))
 
 
 def checked_tables(rows: pd.DataFrame, check_rows: pd.DataFrame | None, key: str,
