@@ -8,6 +8,7 @@ here so that every figure names things the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -122,7 +123,11 @@ def log_axis(ax, which: str = "y") -> None:
     low, high = getattr(ax.dataLim, f"interval{which}")
     if low > 0 and high / low < 100:
         axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-        axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        # only 2 and 5 are labelled, whatever minor ticks the axis ends up with (a span
+        # under a decade otherwise labels 3, 4, 6, ... and the labels run together)
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)))
+            in (2, 5) else ""))
     else:
         axis.set_minor_formatter(NullFormatter())
 
