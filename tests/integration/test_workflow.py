@@ -163,6 +163,9 @@ def test_geometric_runs_and_purification(finished_run):
                                      "density_l2"}
     assert set(errors["edge_embedding"]) == {"cartesian", "solid_harmonics"}
     assert (errors["reference_rms"] > 0).all()
+    # analysis.pet.geometric_every (10): multiples of it, and the last checkpoint
+    assert set(errors["epoch"]) == {0, 4}
+    assert not (results / "analysis" / "pet" / "geo-sh2" / "epoch_2").exists()
     pseudoscalar = errors[errors["target"] == "pseudoscalar"]
     assert (pseudoscalar["o3_sigma"] == -1).all()
     spectrum = pd.read_csv(results / "analysis" / "pet" / "geometric" / "spectrum.csv")

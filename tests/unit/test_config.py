@@ -165,6 +165,23 @@ def test_default_schedule(default_config):
         default_config["pet"]["training"]["epochs"]
 
 
+def test_geometric_runs_are_analysed_every_geometric_every_epochs(default_config):
+    """The runs on the geometric targets are analysed at multiples of
+    analysis.pet.geometric_every and at their last checkpoint; null restores every
+    checkpoint; the standard runs always get every checkpoint."""
+    from symlearn.config import pet_analysed_epochs
+
+    default_config["pet"]["training"].update(epochs=25, checkpoint_every=5)
+    default_config["analysis"]["pet"]["geometric_every"] = 10
+    assert pet_analysed_epochs(default_config, "geo-sh2") == [0, 10, 20, 25]
+    assert pet_analysed_epochs(default_config, "pet-aug") == [0, 5, 10, 15, 20, 25]
+    default_config["analysis"]["pet"]["geometric_every"] = None
+    assert pet_analysed_epochs(default_config, "geo-sh2") == [0, 5, 10, 15, 20, 25]
+    default_config["analysis"]["pet"]["geometric_every"] = 0
+    with pytest.raises(ConfigError, match=r"analysis\.pet\.geometric_every"):
+        check_config(default_config)
+
+
 def test_check_config_command(default_config, tmp_path, root):
     good = root / "config" / "config.yaml"
     bad = tmp_path / "bad.yaml"

@@ -27,6 +27,7 @@ from symlearn.config import (  # noqa: E402
     cluster_cores,
     gpu_request,
     load_schema,
+    pet_analysed_epochs,
     pet_checkpoint_epochs,
     pet_grid_degree,
     pet_run_settings,
@@ -173,13 +174,17 @@ def pet_training_outputs():
 
 
 def pet_analysis_outputs():
-    """The symmetry tables of every PET run at every checkpoint."""
-    return expand(
-        f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{{table}}",
-        run=PET_RUNS,
-        epoch=PET_EPOCHS,
-        table=["errors.csv", "spectrum.csv", "structures.parquet"],
-    )
+    """The symmetry tables of every PET run at every analysed checkpoint."""
+    return [
+        path
+        for run in PET_RUNS
+        for path in expand(
+            f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{{table}}",
+            run=run,
+            epoch=pet_analysed_epochs(config, run),
+            table=["errors.csv", "spectrum.csv", "structures.parquet"],
+        )
+    ]
 
 
 def pet_run_keys(run):
@@ -201,7 +206,7 @@ def pet_checkpoint_tables(targets):
     return lambda wildcards: {
         f"{kind}_{run}_{epoch}": expand(output[kind], run=run, epoch=epoch)[0]
         for run in PET_RUNS_BY_TARGETS[targets]
-        for epoch in PET_EPOCHS
+        for epoch in pet_analysed_epochs(config, run)
         for kind in ("errors", "spectrum")
     }
 
@@ -218,7 +223,7 @@ def pet_checkpoint_entries(targets):
                 "spectrum": input[f"spectrum_{run}_{epoch}"],
             }
             for run in PET_RUNS_BY_TARGETS[targets]
-            for epoch in PET_EPOCHS
+            for epoch in pet_analysed_epochs(config, run)
         ]
     )
 

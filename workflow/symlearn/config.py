@@ -318,6 +318,19 @@ def pet_checkpoint_epochs(config: Mapping[str, Any]) -> list[int]:
     return checkpoint_epochs(training["epochs"], training["checkpoint_every"])
 
 
+def pet_analysed_epochs(config: Mapping[str, Any], run: str) -> list[int]:
+    """The checkpoint epochs of one PET run that the analysis reads: every checkpoint,
+    except for the runs on the geometric targets when ``analysis.pet.geometric_every``
+    is set: their checkpoints at multiples of it, and the last (their degree-12 grid
+    makes each analysis the cost of the default run; fig6 (a) and fig7 follow the test
+    error at these epochs, fig6 (b) reads the last)."""
+    epochs = pet_checkpoint_epochs(config)
+    every = config["analysis"]["pet"].get("geometric_every")
+    if every is None or pet_run_settings(config, run)["targets"] != "geometric":
+        return epochs
+    return [epoch for epoch in epochs if epoch % int(every) == 0 or epoch == epochs[-1]]
+
+
 def polarmae_runs(config: Mapping[str, Any]) -> list[str]:
     """Names of the PoLAr-MAE runs (a run set to null is switched off)."""
     return [run for run, spec in config["polarmae"]["runs"].items() if spec is not None]
