@@ -81,10 +81,10 @@ def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
 
 # what depends on the analysis tables: their collection, the PET figures, table1
 DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1,
-              "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1}
+              "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1, "claims": 1}
 # ... and on the PoLAr-MAE ones
 POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "table1": 1,
-                       "all": 1}
+                       "claims": 1, "all": 1}
 
 
 def _job_counts(output: str) -> dict[str, int]:
@@ -256,6 +256,17 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     assert (polarmae["status"] == "computed").all()
     fig5 = pd.read_csv(figures / "fig5.csv")
     assert set(fig5["run"]) == set(POLARMAE_RUNS)
+    # every finding gets a verdict; the tiny configuration has every run it needs, so
+    # none is "not run" but the stress ones (the test split may hold no cell) and 8 (one
+    # event may lack a branching point)
+    findings = pd.read_csv(figures / "claims.csv")
+    verdicts = findings.drop_duplicates("claim").set_index("claim")["verdict"]
+    assert list(verdicts.index) == list(range(1, 9))
+    assert set(verdicts) <= {"reproduced", "not reproduced", "not run"}
+    assert (verdicts[[2, 3, 4, 5, 6]] != "not run").all(), verdicts
+    judged = findings.dropna(subset=["value"])
+    assert judged["holds"].isin([True, False]).all() and judged["run"].notna().all()
+    assert "Verdicts:" in (figures / "claims.md").read_text()
     config = yaml.safe_load((directory / "results" / "provenance" / "config.yaml").read_text())
     assert config["analysis"]["pet"]["n_structures"] == 2
 
@@ -282,6 +293,7 @@ def test_report_holds_every_figure_with_its_caption(finished_run):
     html = report.read_text()
     for text in ("fig1: the O(3) quadrature", "fig2: what PET learned", "fig4", "fig5",
                  "fig3: PET training dynamics", "table1: the paper", "fig2.png",
+                 "claims: the paper's findings",
                  "software.csv", "analysis: 2 test structures", "metatrain"):
         assert text in html, text
 

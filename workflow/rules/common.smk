@@ -441,7 +441,21 @@ def table1_inputs(wildcards):
     return inputs
 
 
-def table1_arguments(wildcards, input):
+def claims_inputs(wildcards):
+    """The tables the findings are judged on (the geometric runs' errors where there are
+    such runs; a finding whose table is absent is "not run")."""
+    inputs = {
+        "errors": rules.collect_pet_analysis.output.errors,
+        "spectrum": rules.collect_pet_analysis.output.spectrum,
+        "purification": rules.collect_purification.output[0],
+        "instability": rules.collect_polarmae_analysis.output.instability,
+    }
+    if PET_RUNS_BY_TARGETS["geometric"]:
+        inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors
+    return inputs
+
+
+def table_input_arguments(wildcards, input):
     """The --input flags of the figure command, one per input table."""
     return " ".join(f"--input {name}={path}" for name, path in input.items())
 

@@ -199,10 +199,34 @@ rule table1:
         md=f"{FIGURES}/table1.md",
     params:
         prefix=output_prefix,
-        inputs=table1_arguments,
+        inputs=table_input_arguments,
     log:
         f"{RESULTS}/logs/figures/table1.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure table1 {params.inputs} --out {params.prefix} > {log} 2>&1"
+
+
+rule claims:
+    message:
+        "claims: each finding of the paper, with a verdict computed from the analysis tables"
+    input:
+        unpack(claims_inputs),
+    output:
+        csv=report(
+            f"{FIGURES}/claims.csv",
+            caption="../report/claims.rst",
+            category="Summary",
+            labels={"table": "claims"},
+        ),
+        md=f"{FIGURES}/claims.md",
+    params:
+        prefix=output_prefix,
+        inputs=table_input_arguments,
+    log:
+        f"{RESULTS}/logs/figures/claims.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure claims {params.inputs} --out {params.prefix} > {log} 2>&1"

@@ -3,7 +3,7 @@
 One module per figure: ``INPUTS`` names the tables it reads and their columns,
 ``data(**tables, **options)`` builds the table of exactly what is plotted and
 ``plot(table)`` draws it; :func:`build` reads the inputs and writes ``prefix``.pdf,
-.png and .csv. A table module (``table1``) has its own ``build``. ``style`` holds the
+.png and .csv. A table module (``table1``, ``claims``) has its own ``build``. ``style`` holds the
 shared look.
 """
 
@@ -13,12 +13,14 @@ import importlib
 
 #: the figures this package draws (one module each): .pdf, .png and .csv
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8")
-#: the tables it writes (one module each): .csv and .md
-TABLES = ("table1",)
+#: the tables it writes (one module each): .csv and .md; claims: the paper's findings,
+#: each with a computed verdict
+TABLES = ("table1", "claims")
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:
-    """Build one figure or table (``fig1`` ... ``fig8``, ``table1``) from its input tables."""
+    """Build one figure or table (``fig1`` ... ``fig8``, ``table1``, ``claims``) from its
+    input tables."""
     from . import style
     from .tables import FigureError, read_table
 

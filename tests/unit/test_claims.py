@@ -1,0 +1,225 @@
+"""The findings table (symlearn.figures.claims): each verdict made to come out each way
+from fixture tables, a finding whose inputs are missing is "not run", and the files
+are written."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from symlearn.figures import build, claims
+from symlearn.figures.claims import NOT_REPRODUCED, NOT_RUN, REPRODUCED
+
+STRESS_PARTS = [(0, 1), (1, -1), (2, 1)]
+
+
+def errors_table(a_aug=0.02, a_plain=0.2, rmse=0.1, error=0.0, plain=True) -> pd.DataFrame:
+    """A PET errors table: pet-aug (and pet-noaug) at epochs 0 and 30, energy, forces and
+    the stress's three parts (the antisymmetric one vanishing, as it does)."""
+    rows = []
+    runs = [("pet-aug", "o3", a_aug)] + ([("pet-noaug", "none", a_plain)] if plain else [])
+    for run, augmentation, a in runs:
+        for epoch in (0, 30):
+            parts = [("energy", 0, 1), ("non_conservative_force", 1, 1)]
+            parts += [("non_conservative_stress", lam, sigma) for lam, sigma in STRESS_PARTS]
+            for target, lam, sigma in parts:
+                zero = lam == 1 and "stress" in target
+                rows.append(dict(
+                    run=run, augmentation=augmentation, epoch=epoch, target=target,
+                    o3_lambda=lam, o3_sigma=sigma, rmse_as_given=0.0 if zero else rmse,
+                    equivariance_rmse=1e-18 if zero else a, n_samples=8,
+                    reference_rms=0.0 if zero else 1.0,
+                    quadrature_error=0.0 if zero else error, grid_degree=8,
+                    check_degree=12, quadrature_flagged=False))
+    return pd.DataFrame(rows)
+
+
+def spectrum_table(low=0.9, odd=0.01, force_start=0.1, force_end=0.6, error=0.0):
+    """A PET spectrum: one internal layer (fractions: ``low`` at lambda <= 2 split over
+    sigma, the rest at lambda = 4) and the force output, at epochs 0 and 30."""
+    rows = []
+    for epoch in (0, 30):
+        fractions = {(0, 1): low - odd, (0, -1): odd, (4, 1): 1 - low}
+        force = force_start if epoch == 0 else force_end
+        for layer, values in (("feature", fractions),
+                              ("non_conservative_force", {(1, 1): force, (0, 1): 1 - force})):
+            for (lam, sigma), fraction in values.items():
+                rows.append(dict(run="pet-aug", augmentation="o3", epoch=epoch, layer=layer,
+                                 o3_lambda=lam, o3_sigma=sigma, fraction=fraction,
+                                 residual=0.0, quadrature_error=error,
+                                 residual_quadrature_error=0.0, grid_degree=8,
+                                 check_degree=12, quadrature_flagged=False))
+    return pd.DataFrame(rows)
+
+
+def geometric_table(cartesian=0.9, harmonics=(0.6, 0.3), density=(0.8, 0.2)):
+    """Relative test RMSEs (reference RMS 1) of the pseudoscalar and density_l8 at the
+    last epoch: Cartesian, then solid harmonics L = 2 and L = 8."""
+    runs = [("geo-cartesian", "cartesian", None, cartesian, density[0]),
+            ("geo-sh2", "solid_harmonics", 2, harmonics[0], 0.7),
+            ("geo-sh8", "solid_harmonics", 8, harmonics[1], density[1])]
+    rows = []
+    for run, kind, lmax, pseudo, high in runs:
+        for target, lam, sigma, value in (("pseudoscalar", 0, -1, pseudo),
+                                          ("density_l8", 8, 1, high)):
+            rows.append(dict(run=run, augmentation="o3", edge_embedding=kind, edge_lmax=lmax,
+                             epoch=30, target=target, o3_lambda=lam, o3_sigma=sigma,
+                             rmse_as_given=value, equivariance_rmse=0.01, n_samples=4,
+                             quadrature_error=0.0, grid_degree=12, check_degree=16,
+                             quadrature_flagged=False, reference_rms=1.0))
+    return pd.DataFrame(rows)
+
+
+def purification_table(a_after=0.4, rmse_after=1.05, error=0.0):
+    """The stress of pet-aug before (A 1, RMSE 1) and with the readout offset removed."""
+    rows = []
+    for stage, a, rmse in (("original", 1.0, 1.0), ("offset_removed", a_after, rmse_after)):
+        for lam, sigma in STRESS_PARTS:
+            zero = lam == 1
+            rows.append(dict(run="pet-aug", augmentation="o3", edge_embedding="cartesian",
+                             edge_lmax=None, epoch=30, target="non_conservative_stress",
+                             o3_lambda=lam, o3_sigma=sigma, stage=stage,
+                             rmse_as_given=0.0 if zero else rmse,
+                             equivariance_rmse=0.0 if zero else a, n_samples=8,
+                             quadrature_error=error, grid_degree=8, check_degree=12,
+                             quadrature_flagged=False, equivariance_estimate="quadrature",
+                             setup_evaluations=0, evaluations_per_prediction=1))
+    return pd.DataFrame(rows)
+
+
+def instability_table(branching=0.3, segment=0.1):
+    rows = []
+    for step, scale in ((0, 1.0), (240, 1.0)):
+        for group, value in (("branching", branching), ("track segment", segment)):
+            rows.append(dict(run="polarmae-o3", augmentation="o3", phase="finetune", step=step,
+                             grouping="location", group=group, n_points=100,
+                             instability=value * scale, unstable_fraction=0.5,
+                             equivariance_rmse=0.01, accuracy=0.9))
+    return pd.DataFrame(rows)
+
+
+def verdict(check, **tables):
+    return check(**tables).verdict
+
+
+def test_small_equivariance_error_each_way():
+    check = claims.small_equivariance_error
+    assert verdict(check, errors=errors_table(a_aug=0.02, rmse=0.1)) == REPRODUCED
+    assert verdict(check, errors=errors_table(a_aug=0.06, rmse=0.1)) == NOT_REPRODUCED
+    # 0.45 < 0.5, but not by more than its quadrature error (0.01 / 0.1 = 0.1)
+    assert verdict(check, errors=errors_table(a_aug=0.045, rmse=0.1, error=0.01)) == \
+        NOT_REPRODUCED
+    assert verdict(check, errors=None) == NOT_RUN
+    plain_only = errors_table()
+    plain_only = plain_only[plain_only["augmentation"] == "none"]
+    result = check(errors=plain_only)
+    assert result.verdict == NOT_RUN and "O(3) augmentation" in result.reason
+
+
+def test_whole_output_pools_parts_by_their_components():
+    parts = pd.DataFrame(dict(o3_lambda=[0, 2], rmse_as_given=[1.0, 2.0],
+                              equivariance_rmse=[3.0, 0.0], quadrature_error=[0.0, 0.0]))
+    as_given, a, error = claims.whole_output(parts)
+    assert as_given == pytest.approx(math.sqrt((1 + 5 * 4) / 6))
+    assert a == pytest.approx(math.sqrt(9 / 6)) and error == 0.0
+
+
+def test_augmentation_helps_each_way():
+    check = claims.augmentation_helps
+    assert verdict(check, errors=errors_table(a_aug=0.02, a_plain=0.2)) == REPRODUCED
+    assert verdict(check, errors=errors_table(a_aug=0.3, a_plain=0.2)) == NOT_REPRODUCED
+    # the gap (0.01) is within the two quadrature errors (2 x 0.01)
+    assert verdict(check, errors=errors_table(a_aug=0.19, a_plain=0.2, error=0.01)) == \
+        NOT_REPRODUCED
+    assert verdict(check, errors=errors_table(plain=False)) == NOT_RUN
+    # the vanishing antisymmetric stress part is not judged
+    parts = {e.part for e in check(errors=errors_table()).evidence}
+    assert not any("(1,-1)" in part for part in parts)
+
+
+def test_low_lambda_features_each_way():
+    check = claims.low_lambda_features
+    assert verdict(check, spectrum=spectrum_table(low=0.9, odd=0.01)) == REPRODUCED
+    assert verdict(check, spectrum=spectrum_table(low=0.4)) == NOT_REPRODUCED
+    assert verdict(check, spectrum=spectrum_table(low=0.9, odd=0.6)) == NOT_REPRODUCED
+    # outputs are not internal layers: the force output's fractions are not judged
+    layers = {e.part for e in check(spectrum=spectrum_table()).evidence}
+    assert layers == {"feature (a)", "feature (b)"}
+    assert verdict(check, spectrum=None) == NOT_RUN
+
+
+def test_force_gains_vector_character_each_way():
+    check = claims.force_gains_vector_character
+    assert verdict(check, spectrum=spectrum_table(force_start=0.1, force_end=0.6)) == REPRODUCED
+    assert verdict(check, spectrum=spectrum_table(force_start=0.1, force_end=0.25)) == \
+        NOT_REPRODUCED
+    # a gain of 0.25 with 0.05 of quadrature error on each end is not 0.2 for sure
+    assert verdict(check, spectrum=spectrum_table(force_start=0.1, force_end=0.35,
+                                                  error=0.05)) == NOT_REPRODUCED
+    table = spectrum_table()
+    assert verdict(check, spectrum=table[table["epoch"] == 30]) == NOT_RUN
+
+
+def test_geometric_findings_each_way():
+    five, six = claims.pseudoscalar_needs_harmonics, claims.high_lambda_needs_high_order
+    assert verdict(five, geometric_errors=geometric_table()) == REPRODUCED
+    # the Cartesian run learned it (0.4 < 0.5)
+    assert verdict(five, geometric_errors=geometric_table(cartesian=0.4)) == NOT_REPRODUCED
+    # the best harmonics run is not twice as good
+    assert verdict(five, geometric_errors=geometric_table(harmonics=(0.6, 0.5))) == \
+        NOT_REPRODUCED
+    assert verdict(six, geometric_errors=geometric_table(density=(0.8, 0.2))) == REPRODUCED
+    # the highest-L run (L = 8), not the best one, is compared
+    assert verdict(six, geometric_errors=geometric_table(density=(0.8, 0.5))) == NOT_REPRODUCED
+    cartesian_only = geometric_table()
+    cartesian_only = cartesian_only[cartesian_only["edge_embedding"] == "cartesian"]
+    assert verdict(five, geometric_errors=cartesian_only) == NOT_RUN
+    assert verdict(six, geometric_errors=None) == NOT_RUN
+
+
+def test_purification_each_way():
+    check = claims.purification_halves_stress
+    assert verdict(check, purification=purification_table(0.4, 1.05)) == REPRODUCED
+    assert verdict(check, purification=purification_table(0.6, 1.1)) == REPRODUCED  # <=
+    assert verdict(check, purification=purification_table(0.8, 1.0)) == NOT_REPRODUCED
+    assert verdict(check, purification=purification_table(0.4, 1.3)) == NOT_REPRODUCED
+    assert verdict(check, purification=purification_table(0.55, 1.0, error=0.1)) == \
+        NOT_REPRODUCED
+    table = purification_table()
+    assert verdict(check, purification=table[table["stage"] == "original"]) == NOT_RUN
+
+
+def test_branching_points_each_way():
+    check = claims.branching_points_less_stable
+    assert verdict(check, instability=instability_table(0.3, 0.1)) == REPRODUCED
+    assert verdict(check, instability=instability_table(0.1, 0.3)) == NOT_REPRODUCED
+    table = instability_table()
+    result = check(instability=table[table["group"] == "branching"])
+    assert result.verdict == NOT_RUN and "track segments" in result.reason
+
+
+def test_every_finding_is_not_run_without_tables():
+    table = claims.data(errors=None, spectrum=None, geometric_errors=None,
+                        purification=None, instability=None)
+    assert table["claim"].tolist() == list(range(1, 9))
+    assert (table["verdict"] == NOT_RUN).all() and table["reason"].str.len().gt(0).all()
+
+
+def test_build_writes_both_files(tmp_path):
+    inputs = {}
+    for name, table in (("errors", errors_table()), ("spectrum", spectrum_table()),
+                        ("purification", purification_table()),
+                        ("instability", instability_table())):
+        inputs[name] = tmp_path / f"{name}.csv"
+        table.to_csv(inputs[name], index=False)
+    paths = build("claims", inputs, tmp_path / "claims")
+    table = pd.read_csv(paths["csv"])
+    verdicts = table.drop_duplicates("claim").set_index("claim")["verdict"]
+    assert verdicts.to_dict() == {1: REPRODUCED, 2: REPRODUCED, 3: REPRODUCED,
+                                  4: REPRODUCED, 5: NOT_RUN, 6: NOT_RUN, 7: REPRODUCED,
+                                  8: REPRODUCED}
+    text = (tmp_path / "claims.md").read_text()
+    assert "Verdicts: 6 reproduced, 0 not reproduced, 2 not run" in text
+    assert "no run trained on the geometric targets" in text
