@@ -114,20 +114,23 @@ def panel_label(fig, letter: str) -> None:
 
 
 def log_axis(ax, which: str = "y") -> None:
-    """A log ``which`` (x or y) axis labelled in plain numbers, with 2 and 5 labelled
-    when the data span less than two decades (so that every panel has several labelled
-    ticks)."""
+    """A log ``which`` (x or y) axis labelled in plain numbers, its minor ticks at 2 and
+    5, labelled when the data span less than two decades, so that every panel has
+    several labelled ticks: both under one decade, 5 alone from one to two decades
+    (where 2 and 5 would crowd a short panel)."""
     axis = ax.yaxis if which == "y" else ax.xaxis
     getattr(ax, f"set_{which}scale")("log")
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     low, high = getattr(ax.dataLim, f"interval{which}")
+    # minor ticks at 2 and 5 only: all eight per decade crowd a short panel into a bar
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
     if low > 0 and high / low < 100:
-        axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-        # only 2 and 5 are labelled, whatever minor ticks the axis ends up with (a span
+        labelled = (2, 5) if high / low < 10 else (5,)
+        # only these are labelled, whatever minor ticks the axis ends up with (a span
         # under a decade otherwise labels 3, 4, 6, ... and the labels run together)
         axis.set_minor_formatter(FuncFormatter(
             lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)))
-            in (2, 5) else ""))
+            in labelled else ""))
     else:
         axis.set_minor_formatter(NullFormatter())
 
