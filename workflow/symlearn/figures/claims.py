@@ -39,6 +39,7 @@ from .tables import (
     informative_parts,
     read_table,
     run_order,
+    whole_output,
 )
 from .tables import PURIFICATION as PURIFICATION_COLUMNS
 
@@ -118,21 +119,6 @@ def judged_parts(errors: pd.DataFrame) -> pd.DataFrame:
     scale (the antisymmetric part of the symmetric stress) are left out."""
     scale = errors.groupby("target")["reference_rms"].transform("max")
     return errors[errors["reference_rms"] > ROUND_OFF * scale]
-
-
-def whole_output(parts: pd.DataFrame) -> tuple[float, float, float]:
-    """(test RMSE as given, equivariance RMSE, its quadrature error) of a whole output
-    from its irrep parts, per component (each part weighted by its 2 lambda + 1
-    components: the parts are orthonormal, so squared errors add). The error is how far
-    the whole moves when every part moves by its own quadrature error."""
-    weights = (2 * parts["o3_lambda"] + 1).to_numpy(float)
-    total = weights.sum()
-    as_given = math.sqrt(np.sum(weights * parts["rmse_as_given"] ** 2) / total)
-    a = parts["equivariance_rmse"].to_numpy(float)
-    error = np.nan_to_num(parts["quadrature_error"].to_numpy(float))
-    equivariance = math.sqrt(np.sum(weights * a**2) / total)
-    moved = math.sqrt(np.sum(weights * (a + error) ** 2) / total)
-    return as_given, equivariance, moved - equivariance
 
 
 def _runs_with(table: pd.DataFrame, augmentation: str) -> list[str]:

@@ -39,6 +39,7 @@ from .tables import (
     informative_parts,
     read_table,
     run_order,
+    whole_output,
 )
 from .tables import PURIFICATION as PURIFICATION_COLUMNS
 
@@ -91,12 +92,9 @@ COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augme
 
 def whole_target(rows: pd.DataFrame) -> tuple[float, float, int]:
     """Test RMSE (as given) and equivariance RMSE of a whole output from its irrep
-    parts: per component, each part weighted by its 2 lambda + 1 components (the parts
-    are orthonormal, so squared errors add)."""
-    weights = (2 * rows["o3_lambda"] + 1).to_numpy(float)
-    accuracy = np.sqrt(np.sum(weights * rows["rmse_as_given"] ** 2) / weights.sum())
-    equivariance = np.sqrt(np.sum(weights * rows["equivariance_rmse"] ** 2) / weights.sum())
-    return float(accuracy), float(equivariance), int(rows["n_samples"].max())
+    parts (:func:`tables.whole_output`), and the samples they are over."""
+    accuracy, equivariance, _ = whole_output(rows)
+    return accuracy, equivariance, int(rows["n_samples"].max())
 
 
 def describe(config: Mapping[str, Any]) -> str:

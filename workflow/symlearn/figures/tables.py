@@ -8,6 +8,7 @@ optimiser steps done within the pre-training or the fine-tuning phase.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -200,3 +201,18 @@ def long_errors(errors: pd.DataFrame) -> pd.DataFrame:
 def augmentations(table: pd.DataFrame) -> dict[str, str]:
     """run -> augmentation."""
     return dict(zip(table["run"], table["augmentation"], strict=False))
+
+
+def whole_output(parts: pd.DataFrame) -> tuple[float, float, float]:
+    """(test RMSE as given, equivariance RMSE, its quadrature error) of a whole output
+    from its irrep parts, per component (each part weighted by its 2 lambda + 1
+    components: the parts are orthonormal, so squared errors add). The error is how far
+    the whole moves when every part moves by its own quadrature error."""
+    weights = (2 * parts["o3_lambda"] + 1).to_numpy(float)
+    total = weights.sum()
+    as_given = math.sqrt(np.sum(weights * parts["rmse_as_given"] ** 2) / total)
+    a = parts["equivariance_rmse"].to_numpy(float)
+    error = np.nan_to_num(parts["quadrature_error"].to_numpy(float))
+    equivariance = math.sqrt(np.sum(weights * a**2) / total)
+    moved = math.sqrt(np.sum(weights * (a + error) ** 2) / total)
+    return as_given, equivariance, moved - equivariance
