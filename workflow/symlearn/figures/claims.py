@@ -43,8 +43,8 @@ from .tables import (
 )
 from .tables import PURIFICATION as PURIFICATION_COLUMNS
 
-INPUTS = {"errors": ERRORS + ["reference_rms", "quadrature_error"],
-          "spectrum": SPECTRUM + ["quadrature_error"],
+INPUTS = {"errors": ERRORS,
+          "spectrum": SPECTRUM,
           "geometric_errors": GEOMETRIC_ERRORS,
           "purification": PURIFICATION_COLUMNS,
           "instability": INSTABILITY}
@@ -55,9 +55,6 @@ REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
 #: the standard outputs, as the analysis names them
 ENERGY, FORCES, STRESS = "energy", "non_conservative_force", "non_conservative_stress"
 OUTPUTS = (ENERGY, FORCES, STRESS)
-#: an output part whose reference RMS is at most this times its output's largest is at
-#: round-off (the antisymmetric part of a symmetric stress): it is not judged
-ROUND_OFF = 1e-9
 #: the purification stage compared with the original (the readout offset removed)
 PURIFIED = "offset_removed"
 COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "part", "run", "checkpoint",
@@ -114,13 +111,6 @@ def _epoch(value) -> str:
     return f"epoch {int(value)}"
 
 
-def judged_parts(errors: pd.DataFrame) -> pd.DataFrame:
-    """The output parts that carry a reference: parts at round-off of their output's
-    scale (the antisymmetric part of the symmetric stress) are left out."""
-    scale = errors.groupby("target")["reference_rms"].transform("max")
-    return errors[errors["reference_rms"] > ROUND_OFF * scale]
-
-
 def _runs_with(table: pd.DataFrame, augmentation: str) -> list[str]:
     kind = augmentations(table)
     return [run for run in run_order(table) if kind[run] == augmentation]
@@ -134,7 +124,7 @@ def small_equivariance_error(errors: pd.DataFrame | None, **_) -> Verdict:
     runs = _runs_with(errors, "o3")
     if not runs:
         return _not_run("no PET run trained with O(3) augmentation")
-    final = judged_parts(final_checkpoint(errors))
+    final = informative_parts(final_checkpoint(errors))
     verdict = Verdict()
     for run in runs:
         for target in OUTPUTS:
@@ -159,7 +149,7 @@ def augmentation_helps(errors: pd.DataFrame | None, **_) -> Verdict:
     if not augmented or not plain:
         return _not_run("needs a PET run with O(3) augmentation and one without; runs: "
                         + ", ".join(f"{r} ({a})" for r, a in augmentations(errors).items()))
-    final = judged_parts(final_checkpoint(errors))
+    final = informative_parts(final_checkpoint(errors))
     verdict = Verdict()
     for run in augmented:
         for other in plain:
