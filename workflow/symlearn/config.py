@@ -238,7 +238,28 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
                           "add them to analysis.pet.layers")
     return (errors + data_source_errors(config) + polarmae_errors(config)
-            + resource_errors(config))
+            + resource_errors(config) + required_run_errors(config))
+
+
+def required_run_errors(config: Mapping[str, Any]) -> list[str]:
+    """The runs that ``required_runs`` names (a layered configuration file such as
+    config/findings.yaml needs them) are all defined, each missing one named."""
+    required = config.get("required_runs") or {}
+    defined = {
+        "pet": ("pet.runs", pet_runs(config)),
+        "polarmae": ("polarmae.runs", polarmae_runs(config)),
+        "purification": ("analysis.purification.runs",
+                         list(config["analysis"]["purification"]["runs"])),
+    }
+    errors = []
+    for kind, (where, runs) in defined.items():
+        missing = [run for run in required.get(kind, []) if run not in runs]
+        if missing:
+            errors.append(
+                f"required_runs.{kind}: {', '.join(missing)} missing from {where} "
+                f"({', '.join(runs) or 'none'}); the layered configuration file that sets "
+                "required_runs is judged on these runs: define them, or drop that file")
+    return errors
 
 
 def data_source_errors(config: Mapping[str, Any]) -> list[str]:
