@@ -223,3 +223,31 @@ def test_build_writes_both_files(tmp_path):
     text = (tmp_path / "claims.md").read_text()
     assert "Verdicts: 6 reproduced, 0 not reproduced, 2 not run" in text
     assert "no run trained on the geometric targets" in text
+
+
+def test_side_by_side_shows_each_verdict_with_the_number_it_turned_on(tmp_path, root):
+    small = claims.data(errors=errors_table(a_aug=0.02, rmse=0.1), spectrum=None,
+                        geometric_errors=None, purification=None, instability=None)
+    large = claims.data(errors=errors_table(a_aug=0.06, rmse=0.1), spectrum=None,
+                        geometric_errors=geometric_table(), purification=None,
+                        instability=None)
+    lines = claims.side_by_side({"default": small, "findings": large}).splitlines()
+    assert lines[0] == "| # | finding | default | findings |"
+    assert len(lines) == 2 + 8
+    row1 = lines[2].split(" | ")
+    assert row1[2].startswith("**reproduced**: ") and row1[3].startswith(
+        "**not reproduced**: 0.6 (")  # 0.06 / 0.1, the failing number
+    row6 = lines[7].split(" | ")
+    assert row6[2].startswith("**not run**: no run trained on the geometric targets")
+    assert row6[3].startswith("**reproduced**: ")
+    # the command reads claims.csv files and names a bad argument
+    import subprocess
+    import sys
+    path = tmp_path / "claims.csv"
+    large.to_csv(path, index=False)
+    done = subprocess.run([sys.executable, "-m", "symlearn", "compare-claims",
+                           f"findings={path}", "bad"], capture_output=True, text=True)
+    assert done.returncode == 2 and "'bad': expected NAME=CLAIMS_CSV" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "symlearn", "compare-claims",
+                           f"findings={path}"], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[7].startswith("| 6 |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -279,3 +280,43 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     write_text_atomic(tmp_path / "table.csv", "a\n")
     assert mask != 0o177  # else a private temporary file would pass unnoticed
     assert (tmp_path / "table.csv").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_findings_configuration_is_valid_and_names_its_runs():
+    """config/findings.yaml over the default passes, and lists the runs its claims read."""
+    from project import configuration
+
+    config = configuration("findings.yaml")
+    check_config(config)
+    required = config["required_runs"]
+    assert set(required["pet"]) == set(pet_runs(config))
+    assert required["purification"] == config["analysis"]["purification"]["runs"]
+
+
+@pytest.mark.parametrize(("where", "drop", "named"), [
+    ("pet", ["geo-sh8"], "required_runs.pet: geo-sh8 missing from pet.runs"),
+    ("pet", ["geo-sh4", "pet-noaug"],
+     "required_runs.pet: pet-noaug, geo-sh4 missing from pet.runs"),
+    ("polarmae", ["polarmae-o3"],
+     "required_runs.polarmae: polarmae-o3 missing from polarmae.runs"),
+])
+def test_findings_over_a_configuration_lacking_its_runs_names_them(where, drop, named):
+    from project import configuration
+
+    config = configuration("findings.yaml")
+    for run in drop:
+        config[where]["runs"][run] = None
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        check_config(config)
+
+
+def test_required_purification_runs_are_checked(default_config):
+    default_config["required_runs"] = {"purification": ["pet-noaug"]}
+    with pytest.raises(ConfigError, match=re.escape(
+            "required_runs.purification: pet-noaug missing from analysis.purification.runs "
+            "(pet-aug)")):
+        check_config(default_config)
+    default_config["required_runs"] = {"pets": ["pet-aug"]}
+    with pytest.raises(ConfigError, match=re.escape(
+            "unknown key required_runs.pets (allowed here: pet, polarmae, purification)")):
+        check_config(default_config)

@@ -208,6 +208,19 @@ def _provenance(args: argparse.Namespace) -> None:
     write(args.config, args.config_out, args.software_out)
 
 
+def _compare_claims(args: argparse.Namespace) -> None:
+    from .figures.claims import COLUMNS, side_by_side
+    from .figures.tables import FigureError, read_table
+
+    tables = {}
+    for item in args.claims:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise FigureError(f"{item!r}: expected NAME=CLAIMS_CSV")
+        tables[name] = read_table(path, COLUMNS)
+    print(side_by_side(tables), end="")
+
+
 def _check_config(args: argparse.Namespace) -> None:
     import yaml
 
@@ -408,6 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-out", required=True)
     p.add_argument("--software-out", required=True)
     p.set_defaults(func=_provenance)
+
+    p = commands.add_parser(
+        "compare-claims",
+        help="the verdicts of several runs' claims.csv side by side, as a Markdown table")
+    p.add_argument("claims", nargs="+", metavar="NAME=CLAIMS_CSV",
+                   help="a column name and the claims.csv it shows, e.g. "
+                        "default=results/figures/claims.csv")
+    p.set_defaults(func=_compare_claims)
 
     p = commands.add_parser("check-config", help="validate configuration files")
     p.add_argument("configfile", nargs="+",

@@ -19,7 +19,7 @@ instability have none), the threshold, the run and the checkpoint.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -456,6 +456,47 @@ def markdown(table: pd.DataFrame) -> str:
         judged = first["reason"] if first["verdict"] == NOT_RUN else _judged(group)
         lines.append(f"| {number} | {first['finding']} | {first['criterion']} | "
                      f"**{first['verdict']}** | {judged} |")
+    return "\n".join(lines) + "\n"
+
+
+def _deciding(group: pd.DataFrame) -> str:
+    """The number a verdict turned on: the first that fails, else the closest to its
+    threshold, with its part, run and checkpoint."""
+    rows = group.dropna(subset=["value"])
+    if rows.empty:
+        return group.iloc[0]["reason"] if isinstance(group.iloc[0]["reason"], str) else ""
+    failing = rows[~rows["holds"].astype(bool)]
+    if not failing.empty:
+        row = failing.iloc[0]
+    else:
+        margin = (rows["value"] - rows["threshold"]).abs() / rows["threshold"].abs().clip(
+            lower=1e-300)
+        row = rows.loc[margin.idxmin()]
+    return f"{_number(row['value'])} ({row['part']}, {row['run']}, {row['checkpoint']})"
+
+
+def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
+    """One Markdown table of the verdicts of several runs' claims.csv, one column per
+    run (named by the keys), each verdict with the number it turned on; the README's
+    table of the default against config/findings.yaml is this function's output."""
+    if not tables:
+        raise ValueError("no claims tables to compare")
+    names = list(tables)
+    findings = {}
+    for table in tables.values():
+        for number, group in table.groupby("claim", sort=True):
+            findings.setdefault(int(number), group.iloc[0]["finding"])
+    lines = ["| # | finding | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for number in sorted(findings):
+        cells = []
+        for name in names:
+            group = tables[name][tables[name]["claim"] == number]
+            if group.empty:
+                cells.append("absent")
+            else:
+                cells.append(f"**{group.iloc[0]['verdict']}**: {_deciding(group)}")
+        lines.append(f"| {number} | {findings[number]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
