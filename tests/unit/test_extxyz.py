@@ -133,3 +133,41 @@ def test_missing_and_empty_files(tmp_path):
         with pytest.raises(DataError, match="contains no frames"):
             write_training_view(tmp_path / "empty.xyz", tmp_path / "out.xyz", **kwargs)
     assert not (tmp_path / "out.xyz").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("positions", np.nan, r"frame 1: atom 2 has a non-finite position \[nan, nan, nan\]"),
+    ("positions", np.inf, r"frame 1: atom 2 has a non-finite position \[inf, inf, inf\]"),
+    ("cell", np.nan, r"frame 1: the cell has non-finite entries"),
+    ("forces", np.nan, r"frame 1: 'forces' contains non-finite values"),
+    ("stress", np.inf, r"frame 1: 'stress' contains non-finite values"),
+    ("energy", np.nan, r"frame 1: 'energy' is not finite \(nan\)"),
+])
+def test_non_finite_values_name_file_frame_and_field(tmp_path, field, value, message):
+    """Every reader refuses a NaN or infinity in the geometry or the labels, naming
+    the file, the frame and the field, and writes nothing."""
+    from symlearn.data.extxyz import iter_frames
+
+    crystal = _frames()[0]
+    frames = [crystal, crystal.copy()]
+    frames[1].info = dict(crystal.info)
+    bad = frames[1]
+    if field == "positions":
+        bad.positions[2] = value
+    elif field == "cell":
+        bad.cell[0, 0] = value
+    elif field == "forces":
+        bad.arrays["forces"][1, 0] = value
+    elif field == "stress":
+        bad.info["stress"] = np.diag([0.1, value, 0.3])
+    else:
+        bad.info["energy"] = value
+    write_frames(frames, tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+        write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    assert not (tmp_path / "out.xyz").exists()
+    if field in ("positions", "cell"):
+        with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+            read_frames(tmp_path / "in.xyz")
+        with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+            list(iter_frames(tmp_path / "in.xyz"))

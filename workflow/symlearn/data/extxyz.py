@@ -42,8 +42,25 @@ class Labels:
     stress: np.ndarray | None  # 3x3, None for frames without a stress
 
 
+def check_geometry(atoms: Atoms, path: str | os.PathLike, index: int) -> Atoms:
+    """A frame whose positions or cell hold a NaN or an infinity raises, naming the
+    file, the frame, the atom and the field: neighbour lists, targets and models would
+    otherwise carry it on silently (or fail far away, naming neither)."""
+    positions = atoms.positions
+    if not np.all(np.isfinite(positions)):
+        atom = int(np.flatnonzero(~np.isfinite(positions).all(axis=1))[0])
+        raise DataError(f"{path}: frame {index}: atom {atom} has a non-finite position "
+                        f"{positions[atom].tolist()}")
+    cell = np.asarray(atoms.cell)
+    if not np.all(np.isfinite(cell)):
+        raise DataError(f"{path}: frame {index}: the cell has non-finite entries "
+                        f"{cell.tolist()}")
+    return atoms
+
+
 def read_frames(path: str | os.PathLike) -> list[Atoms]:
-    """Read every frame of an extxyz file; a broken frame raises naming file and frame."""
+    """Read every frame of an extxyz file; a broken frame, or one with a non-finite
+    position or cell, raises naming file and frame."""
     frames: list[Atoms] = []
     try:
         for atoms in ase.io.iread(path, index=":", format="extxyz"):
@@ -57,6 +74,8 @@ def read_frames(path: str | os.PathLike) -> list[Atoms]:
         ) from err
     if not frames:
         raise DataError(f"{path}: contains no frames")
+    for index, atoms in enumerate(frames):
+        check_geometry(atoms, path, index)
     return frames
 
 
@@ -202,7 +221,7 @@ def iter_frames(path: str | os.PathLike,
             atoms = ase.io.read(io.StringIO(text), index=0, format="extxyz")
         except Exception as err:  # ASE raises many types for malformed frames
             raise _malformed(path, index, err) from err
-        yield index, atoms
+        yield index, check_geometry(atoms, path, index)
     if empty:
         raise DataError(f"{path}: contains no frames")
 
