@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pandas as pd
 import pytest
@@ -113,8 +114,51 @@ def test_checkpoints_load_at_their_epoch(trained, tiny_pet_data):
 
 def test_checkpoint_of_another_architecture_is_named(tmp_path):
     torch.save({"architecture_name": "soap_bpnn"}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="architecture 'soap_bpnn', not 'pet'"):
+    with pytest.raises(ValueError, match="architecture 'soap_bpnn', expected 'pet'"):
         load_checkpoint(tmp_path / "other.ckpt")
+    torch.save({"format": "symlearn-polarmae-1", "phase": "finetune"},
+               tmp_path / "polarmae.ckpt")
+    with pytest.raises(ValueError, match="polarmae.ckpt is a PoLAr-MAE checkpoint, not a "
+                                         "PET one"):
+        load_checkpoint(tmp_path / "polarmae.ckpt")
+
+
+#: analysis.pet settings as the workflow passes them
+SETTINGS = {"batch_atoms": 1024, "dtype": "float64", "geometric_every": None,
+            "geometric_grid_degree": None, "geometric_n_structures": None,
+            "grid_degree": None, "lambda_max": 4, "layers": None, "memory_gb": 4,
+            "n_structures": 8, "quadrature_check": {"delta": 4, "n_inputs": 1,
+                                                    "tolerance": 0.05},
+            "seed": 0, "threads": 1}
+
+
+@pytest.mark.parametrize("content", ["missing", "empty", "garbage", "truncated"])
+def test_unreadable_checkpoint_is_named_without_a_traceback(tmp_path, content):
+    """An empty, truncated or foreign file fails with one line naming it, from the
+    loader and from the commands that read checkpoints."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "epoch_5.ckpt"
+    if content == "empty":
+        path.write_bytes(b"")
+    elif content == "garbage":
+        path.write_bytes(b"not a checkpoint at all\n" * 40)
+    elif content == "truncated":
+        torch.save({"architecture_name": "pet", "weights": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    expected = "no such checkpoint" if content == "missing" else "not a readable checkpoint"
+    with pytest.raises(ValueError, match=f"epoch_5.ckpt: {expected}"):
+        load_checkpoint(path)
+    done = subprocess.run(
+        [sys.executable, "-m", "symlearn", "analyse-pet", "--checkpoint", str(path),
+         "--structures", str(tmp_path / "test.xyz"), "--settings", json.dumps(SETTINGS),
+         "--out-dir", str(tmp_path / "out")],
+        capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert str(path) in done.stderr and expected in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_metatrain_is_left_as_it_was(trained):

@@ -24,6 +24,7 @@ from symlearn.config import (  # noqa: E402
     SPLITS,
     ConfigError,
     check_config,
+    coerce_command_line_strings,
     cluster_cores,
     gpu_request,
     load_schema,
@@ -42,6 +43,8 @@ from symlearn.figures.provenance import software_versions  # noqa: E402
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 # concise messages that name every bad key, before any job starts ...
 try:
+    # nested --config values arrive as strings; read them as the schema expects
+    coerce_command_line_strings(config, load_schema(_SCHEMA))
     check_config(config, load_schema(_SCHEMA))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None

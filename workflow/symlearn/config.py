@@ -59,6 +59,86 @@ def schema_errors(config: Mapping[str, Any], schema: Mapping | None = None) -> l
     return list(dict.fromkeys(messages))
 
 
+_SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool,
+                 "null": type(None), "array": list}
+
+
+def _resolve(schema: Mapping, root: Mapping) -> Mapping:
+    """A schema node with its ``$ref`` (to ``#/$defs/...``) followed and its ``allOf``
+    parts merged."""
+    while isinstance(schema, Mapping) and "$ref" in schema:
+        node: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if isinstance(schema, Mapping) and "allOf" in schema:
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = _resolve(part, root)
+            merged["properties"] = {**part.get("properties", {}),
+                                    **merged.get("properties", {})}
+            merged.update({k: v for k, v in part.items()
+                           if k != "properties" and k not in merged})
+        schema = merged
+    return schema
+
+
+def _accepts(schema: Mapping, value: Any) -> bool:
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if "enum" in schema and value in schema["enum"]:
+        return True
+    for name in types:
+        kind = _SCALAR_TYPES.get(name)
+        if kind is None:
+            continue
+        if isinstance(value, bool) and name in ("integer", "number"):
+            continue
+        if isinstance(value, kind):
+            return True
+    return False
+
+
+def coerce_command_line_strings(config: dict, schema: Mapping | None = None,
+                                _node: Mapping | None = None) -> dict:
+    """Turn the strings that ``snakemake --config key='{...}'`` leaves inside nested
+    values back into what they spell, where the schema expects a number, a boolean,
+    null or a list there: Snakemake parses only the top level of a ``--config`` value,
+    so ``pet='{"training": {"epochs": 3}}'`` arrives as ``{"epochs": "3"}``. A string
+    the schema accepts as a string is left alone; one that still does not fit is left
+    for the check to name. Works in place and returns ``config``."""
+    schema = load_schema() if schema is None else schema
+    node = _resolve(schema if _node is None else _node, schema)
+    if not isinstance(config, dict):
+        return config
+    properties = node.get("properties", {})
+    extra = node.get("additionalProperties")
+    for key, value in list(config.items()):
+        child = properties.get(key, extra if isinstance(extra, Mapping) else None)
+        if child is None:
+            continue
+        child = _resolve(child, schema)
+        if isinstance(value, str) and not _accepts(child, value):
+            types = child.get("type")
+            types = [types] if isinstance(types, str) else list(types or [])
+            if "string" not in types:
+                try:
+                    parsed = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    parsed = value
+                if isinstance(parsed, str) and "number" in types:
+                    try:  # YAML 1.1 reads 1e-3 as a string
+                        parsed = float(parsed)
+                    except ValueError:
+                        pass
+                if _accepts(child, parsed) or isinstance(parsed, dict) and (
+                        "object" in types):
+                    config[key] = value = parsed
+        if isinstance(value, dict):
+            coerce_command_line_strings(value, schema, child)
+    return config
+
+
 def split_counts(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
     """How many of ``n`` structures of one subset go to each part: rounded cumulative
     fractions, so the counts always add up to ``n``."""

@@ -482,9 +482,21 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
     """
     from metatrain.utils.io import model_from_checkpoint
 
-    checkpoint = torch.load(path, weights_only=False, map_location="cpu")
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as err:  # noqa: BLE001 (empty, truncated or not a torch file)
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (empty, truncated or not written by "
+            f"torch.save: {type(err).__name__}: {err})") from None
+    if isinstance(checkpoint, dict) and str(checkpoint.get("format", "")).startswith(
+            "symlearn-polarmae"):
+        raise CheckpointError(f"{path} is a PoLAr-MAE checkpoint, not a PET one; analyse "
+                              "it with analyse-polarmae")
     name = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
     if name != "pet":
-        raise CheckpointError(f"{path} is a checkpoint of architecture {name!r}, not 'pet'")
+        raise CheckpointError(f"{path} is not a PET checkpoint of metatrain (architecture "
+                              f"{name!r}, expected 'pet')")
     with edge_embedding():  # rebuilt with the edge embedding its weights belong to
         return model_from_checkpoint(checkpoint, context=context)
