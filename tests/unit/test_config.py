@@ -345,3 +345,23 @@ def test_nested_command_line_strings_are_read_as_the_schema_expects(default_conf
     bad = coerce_command_line_strings({"pet": {"training": {"epochs": "ten"}}})
     with pytest.raises(ConfigError, match="pet.training.epochs: 'ten' is not of type"):
         check_config(deep_merge(default_config, bad))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such configuration file"),
+    ("", "the file is empty (Snakemake refuses an empty configuration file)"),
+    ("pet:\n  training: [\n", "not valid YAML at line 3, column 1"),
+    ("- a\n- b\n", "the top level is a list, not a mapping of configuration keys"),
+])
+def test_check_config_names_a_bad_file(tmp_path, root, content, message):
+    """A missing, empty, unparsable or non-mapping file: one line naming it, no
+    traceback (Snakemake refuses the same files)."""
+    path = tmp_path / "my.yaml"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "symlearn", "check-config",
+                           str(root / "config" / "config.yaml"), str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert f"{path}: {message}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -222,14 +222,11 @@ def _compare_claims(args: argparse.Namespace) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    import yaml
-
-    from .config import check_config, deep_merge
+    from .config import check_config, deep_merge, load_config_file
 
     config: dict = {}
     for path in args.configfile:
-        with open(path) as handle:
-            config = deep_merge(config, yaml.safe_load(handle) or {})
+        config = deep_merge(config, load_config_file(path))
     check_config(config)
     print(f"{' + '.join(args.configfile)}: valid")
 

@@ -25,6 +25,33 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem by key."""
 
 
+def load_config_file(path: str | Path) -> dict:
+    """One configuration file as a mapping, refused as Snakemake's ``--configfile``
+    refuses it, but naming the file (and the line of a YAML error): a missing or
+    unreadable file, a YAML syntax error, an empty file, or a top level that is not a
+    mapping of keys."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if loaded is None:
+        raise ConfigError(f"{path}: the file is empty (Snakemake refuses an empty "
+                          "configuration file); give at least one key")
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level is a {type(loaded).__name__}, not a "
+                          "mapping of configuration keys")
+    return loaded
+
+
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     with open(path) as handle:
         return yaml.safe_load(handle)
