@@ -72,7 +72,7 @@ def test_each_variant_builds_and_takes_a_training_step(embedding, geometric_data
         assert all(isinstance(e, torch.nn.Linear) and e.in_features == 4 for e in embedders)
     else:
         lmax = embedding["lmax"]
-        assert all(isinstance(e, SolidHarmonicsEdgeEmbedding) and e.lmax == lmax
+        assert all(isinstance(e, SolidHarmonicsEdgeEmbedding) and e.lmax == lmax and e.unit
                    and e.linear.in_features == (lmax + 1) ** 2 + 1 for e in embedders)
     # the step changed the weights, the embedding's included
     changed = [not torch.equal(a, b) for a, b in
@@ -90,18 +90,41 @@ def test_each_variant_builds_and_takes_a_training_step(embedding, geometric_data
     assert (tmp_path / "model.pt").stat().st_size > 0
 
 
-def test_solid_harmonics_are_homogeneous_polynomials():
-    """The embedding sees r^l Y_lm(v/cutoff): scaling the vector by s scales order l
-    by s^l (the distance column by s)."""
-    embedding = SolidHarmonicsEdgeEmbedding(3, cutoff=2.0, d_model=4).double()
-    torch.nn.init.eye_(embedding.linear.weight[:, :4])
+def test_harmonics_of_the_unit_vector_or_of_the_vector_over_the_cutoff():
+    """``scale="unit"`` (the default) feeds Y_lm of the direction: scaling the edge
+    vector by s leaves every order unchanged and the distance column scales by s.
+    ``scale="cutoff"`` feeds the solid harmonics r^l Y_lm(v/cutoff): order l scales
+    by s^l."""
+    from e3nn.o3._spherical_harmonics import _spherical_harmonics
+
     v = torch.tensor([[0.3, -0.7, 0.5]], dtype=torch.float64)
     edges = lambda x: torch.cat([x, x.norm(dim=-1, keepdim=True)], dim=-1)  # noqa: E731
-    from e3nn.o3._spherical_harmonics import _spherical_harmonics
-    scaled = [_spherical_harmonics(3, *(s * v / 2.0).T) for s in (1.0, 2.0)]
+    n = 16  # (lmax + 1)^2 harmonics, then the distance
     degrees = torch.cat([torch.full((2 * lam + 1,), lam) for lam in range(4)])
-    assert torch.allclose(scaled[1], scaled[0] * 2.0 ** degrees, atol=1e-12)
-    assert embedding(edges(v)).shape == (1, 4)
+    for scale in ("unit", "cutoff"):
+        embedding = SolidHarmonicsEdgeEmbedding(3, cutoff=2.0, d_model=n + 1,
+                                                scale=scale).double()
+        torch.nn.init.eye_(embedding.linear.weight)
+        torch.nn.init.zeros_(embedding.linear.bias)
+        features = [embedding(edges(s * v)).detach()[0] for s in (1.0, 2.0)]
+        assert torch.allclose(features[1][n], 2.0 * features[0][n], atol=1e-12)
+        factor = torch.ones(n, dtype=torch.float64) if scale == "unit" else 2.0 ** degrees
+        assert torch.allclose(features[1][:n], features[0][:n] * factor, atol=1e-12)
+        vector = v / v.norm() if scale == "unit" else v / 2.0
+        assert torch.allclose(features[0][:n], _spherical_harmonics(3, *vector.T)[0],
+                              atol=1e-12)
+    # a padded (zero) edge gives finite features: Y_0 only
+    unit = SolidHarmonicsEdgeEmbedding(3, cutoff=2.0, d_model=4)
+    assert torch.isfinite(unit(torch.zeros(1, 4))).all()
+
+
+def test_the_scale_is_recorded_and_old_checkpoints_read_as_cutoff():
+    assert check_spec({"type": "solid_harmonics", "lmax": 2}) == {
+        "type": "solid_harmonics", "lmax": 2, "scale": "unit"}
+    assert check_spec({"type": "solid_harmonics", "lmax": 2},
+                      default_scale="cutoff")["scale"] == "cutoff"
+    with pytest.raises(ValueError, match="edge_embedding.scale"):
+        check_spec({"type": "solid_harmonics", "lmax": 2, "scale": "unitless"})
 
 
 def test_bad_variants_are_named():

@@ -322,10 +322,11 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if (settings["edge_embedding"]["type"] == "solid_harmonics"
                 and "lmax" not in settings["edge_embedding"]):
             errors.append(f"pet.runs.{run}.edge_embedding.lmax: solid_harmonics needs lmax")
-        if spec.get("edge_embedding", {}).get("type") == "cartesian" and \
-                "lmax" in spec["edge_embedding"]:
-            errors.append(f"pet.runs.{run}.edge_embedding.lmax: the cartesian embedding "
-                          "has no lmax")
+        for key in ("lmax", "scale"):
+            if spec.get("edge_embedding", {}).get("type") == "cartesian" and \
+                    key in spec["edge_embedding"]:
+                errors.append(f"pet.runs.{run}.edge_embedding.{key}: the cartesian "
+                              f"embedding has no {key}")
     analysis = config["analysis"]["pet"]
     for key in ("grid_degree", "geometric_grid_degree"):
         degree = analysis[key]
