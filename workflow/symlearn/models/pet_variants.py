@@ -13,11 +13,12 @@ network from its first layer, while the rest of PET stays unconstrained.
   directions (e3nn's component normalisation) whatever the distance;
 - ``cutoff``: the vector over the cutoff, ``r^l Y_lm(r̂) / cutoff^l`` (the solid
   harmonics, homogeneous polynomials). Order ``l`` then carries a factor
-  ``(r / cutoff)^l``, about 0.008 at l = 8 for a neighbour at half the cutoff, so the
+  ``(r / cutoff)^l``, 0.5^8 = 0.004 at l = 8 for a neighbour at half the cutoff, so the
   high orders reach the network three orders of magnitude below the low ones, largest
   for the neighbours that the targets' cutoff function weighs least. Measured on the
   geometric targets (120 epochs), this embedding up to L = 8 learned the lambda = 8
-  density no better than PET's own (relative test RMSE 0.24 against 0.32), so it is
+  density only a little better than PET's own (relative test RMSE on metatrain's test
+  split 0.24 against 0.32), so it is
   kept only to read checkpoints written before ``unit`` existed (a checkpoint without
   the key is rebuilt with it).
 
