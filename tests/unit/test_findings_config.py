@@ -1,0 +1,36 @@
+"""config/findings.yaml: the same jobs as the default with longer training, its own
+results folder, and a clear stop when combined with a configuration lacking its runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+from dryrun import dry_run
+from project import configuration
+
+
+def test_findings_runs_the_default_jobs_into_its_own_folder(root):
+    _, default = dry_run()
+    _, findings = dry_run("--configfile", str(root / "config" / "findings.yaml"))
+    assert findings == default  # the same jobs; only their settings change
+    config = configuration("findings.yaml")
+    assert config["results"] != configuration()["results"]
+    assert config["pet"]["training"]["epochs"] > configuration()["pet"]["training"]["epochs"]
+
+
+def test_findings_over_a_configuration_without_its_runs_stops_at_start(root, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"pet": {"runs": {"geo-sh8": None, "pet-noaug": None}},
+                                    "polarmae": {"runs": {"polarmae-o3": None}}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(root / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile",
+         str(root / "config" / "findings.yaml"), str(mine)],
+        capture_output=True, text=True, cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "required_runs.pet: pet-noaug, geo-sh8 missing from pet.runs" in output, output
+    assert "required_runs.polarmae: polarmae-o3 missing from polarmae.runs" in output
+    assert not (tmp_path / "results-findings").exists()
