@@ -42,10 +42,11 @@ from symlearn.figures.provenance import software_versions  # noqa: E402
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 # concise messages that name every bad key, before any job starts ...
+_SCHEMA_TREE = load_schema(_SCHEMA)
 try:
     # nested --config values arrive as strings; read them as the schema expects
-    coerce_command_line_strings(config, load_schema(_SCHEMA))
-    check_config(config, load_schema(_SCHEMA))
+    coerce_command_line_strings(config, _SCHEMA_TREE)
+    check_config(config, _SCHEMA_TREE)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 # ... then Snakemake's own validation (it also fills schema defaults)

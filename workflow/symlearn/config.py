@@ -110,9 +110,13 @@ def _resolve(schema: Mapping, root: Mapping) -> Mapping:
     return schema
 
 
-def _accepts(schema: Mapping, value: Any) -> bool:
+def _types(schema: Mapping) -> list[str]:
     types = schema.get("type")
-    types = [types] if isinstance(types, str) else list(types or [])
+    return [types] if isinstance(types, str) else list(types or [])
+
+
+def _accepts(schema: Mapping, value: Any) -> bool:
+    types = _types(schema)
     if "enum" in schema and value in schema["enum"]:
         return True
     for name in types:
@@ -146,8 +150,7 @@ def coerce_command_line_strings(config: dict, schema: Mapping | None = None,
             continue
         child = _resolve(child, schema)
         if isinstance(value, str) and not _accepts(child, value):
-            types = child.get("type")
-            types = [types] if isinstance(types, str) else list(types or [])
+            types = _types(child)
             if "string" not in types:
                 try:
                     parsed = yaml.safe_load(value)

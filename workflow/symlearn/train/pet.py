@@ -474,6 +474,20 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
             "resumed_from_epoch": restart_epoch, "attempts": attempt}
 
 
+def read_checkpoint(path: str | Path) -> Any:
+    """What ``torch.save`` wrote to ``path`` (on the CPU), or a :class:`CheckpointError`
+    naming the file when it is missing, empty, truncated or not a torch file; shared by
+    the PET and PoLAr-MAE loaders."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as err:  # noqa: BLE001 (empty, truncated or not a torch file)
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (empty, truncated or not written by "
+            f"torch.save: {type(err).__name__}: {err})") from None
+
+
 def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Module:
     """Load the PET model stored in a checkpoint as it was at that epoch.
 
@@ -482,14 +496,7 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
     """
     from metatrain.utils.io import model_from_checkpoint
 
-    if not Path(path).is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        checkpoint = torch.load(path, weights_only=False, map_location="cpu")
-    except Exception as err:  # noqa: BLE001 (empty, truncated or not a torch file)
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint (empty, truncated or not written by "
-            f"torch.save: {type(err).__name__}: {err})") from None
+    checkpoint = read_checkpoint(path)
     if isinstance(checkpoint, dict) and str(checkpoint.get("format", "")).startswith(
             "symlearn-polarmae"):
         raise CheckpointError(f"{path} is a PoLAr-MAE checkpoint, not a PET one; analyse "

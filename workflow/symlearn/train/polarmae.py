@@ -35,7 +35,7 @@ from ..config import checkpoint_epochs
 from ..io import Closing, atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
 from ..models.polarmae import PolarMAE, focal_loss
-from .pet import CheckpointError
+from .pet import CheckpointError, read_checkpoint
 
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")
@@ -155,10 +155,7 @@ def build_model(settings: Mapping[str, Any]) -> PolarMAE:
 def load_polarmae(path: str | Path, device: str | torch.device = "cpu",
                   dtype: torch.dtype = torch.float32) -> tuple[PolarMAE, dict[str, Any]]:
     """The model of a checkpoint (eval mode) and its metadata (phase, step, settings)."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 (any unreadable file)
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    checkpoint = read_checkpoint(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a PoLAr-MAE checkpoint of this pipeline "
                               f"(expected format {FORMAT!r})")
