@@ -13,6 +13,7 @@ from symlearn.config import (
     ConfigError,
     check_config,
     checkpoint_epochs,
+    deep_merge,
     pet_checkpoint_epochs,
     pet_run_settings,
     pet_runs,
@@ -150,6 +151,20 @@ def test_a_run_set_to_null_is_switched_off(default_config):
     default_config["pet"]["runs"] = dict.fromkeys(default_config["pet"]["runs"])
     with pytest.raises(ConfigError, match="pet.runs: every run is switched off"):
         check_config(default_config)
+
+
+def test_a_layered_file_switches_a_run_back_to_the_cartesian_embedding(default_config):
+    """A file layered on top merges into the run's lmax, so `type: cartesian` alone is
+    refused with a message saying how; `edge_embedding: null` switches it back."""
+    layered = deep_merge(default_config, {"pet": {"runs": {"geo-sh8": {
+        "edge_embedding": {"type": "cartesian"}}}}})
+    with pytest.raises(ConfigError, match=r"pet.runs.geo-sh8.edge_embedding.lmax: .*"
+                                          r"set its edge_embedding: null"):
+        check_config(layered)
+    layered = deep_merge(default_config, {"pet": {"runs": {"geo-sh8": {
+        "edge_embedding": None}}}})
+    check_config(layered)
+    assert pet_run_settings(layered, "geo-sh8")["edge_embedding"] == {"type": "cartesian"}
 
 
 def test_checkpoint_schedule():

@@ -325,11 +325,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if (settings["edge_embedding"]["type"] == "solid_harmonics"
                 and "lmax" not in settings["edge_embedding"]):
             errors.append(f"pet.runs.{run}.edge_embedding.lmax: solid_harmonics needs lmax")
+        embedding = spec.get("edge_embedding") or {}
         for key in ("lmax", "scale"):
-            if spec.get("edge_embedding", {}).get("type") == "cartesian" and \
-                    key in spec["edge_embedding"]:
+            if embedding.get("type") == "cartesian" and key in embedding:
                 errors.append(f"pet.runs.{run}.edge_embedding.{key}: the cartesian "
-                              f"embedding has no {key}")
+                              f"embedding has no {key} (to switch a run back to PET's own "
+                              "embedding in a file layered on top, set its "
+                              "edge_embedding: null)")
     analysis = config["analysis"]["pet"]
     for key in ("grid_degree", "geometric_grid_degree"):
         degree = analysis[key]
