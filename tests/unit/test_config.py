@@ -380,3 +380,34 @@ def test_check_config_names_a_bad_file(tmp_path, root, content, message):
     assert done.returncode == 2
     assert f"{path}: {message}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_more_analysed_structures_than_the_test_split_warn(default_config, tmp_path, root):
+    """analysis.pet.n_structures above the synthetic test split is not an error (the
+    analysis takes the whole split) but is said, once, at the start, with the number
+    used: by the config check and by the workflow."""
+    from symlearn.config import config_warnings, split_counts
+
+    assert config_warnings(default_config) == []
+    atomistic = default_config["data"]["atomistic"]
+    test = sum(split_counts(n, atomistic["split"])["test"]
+               for n in atomistic["synthetic"]["n_structures"].values())
+    default_config["analysis"]["pet"]["n_structures"] = test + 1
+    (warning,) = config_warnings(default_config)
+    assert warning == (f"analysis.pet.n_structures: {test + 1} asked, but the synthetic "
+                       f"test split holds {test} structures; the analysis will use all {test}")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"analysis": {"pet": {"geometric_n_structures": 999}}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "symlearn", "check-config",
+         str(root / "config" / "config.yaml"), str(mine)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: analysis.pet.geometric_n_structures: 999 asked" in done.stderr
+    dry = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(root / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(mine)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert (dry.stdout + dry.stderr).count(
+        "configuration: analysis.pet.geometric_n_structures: 999 asked") == 1

@@ -6,6 +6,7 @@ import re
 import shlex
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # The rules run `python -m symlearn` with the package folder on PYTHONPATH, so the
@@ -24,6 +25,7 @@ from symlearn.config import (  # noqa: E402
     SPLITS,
     ConfigError,
     check_config,
+    config_warnings,
     coerce_command_line_strings,
     cluster_cores,
     gpu_request,
@@ -49,6 +51,8 @@ try:
     check_config(config, _SCHEMA_TREE)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+for _warning in config_warnings(config):
+    logger.warning(f"configuration: {_warning}")
 # ... then Snakemake's own validation (it also fills schema defaults)
 validate(config, _SCHEMA)
 

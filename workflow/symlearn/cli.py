@@ -222,12 +222,14 @@ def _compare_claims(args: argparse.Namespace) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from .config import check_config, deep_merge, load_config_file
+    from .config import check_config, config_warnings, deep_merge, load_config_file
 
     config: dict = {}
     for path in args.configfile:
         config = deep_merge(config, load_config_file(path))
     check_config(config)
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{' + '.join(args.configfile)}: valid")
 
 

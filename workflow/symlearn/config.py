@@ -430,6 +430,26 @@ def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | Non
     return degree + check["delta"] if check["n_inputs"] > 0 else None
 
 
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What a valid configuration asks for that it will not get, one line each, naming
+    the key: more analysed structures than the synthetic test split holds (the analysis
+    then takes the whole split)."""
+    warnings = []
+    atomistic = config["data"]["atomistic"]
+    if atomistic["source"] != "synthetic":
+        return warnings  # a downloaded split's size is known only once it is fetched
+    test = sum(split_counts(n, atomistic["split"])["test"]
+               for n in atomistic["synthetic"]["n_structures"].values())
+    analysis = config["analysis"]["pet"]
+    asked = {"analysis.pet.n_structures": analysis["n_structures"],
+             "analysis.pet.geometric_n_structures": analysis["geometric_n_structures"]}
+    for key, n in asked.items():
+        if n is not None and n > test:
+            warnings.append(f"{key}: {n} asked, but the synthetic test split holds {test} "
+                            f"structures; the analysis will use all {test}")
+    return warnings
+
+
 def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:
     """Raise :class:`ConfigError` listing every problem, schema first."""
     errors = schema_errors(config, schema)
