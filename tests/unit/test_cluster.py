@@ -6,12 +6,20 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from symlearn import cli
-from symlearn.cluster import SeveralTasks, resolve_device, single_process, slurm_gpus
+from symlearn.cluster import (
+    SeveralTasks,
+    device_problem,
+    resolve_device,
+    single_process,
+    slurm_gpus,
+)
 from symlearn.config import GPU_RULES
 from symlearn.io import atomic_path
 
@@ -37,8 +45,32 @@ def cuda_visible(outside_slurm):
 def test_explicit_devices(outside_slurm):
     assert resolve_device("cpu") == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="'cuda:1' was requested but CUDA is not"):
+        with pytest.raises(RuntimeError, match="'cuda:1' was requested but torch .* sees no"):
             resolve_device("cuda:1")
+
+
+def test_a_named_gpu_this_machine_lacks_is_said(outside_slurm):
+    """device_problem, which the workflow calls at start for an explicit cuda: no CUDA
+    at all, or an index beyond the devices there are; None when the device exists."""
+    outside_slurm.setattr(torch.cuda, "is_available", lambda: False)
+    assert "sees no CUDA device here; use device: cpu, or auto" in device_problem("cuda")
+    assert device_problem("cpu") is None
+    outside_slurm.setattr(torch.cuda, "is_available", lambda: True)
+    outside_slurm.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device_problem("cuda:1") is None and device_problem("cuda") is None
+    assert device_problem("cuda:7") == ("device 'cuda:7' was requested but this machine "
+                                        "has 2 CUDA device(s) (cuda:0 to cuda:1)")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_workflow_refuses_a_named_gpu_at_start(tmp_path, root):
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(root / "Snakefile"),
+         "--directory", str(tmp_path), "--config", "device=cuda:7"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "device: device 'cuda:7' was requested but torch" in done.stdout + done.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_auto_outside_slurm_takes_a_visible_gpu(cuda_visible, caplog):

@@ -53,6 +53,14 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 for _warning in config_warnings(config):
     logger.warning(f"configuration: {_warning}")
+# an explicitly named GPU is checked here when the jobs run on this machine (dry runs
+# too), not in the first training job; `auto` adapts to what each job gets, and the
+# jobs of a cluster run check their own node
+if workflow.is_main_process and workflow.local_exec and config["device"].startswith("cuda"):
+    from symlearn.cluster import device_problem  # imports torch: only for cuda
+
+    if _problem := device_problem(config["device"]):
+        raise WorkflowError(f"device: {_problem}")
 # ... then Snakemake's own validation (it also fills schema defaults)
 validate(config, _SCHEMA)
 

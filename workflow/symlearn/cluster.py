@@ -60,6 +60,22 @@ def use_threads(threads: int | None) -> int:
     return used
 
 
+def device_problem(device: str) -> str | None:
+    """Why the explicitly named ``device`` (``cpu``, ``cuda``, ``cuda:N``) cannot be used
+    by this process, or None. ``auto`` always can."""
+    if not device.startswith("cuda"):
+        return None
+    if not torch.cuda.is_available():
+        return (f"device {device!r} was requested but torch {torch.__version__} sees no "
+                "CUDA device here; use device: cpu, or auto (a GPU where a job has one)")
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        return (f"device {device!r} was requested but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1})")
+    return None
+
+
 def resolve_device(device: str) -> str:
     """The torch device of ``device``: ``cpu``, ``cuda[:N]``, or ``auto``.
 
@@ -68,8 +84,9 @@ def resolve_device(device: str) -> str:
     An explicit ``cuda`` without CUDA is an error, not a silent fallback.
     """
     if device != "auto":
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} was requested but CUDA is not available")
+        problem = device_problem(device)
+        if problem:
+            raise RuntimeError(problem)
         return device
     job = slurm_job()
     if job is not None and slurm_gpus() is None:
