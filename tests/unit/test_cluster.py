@@ -246,3 +246,36 @@ def test_cpu_only_run_with_a_gpu_model_stops_before_submitting(root, tmp_path):
     assert result.returncode != 0
     assert "device: cpu, but a GPU model is set for train_pet" in result.stderr + \
         result.stdout
+
+
+def test_bad_input_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    """The command line catches the one base class of bad-input errors (exit 2, one
+    line naming the command); any other exception is a bug and is not disguised as
+    bad input. Every error class of the package derives from the base."""
+    from symlearn import errors
+    from symlearn.config import ConfigError
+    from symlearn.data.extxyz import DataError
+    from symlearn.data.fetch import FetchError
+    from symlearn.figures.tables import FigureError
+    from symlearn.symmetry.quadrature import GridTooCoarse
+    from symlearn.train.pet import CheckpointError
+
+    for kind in (ConfigError, DataError, FetchError, FigureError, GridTooCoarse,
+                 CheckpointError, SeveralTasks):
+        assert issubclass(kind, errors.SymlearnError), kind
+
+    def raising(error):
+        def command(args):
+            raise error
+        return command
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    action = parser._subparsers._group_actions[0].choices["check-config"]
+    action.set_defaults(func=raising(DataError("x.xyz: frame 3 has no 'forces'")))
+    assert cli.main(["check-config", "any.yaml"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "symlearn check-config: error: x.xyz: frame 3 has no 'forces'"
+    action.set_defaults(func=raising(KeyError("a bug")))
+    with pytest.raises(KeyError, match="a bug"):
+        cli.main(["check-config", "any.yaml"])

@@ -450,18 +450,11 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     # font subsetting while writing PDFs logs every glyph at INFO
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-    from .cluster import SeveralTasks
-    from .config import ConfigError
-    from .data.extxyz import DataError
-    from .data.fetch import FetchError
-    from .figures.tables import FigureError
-    from .symmetry.quadrature import GridTooCoarse
-    from .train.pet import CheckpointError
+    from .errors import SymlearnError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, FetchError, GridTooCoarse, CheckpointError,
-            FigureError, SeveralTasks) as err:
+    except SymlearnError as err:  # bad input; anything else is a bug: its traceback
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

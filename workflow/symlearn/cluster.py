@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import torch
 
+from .errors import SymlearnError
+
 LOGGER = logging.getLogger(__name__)
 
 
@@ -103,7 +105,7 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-class SeveralTasks(RuntimeError):
+class SeveralTasks(SymlearnError, RuntimeError):
     """A single-process step was started as one of several SLURM tasks."""
 
 

@@ -17,11 +17,13 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .errors import SymlearnError
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 SPLITS = ("train", "val", "test")
 
 
-class ConfigError(ValueError):
+class ConfigError(SymlearnError, ValueError):
     """The configuration is invalid; the message lists every problem by key."""
 
 

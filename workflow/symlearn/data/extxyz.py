@@ -28,10 +28,11 @@ import numpy as np
 from ase import Atoms
 from ase.stress import voigt_6_to_full_3x3_stress
 
+from ..errors import SymlearnError
 from ..io import atomic_path
 
 
-class DataError(ValueError):
+class DataError(SymlearnError, ValueError):
     """A data file is unreadable or lacks a field; the message names file and frame."""
 
 

@@ -35,6 +35,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
+from ..errors import SymlearnError
 from ..io import sha256_file, write_text_atomic
 
 LOGGER = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ GONE = (404, 410)        # answers that no retry will change
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class FetchError(RuntimeError):
+class FetchError(SymlearnError, RuntimeError):
     """A download failed for good; the message names the file and every URL tried."""
 
 

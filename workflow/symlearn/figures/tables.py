@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import SymlearnError
 from . import style
 
 #: the columns the figures read from the per-checkpoint analysis tables: an output part's
@@ -74,7 +75,7 @@ QUANTITY_COLUMNS = {"as_given": "rmse_as_given", "equivariance": "equivariance_r
 VANISHING_RMSE = 1e-10
 
 
-class FigureError(ValueError):
+class FigureError(SymlearnError, ValueError):
     """An input table a figure cannot be drawn from (the message names the file)."""
 
 

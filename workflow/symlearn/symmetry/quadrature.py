@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import SymlearnError
 
-class GridTooCoarse(ValueError):
+
+class GridTooCoarse(SymlearnError, ValueError):
     """The quadrature does not resolve what was asked of it."""
 
 

@@ -38,6 +38,7 @@ import yaml
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..data.geometric import target_irreps
+from ..errors import SymlearnError
 from ..io import atomic_path, sha256_path, write_text_atomic
 from ..models.pet_variants import edge_embedding
 
@@ -102,7 +103,7 @@ AUGMENTATIONS = ("o3", "none")
 RESUME_DIR = "resume"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SymlearnError, ValueError):
     """A checkpoint is not what the step needs; the message names the file."""
 
 
