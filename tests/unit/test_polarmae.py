@@ -375,3 +375,9 @@ def test_checkpoint_analysis_tables(events, tmp_path):
     assert len(example) == points["event"].eq(example["event"].iloc[0]).sum()
     assert example["x"].between(0, 768).all()
     assert (example["changed"] == (example["predicted"] != example["predicted_rotated"])).all()
+    # fig1 (b) from a pre-training checkpoint: one line naming the file, nothing written
+    with pytest.raises(CheckpointError, match=r"step_0.ckpt: a pretrain checkpoint has "
+                                              r"no trained segmentation head"):
+        example_event(str(pre / "step_0.ckpt"), events["test"],
+                      str(tmp_path / "pretrain_example.csv"), settings, "tiny")
+    assert not (tmp_path / "pretrain_example.csv").exists()

@@ -5,7 +5,7 @@ rule analyse_pet:
     message:
         "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
     input:
-        checkpoint=f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt",
+        checkpoint=PET_CHECKPOINT,
         structures=run_data("test"),
     output:
         errors=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/errors.csv",
@@ -71,7 +71,7 @@ rule purify_pet:
     message:
         "Purifying the readouts of PET run {wildcards.run} (final checkpoint)"
     input:
-        checkpoint=f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{PET_EPOCHS[-1]}.ckpt",
+        checkpoint=expand(PET_CHECKPOINT, epoch=PET_EPOCHS[-1], allow_missing=True),
         structures=run_data("test"),
         train=run_data("train"),
     output:
@@ -134,7 +134,7 @@ rule analyse_polarmae:
         "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
         " {wildcards.step}"
     input:
-        checkpoint=f"{RESULTS}/train/polarmae/{{run}}/{{phase}}/step_{{step}}.ckpt",
+        checkpoint=POLARMAE_CHECKPOINT,
         events=lartpc_data("test"),
     output:
         errors=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/errors.csv",

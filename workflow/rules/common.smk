@@ -75,6 +75,9 @@ PET_RUNS_BY_TARGETS = {
 }
 PURIFIED_RUNS = config["analysis"]["purification"]["runs"]
 PET_EPOCHS = pet_checkpoint_epochs(config)
+# where the trainings publish their checkpoints (the one definition of each pattern)
+PET_CHECKPOINT = f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt"
+POLARMAE_CHECKPOINT = f"{RESULTS}/train/polarmae/{{run}}/{{phase}}/step_{{step}}.ckpt"
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_PHASES = ("pretrain", "finetune")
@@ -180,7 +183,7 @@ def pet_training_outputs():
     """Every PET run's checkpoints, log and exported model."""
     return expand(
         [
-            f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt",
+            PET_CHECKPOINT,
             f"{RESULTS}/train/pet/{{run}}/train_log.csv",
             f"{RESULTS}/train/pet/{{run}}/model.pt",
         ],
@@ -342,11 +345,16 @@ def polarmae_analysis_settings():
     return json.dumps(settings, sort_keys=True)
 
 
-def polarmae_checkpoints(phase, run="{{run}}"):
-    """A run's checkpoints of one phase, at every scheduled step."""
+def polarmae_checkpoints(phase, run=None):
+    """A run's checkpoints of one phase, at every scheduled step (run None: with the
+    {run} wildcard left in)."""
+    runs = {} if run is None else {"run": run}
     return expand(
-        f"{RESULTS}/train/polarmae/{run}/{phase}/step_{{step}}.ckpt",
+        POLARMAE_CHECKPOINT,
+        phase=phase,
         step=POLARMAE_STEPS[phase],
+        **runs,
+        allow_missing=True,
     )
 
 

@@ -10,10 +10,7 @@ rule train_pet:
         val=run_data("val", training=True),
         test=run_data("test", training=True),
     output:
-        checkpoints=expand(
-            f"{RESULTS}/train/pet/{{{{run}}}}/checkpoints/epoch_{{epoch}}.ckpt",
-            epoch=PET_EPOCHS,
-        ),
+        checkpoints=expand(PET_CHECKPOINT, epoch=PET_EPOCHS, allow_missing=True),
         log=f"{RESULTS}/train/pet/{{run}}/train_log.csv",
         model=f"{RESULTS}/train/pet/{{run}}/model.pt",
         options=f"{RESULTS}/train/pet/{{run}}/options.yaml",
@@ -42,7 +39,7 @@ rule pretrain_polarmae:
         train=lartpc_data("train"),
         val=lartpc_data("val"),
     output:
-        checkpoints=polarmae_checkpoints("pretrain", "{{run}}"),
+        checkpoints=polarmae_checkpoints("pretrain"),
         log=f"{RESULTS}/train/polarmae/{{run}}/pretrain/train_log.csv",
     params:
         settings=polarmae_settings_json,
@@ -71,7 +68,7 @@ rule finetune_polarmae:
         val=lartpc_data("val"),
         pretrained=lambda wildcards: polarmae_checkpoints("pretrain", wildcards.run)[-1],
     output:
-        checkpoints=polarmae_checkpoints("finetune", "{{run}}"),
+        checkpoints=polarmae_checkpoints("finetune"),
         log=f"{RESULTS}/train/polarmae/{{run}}/finetune/train_log.csv",
     params:
         settings=polarmae_settings_json,

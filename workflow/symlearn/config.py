@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from .errors import SymlearnError
+from .symmetry.degrees import grid_degree, required_degree
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 SPLITS = ("train", "val", "test")
@@ -337,11 +338,12 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     analysis = config["analysis"]["pet"]
     for key in ("grid_degree", "geometric_grid_degree"):
         degree = analysis[key]
-        if degree is not None and degree < 2 * analysis["lambda_max"]:
+        needed = required_degree(lambda_character=analysis["lambda_max"])
+        if degree is not None and degree < needed:
             errors.append(
                 f"analysis.pet.{key}: {degree} is too coarse for the character projections "
                 f"up to lambda_max {analysis['lambda_max']} (needs >= "
-                f"{2 * analysis['lambda_max']}, or null to choose it)")
+                f"{needed}, or null to choose it)")
     for run in config["analysis"]["purification"]["runs"]:
         if run not in pet_runs(config):
             errors.append(f"analysis.purification.runs: {run!r} is not a PET run "
@@ -399,30 +401,25 @@ def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,
                     auto: bool = False) -> int:
     """The quadrature degree of the PET analysis of ``run`` (default: of the runs
     trained on the standard targets): the configured one (``geometric_grid_degree``
-    for a run on the geometric targets, when set), or (null, or ``auto``) the smallest
-    whose character projections up to lambda_max do not alias the run's outputs,
-    max(2 lambda_max, lambda_max + L) (``symmetry.analysis_degree``; not imported here
-    so that parsing the workflow does not load torch)."""
+    for a run on the geometric targets, when set), or (null, or ``auto``) the rule of
+    :func:`symmetry.degrees.analysis_degree` for the run's outputs."""
     analysis = config["analysis"]["pet"]
     geometric = run is not None and pet_run_settings(config, run)["targets"] == "geometric"
+    configured = None
     if not auto:
+        configured = analysis["grid_degree"]
         if geometric and analysis["geometric_grid_degree"] is not None:
-            return analysis["geometric_grid_degree"]
-        if analysis["grid_degree"] is not None:
-            return analysis["grid_degree"]
+            configured = analysis["geometric_grid_degree"]
     output_lambda = 2 if run is None else pet_output_lambda_max(config, run)
-    lambda_max = analysis["lambda_max"]
-    return max(2 * lambda_max, lambda_max + output_lambda)
+    return grid_degree(configured, analysis["lambda_max"], output_lambda)
 
 
 def polarmae_grid_degree(config: Mapping[str, Any], auto: bool = False) -> int:
     """The quadrature degree of the PoLAr-MAE analysis: the configured one, or (null, or
-    ``auto``) the smallest that resolves lambda_max and the invariance of the class
-    probabilities, max(2 lambda_max, 1)."""
+    ``auto``) the rule of :func:`symmetry.degrees.analysis_degree` for its invariant
+    outputs (the class probabilities)."""
     analysis = config["analysis"]["polarmae"]
-    if analysis["grid_degree"] is not None and not auto:
-        return analysis["grid_degree"]
-    return max(2 * analysis["lambda_max"], 1)
+    return grid_degree(None if auto else analysis["grid_degree"], analysis["lambda_max"], 0)
 
 
 def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | None:

@@ -8,3 +8,13 @@ from __future__ import annotations
 
 class SymlearnError(Exception):
     """Bad input, explained in the message (which names the file, key or field)."""
+
+
+class CheckpointError(SymlearnError, ValueError):
+    """A checkpoint cannot be read, or is not what the step needs (another family, a
+    phase without the head asked for); the message names the file."""
+
+
+class DataError(SymlearnError, ValueError):
+    """A data file is unreadable, lacks a field or holds a non-finite value; the message
+    names the file, the frame (or event) and the field."""

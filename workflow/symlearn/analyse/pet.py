@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input
+from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
+from ..symmetry.degrees import grid_degree as symmetry_grid_degree
+from ..symmetry.degrees import required_degree, resolves_variances
 from ..train.pet import CUSTOM_PREFIX
 from .tables import QuadratureCheck
 
@@ -348,22 +350,16 @@ def group_layers(sizes: Mapping[str, int], budget: int) -> list[list[str]]:
 
 #: the largest angular momentum among the standard targets (the stress's lambda = 2 part)
 TARGET_LAMBDA_MAX = max(kind.max_lambda for kind in TARGET_KINDS.values())
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX,
                 geometric: bool = False) -> int:
-    """The configured grid degree (``geometric_grid_degree`` for the runs on the
-    geometric targets, when set), or the rule of :func:`symlearn.symmetry.analysis_degree`:
-    projections up to lambda_max of responses carrying outputs up to ``output_lambda``
-    without aliasing."""
-    from ..symmetry import analysis_degree
-
+    """The grid degree of an analysis with these settings (``geometric_grid_degree``
+    for the runs on the geometric targets, when set): :func:`symmetry.grid_degree`."""
+    configured = settings.get("grid_degree")
     if geometric and settings.get("geometric_grid_degree") is not None:
-        return int(settings["geometric_grid_degree"])
-    if settings.get("grid_degree") is not None:
-        return int(settings["grid_degree"])
-    return analysis_degree(int(settings["lambda_max"]), output_lambda)
+        configured = settings["geometric_grid_degree"]
+    return symmetry_grid_degree(configured, int(settings["lambda_max"]), output_lambda)
 
 
 @dataclass
@@ -382,7 +378,7 @@ class CheckpointSetup:
     @property
     def exact_outputs(self) -> bool:
         """Whether the grid resolves the orbit averages of every output exactly."""
-        return self.quadrature.exactness >= 2 * self.adapter.output_lambda_max + 1
+        return resolves_variances(self.quadrature.exactness, self.adapter.output_lambda_max)
 
     @property
     def quadrature(self):
@@ -417,10 +413,12 @@ class CheckpointSetup:
         if not self.exact_outputs:
             notes.append(f"orbit averages of outputs above lambda = {(q.exactness - 1) // 2} "
                          "are quadrature estimates on this grid")
-        if lambda_max is not None and q.exactness < lambda_max + outputs:
+        unaliased = (None if lambda_max is None else
+                     required_degree(lambda_character=lambda_max, lambda_content=outputs))
+        if unaliased is not None and q.exactness < unaliased:
             notes.append(f"B aliases content above degree {q.exactness - lambda_max} "
-                         f"(the outputs reach {outputs}; degree "
-                         f"{lambda_max + outputs} would not alias them)")
+                         f"(the outputs reach {outputs}; degree {unaliased} would not "
+                         "alias them)")
         return (f"checkpoint {checkpoint}: {len(self.selected)} of {self.n_frames} "
                 f"structures of {structures}; grid degree {q.exactness} (Lebedev "
                 f"{q.lebedev_order} x {q.n_gamma} angles x 2 = {q.n_rotations} copies); "
@@ -503,7 +501,8 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
                 "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)}
         grids = [(context, setup.exact_outputs, rows)]
         if index in checked:
-            exact = check_context.quadrature.exactness >= 2 * adapter.output_lambda_max + 1
+            exact = resolves_variances(check_context.quadrature.exactness,
+                                       adapter.output_lambda_max)
             grids.append((check_context, exact, check_rows))
         for grid, exact, sink in grids:
             if len(groups) > 1:

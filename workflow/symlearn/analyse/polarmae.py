@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.extxyz import DataError
+from ..errors import DataError
 from ..models.grouping import Batch, Grouping, collate
 from ..models.polarmae import PolarMAE
-from ..symmetry import GridContext, InputAnalysis, OutputKind, analyse_input, required_degree
-from .pet import DTYPES
+from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
+from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from .tables import INSTABILITY_COLUMNS
 
 OUTPUT = "class_probabilities"
@@ -41,10 +41,9 @@ LOCATIONS = ("branching", "track segment")
 
 
 def grid_degree(settings: Mapping[str, Any]) -> int:
-    """The configured degree, or the smallest resolving lambda_max and an invariant."""
-    if settings.get("grid_degree") is not None:
-        return int(settings["grid_degree"])
-    return required_degree(int(settings["lambda_max"]), 0)
+    """The configured degree, or the rule of :func:`symmetry.grid_degree` for invariant
+    outputs (the class probabilities)."""
+    return symmetry_grid_degree(settings.get("grid_degree"), int(settings["lambda_max"]), 0)
 
 
 class PolarMAEAdapter:
@@ -269,6 +268,7 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
 
     from ..cluster import resolve_device
     from ..data.lartpc import voxel_coordinates
+    from ..errors import CheckpointError
     from ..io import atomic_path
     from ..train.polarmae import load_polarmae
 
@@ -276,7 +276,8 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     model, meta = load_polarmae(checkpoint, device, DTYPES[settings["dtype"]])
     adapter = PolarMAEAdapter(model, meta["phase"], [])
     if not adapter.segments:
-        raise ValueError(f"{checkpoint} has no trained segmentation head")
+        raise CheckpointError(f"{checkpoint}: a {meta['phase']} checkpoint has no trained "
+                              "segmentation head; fig1 (b) needs a fine-tuning checkpoint")
     store, selected = _events(meta["settings"], events, settings)
     event, grouping = store.get(selected[0])
     rotation = Rotation.random(rng=np.random.default_rng(int(settings["seed"])))

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from ..symmetry import GridContext, OutputKind
+from ..symmetry.degrees import resolves_variances
 from .pet import PETAdapter, select_structures, setup_checkpoint, table_name, target_kind
 from .tables import PURIFICATION_COLUMNS, QuadratureCheck, checked_tables, input_rows
 
@@ -232,7 +233,7 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
 
     from ..data.extxyz import frame_labels
     from ..io import atomic_path
-    from ..train.polarmae import random_rotations
+    from ..symmetry.quadrature import haar_o3
 
     start = time.perf_counter()
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads, layers=[])
@@ -257,7 +258,7 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
               f"of {train} ({offset_evaluations} evaluations; bias change per target: "
               + ", ".join(f"{k} {v:.3g}" for k, v in shifts.items()) + ")", flush=True)
     rng = np.random.default_rng(seed)
-    rotations = torch.as_tensor(random_rotations(n_rotations, "o3", rng))
+    rotations = torch.as_tensor(haar_o3(n_rotations, rng))
     exact = setup.exact_outputs
     models = [("original", original), ("bias_removed", purified)]
     if train is not None:
@@ -273,8 +274,8 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
         structure = original.structure(index, atoms, labels)
         grids = [(context, exact, rows)]
         if index in checked:
-            grids.append((check_context, check_context.quadrature.exactness
-                          >= 2 * original.output_lambda_max + 1, check_rows))
+            grids.append((check_context, resolves_variances(
+                check_context.quadrature.exactness, original.output_lambda_max), check_rows))
         for grid, grid_exact, sink in grids:
             for stage, adapter in models:
                 analysis = adapter.analyse(structure, grid, layers=[],

@@ -15,32 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.extxyz import DataError
+from ..errors import DataError
 from ..symmetry import InputAnalysis
+from ..table_schemas import (  # noqa: F401 (re-exported for the analyses)
+    CHECK_COLUMNS,
+    ERRORS_COLUMNS,
+    INSTABILITY_COLUMNS,
+    PURIFICATION_COLUMNS,
+    SPECTRUM_COLUMNS,
+    TABLE_COLUMNS,
+)
 
-#: the grid degrees of a table, and whether its quadrature check flagged a value
-CHECK_COLUMNS = ["grid_degree", "check_degree", "quadrature_flagged"]
-#: rmse_as_given: the error on the inputs as given (the identity orientation);
-#: accuracy_rmse: averaged over the orientations of the grid; equivariance_rmse: A;
-#: quadrature_error / accuracy_quadrature_error: the largest change of the
-#: equivariance / accuracy RMSE of one checked input between the grid and the finer
-#: check grid (docs/symmetry.md, "Quadrature error")
-ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
-                  "equivariance_rmse", "n_samples", "reference_rms", "quadrature_error",
-                  "accuracy_quadrature_error", *CHECK_COLUMNS]
-SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
-                    "quadrature_error", "residual_quadrature_error", *CHECK_COLUMNS]
-INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
-                       "equivariance_rmse", "accuracy", "grid_degree", "check_degree"]
-#: accuracy and A of a checkpoint's readouts as trained and after each purification
-#: stage (symlearn.analyse.purification), with the model evaluations each stage costs:
-#: once, to build it, and per prediction
-PURIFICATION_COLUMNS = [*ERRORS_COLUMNS[:3], "stage", *ERRORS_COLUMNS[3:],
-                        "equivariance_estimate", "setup_evaluations",
-                        "evaluations_per_prediction"]
-#: the per-checkpoint tables that are collected, and their columns
-TABLE_COLUMNS = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS,
-                 "instability": INSTABILITY_COLUMNS, "purification": PURIFICATION_COLUMNS}
 SIGMAS = (1, -1)
 #: the pooled values, before the quadrature check adds its columns
 POOLED_ERRORS = ERRORS_COLUMNS[:8]

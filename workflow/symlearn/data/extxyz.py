@@ -28,12 +28,8 @@ import numpy as np
 from ase import Atoms
 from ase.stress import voigt_6_to_full_3x3_stress
 
-from ..errors import SymlearnError
+from ..errors import DataError  # noqa: F401 (re-exported)
 from ..io import atomic_path
-
-
-class DataError(SymlearnError, ValueError):
-    """A data file is unreadable or lacks a field; the message names file and frame."""
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ import h5py
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..errors import DataError
 from ..io import Closing, atomic_path, write_text_atomic
-from .extxyz import DataError
 
 VOLUME_SIZE = 768
 CLASS_NAMES = ("shower", "track", "michel", "delta", "low_energy")  # semantic 0..4

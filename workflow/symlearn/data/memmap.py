@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..io import atomic_dir
-from .extxyz import DataError, frame_labels, iter_frames
+from .extxyz import frame_labels, iter_frames
 
 #: the ``.bin`` stem of each target, as the ``key`` of the metatrain target options
 TARGET_FILES = ("energy", "forces", "stress")

@@ -17,54 +17,26 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SymlearnError
+from ..table_schemas import (  # noqa: F401 (the tables the figures read)
+    ERRORS,
+    EXAMPLE,
+    FINETUNE,
+    GEOMETRIC_ERRORS,
+    GEOMETRIC_KEYS,
+    GEOMETRIC_SPECTRUM,
+    INSTABILITY,
+    PET_KEYS,
+    POLARMAE_ERRORS,
+    POLARMAE_KEYS,
+    POLARMAE_SPECTRUM,
+    PRETRAIN,
+    PURIFICATION,
+    SPECTRUM,
+    STAGES,
+)
 from . import style
 
-#: the columns the figures read from the per-checkpoint analysis tables: an output part's
-#: error on the inputs as given (the test RMSE), its equivariance RMSE (A) with the
-#: quadrature error of that estimate (the change on a finer grid of degree check_degree;
-#: NaN where no check ran) and whether that error exceeds the configured tolerance
-ERROR_VALUES = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "equivariance_rmse",
-                "n_samples", "quadrature_error", "grid_degree", "check_degree",
-                "quadrature_flagged"]
-#: ... a layer's character fraction per irrep (B) and its content above lambda_max
-#: (``residual``, the same on every row of a layer), each with its quadrature error
-SPECTRUM_VALUES = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
-                   "quadrature_error", "residual_quadrature_error", "grid_degree",
-                   "check_degree", "quadrature_flagged"]
-#: ... and the keys the collected tables lead with: PET checkpoints by epoch
-PET_KEYS = ["run", "augmentation", "epoch"]
-ERRORS = PET_KEYS + ERROR_VALUES
-SPECTRUM = PET_KEYS + SPECTRUM_VALUES
-#: ... PoLAr-MAE checkpoints by (phase, step): fine-tuning ones only in the errors, the
-#: pre-training ones too in the spectrum
-POLARMAE_KEYS = ["run", "augmentation", "phase", "step"]
-POLARMAE_ERRORS = POLARMAE_KEYS + ERROR_VALUES
-POLARMAE_SPECTRUM = POLARMAE_KEYS + SPECTRUM_VALUES
-INSTABILITY = POLARMAE_KEYS + ["grouping", "group", "n_points", "instability",
-                               "unstable_fraction", "equivariance_rmse", "accuracy"]
-#: one event classified in two orientations (fig1 (b))
-EXAMPLE = ["run", "event", "rotation_deg", "point", "x", "y", "z", "semantic", "predicted",
-           "predicted_rotated", "changed"]
-PRETRAIN, FINETUNE = "pretrain", "finetune"
-#: ... of the PET runs trained on geometric targets (a pseudoscalar, the neighbour-density
-#: projections density_l0, density_l1, ...): their edge embedding (cartesian, or
-#: solid_harmonics up to edge_lmax; edge_lmax empty for cartesian), and in the errors
-#: the RMS of the reference values, so that rmse_as_given / reference_rms is a relative
-#: error (1: no better than predicting zero)
-GEOMETRIC_KEYS = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch"]
-GEOMETRIC_ERRORS = GEOMETRIC_KEYS + ERROR_VALUES + ["reference_rms"]
-GEOMETRIC_SPECTRUM = GEOMETRIC_KEYS + SPECTRUM_VALUES
 PSEUDOSCALAR = "pseudoscalar"
-#: ... of the purified runs: one row per run x target irrep x stage (STAGES, in order),
-#: with the cost of each stage in model evaluations: once to build it (setup) and per
-#: prediction; the projected stage's equivariance RMSE is estimated on random rotations
-#: (equivariance_estimate), its quadrature error may be NaN
-PURIFICATION = GEOMETRIC_KEYS + ["target", "o3_lambda", "o3_sigma", "stage",
-                                 "rmse_as_given", "equivariance_rmse", "n_samples",
-                                 "quadrature_error", "grid_degree", "check_degree",
-                                 "quadrature_flagged", "equivariance_estimate",
-                                 "setup_evaluations", "evaluations_per_prediction"]
-STAGES = ("original", "bias_removed", "offset_removed", "projected")
 #: the quantities of an output part the figures draw: the error on the inputs as
 #: given and the equivariance RMSE (A, a quadrature estimate with an error bar)
 QUANTITIES = ("as_given", "equivariance")

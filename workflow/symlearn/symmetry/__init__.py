@@ -1,31 +1,36 @@
 """Model-agnostic symmetry metrics (docs/symmetry.md): the O(3) quadrature, irreps and
 characters, the equivariance error of outputs (A) and the character projections of
-features (B). No model, file or workflow code lives here; adapters feed it."""
+features (B). No model, file or workflow code lives here; adapters feed it.
 
-from .analysis import GridContext, InputAnalysis, analyse_input, analyse_on_grid
-from .irreps import Irrep, OutputKind, rank2_irreps
-from .metrics import (
-    CharacterProjection,
-    IrrepStatistics,
-    OrbitStatistics,
-    Spectrum,
-    character_weights,
-)
-from .quadrature import (
-    GridTooCoarse,
-    O3Quadrature,
-    analysis_degree,
-    lebedev_orders,
-    o3_quadrature,
-    required_degree,
-)
-from .wigner import character, proper_part, representation, wigner_D
+The names below load on first use (PEP 562), so that the torch-free parts
+(:mod:`.degrees`, the grid-degree rule) import without torch."""
 
-__all__ = [
-    "CharacterProjection", "GridContext", "GridTooCoarse", "InputAnalysis", "Irrep",
-    "IrrepStatistics", "O3Quadrature", "OrbitStatistics", "OutputKind", "Spectrum",
-    "analyse_input", "analyse_on_grid", "analysis_degree", "character", "character_weights",
-    "lebedev_orders", "o3_quadrature", "proper_part", "rank2_irreps", "representation",
-    "required_degree",
-    "wigner_D",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    ".analysis": ["DTYPES", "GridContext", "InputAnalysis", "analyse_input",
+                  "analyse_on_grid"],
+    ".irreps": ["Irrep", "OutputKind", "rank2_irreps"],
+    ".metrics": ["CharacterProjection", "IrrepStatistics", "OrbitStatistics", "Spectrum",
+                 "character_weights"],
+    ".quadrature": ["GridTooCoarse", "O3Quadrature", "haar_o3", "lebedev_orders",
+                    "o3_quadrature"],
+    ".degrees": ["analysis_degree", "grid_degree", "required_degree"],
+    ".wigner": ["character", "proper_part", "representation", "wigner_D"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -26,6 +26,9 @@ from .metrics import (
 )
 from .quadrature import GridTooCoarse, O3Quadrature
 
+#: the precisions an analysis runs in, by their configuration names
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
 Evaluate = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
 

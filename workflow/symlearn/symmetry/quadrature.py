@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SymlearnError
+from .degrees import analysis_degree, required_degree  # noqa: F401 (re-exported)
 
 
 class GridTooCoarse(SymlearnError, ValueError):
@@ -38,34 +39,6 @@ def lebedev_orders() -> tuple[int, ...]:
             continue
         orders.append(order)
     return tuple(orders)
-
-
-def required_degree(lambda_character: int | None = None,
-                    lambda_variance: int | None = None,
-                    lambda_content: int | None = None) -> int:
-    """Smallest grid degree that resolves character projections up to
-    ``lambda_character`` (D >= 2 lambda), orbit variances of outputs up to
-    ``lambda_variance`` (D >= 2 lambda + 1), and projections up to
-    ``lambda_character`` of a response whose content reaches ``lambda_content``
-    without aliasing (D >= lambda_character + lambda_content: the product of
-    D^lambda and D^l has degrees up to lambda + l)."""
-    needs = [0]
-    if lambda_character is not None:
-        needs.append(2 * lambda_character)
-    if lambda_variance is not None:
-        needs.append(2 * lambda_variance + 1)
-    if lambda_character is not None and lambda_content is not None:
-        needs.append(lambda_character + lambda_content)
-    return max(needs)
-
-
-def analysis_degree(lambda_max: int, output_lambda: int) -> int:
-    """The default grid of an analysis (docs/symmetry.md, "Aliasing"): projections up to
-    ``lambda_max`` (D >= 2 lambda_max) of responses carrying the model's outputs up to
-    ``output_lambda`` without aliasing (D >= lambda_max + output_lambda). Orbit
-    variances of outputs above (D - 1) / 2 are then quadrature estimates, and so is
-    anything else above D - lambda_max: the quadrature check measures how good."""
-    return required_degree(lambda_character=lambda_max, lambda_content=output_lambda)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,3 +153,14 @@ def o3_quadrature(degree: int) -> O3Quadrature:
         matrices=np.concatenate([proper, -proper]),
         weights=np.concatenate([0.5 * so3_weights, 0.5 * so3_weights]),
     )
+
+
+def haar_o3(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, 3) matrices drawn uniformly from O(3): a Haar-uniform rotation, times -1
+    (the inversion) with probability 1/2, the augmentation that makes a model learn
+    the symmetry on average and the random rotations that estimate A off the grid."""
+    from scipy.spatial.transform import Rotation
+
+    matrices = Rotation.random(n, rng=rng).as_matrix()
+    signs = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    return matrices * signs[:, None, None]

@@ -35,10 +35,11 @@ import pandas as pd
 import torch
 import yaml
 
+from ..checkpoints import read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..data.geometric import target_irreps
-from ..errors import SymlearnError
+from ..errors import CheckpointError
 from ..io import atomic_path, sha256_path, write_text_atomic
 from ..models.pet_variants import edge_embedding
 
@@ -101,10 +102,6 @@ def target_options(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 AUGMENTATIONS = ("o3", "none")
 RESUME_DIR = "resume"
-
-
-class CheckpointError(SymlearnError, ValueError):
-    """A checkpoint is not what the step needs; the message names the file."""
 
 
 def _spherical_targets(targets: Mapping[str, Any]) -> list[str]:
@@ -473,20 +470,6 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     shutil.rmtree(resume)
     return {"run_dir": str(out), "device": device, "epochs": schedule,
             "resumed_from_epoch": restart_epoch, "attempts": attempt}
-
-
-def read_checkpoint(path: str | Path) -> Any:
-    """What ``torch.save`` wrote to ``path`` (on the CPU), or a :class:`CheckpointError`
-    naming the file when it is missing, empty, truncated or not a torch file; shared by
-    the PET and PoLAr-MAE loaders."""
-    if not Path(path).is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        return torch.load(path, weights_only=False, map_location="cpu")
-    except Exception as err:  # noqa: BLE001 (empty, truncated or not a torch file)
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint (empty, truncated or not written by "
-            f"torch.save: {type(err).__name__}: {err})") from None
 
 
 def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Module:

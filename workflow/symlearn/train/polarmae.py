@@ -30,12 +30,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..checkpoints import read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
+from ..errors import CheckpointError
 from ..io import Closing, atomic_path, sha256_file
 from ..models.grouping import Batch, Grouping, collate, group_event
 from ..models.polarmae import PolarMAE, focal_loss
-from .pet import CheckpointError, read_checkpoint
+from ..symmetry.quadrature import haar_o3
 
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")
@@ -72,9 +74,7 @@ def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.
     if augmentation == "none":
         return np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
     if augmentation == "o3":
-        matrices = Rotation.random(n, rng=rng).as_matrix()
-        signs = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-        return matrices * signs[:, None, None]
+        return haar_o3(n, rng)
     if augmentation == "euler":
         angles = rng.uniform(0.0, 2.0 * np.pi, size=(n, 3))
         return Rotation.from_euler("xyz", angles).as_matrix()

@@ -1,0 +1,66 @@
+"""The columns of every table the analyses write, the collect step gathers and the
+figures read, in one place. Torch-free: the figures and the command line import it
+without loading a model.
+
+A per-checkpoint table (``errors``, ``spectrum``, ``instability``, ``purification``)
+has the columns of ``TABLE_COLUMNS``; collecting prepends the keys of its checkpoint
+(``PET_KEYS``, ``GEOMETRIC_KEYS`` or ``POLARMAE_KEYS``), which gives the collected
+tables (``ERRORS``, ``SPECTRUM``, ...) that the figures select from.
+"""
+
+from __future__ import annotations
+
+#: the grid degrees of a table, and whether its quadrature check flagged a value
+CHECK_COLUMNS = ["grid_degree", "check_degree", "quadrature_flagged"]
+#: an output part: rmse_as_given, the error on the inputs as given (the identity
+#: orientation); accuracy_rmse, averaged over the orientations of the grid;
+#: equivariance_rmse, A; reference_rms, the RMS of the reference values (so that
+#: rmse_as_given / reference_rms is a relative error, 1: no better than zero);
+#: quadrature_error / accuracy_quadrature_error: the largest change of the
+#: equivariance / accuracy RMSE of one checked input between the grid and the finer
+#: check grid (docs/symmetry.md, "Quadrature error")
+ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
+                  "equivariance_rmse", "n_samples", "reference_rms", "quadrature_error",
+                  "accuracy_quadrature_error", *CHECK_COLUMNS]
+#: a layer's character fraction per irrep (B) and its content above lambda_max
+#: (residual, the same on every row of a layer), each with its quadrature error
+SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
+                    "quadrature_error", "residual_quadrature_error", *CHECK_COLUMNS]
+#: PoLAr-MAE's predicted classes under rotation, per grouping of the points
+INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
+                       "equivariance_rmse", "accuracy", "grid_degree", "check_degree"]
+#: accuracy and A of a checkpoint's readouts as trained and after each purification
+#: stage (STAGES, in order), with the model evaluations each stage costs: once, to
+#: build it, and per prediction; the projected stage's A is estimated on random
+#: rotations (equivariance_estimate), its quadrature error may be NaN
+PURIFICATION_COLUMNS = [*ERRORS_COLUMNS[:3], "stage", *ERRORS_COLUMNS[3:],
+                        "equivariance_estimate", "setup_evaluations",
+                        "evaluations_per_prediction"]
+STAGES = ("original", "bias_removed", "offset_removed", "projected")
+#: the per-checkpoint tables that are collected, and their columns
+TABLE_COLUMNS = {"errors": ERRORS_COLUMNS, "spectrum": SPECTRUM_COLUMNS,
+                 "instability": INSTABILITY_COLUMNS, "purification": PURIFICATION_COLUMNS}
+
+#: the keys collecting prepends: PET checkpoints by epoch ...
+PET_KEYS = ["run", "augmentation", "epoch"]
+#: ... the PET runs on the geometric targets also by their edge embedding (cartesian,
+#: or solid_harmonics up to edge_lmax; edge_lmax empty for cartesian) ...
+GEOMETRIC_KEYS = ["run", "augmentation", "edge_embedding", "edge_lmax", "epoch"]
+#: ... PoLAr-MAE checkpoints by (phase, step), the optimiser steps within a phase
+POLARMAE_KEYS = ["run", "augmentation", "phase", "step"]
+PRETRAIN, FINETUNE = "pretrain", "finetune"
+
+#: the collected tables
+ERRORS = PET_KEYS + ERRORS_COLUMNS
+SPECTRUM = PET_KEYS + SPECTRUM_COLUMNS
+GEOMETRIC_ERRORS = GEOMETRIC_KEYS + ERRORS_COLUMNS
+GEOMETRIC_SPECTRUM = GEOMETRIC_KEYS + SPECTRUM_COLUMNS
+PURIFICATION = GEOMETRIC_KEYS + PURIFICATION_COLUMNS
+#: PoLAr-MAE: fine-tuning checkpoints only in the errors, pre-training ones too in the
+#: spectrum
+POLARMAE_ERRORS = POLARMAE_KEYS + ERRORS_COLUMNS
+POLARMAE_SPECTRUM = POLARMAE_KEYS + SPECTRUM_COLUMNS
+INSTABILITY = POLARMAE_KEYS + INSTABILITY_COLUMNS
+#: one event classified in two orientations (fig1 (b))
+EXAMPLE = ["run", "event", "rotation_deg", "point", "x", "y", "z", "semantic", "predicted",
+           "predicted_rotated", "changed"]
