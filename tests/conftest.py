@@ -71,7 +71,7 @@ def make_tiny_settings():
 def tiny_pet_run(tiny_pet_data, tmp_path_factory):
     """A tiny PET trained once per session: (settings, output folder, summary), with
     checkpoints at epochs 0, 2 and 4."""
-    from symlearn.train.pet import train_pet
+    from symlearn.pet.train import train_pet
 
     settings = _tiny_settings()
     out = tmp_path_factory.mktemp("tiny_pet_run")

@@ -31,14 +31,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from symlearn.analyse.pet import (  # noqa: E402
+from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
+from symlearn.pet.analyse import (  # noqa: E402
     PETAdapter,
     load_pet,
     request_name,
     sample_kind,
     select_structures,
 )
-from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
 from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
 
 DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/checkpoints/epoch_30.ckpt"

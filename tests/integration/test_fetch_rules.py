@@ -13,8 +13,8 @@ from test_workflow import _config, snakemake
 
 from symlearn.data.atomistic import generate, split
 from symlearn.data.extxyz import write_frames
-from symlearn.data.lartpc import read_events, simulate_event, write_pilarnet
-from symlearn.train.polarmae import EventStore
+from symlearn.polarmae.lartpc import read_events, simulate_event, write_pilarnet
+from symlearn.polarmae.train import EventStore
 
 pytestmark = pytest.mark.integration
 

@@ -101,7 +101,7 @@ def finished_run(tmp_path_factory):
 
 
 def test_outputs_exist_and_load(finished_run):
-    from symlearn.train.pet import load_checkpoint
+    from symlearn.pet.train import load_checkpoint
 
     directory, _ = finished_run
     results = directory / "results"
@@ -146,8 +146,8 @@ def test_outputs_exist_and_load(finished_run):
 
 
 def test_geometric_runs_and_purification(finished_run):
-    from symlearn.models.pet_variants import SolidHarmonicsEdgeEmbedding
-    from symlearn.train.pet import load_checkpoint
+    from symlearn.pet.train import load_checkpoint
+    from symlearn.pet.variants import SolidHarmonicsEdgeEmbedding
 
     directory, _ = finished_run
     results = directory / "results"
@@ -188,7 +188,7 @@ def test_geometric_runs_and_purification(finished_run):
 
 
 def test_polarmae_outputs(finished_run):
-    from symlearn.train.polarmae import load_polarmae
+    from symlearn.polarmae.train import load_polarmae
 
     directory, _ = finished_run
     results = directory / "results"

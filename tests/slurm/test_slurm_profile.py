@@ -28,7 +28,7 @@ from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
 from project import readme_slurm_commands
 
 from symlearn.config import GPU_RULES, deep_merge
-from symlearn.train.pet import load_checkpoint
+from symlearn.pet.train import load_checkpoint
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

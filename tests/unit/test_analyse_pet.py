@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.pet import (
+from symlearn.analyse.tables import ERRORS_COLUMNS, SPECTRUM_COLUMNS
+from symlearn.data.extxyz import frame_labels, read_frames
+from symlearn.pet.analyse import (
     PETAdapter,
     analyse_pet_checkpoint,
     default_layers,
@@ -16,10 +18,8 @@ from symlearn.analyse.pet import (
     load_pet,
     select_structures,
 )
-from symlearn.analyse.tables import ERRORS_COLUMNS, SPECTRUM_COLUMNS
-from symlearn.data.extxyz import frame_labels, read_frames
+from symlearn.pet.train import CheckpointError
 from symlearn.symmetry import GridContext, GridTooCoarse, o3_quadrature
-from symlearn.train.pet import CheckpointError
 
 SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
             "batch_atoms": 256, "dtype": "float64", "threads": 1, "memory_gb": 1.0,

@@ -213,7 +213,9 @@ def test_build_writes_both_files(tmp_path):
                         ("purification", purification_table()),
                         ("instability", instability_table())):
         inputs[name] = tmp_path / f"{name}.csv"
-        table.to_csv(inputs[name], index=False)
+        # every column of the collected table (those the fixture leaves out are empty)
+        table.reindex(columns=list(dict.fromkeys([*table.columns, *claims.INPUTS[name]]))
+                      ).to_csv(inputs[name], index=False)
     paths = build("claims", inputs, tmp_path / "claims")
     table = pd.read_csv(paths["csv"])
     verdicts = table.drop_duplicates("claim").set_index("claim")["verdict"]

@@ -257,8 +257,8 @@ def test_bad_input_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys
     from symlearn.data.extxyz import DataError
     from symlearn.data.fetch import FetchError
     from symlearn.figures.tables import FigureError
+    from symlearn.pet.train import CheckpointError
     from symlearn.symmetry.quadrature import GridTooCoarse
-    from symlearn.train.pet import CheckpointError
 
     for kind in (ConfigError, DataError, FetchError, FigureError, GridTooCoarse,
                  CheckpointError, SeveralTasks):

@@ -228,8 +228,8 @@ def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_m
                                                         grid_degree):
     """The workflow names the quadrature table (fig1) without importing torch; it must
     pick the degree the analysis uses."""
-    from symlearn.analyse.pet import grid_degree as analysis_degree
     from symlearn.config import pet_grid_degree
+    from symlearn.pet.analyse import grid_degree as analysis_degree
 
     settings = default_config["analysis"]["pet"]
     settings.update(lambda_max=lambda_max, grid_degree=grid_degree,
@@ -261,8 +261,8 @@ def test_default_grids_follow_the_outputs(default_config):
                                                           (3, 9)])
 def test_workflow_and_polarmae_analysis_agree_on_the_grid_degree(default_config, lambda_max,
                                                                  grid_degree):
-    from symlearn.analyse.polarmae import grid_degree as analysis_degree
     from symlearn.config import polarmae_grid_degree
+    from symlearn.polarmae.analyse import grid_degree as analysis_degree
 
     settings = default_config["analysis"]["polarmae"]
     settings.update(lambda_max=lambda_max, grid_degree=grid_degree)

@@ -15,7 +15,7 @@ from ase.build import bulk, molecule
 
 from symlearn.data.extxyz import read_frames, write_training_view
 from symlearn.data.fetch import FetchError, check_sha256, fetch
-from symlearn.data.lartpc import read_events, simulate_event, write_pilarnet
+from symlearn.polarmae.lartpc import read_events, simulate_event, write_pilarnet
 
 FAST = {"backoff": 0.0, "progress": False, "timeout": 10.0}
 

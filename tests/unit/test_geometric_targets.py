@@ -11,7 +11,7 @@ from scipy.integrate import lebedev_rule
 from scipy.spatial.transform import Rotation
 
 from symlearn.data.extxyz import read_frames, write_frames
-from symlearn.data.geometric import (
+from symlearn.pet.geometric import (
     add_geometric_targets,
     density_projections,
     pseudoscalar,
@@ -130,7 +130,7 @@ def test_pseudoscalar_equals_the_triplet_sum():
     """A_1·(A_2×A_3) is the smooth triplet sum, evaluated here pair by pair."""
     from ase.neighborlist import neighbor_list
 
-    from symlearn.data import geometric
+    from symlearn.pet import geometric
 
     atoms = _cluster()
     centres, vectors = neighbor_list("iD", atoms, CUTOFF)

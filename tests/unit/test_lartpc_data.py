@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from symlearn.data.extxyz import DataError
-from symlearn.data.lartpc import (
+from symlearn.polarmae.lartpc import (
     CLASS_NAMES,
     VOLUME_SIZE,
     RawEvent,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from symlearn.data.extxyz import DataError
-from symlearn.data.lartpc import (
+from symlearn.polarmae.lartpc import (
     MANIFEST_FORMAT,
     EventSource,
     count_events,
@@ -21,7 +21,7 @@ from symlearn.data.lartpc import (
     read_split_manifest,
     write_split_manifest,
 )
-from symlearn.train.polarmae import EventStore
+from symlearn.polarmae.train import EventStore
 
 TOKENIZER = {"centres": "fps", "n_init": 64, "n_tokens": 16, "group_size": 8,
              "radius": 5.0, "overlap_factor": 0.72}

@@ -17,14 +17,14 @@ from symlearn.data.extxyz import (
     write_frames,
     write_training_view,
 )
-from symlearn.data.memmap import (
+from symlearn.io import sha256_path
+from symlearn.pet.memmap import (
     LAYOUT_FILES,
     TARGET_FILES,
     memmap_cell,
     write_memmap,
 )
-from symlearn.io import sha256_path
-from symlearn.train.pet import STANDARD_TARGETS, _dataset, build_options, train_pet
+from symlearn.pet.train import STANDARD_TARGETS, _dataset, build_options, train_pet
 
 
 def _mad_frames() -> list[Atoms]:

@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.pet import PETAdapter, load_pet, target_kind
-from symlearn.analyse.purification import (
+from symlearn.analyse.tables import PURIFICATION_COLUMNS
+from symlearn.data.extxyz import frame_labels, read_frames, write_frames
+from symlearn.pet.analyse import PETAdapter, load_pet, target_kind
+from symlearn.pet.geometric import add_geometric_targets
+from symlearn.pet.purification import (
     STAGES,
     _first_node_readout,
     invariant_part,
@@ -19,10 +22,7 @@ from symlearn.analyse.purification import (
     remove_covariant_biases,
     training_structures,
 )
-from symlearn.analyse.tables import PURIFICATION_COLUMNS
-from symlearn.data.extxyz import frame_labels, read_frames, write_frames
-from symlearn.data.geometric import add_geometric_targets
-from symlearn.models.pet_variants import (
+from symlearn.pet.variants import (
     SolidHarmonicsEdgeEmbedding,
     check_spec,
     edge_embedding,
@@ -61,7 +61,7 @@ def _geometric_settings(make_tiny_settings, embedding):
                          ids=["cartesian", "sh2", "sh4", "sh8"])
 def test_each_variant_builds_and_takes_a_training_step(embedding, geometric_data,
                                                        make_tiny_settings, tmp_path):
-    from symlearn.train.pet import train_pet
+    from symlearn.pet.train import train_pet
 
     settings = _geometric_settings(make_tiny_settings, embedding)
     train_pet(settings, **geometric_data, out_dir=tmp_path, threads=1)

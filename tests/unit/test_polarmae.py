@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.polarmae import (
+from symlearn.pet.train import CheckpointError
+from symlearn.polarmae import train as training
+from symlearn.polarmae.analyse import (
     OUTPUT,
     PolarMAEAdapter,
     analyse_polarmae_checkpoint,
@@ -18,12 +20,10 @@ from symlearn.analyse.polarmae import (
     instability_table,
     point_rows,
 )
-from symlearn.data.lartpc import make_lartpc, read_events
-from symlearn.models.grouping import collate, farthest_points, group_event
-from symlearn.models.polarmae import PolarMAE, chamfer_distance, focal_loss
+from symlearn.polarmae.grouping import collate, farthest_points, group_event
+from symlearn.polarmae.lartpc import make_lartpc, read_events
+from symlearn.polarmae.model import PolarMAE, chamfer_distance, focal_loss
 from symlearn.symmetry import GridContext, o3_quadrature
-from symlearn.train import polarmae as training
-from symlearn.train.pet import CheckpointError
 
 PREPROCESSING = {"energy_threshold": 0.13, "log_energy": {"emin": 0.01, "emax": 20.0},
                  "drop_low_energy": True, "min_points": 200, "normalize": True}

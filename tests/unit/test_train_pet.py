@@ -10,8 +10,8 @@ import pytest
 import torch
 from metatrain.utils.errors import ArchitectureError
 
-import symlearn.train.pet as pet
-from symlearn.train.pet import build_options, load_checkpoint, train_pet
+import symlearn.pet.train as pet
+from symlearn.pet.train import build_options, load_checkpoint, train_pet
 
 
 def test_options_builder(tiny_settings, tmp_path):

@@ -55,7 +55,7 @@ def _fetch(args: argparse.Namespace) -> None:
 
 
 def _lartpc_split(args: argparse.Namespace) -> None:
-    from .data.lartpc import write_split_manifest
+    from .polarmae.lartpc import write_split_manifest
 
     manifest = write_split_manifest(args.files, args.events, args.output)
     LOGGER.info("%s: %d events from %s", args.output, manifest["n_events"],
@@ -72,7 +72,7 @@ def _prepare_pet_data(args: argparse.Namespace) -> None:
 
 
 def _pet_memmap(args: argparse.Namespace) -> None:
-    from .data.memmap import write_memmap
+    from .pet.memmap import write_memmap
 
     start = time.perf_counter()
     summary = write_memmap(args.input, args.output)
@@ -81,7 +81,7 @@ def _pet_memmap(args: argparse.Namespace) -> None:
 
 def _geometric_targets(args: argparse.Namespace) -> None:
     from .data.extxyz import read_frames, write_frames
-    from .data.geometric import add_geometric_targets, target_irreps
+    from .pet.geometric import add_geometric_targets, target_irreps
 
     start = time.perf_counter()
     frames = read_frames(args.input)
@@ -95,7 +95,7 @@ def _geometric_targets(args: argparse.Namespace) -> None:
 
 def _train_pet(args: argparse.Namespace) -> None:
     from .cluster import single_process
-    from .train.pet import train_pet
+    from .pet.train import train_pet
 
     start = time.perf_counter()
     with single_process("symlearn train-pet"):
@@ -106,7 +106,7 @@ def _train_pet(args: argparse.Namespace) -> None:
 
 
 def _analyse_pet(args: argparse.Namespace) -> None:
-    from .analyse.pet import analyse_pet_checkpoint
+    from .pet.analyse import analyse_pet_checkpoint
 
     summary = analyse_pet_checkpoint(args.checkpoint, args.structures, args.out_dir,
                                      args.settings, device=args.device,
@@ -115,7 +115,7 @@ def _analyse_pet(args: argparse.Namespace) -> None:
 
 
 def _purify_pet(args: argparse.Namespace) -> None:
-    from .analyse.purification import purify_checkpoint
+    from .pet.purification import purify_checkpoint
 
     table = purify_checkpoint(args.checkpoint, args.structures, args.out, args.settings,
                               n_rotations=args.n_rotations, seed=args.seed,
@@ -141,7 +141,7 @@ def _collect(args: argparse.Namespace) -> None:
 
 
 def _make_lartpc(args: argparse.Namespace) -> None:
-    from .data.lartpc import make_lartpc
+    from .polarmae.lartpc import make_lartpc
 
     start = time.perf_counter()
     summary = make_lartpc(args.out_dir, seed=args.seed, n_events=args.n_events,
@@ -152,7 +152,7 @@ def _make_lartpc(args: argparse.Namespace) -> None:
 
 def _train_polarmae(args: argparse.Namespace) -> None:
     from .cluster import single_process
-    from .train.polarmae import train_polarmae
+    from .polarmae.train import train_polarmae
 
     start = time.perf_counter()
     with single_process(f"symlearn train-polarmae {args.phase}"):
@@ -165,7 +165,7 @@ def _train_polarmae(args: argparse.Namespace) -> None:
 
 
 def _analyse_polarmae(args: argparse.Namespace) -> None:
-    from .analyse.polarmae import analyse_polarmae_checkpoint
+    from .polarmae.analyse import analyse_polarmae_checkpoint
 
     summary = analyse_polarmae_checkpoint(args.checkpoint, args.events, args.out_dir,
                                           args.settings, device=args.device,
@@ -175,7 +175,7 @@ def _analyse_polarmae(args: argparse.Namespace) -> None:
 
 
 def _polarmae_example(args: argparse.Namespace) -> None:
-    from .analyse.polarmae import example_event
+    from .polarmae.analyse import example_event
 
     table = example_event(args.checkpoint, args.events, args.out, args.settings, args.run,
                           device=args.device)

@@ -26,6 +26,11 @@ ERRORS_COLUMNS = ["target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_
 #: (residual, the same on every row of a layer), each with its quadrature error
 SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
                     "quadrature_error", "residual_quadrature_error", *CHECK_COLUMNS]
+#: the semantic classes of PILArNet-M, by label (0..4); the models learn the first four
+#: (class 4, low-energy depositions, is dropped in preprocessing), and they are the
+#: groups of the instability table's "class" grouping and of fig1 (b) and fig4
+SEMANTIC_CLASSES = ("shower", "track", "michel", "delta", "low_energy")
+LEARNED_CLASSES = SEMANTIC_CLASSES[:4]
 #: PoLAr-MAE's predicted classes under rotation, per grouping of the points
 INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
                        "equivariance_rmse", "accuracy", "grid_degree", "check_degree"]

@@ -24,6 +24,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
+from ..table_schemas import LEARNED_CLASSES  # noqa: E402
 
 #: single-column width of a two-column journal page (inches)
 COLUMN_WIDTH = 3.4
@@ -66,7 +67,7 @@ FLAGGED = "quadrature flagged"
 FLAGGED_LABEL = "quadrature error > tolerance"
 
 #: the liquid-argon semantic classes PoLAr-MAE predicts, in label order (0..3)
-CLASSES = ("shower", "track", "michel", "delta")
+CLASSES = LEARNED_CLASSES
 #: the places a point can sit that the instability tables single out
 LOCATIONS = ("branching", "track segment")
 #: class or location -> label

@@ -65,9 +65,10 @@ from scipy.spatial import cKDTree
 
 from ..errors import DataError
 from ..io import Closing, atomic_path, write_text_atomic
+from ..table_schemas import SEMANTIC_CLASSES
 
 VOLUME_SIZE = 768
-CLASS_NAMES = ("shower", "track", "michel", "delta", "low_energy")  # semantic 0..4
+CLASS_NAMES = SEMANTIC_CLASSES  # semantic 0..4
 SHOWER, TRACK, MICHEL, DELTA, LOW_ENERGY = range(5)
 POINT_COLUMNS = ("x", "y", "z", "value", "energy_deposit", "time", "n_electrons", "dx")
 CLUSTER_COLUMNS = ("size", "fragment_id", "group_id", "interaction_id", "semantic_type",

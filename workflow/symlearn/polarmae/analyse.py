@@ -12,7 +12,7 @@ energies do not change.
 - classification instability: for each point, the fraction of grid orientations whose
   predicted class differs from the class of the symmetrized prediction ``Pi``, reported
   per semantic class and for points at branching points vs plain track segments
-  (``symlearn.data.lartpc`` defines branching from the cluster structure).
+  (``symlearn.polarmae.lartpc`` defines branching from the cluster structure).
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..analyse.tables import INSTABILITY_COLUMNS
 from ..errors import DataError
-from ..models.grouping import Batch, Grouping, collate
-from ..models.polarmae import PolarMAE
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
-from .tables import INSTABILITY_COLUMNS
+from ..table_schemas import LEARNED_CLASSES
+from .grouping import Batch, Grouping, collate
+from .model import PolarMAE
 
 OUTPUT = "class_probabilities"
-CLASS_NAMES = ("shower", "track", "michel", "delta")
 LOCATIONS = ("branching", "track segment")
 
 
@@ -135,7 +135,7 @@ def instability_table(points: pd.DataFrame, degree: int = 0,
     """Per semantic class and per location: instability, the fraction of points ever
     unstable, the equivariance RMSE of the probabilities and the accuracy of the
     symmetrized prediction."""
-    groups = [("class", name, points["semantic"] == k) for k, name in enumerate(CLASS_NAMES)]
+    groups = [("class", name, points["semantic"] == k) for k, name in enumerate(LEARNED_CLASSES)]
     groups += [("location", name, points["location"] == name) for name in LOCATIONS]
     rows = []
     for grouping, name, selected in groups:
@@ -158,7 +158,7 @@ def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping
     subset of the events the preprocessing keeps, in file order (events are read in the
     subset's random order only until enough are found, so a large file is not read
     whole)."""
-    from ..train.polarmae import EventStore
+    from .train import EventStore
 
     store = EventStore(path, checkpoint_settings["preprocessing"],
                        checkpoint_settings["tokenizer"],
@@ -183,11 +183,11 @@ def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
     ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically)."""
     from tqdm import tqdm
 
+    from ..analyse.tables import QuadratureCheck, checked_tables, input_rows
     from ..cluster import resolve_device, use_threads
     from ..io import atomic_path
     from ..symmetry import o3_quadrature
-    from ..train.polarmae import load_polarmae
-    from .tables import QuadratureCheck, checked_tables, input_rows
+    from .train import load_polarmae
 
     start = time.perf_counter()
     use_threads(threads)
@@ -267,10 +267,10 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     from scipy.spatial.transform import Rotation
 
     from ..cluster import resolve_device
-    from ..data.lartpc import voxel_coordinates
     from ..errors import CheckpointError
     from ..io import atomic_path
-    from ..train.polarmae import load_polarmae
+    from .lartpc import voxel_coordinates
+    from .train import load_polarmae
 
     device = resolve_device(device)
     model, meta = load_polarmae(checkpoint, device, DTYPES[settings["dtype"]])

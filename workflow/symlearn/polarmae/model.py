@@ -21,9 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..table_schemas import LEARNED_CLASSES
 from .grouping import Batch
 
-N_CLASSES = 4
+N_CLASSES = len(LEARNED_CLASSES)
 
 #: architecture settings and their defaults (the config's polarmae.model)
 DEFAULTS = {"width": 64, "depth": 3, "heads": 4, "mlp_ratio": 4, "decoder_depth": 1,

@@ -19,7 +19,7 @@ writes it):
 - one ``<key>.bin`` per target, float32: ``energy.bin`` (ns, 1), ``forces.bin``
   (na[-1], 3, 1), ``stress.bin`` (ns, 3, 3, 1), the trailing axis being metatrain's
   single property. ``key`` is the target's ``key`` in the metatrain options
-  (:data:`symlearn.train.pet.STANDARD_TARGETS`).
+  (:data:`symlearn.pet.train.STANDARD_TARGETS`).
 
 ``MemmapDataset`` stores no periodic boundary conditions: it makes a direction
 periodic exactly when its cell vector is non-zero. So the cell vector along every
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.extxyz import frame_labels, iter_frames
 from ..errors import DataError
 from ..io import atomic_dir
-from .extxyz import frame_labels, iter_frames
 
 #: the ``.bin`` stem of each target, as the ``key`` of the metatrain target options
 TARGET_FILES = ("energy", "forces", "stress")

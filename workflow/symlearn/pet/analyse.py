@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from ..analyse.tables import QuadratureCheck
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from ..symmetry.degrees import required_degree, resolves_variances
-from ..train.pet import CUSTOM_PREFIX
-from .tables import QuadratureCheck
+from .train import CUSTOM_PREFIX
 
 FEATURE_PREFIX = "mtt::feature::"
 
@@ -46,7 +46,7 @@ def sample_kind(name: str) -> str:
 
 def target_kind(name: str) -> OutputKind | None:
     """How a target transforms: the standard ones, the geometric ones of
-    :mod:`symlearn.data.geometric` (``mtt::pseudoscalar``, (0, -1);
+    :mod:`symlearn.pet.geometric` (``mtt::pseudoscalar``, (0, -1);
     ``mtt::density_l{lambda}``, (lambda, +1) in metatomic's basis, as metatrain stores
     them), else None."""
     if name in TARGET_KINDS:
@@ -63,7 +63,7 @@ def load_pet(checkpoint: str, device: str | torch.device = "cpu",
     """The PET of a checkpoint, with the weights of that epoch, in eval mode."""
     import metatomic.torch  # noqa: F401  (registers the TorchScript classes)
 
-    from ..train.pet import load_checkpoint
+    from .train import load_checkpoint
 
     model = load_checkpoint(checkpoint, context="restart")
     return model.to(device=device, dtype=dtype).eval()
@@ -474,9 +474,9 @@ def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
     import pandas as pd
     from tqdm import tqdm
 
+    from ..analyse.tables import checked_tables, input_rows
     from ..data.extxyz import frame_labels
     from ..io import atomic_path
-    from .tables import checked_tables, input_rows
 
     start = time.perf_counter()
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads)

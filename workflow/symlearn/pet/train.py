@@ -38,10 +38,10 @@ import yaml
 from ..checkpoints import read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
-from ..data.geometric import target_irreps
 from ..errors import CheckpointError
 from ..io import atomic_path, sha256_path, write_text_atomic
-from ..models.pet_variants import edge_embedding
+from .geometric import target_irreps
+from .variants import edge_embedding
 
 LOGGER = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _spherical(key: str, o3_lambda: int, o3_sigma: int) -> dict[str, Any]:
 
 def target_options(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The metatrain targets of a run: energy, forces and stress (``standard``), or the
-    geometric targets of :mod:`symlearn.data.geometric` as spherical targets, so that
+    geometric targets of :mod:`symlearn.pet.geometric` as spherical targets, so that
     metatrain's augmentation rotates (and inverts) them as they transform: the
     pseudoscalar as (0, -1), the density projections ``mtt::density_l{lambda}`` as
     (lambda, +1)."""
@@ -112,7 +112,7 @@ def _spherical_targets(targets: Mapping[str, Any]) -> list[str]:
 
 def _dataset(path: str | Path, targets: Mapping[str, Any]) -> dict[str, Any]:
     """metatrain options of one data set: an extxyz file (read with ASE) or a memmap
-    directory (:func:`symlearn.data.memmap.write_memmap`).
+    directory (:func:`symlearn.pet.memmap.write_memmap`).
 
     metatrain reads a ``read_from`` that is a directory as a ``MemmapDataset``
     whatever the ``reader`` says, so for a directory the ``reader`` is left out;

@@ -35,9 +35,9 @@ from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..errors import CheckpointError
 from ..io import Closing, atomic_path, sha256_file
-from ..models.grouping import Batch, Grouping, collate, group_event
-from ..models.polarmae import PolarMAE, focal_loss
 from ..symmetry.quadrature import haar_o3
+from .grouping import Batch, Grouping, collate, group_event
+from .model import PolarMAE, focal_loss
 
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")
@@ -54,7 +54,7 @@ CACHE_EVENTS = 2048
 
 def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
     """Data units per voxel: PoLAr-MAE's normalisation divides by 768 sqrt(3) / 2."""
-    from ..data.lartpc import COORD_SCALE
+    from .lartpc import COORD_SCALE
 
     return 1.0 / COORD_SCALE if preprocessing.get("normalize", True) else 1.0
 
@@ -83,7 +83,7 @@ def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.
 
 class EventStore(Closing):
     """The events of one split (a PILArNet-M file or a split manifest, see
-    :class:`symlearn.data.lartpc.EventSource`), preprocessed and grouped on first use.
+    :class:`symlearn.polarmae.lartpc.EventSource`), preprocessed and grouped on first use.
 
     The source stays open until :meth:`close`. The last ``cache_events`` events asked
     for (dropped ones included, as None) are kept, least recently used out first; 0
@@ -93,7 +93,7 @@ class EventStore(Closing):
     def __init__(self, path: str | Path, preprocessing: Mapping[str, Any],
                  tokenizer: Mapping[str, Any], branching_radius: float = 3.0,
                  cache_events: int = CACHE_EVENTS):
-        from ..data.lartpc import EventSource
+        from .lartpc import EventSource
 
         if int(cache_events) < 0:
             raise ValueError(f"cache_events must be >= 0, got {cache_events}")
@@ -300,7 +300,7 @@ def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, An
     """What a resumed phase must share with the interrupted one: the settings, the data
     paths and, for a split manifest, its content (the files and event ranges; the data
     files themselves are too large to hash at every start)."""
-    from ..data.lartpc import is_split_manifest
+    from .lartpc import is_split_manifest
 
     manifests = {k: sha256_file(v) for k, v in paths.items()
                  if v is not None and is_split_manifest(v)}

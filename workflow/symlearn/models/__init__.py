@@ -1,1 +1,0 @@
-"""Models the project implements itself (PoLAr-MAE); PET comes from metatrain."""
