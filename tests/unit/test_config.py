@@ -411,3 +411,30 @@ def test_more_analysed_structures_than_the_test_split_warn(default_config, tmp_p
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert (dry.stdout + dry.stderr).count(
         "configuration: analysis.pet.geometric_n_structures: 999 asked") == 1
+
+
+def test_a_costly_grid_is_named_with_its_size_and_an_impossible_one_stops(default_config):
+    """lambda_max 40 asks for a degree-80 grid: a warning names the key and the number
+    of rotated copies (the exact size of the grid the analysis would build); a grid
+    beyond SciPy's largest Lebedev order is an error at the start; the default warns
+    of nothing; null switches the warning off."""
+    from symlearn.config import LARGEST_LEBEDEV_ORDER, config_warnings
+    from symlearn.symmetry import lebedev_orders, o3_quadrature
+    from symlearn.symmetry.quadrature import grid_size
+
+    assert lebedev_orders()[-1] == LARGEST_LEBEDEV_ORDER
+    assert [grid_size(d) for d in (8, 12)] == [o3_quadrature(d).n_rotations for d in (8, 12)]
+    assert config_warnings(default_config) == []
+    default_config["analysis"]["pet"]["lambda_max"] = 40
+    check_config(default_config)
+    warnings = config_warnings(default_config)
+    assert warnings[0] == (f"analysis.pet.lambda_max: a grid of degree 80, "
+                           f"{grid_size(80):,} rotated copies of each input per checkpoint "
+                           "(above analysis.grid_warning_copies, 20,000)")
+    default_config["analysis"]["grid_warning_copies"] = None
+    assert config_warnings(default_config) == []
+    default_config["analysis"]["pet"]["lambda_max"] = 65
+    with pytest.raises(ConfigError, match=r"analysis.pet.lambda_max, its quadrature check: "
+                                          r"asks for a grid of degree 134, above the "
+                                          r"largest Lebedev order SciPy has \(131\)"):
+        check_config(default_config)

@@ -344,6 +344,10 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                 f"analysis.pet.{key}: {degree} is too coarse for the character projections "
                 f"up to lambda_max {analysis['lambda_max']} (needs >= "
                 f"{needed}, or null to choose it)")
+    for key, degree in analysis_grids(config).items():
+        if degree > LARGEST_LEBEDEV_ORDER:
+            errors.append(f"{key}: asks for a grid of degree {degree}, above the largest "
+                          f"Lebedev order SciPy has ({LARGEST_LEBEDEV_ORDER})")
     for run in config["analysis"]["purification"]["runs"]:
         if run not in pet_runs(config):
             errors.append(f"analysis.purification.runs: {run!r} is not a PET run "
@@ -429,11 +433,71 @@ def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | Non
     return degree + check["delta"] if check["n_inputs"] > 0 else None
 
 
-def config_warnings(config: Mapping[str, Any]) -> list[str]:
-    """What a valid configuration asks for that it will not get, one line each, naming
-    the key: more analysed structures than the synthetic test split holds (the analysis
-    then takes the whole split)."""
+#: the default of analysis.grid_warning_copies
+GRID_WARNING_COPIES = 20000
+#: the largest order of SciPy's Lebedev rules (scipy.integrate.lebedev_rule; the
+#: quadrature module's lebedev_orders() lists them, a test keeps the two equal)
+LARGEST_LEBEDEV_ORDER = 131
+
+
+def analysis_grids(config: Mapping[str, Any]) -> dict[str, int]:
+    """The grid degrees the analyses of this configuration run on, each named by the
+    key that sets it: the PET runs' (standard and geometric), PoLAr-MAE's, and their
+    quadrature checks' finer grids."""
+    grids = {}
+    pet = config["analysis"]["pet"]
+    standard = ("analysis.pet.grid_degree" if pet["grid_degree"] is not None
+                else "analysis.pet.lambda_max")
+    geometric = ("analysis.pet.geometric_grid_degree"
+                 if pet["geometric_grid_degree"] is not None else
+                 f"{standard} (geometric runs)" if pet["grid_degree"] is not None else
+                 "analysis.pet.lambda_max with the geometric targets' lambda_max")
+    for targets, key in (("standard", standard), ("geometric", geometric)):
+        runs = [r for r in pet_runs(config)
+                if pet_run_settings(config, r)["targets"] == targets]
+        if runs:
+            grids[key] = pet_grid_degree(config, runs[0])
+    if polarmae_runs(config):
+        grids[("analysis.polarmae.grid_degree"
+               if config["analysis"]["polarmae"]["grid_degree"] is not None
+               else "analysis.polarmae.lambda_max")] = polarmae_grid_degree(config)
+    for key, degree in list(grids.items()):
+        check = quadrature_check_degree(config, degree)
+        if check is not None:
+            grids[f"{key}, its quadrature check"] = check
+    return grids
+
+
+def grid_warnings(config: Mapping[str, Any]) -> list[str]:
+    """A grid above ``analysis.grid_warning_copies`` rotated copies, with its size."""
+    limit = config["analysis"].get("grid_warning_copies", GRID_WARNING_COPIES)
+    if limit is None:
+        return []
     warnings = []
+    for key, degree in analysis_grids(config).items():
+        # a Lebedev rule of order D has at least (D + 1)^2 / 3 nodes: the exact count
+        # (which scans SciPy's table, about a second) only where it may matter
+        if 2 * (degree + 1) ** 3 / 3 <= limit:
+            continue
+        from .symmetry.quadrature import GridTooCoarse, grid_size
+
+        try:
+            copies = grid_size(degree)
+        except GridTooCoarse:
+            continue  # an error of semantic_errors
+        if copies > limit:
+            warnings.append(
+                f"{key}: a grid of degree {degree}, {copies:,} rotated copies of each "
+                f"input per checkpoint (above analysis.grid_warning_copies, {limit:,})")
+    return warnings
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What a valid configuration asks for that it may not want, one line each, naming
+    the key: a grid above ``analysis.grid_warning_copies`` copies, and more analysed
+    structures than the synthetic test split holds (the analysis then takes the whole
+    split)."""
+    warnings = grid_warnings(config)
     atomistic = config["data"]["atomistic"]
     if atomistic["source"] != "synthetic":
         return warnings  # a downloaded split's size is known only once it is fetched

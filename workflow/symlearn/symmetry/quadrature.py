@@ -124,6 +124,19 @@ def _zyz_matrices(alpha: np.ndarray, beta: np.ndarray, gamma: np.ndarray) -> np.
     return Rotation.from_euler("ZYZ", np.stack([alpha, beta, gamma], axis=1)).as_matrix()
 
 
+def grid_size(degree: int) -> int:
+    """The rotations (proper and improper) of :func:`o3_quadrature` of ``degree``,
+    without building the grid: the model evaluations per input that it costs."""
+    from scipy.integrate import lebedev_rule
+
+    orders = lebedev_orders()
+    if degree > orders[-1]:
+        raise GridTooCoarse(f"quadrature degree {degree} exceeds the largest Lebedev "
+                            f"order available ({orders[-1]})")
+    order = min(o for o in orders if o >= degree)
+    return lebedev_rule(order)[0].shape[1] * (degree + 1) * 2
+
+
 @functools.lru_cache(maxsize=16)
 def o3_quadrature(degree: int) -> O3Quadrature:
     """The grid exact to Wigner-D degree ``degree``: the smallest Lebedev order >=
