@@ -17,6 +17,17 @@ from pathlib import Path
 LOGGER = logging.getLogger("symlearn")
 
 
+def _degree_arg(text: str) -> int:
+    """A quadrature degree: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; a degree is >= 0")
+    return value
+
+
 def _json_arg(text: str):
     """A JSON value given inline, or ``@file`` holding one."""
     if text.startswith("@"):
@@ -28,13 +39,19 @@ def _json_arg(text: str):
 
 
 def _make_atomistic(args: argparse.Namespace) -> None:
-    from .config import SPLITS
+    from .config import SPLITS, ConfigError
     from .data.atomistic import generate, split
     from .data.extxyz import write_frames
 
     start = time.perf_counter()
     frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms)
     parts = split(frames, args.split, seed=args.seed)
+    empty = [name for name in SPLITS if not parts.get(name)]
+    if empty:
+        raise ConfigError(
+            f"--split: the {', '.join(empty)} split(s) would receive no structure "
+            f"({len(frames)} structures split {json.dumps(args.split)}); raise "
+            "--n-structures or the fraction")
     for name in SPLITS:
         path = Path(args.out_dir) / f"{name}.xyz"
         write_frames(parts[name], path)
@@ -126,12 +143,14 @@ def _purify_pet(args: argparse.Namespace) -> None:
 
 def _collect(args: argparse.Namespace) -> None:
     from .analyse.tables import TABLE_COLUMNS, collect_checkpoints
+    from .errors import SymlearnError
     from .io import atomic_path
 
     outputs = dict(item.split("=", 1) for item in args.out)
     unknown = sorted(set(outputs) - set(TABLE_COLUMNS))
     if unknown:
-        raise ValueError(f"unknown table(s) {unknown}; known: {', '.join(TABLE_COLUMNS)}")
+        raise SymlearnError(f"--out: unknown table(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(TABLE_COLUMNS)}")
     for table, out in outputs.items():
         collected = collect_checkpoints(args.checkpoints, table)
         with atomic_path(out) as tmp:
@@ -400,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_polarmae_example)
 
     p = commands.add_parser("quadrature-table", help="the O(3) grid of a degree, as a table")
-    p.add_argument("--degree", type=int, required=True)
+    p.add_argument("--degree", type=_degree_arg, required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_quadrature_table)
 

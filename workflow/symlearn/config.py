@@ -176,7 +176,7 @@ def split_counts(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
     """How many of ``n`` structures of one subset go to each part: rounded cumulative
     fractions, so the counts always add up to ``n``."""
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
-        raise ValueError(f"split fractions must sum to 1, got {dict(fractions)}")
+        raise ConfigError(f"split fractions must sum to 1, got {dict(fractions)}")
     counts, start, cumulative = {}, 0, 0.0
     for i, (name, fraction) in enumerate(fractions.items()):
         cumulative += fraction

@@ -106,7 +106,12 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
     frames, keys = [], []
     for entry in entries:
         keys = [k for k in entry if k not in TABLE_COLUMNS]
-        frame = pd.read_csv(entry[table])
+        try:
+            frame = pd.read_csv(entry[table])
+        except FileNotFoundError:
+            raise DataError(f"{entry[table]}: no such table") from None
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{entry[table]}: the table is empty (no header)") from None
         missing = sorted(set(columns) - set(frame.columns))
         if missing:
             raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")

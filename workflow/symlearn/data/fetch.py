@@ -35,6 +35,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
+from ..config import ConfigError
 from ..errors import SymlearnError
 from ..io import sha256_file, write_text_atomic
 
@@ -68,7 +69,7 @@ def check_sha256(value: str | None, what: str = "sha256") -> str | None:
         return None
     value = str(value).strip().lower()
     if not _SHA256.fullmatch(value):
-        raise ValueError(f"{what}: {value!r} is not a SHA-256 (64 hexadecimal digits)")
+        raise ConfigError(f"{what}: {value!r} is not a SHA-256 (64 hexadecimal digits)")
     return value
 
 
