@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.tables import ERRORS_COLUMNS, SPECTRUM_COLUMNS
 from symlearn.data.extxyz import frame_labels, read_frames
 from symlearn.pet.analyse import (
     PETAdapter,
@@ -20,6 +19,7 @@ from symlearn.pet.analyse import (
 )
 from symlearn.pet.train import CheckpointError
 from symlearn.symmetry import GridContext, GridTooCoarse, o3_quadrature
+from symlearn.table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
 
 SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
             "batch_atoms": 256, "dtype": "float64", "threads": 1, "memory_gb": 1.0,

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.tables import PURIFICATION_COLUMNS
 from symlearn.data.extxyz import frame_labels, read_frames, write_frames
 from symlearn.pet.analyse import PETAdapter, load_pet, target_kind
 from symlearn.pet.geometric import add_geometric_targets
@@ -28,6 +27,7 @@ from symlearn.pet.variants import (
     edge_embedding,
 )
 from symlearn.symmetry import GridContext, OutputKind, o3_quadrature
+from symlearn.table_schemas import PURIFICATION_COLUMNS
 
 LAMBDA_MAX = 3
 

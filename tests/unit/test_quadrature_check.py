@@ -8,14 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from symlearn.analyse.tables import (
-    ERRORS_COLUMNS,
-    SPECTRUM_COLUMNS,
-    QuadratureCheck,
-    checked_tables,
-    input_rows,
-)
+from symlearn.analyse.tables import QuadratureCheck, checked_tables, input_rows
 from symlearn.symmetry import GridContext, OutputKind, analyse_input, analysis_degree, o3_quadrature
+from symlearn.table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
 
 LAMBDA_MAX = 4
 AXIS = torch.tensor([0.3, -0.5, 0.8], dtype=torch.float64)

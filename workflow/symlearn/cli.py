@@ -39,19 +39,20 @@ def _json_arg(text: str):
 
 
 def _make_atomistic(args: argparse.Namespace) -> None:
-    from .config import SPLITS, ConfigError
+    from .config import SPLITS, ConfigError, synthetic_split_sizes
     from .data.atomistic import generate, split
     from .data.extxyz import write_frames
 
-    start = time.perf_counter()
-    frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms)
-    parts = split(frames, args.split, seed=args.seed)
-    empty = [name for name in SPLITS if not parts.get(name)]
+    sizes = synthetic_split_sizes(args.n_structures, args.split)
+    empty = [name for name in SPLITS if not sizes.get(name)]
     if empty:
         raise ConfigError(
             f"--split: the {', '.join(empty)} split(s) would receive no structure "
-            f"({len(frames)} structures split {json.dumps(args.split)}); raise "
+            f"({sum(sizes.values())} structures split {json.dumps(args.split)}); raise "
             "--n-structures or the fraction")
+    start = time.perf_counter()
+    frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms)
+    parts = split(frames, args.split, seed=args.seed)
     for name in SPLITS:
         path = Path(args.out_dir) / f"{name}.xyz"
         write_frames(parts[name], path)
@@ -142,9 +143,10 @@ def _purify_pet(args: argparse.Namespace) -> None:
 
 
 def _collect(args: argparse.Namespace) -> None:
-    from .analyse.tables import TABLE_COLUMNS, collect_checkpoints
+    from .analyse.tables import collect_checkpoints
     from .errors import SymlearnError
     from .io import atomic_path
+    from .table_schemas import TABLE_COLUMNS
 
     outputs = dict(item.split("=", 1) for item in args.out)
     unknown = sorted(set(outputs) - set(TABLE_COLUMNS))

@@ -186,6 +186,17 @@ def split_counts(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
     return counts
 
 
+def synthetic_split_sizes(n_structures: Mapping[str, int],
+                          fractions: Mapping[str, float]) -> dict[str, int]:
+    """Structures per split of the embedded generator: each subset is split on its own
+    (:func:`split_counts`), so the sizes are the sums over subsets."""
+    sizes = dict.fromkeys(fractions, 0)
+    for n in n_structures.values():
+        for name, count in split_counts(n, fractions).items():
+            sizes[name] += count
+    return sizes
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` updated recursively by ``override`` (copies, inputs untouched), with
     Snakemake's own merge, so that it matches how ``--configfile`` files combine."""
@@ -297,10 +308,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     if abs(total - 1.0) > 1e-6:
         errors.append(f"data.atomistic.split: fractions sum to {total:g}, must sum to 1")
     else:
-        sizes = dict.fromkeys(SPLITS, 0)
-        for n in atomistic["synthetic"]["n_structures"].values():
-            for name, count in split_counts(n, fractions).items():
-                sizes[name] += count
+        sizes = synthetic_split_sizes(atomistic["synthetic"]["n_structures"], fractions)
         for name, size in sizes.items():
             if size == 0:
                 errors.append(
@@ -401,6 +409,16 @@ def data_source_errors(config: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+def configured_pet_degree(analysis: Mapping[str, Any], geometric: bool) -> int | None:
+    """The grid degree the PET analysis settings fix (``geometric_grid_degree`` for a
+    run on the geometric targets, when set, else ``grid_degree``), or None: the rule of
+    :func:`symmetry.degrees.analysis_degree` chooses. Shared by the workflow and the
+    analysis, so that both name the same grid."""
+    if geometric and analysis.get("geometric_grid_degree") is not None:
+        return analysis["geometric_grid_degree"]
+    return analysis.get("grid_degree")
+
+
 def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,
                     auto: bool = False) -> int:
     """The quadrature degree of the PET analysis of ``run`` (default: of the runs
@@ -409,11 +427,7 @@ def pet_grid_degree(config: Mapping[str, Any], run: str | None = None,
     :func:`symmetry.degrees.analysis_degree` for the run's outputs."""
     analysis = config["analysis"]["pet"]
     geometric = run is not None and pet_run_settings(config, run)["targets"] == "geometric"
-    configured = None
-    if not auto:
-        configured = analysis["grid_degree"]
-        if geometric and analysis["geometric_grid_degree"] is not None:
-            configured = analysis["geometric_grid_degree"]
+    configured = None if auto else configured_pet_degree(analysis, geometric)
     output_lambda = 2 if run is None else pet_output_lambda_max(config, run)
     return grid_degree(configured, analysis["lambda_max"], output_lambda)
 
@@ -433,8 +447,6 @@ def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | Non
     return degree + check["delta"] if check["n_inputs"] > 0 else None
 
 
-#: the default of analysis.grid_warning_copies
-GRID_WARNING_COPIES = 20000
 #: the largest order of SciPy's Lebedev rules (scipy.integrate.lebedev_rule; the
 #: quadrature module's lebedev_orders() lists them, a test keeps the two equal)
 LARGEST_LEBEDEV_ORDER = 131
@@ -470,7 +482,7 @@ def analysis_grids(config: Mapping[str, Any]) -> dict[str, int]:
 
 def grid_warnings(config: Mapping[str, Any]) -> list[str]:
     """A grid above ``analysis.grid_warning_copies`` rotated copies, with its size."""
-    limit = config["analysis"].get("grid_warning_copies", GRID_WARNING_COPIES)
+    limit = config["analysis"]["grid_warning_copies"]
     if limit is None:
         return []
     warnings = []
@@ -501,8 +513,8 @@ def config_warnings(config: Mapping[str, Any]) -> list[str]:
     atomistic = config["data"]["atomistic"]
     if atomistic["source"] != "synthetic":
         return warnings  # a downloaded split's size is known only once it is fetched
-    test = sum(split_counts(n, atomistic["split"])["test"]
-               for n in atomistic["synthetic"]["n_structures"].values())
+    test = synthetic_split_sizes(atomistic["synthetic"]["n_structures"],
+                                 atomistic["split"])["test"]
     analysis = config["analysis"]["pet"]
     asked = {"analysis.pet.n_structures": analysis["n_structures"],
              "analysis.pet.geometric_n_structures": analysis["geometric_n_structures"]}

@@ -17,14 +17,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..symmetry import InputAnalysis
-from ..table_schemas import (  # noqa: F401 (re-exported for the analyses)
-    CHECK_COLUMNS,
-    ERRORS_COLUMNS,
-    INSTABILITY_COLUMNS,
-    PURIFICATION_COLUMNS,
-    SPECTRUM_COLUMNS,
-    TABLE_COLUMNS,
-)
+from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS, TABLE_COLUMNS
 
 SIGMAS = (1, -1)
 #: the pooled values, before the quadrature check adds its columns

@@ -356,10 +356,10 @@ def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX,
                 geometric: bool = False) -> int:
     """The grid degree of an analysis with these settings (``geometric_grid_degree``
     for the runs on the geometric targets, when set): :func:`symmetry.grid_degree`."""
-    configured = settings.get("grid_degree")
-    if geometric and settings.get("geometric_grid_degree") is not None:
-        configured = settings["geometric_grid_degree"]
-    return symmetry_grid_degree(configured, int(settings["lambda_max"]), output_lambda)
+    from ..config import configured_pet_degree
+
+    return symmetry_grid_degree(configured_pet_degree(settings, geometric),
+                                int(settings["lambda_max"]), output_lambda)
 
 
 @dataclass

@@ -39,9 +39,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analyse.tables import PURIFICATION_COLUMNS, QuadratureCheck, checked_tables, input_rows
+from ..analyse.tables import QuadratureCheck, checked_tables, input_rows
 from ..symmetry import GridContext, OutputKind
 from ..symmetry.degrees import resolves_variances
+from ..table_schemas import PURIFICATION_COLUMNS
 from .analyse import PETAdapter, select_structures, setup_checkpoint, table_name, target_kind
 
 STAGES = ("original", "bias_removed", "offset_removed", "projected")

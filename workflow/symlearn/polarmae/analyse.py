@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analyse.tables import INSTABILITY_COLUMNS
 from ..errors import DataError
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
-from ..table_schemas import LEARNED_CLASSES
+from ..table_schemas import INSTABILITY_COLUMNS, LEARNED_CLASSES
 from .grouping import Batch, Grouping, collate
 from .model import PolarMAE
 
