@@ -22,7 +22,7 @@ from ase import Atoms
 from ..analyse.tables import QuadratureCheck
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
-from ..symmetry.degrees import required_degree, resolves_variances
+from ..symmetry.degrees import resolves_variances
 from .train import CUSTOM_PREFIX
 
 FEATURE_PREFIX = "mtt::feature::"
@@ -326,12 +326,10 @@ def _per_copy(name: str, block, n_copies: int) -> torch.Tensor:
 
 
 def select_structures(n_total: int, n_select: int, seed: int) -> list[int]:
-    """Indices of the structures to analyse: all of them, or a seeded random subset in
-    file order."""
-    if n_select >= n_total:
-        return list(range(n_total))
-    rng = np.random.default_rng(seed)
-    return sorted(int(i) for i in rng.choice(n_total, size=n_select, replace=False))
+    """Indices of the structures to analyse (:func:`symlearn.analyse.driver.select_inputs`)."""
+    from ..analyse.driver import select_inputs
+
+    return select_inputs(n_total, n_select, seed)
 
 
 def group_layers(sizes: Mapping[str, int], budget: int) -> list[list[str]]:
@@ -405,28 +403,23 @@ class CheckpointSetup:
                            self.context.dtype, self.context.device)
 
     def describe(self, checkpoint: str, structures: str, settings: Mapping) -> str:
+        from ..analyse.driver import grid_notes
+
         q = self.quadrature
-        lambda_max = self.context.lambda_max
-        outputs = self.adapter.output_lambda_max
         check = self.check
-        notes = []
-        if not self.exact_outputs:
-            notes.append(f"orbit averages of outputs above lambda = {(q.exactness - 1) // 2} "
-                         "are quadrature estimates on this grid")
-        unaliased = (None if lambda_max is None else
-                     required_degree(lambda_character=lambda_max, lambda_content=outputs))
-        if unaliased is not None and q.exactness < unaliased:
-            notes.append(f"B aliases content above degree {q.exactness - lambda_max} "
-                         f"(the outputs reach {outputs}; degree {unaliased} would not "
-                         "alias them)")
-        return (f"checkpoint {checkpoint}: {len(self.selected)} of {self.n_frames} "
-                f"structures of {structures}; grid degree {q.exactness} (Lebedev "
-                f"{q.lebedev_order} x {q.n_gamma} angles x 2 = {q.n_rotations} copies); "
-                f"lambda_max {lambda_max}; {len(self.adapter.layers)} layers; "
-                f"{settings['dtype']} on {self.device}; quadrature check: "
+        notes = grid_notes(q, self.context.lambda_max, self.adapter.output_lambda_max)
+        return (f"{self.header(checkpoint, structures, settings)}; grid degree "
+                f"{q.exactness} (Lebedev {q.lebedev_order} x {q.n_gamma} angles x 2 = "
+                f"{q.n_rotations} copies); lambda_max {self.context.lambda_max}; "
+                f"{len(self.adapter.layers)} layers; quadrature check: "
                 + (f"structure(s) {self.checked()} on degree {check.check_degree}"
                    if check.check_degree is not None else "off")
                 + "".join(f"; {note}" for note in notes))
+
+    def header(self, checkpoint: str, structures: str, settings: Mapping) -> str:
+        """What is analysed, where and how precisely."""
+        return (f"checkpoint {checkpoint}: {len(self.selected)} of {self.n_frames} "
+                f"structures of {structures}; {settings['dtype']} on {self.device}")
 
 
 def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
@@ -461,73 +454,83 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     return CheckpointSetup(adapter, context, frames, selected, device, n_frames, check)
 
 
+class PETCheckpointAnalysis:
+    """The driver's adapter (:class:`symlearn.analyse.driver.Adapter`) for one PET
+    checkpoint: its selected structures, each analysed in as many passes over the grid
+    as its layers' character sums need to stay within ``memory_gb``."""
+
+    input_column = "structure"
+
+    def __init__(self, setup: CheckpointSetup, structures: str, settings: Mapping):
+        self.setup = setup
+        self.model = setup.adapter
+        self.path = structures
+        self.layers = self.model.layers
+        self.output_lambda_max = self.model.output_lambda_max
+        self.batch_atoms = int(settings["batch_atoms"])
+        self.budget = int(float(settings["memory_gb"]) * 2**30)
+
+    def inputs(self) -> list:
+        from ..analyse.driver import AnalysisInput
+
+        stress = "non_conservative_stress" in self.model.targets
+        items = []
+        for index in self.setup.selected:
+            atoms = self.setup.frames[index]
+            items.append(AnalysisInput(
+                index, {"frame_id": int(atoms.info.get("frame_id", index)),
+                        "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)},
+                check_order=(stress and not atoms.pbc.all(), len(atoms)), payload=atoms))
+        return items
+
+    def _prepared(self, item) -> tuple[Structure, list[list[str]]]:
+        """The structure (system, neighbour list, labels) and its layer passes, made once
+        per input."""
+        if "structure" not in item.cache:
+            from ..data.extxyz import frame_labels
+
+            atoms = item.payload
+            structure = self.model.structure(item.key, atoms,
+                                             frame_labels(atoms, self.path, item.key))
+            groups = group_layers(self.model.state_bytes(structure, self.setup.context.lambda_max),
+                                  self.budget)
+            item.cache.update(structure=structure, groups=groups)
+        return item.cache["structure"], item.cache["groups"]
+
+    def passes(self, item, context) -> int:
+        return len(self._prepared(item)[1])
+
+    def analyse(self, item, context, *, main: bool, exact_outputs: bool, progress):
+        structure, groups = self._prepared(item)
+        for g, layers in enumerate(groups):
+            yield self.model.analyse(structure, context, layers=layers, outputs=g == 0,
+                                     batch_atoms=self.batch_atoms, progress=progress,
+                                     exact_outputs=exact_outputs)
+
+    @staticmethod
+    def table_name(name: str) -> str:
+        return table_name(name)
+
+    def extra_tables(self, degree: int, check_degree: int | None) -> dict:
+        return {}
+
+
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
                            settings: Mapping, device: str = "cpu",
                            threads: int | None = None, progress: bool = True) -> dict:
     """A and B of one checkpoint on the selected structures, and the quadrature check;
     writes ``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` (the per-structure
-    rows of both grids) into ``out_dir`` (each atomically)."""
-    import sys
-    import time
+    rows of both grids) into ``out_dir`` (each atomically), through the shared driver."""
     from pathlib import Path
 
-    import pandas as pd
-    from tqdm import tqdm
+    from ..analyse.driver import Grids, analyse_checkpoint, writable_folder
 
-    from ..analyse.tables import checked_tables, input_rows
-    from ..data.extxyz import frame_labels
-    from ..io import atomic_path
-
-    start = time.perf_counter()
+    writable_folder(out_dir)
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads)
-    adapter, context, quadrature = setup.adapter, setup.context, setup.quadrature
-    frames, selected = setup.frames, setup.selected
-    lambda_max = context.lambda_max
-    budget = int(float(settings["memory_gb"]) * 2**30)
-    print(setup.describe(checkpoint, structures, settings), flush=True)
-    check_context = setup.check_context()
-    checked = setup.checked()
-
-    rows, check_rows = [], []
-    total = len(selected) * quadrature.n_rotations
-    total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
-    bar = tqdm(total=total, unit="copy", file=sys.stderr,
-               desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
-    for index in selected:
-        atoms = frames[index]
-        structure = adapter.structure(index, atoms, frame_labels(atoms, structures, index))
-        groups = group_layers(adapter.state_bytes(structure, lambda_max), budget)
-        info = {"structure": index, "frame_id": int(atoms.info.get("frame_id", index)),
-                "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)}
-        grids = [(context, setup.exact_outputs, rows)]
-        if index in checked:
-            exact = resolves_variances(check_context.quadrature.exactness,
-                                       adapter.output_lambda_max)
-            grids.append((check_context, exact, check_rows))
-        for grid, exact, sink in grids:
-            if len(groups) > 1:
-                bar.total += (len(groups) - 1) * grid.quadrature.n_rotations
-            for g, layers in enumerate(groups):
-                result = adapter.analyse(structure, grid, layers=layers, outputs=g == 0,
-                                         batch_atoms=int(settings["batch_atoms"]),
-                                         progress=bar.update, exact_outputs=exact)
-                sink.extend(dict(row, grid_degree=grid.quadrature.degree)
-                            for row in input_rows(result, info))
-    bar.close()
-
-    table = pd.DataFrame(rows + check_rows)
-    table["name"] = table["name"].map(table_name)
-    main = table[table["grid_degree"] == quadrature.degree]
-    extra = table[table["grid_degree"] != quadrature.degree]
-    errors, spectrum = checked_tables(main, extra, "structure", setup.check)
-    out = Path(out_dir)
-    with atomic_path(out / "structures.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
-    with atomic_path(out / "spectrum.csv") as tmp:
-        spectrum.to_csv(tmp, index=False)
-    with atomic_path(out / "errors.csv") as tmp:
-        errors.to_csv(tmp, index=False)
-    elapsed = time.perf_counter() - start
-    print(f"done in {elapsed:.1f} s", flush=True)
-    return {"structures": len(selected), "copies": quadrature.n_rotations,
-            "checked": len(checked), "seconds": elapsed}
+    grids = Grids(setup.context, setup.check_context(), setup.check)
+    header = setup.header(checkpoint, structures, settings)
+    summary = analyse_checkpoint(PETCheckpointAnalysis(setup, structures, settings), grids,
+                                 out_dir, label=Path(checkpoint).stem, header=header,
+                                 per_input_table="structures.parquet", progress=progress)
+    return {"structures": summary["inputs"], "copies": summary["copies"],
+            "checked": summary["checked"], "seconds": summary["seconds"]}

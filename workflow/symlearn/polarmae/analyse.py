@@ -18,8 +18,6 @@ energies do not change.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -174,89 +172,88 @@ def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping
     return store, sorted(chosen)
 
 
+POINT_COLUMNS = ["event", "point", "semantic", "location", "equivariance_mse",
+                 "squared_error", "instability", "symmetrized_class", "correct"]
+
+
+class PolarMAECheckpointAnalysis:
+    """The driver's adapter (:class:`symlearn.analyse.driver.Adapter`) for one PoLAr-MAE
+    checkpoint: its selected test events, one pass over the grid each, and the point
+    rows and instability table of a fine-tuned checkpoint."""
+
+    input_column = "event"
+
+    def __init__(self, adapter: PolarMAEAdapter, loaded: Mapping[int, tuple],
+                 batch_points: int):
+        self.model = adapter
+        self.loaded = loaded
+        self.layers = adapter.layers
+        self.output_lambda_max = 0  # the class probabilities are invariant
+        self.batch_points = batch_points
+        self.points: list[pd.DataFrame] = []
+
+    def inputs(self) -> list:
+        from ..analyse.driver import AnalysisInput
+
+        return [AnalysisInput(index, {"n_points": event.n_points,
+                                      "n_tokens": grouping.n_tokens},
+                              check_order=(event.n_points,), payload=(event, grouping))
+                for index, (event, grouping) in self.loaded.items()]
+
+    def passes(self, item, context) -> int:
+        return 1
+
+    def analyse(self, item, context, *, main: bool, exact_outputs: bool, progress):
+        event, grouping = item.payload
+        result, predicted = self.model.analyse(event, grouping, context,
+                                               batch_points=self.batch_points,
+                                               progress=progress)
+        if predicted is not None and main:
+            # the grid weights in the order the grid was visited (the rows of predicted)
+            visited = context.weights[context.order].cpu().numpy()
+            self.points.append(point_rows(event, result, predicted, visited))
+        yield result
+
+    @staticmethod
+    def table_name(name: str) -> str:
+        return name
+
+    def extra_tables(self, degree: int, check_degree: int | None) -> dict:
+        points = (pd.concat(self.points, ignore_index=True) if self.points
+                  else pd.DataFrame(columns=POINT_COLUMNS))
+        instability = (instability_table(points, degree, check_degree) if len(points)
+                       else pd.DataFrame(columns=INSTABILITY_COLUMNS))
+        return {"points.parquet": points, "instability.csv": instability}
+
+
 def analyse_polarmae_checkpoint(checkpoint: str, events: str, out_dir: str,
                                 settings: Mapping[str, Any], device: str = "cpu",
                                 threads: int | None = None, progress: bool = True) -> dict:
     """A, B and the classification instability of one checkpoint on the selected test
     events; writes ``errors.csv``, ``spectrum.csv`` (the PET analysis' schema),
-    ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically)."""
-    from tqdm import tqdm
-
-    from ..analyse.tables import QuadratureCheck, checked_tables, input_rows
+    ``instability.csv`` and ``points.parquet`` into ``out_dir`` (each atomically),
+    through the shared driver."""
+    from ..analyse.driver import Grids, analyse_checkpoint, writable_folder
     from ..cluster import resolve_device, use_threads
-    from ..io import atomic_path
-    from ..symmetry import o3_quadrature
     from .train import load_polarmae
 
-    start = time.perf_counter()
+    writable_folder(out_dir)
     use_threads(threads)
     device = resolve_device(device)
     dtype = DTYPES[settings["dtype"]]
-    lambda_max = int(settings["lambda_max"])
-    quadrature = o3_quadrature(grid_degree(settings))
-    quadrature.require(lambda_character=lambda_max, lambda_variance=0)
+    degree = grid_degree(settings)
+    grids = Grids.build(degree, settings, dtype, device)
     model, meta = load_polarmae(checkpoint, device, dtype)
     adapter = PolarMAEAdapter(model, meta["phase"], settings.get("layers"))
-    context = GridContext(quadrature, lambda_max, dtype, device)
-    check = QuadratureCheck.from_settings(quadrature.degree, settings)
-    check_context = None
-    if check.check_degree is not None:
-        check_context = GridContext(o3_quadrature(check.check_degree), lambda_max, dtype,
-                                    device)
     store, selected = _events(meta["settings"], events, settings)
     loaded = {index: store.get(index) for index in selected}
-    # the check takes the smallest events: the finer grid costs more per point
-    checked = check.checked(sorted(selected, key=lambda i: (loaded[i][0].n_points, i))
-                            ) if check_context is not None else []
-    print(f"checkpoint {checkpoint} ({meta['phase']} step {meta['step']}): "
-          f"{len(selected)} events of {events}; grid degree {quadrature.exactness} "
-          f"({quadrature.n_rotations} copies); lambda_max {lambda_max}; "
-          f"{len(adapter.layers)} layers; {settings['dtype']} on {device}; quadrature "
-          "check: " + (f"{len(checked)} event(s) on degree {check.check_degree}"
-                       if checked else "off"), flush=True)
-
-    rows, points = [], []
-    total = len(selected) * quadrature.n_rotations
-    total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
-    bar = tqdm(total=total, unit="copy", file=sys.stderr,
-               desc=Path(checkpoint).stem, disable=not progress, mininterval=2.0)
-    # the grid weights in the order the grid is visited (the rows of the predictions)
-    visited = context.weights[context.order].cpu().numpy()
-    for index in selected:
-        event, grouping = loaded[index]
-        info = {"event": index, "n_points": event.n_points, "n_tokens": grouping.n_tokens}
-        for grid in [context, check_context] if index in checked else [context]:
-            result, predicted = adapter.analyse(event, grouping, grid,
-                                                batch_points=int(settings["batch_points"]),
-                                                progress=bar.update)
-            rows.extend(dict(row, grid_degree=grid.quadrature.degree)
-                        for row in input_rows(result, info))
-            if predicted is not None and grid is context:
-                points.append(point_rows(event, result, predicted, visited))
-    bar.close()
-
-    table = pd.DataFrame(rows)
-    main = table[table["grid_degree"] == quadrature.degree]
-    errors, spectrum = checked_tables(main, table[table["grid_degree"] != quadrature.degree],
-                                      "event", check)
-    points = pd.concat(points, ignore_index=True) if points else pd.DataFrame(
-        columns=["event", "point", "semantic", "location", "equivariance_mse",
-                 "squared_error", "instability", "symmetrized_class", "correct"])
-    out = Path(out_dir)
-    with atomic_path(out / "points.parquet") as tmp:
-        points.to_parquet(tmp, index=False)
-    with atomic_path(out / "instability.csv") as tmp:
-        (instability_table(points, quadrature.degree, check.check_degree) if len(points)
-         else pd.DataFrame(columns=INSTABILITY_COLUMNS)).to_csv(tmp, index=False)
-    with atomic_path(out / "spectrum.csv") as tmp:
-        spectrum.to_csv(tmp, index=False)
-    with atomic_path(out / "errors.csv") as tmp:
-        errors.to_csv(tmp, index=False)
-    elapsed = time.perf_counter() - start
-    print(f"done in {elapsed:.1f} s ({elapsed / max(1, len(selected)):.2f} s per event)",
-          flush=True)
-    return {"events": len(selected), "copies": quadrature.n_rotations,
-            "checked": len(checked), "seconds": elapsed}
+    header = (f"checkpoint {checkpoint} ({meta['phase']} step {meta['step']}): "
+              f"{len(selected)} events of {events}; {settings['dtype']} on {device}")
+    summary = analyse_checkpoint(
+        PolarMAECheckpointAnalysis(adapter, loaded, int(settings["batch_points"])), grids,
+        out_dir, label=Path(checkpoint).stem, header=header, progress=progress)
+    return {"events": summary["inputs"], "copies": summary["copies"],
+            "checked": summary["checked"], "seconds": summary["seconds"]}
 
 
 def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str, Any],

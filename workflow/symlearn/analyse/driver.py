@@ -1,0 +1,235 @@
+"""The per-checkpoint analysis, once for every family: the grid and its check, the
+inputs, the progress bar, the rows, the pooled tables and their atomic writing.
+
+A family provides an *adapter* (:class:`Adapter`): what its inputs are, how one input is
+analysed on a grid, and any tables of its own. :func:`analyse_checkpoint` does the rest,
+so a new family never re-implements the quadrature check, the pooling or the writes.
+docs/architecture.md describes the protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass
+class AnalysisInput:
+    """One input of an analysis (a structure, an event).
+
+    ``key``: its index in the input file (the value of the adapter's ``input_column``);
+    ``info``: the columns its rows carry; ``check_order``: inputs are checked on the
+    finer grid in increasing order of this (the smallest first: the finer grid costs
+    more per atom than the whole rest); ``payload``: whatever the adapter needs."""
+
+    key: int
+    info: dict[str, Any]
+    check_order: tuple = ()
+    payload: Any = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """What a model family gives the driver (docs/architecture.md)."""
+
+    #: the column that names an input in the per-input rows (``structure``, ``event``)
+    input_column: str
+    #: the names of the internal features projected (B)
+    layers: list[str]
+    #: the largest angular momentum among the outputs analysed for A
+    output_lambda_max: int
+
+    def inputs(self) -> list[AnalysisInput]:
+        """The inputs to analyse, in the order they are analysed."""
+
+    def passes(self, item: AnalysisInput, context) -> int:
+        """How many passes over the grid ``analyse`` makes for this input."""
+
+    def analyse(self, item: AnalysisInput, context, *, main: bool, exact_outputs: bool,
+                progress: Callable[[int], None]) -> Iterator:
+        """The :class:`~symlearn.symmetry.InputAnalysis` of each pass over ``context``
+        (``main``: the analysis grid, not the check grid)."""
+
+    def table_name(self, name: str) -> str:
+        """The name an output or layer has in the tables."""
+
+    def extra_tables(self, degree: int, check_degree: int | None) -> dict[str, Any]:
+        """Tables of the family's own, by file name, written before the pooled ones."""
+
+
+def select_inputs(n_total: int, n_select: int, seed: int) -> list[int]:
+    """Indices of the inputs to analyse: all of them, or a seeded random subset in file
+    order."""
+    if n_select >= n_total:
+        return list(range(n_total))
+    rng = np.random.default_rng(seed)
+    return sorted(int(i) for i in rng.choice(n_total, size=n_select, replace=False))
+
+
+def writable_folder(out_dir: str | os.PathLike) -> Path:
+    """The output folder, created, and refused at once (naming it) when nothing can be
+    written there: found before an analysis is computed, not after."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{out}: the output folder cannot be created ({err.strerror})"
+                        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: the output folder is not writable")
+    return out
+
+
+@dataclass
+class Grids:
+    """The analysis grid, the check grid of the quadrature check (or None), and the
+    check's settings."""
+
+    context: Any
+    check_context: Any
+    check: Any
+
+    @classmethod
+    def build(cls, degree: int, settings: Mapping[str, Any], dtype, device) -> Grids:
+        from ..symmetry import GridContext, o3_quadrature
+        from .tables import QuadratureCheck
+
+        lambda_max = int(settings["lambda_max"])
+        quadrature = o3_quadrature(degree)
+        quadrature.require(lambda_character=lambda_max)
+        context = GridContext(quadrature, lambda_max, dtype, device)
+        check = QuadratureCheck.from_settings(quadrature.degree, settings)
+        check_context = None
+        if check.check_degree is not None:
+            check_context = GridContext(o3_quadrature(check.check_degree), lambda_max,
+                                        dtype, device)
+        return cls(context, check_context, check)
+
+    @property
+    def quadrature(self):
+        return self.context.quadrature
+
+    def exact(self, context, output_lambda_max: int) -> bool:
+        """Whether ``context`` resolves the orbit averages of every output exactly."""
+        from ..symmetry.degrees import resolves_variances
+
+        return resolves_variances(context.quadrature.exactness, output_lambda_max)
+
+    def describe(self) -> str:
+        q = self.quadrature
+        return (f"grid degree {q.exactness} (Lebedev {q.lebedev_order} x {q.n_gamma} "
+                f"angles x 2 = {q.n_rotations} copies); lambda_max {self.context.lambda_max}")
+
+
+def grid_notes(quadrature, lambda_max: int | None, output_lambda_max: int) -> list[str]:
+    """What a grid does not resolve for outputs reaching ``output_lambda_max``: orbit
+    averages that are quadrature estimates, and the content B aliases."""
+    from ..symmetry.degrees import required_degree, resolves_variances
+
+    notes = []
+    if not resolves_variances(quadrature.exactness, output_lambda_max):
+        notes.append(f"orbit averages of outputs above lambda = "
+                     f"{(quadrature.exactness - 1) // 2} are quadrature estimates on this "
+                     "grid")
+    unaliased = (None if lambda_max is None else
+                 required_degree(lambda_character=lambda_max, lambda_content=output_lambda_max))
+    if unaliased is not None and quadrature.exactness < unaliased:
+        notes.append(f"B aliases content above degree {quadrature.exactness - lambda_max} "
+                     f"(the outputs reach {output_lambda_max}; degree {unaliased} would not "
+                     "alias them)")
+    return notes
+
+
+def checked_inputs(items: Sequence[AnalysisInput], grids: Grids) -> list[int]:
+    """The keys of the inputs also analysed on the check grid."""
+    if grids.check_context is None:
+        return []
+    order = sorted(items, key=lambda item: (*item.check_order, item.key))
+    return [item.key for item in grids.check.checked(order)]
+
+
+def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLike, *,
+                       label: str, header: str, per_input_table: str | None = None,
+                       progress: bool = True, log=print) -> dict[str, Any]:
+    """A and B of every input of ``adapter`` on the grid, the quadrature check on the
+    first inputs of ``check_order``; writes the per-input rows (``per_input_table``,
+    parquet, when given), the adapter's own tables, ``spectrum.csv`` and, last,
+    ``errors.csv`` into ``out_dir``, each atomically. ``header`` opens the log line
+    that describes the analysis."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from ..io import atomic_path
+    from .tables import checked_tables, input_rows
+
+    start = time.perf_counter()
+    out = writable_folder(out_dir)
+    items = adapter.inputs()
+    checked = checked_inputs(items, grids)
+    context, check_context = grids.context, grids.check_context
+    notes = grid_notes(grids.quadrature, context.lambda_max, adapter.output_lambda_max)
+    log(f"{header}; {grids.describe()}; {len(adapter.layers)} layers; quadrature check: "
+        + (f"{adapter.input_column}(s) {checked} on degree {grids.check.check_degree}"
+           if checked else "off") + "".join(f"; {note}" for note in notes), flush=True)
+
+    rows, check_rows = [], []
+    total = len(items) * context.quadrature.n_rotations
+    total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
+    bar = tqdm(total=total, unit="copy", file=sys.stderr, desc=label,
+               disable=not progress, mininterval=2.0)
+    for item in items:
+        info = {adapter.input_column: item.key, **item.info}
+        grids_here = [(context, rows, True)]
+        if item.key in checked:
+            grids_here.append((check_context, check_rows, False))
+        for grid, sink, main in grids_here:
+            n_passes = adapter.passes(item, grid)
+            if n_passes > 1:
+                bar.total += (n_passes - 1) * grid.quadrature.n_rotations
+            for result in adapter.analyse(item, grid, main=main,
+                                          exact_outputs=grids.exact(
+                                              grid, adapter.output_lambda_max),
+                                          progress=bar.update):
+                sink.extend(dict(row, grid_degree=grid.quadrature.degree)
+                            for row in input_rows(result, info))
+        item.cache.clear()  # the input's prepared copies are not needed again
+    bar.close()
+
+    table = pd.DataFrame(rows + check_rows)
+    if table.empty:
+        raise DataError(f"{label}: the analysis produced no values (no input, output or "
+                        "layer to analyse)")
+    table["name"] = table["name"].map(adapter.table_name)
+    degree = grids.quadrature.degree
+    main_rows = table[table["grid_degree"] == degree]
+    extra = table[table["grid_degree"] != degree]
+    errors, spectrum = checked_tables(main_rows, extra, adapter.input_column, grids.check,
+                                      log=log)
+    if per_input_table is not None:
+        with atomic_path(out / per_input_table) as tmp:
+            table.to_parquet(tmp, index=False)
+    for name, frame in adapter.extra_tables(degree, grids.check.check_degree).items():
+        with atomic_path(out / name) as tmp:
+            if name.endswith(".parquet"):
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+    with atomic_path(out / "spectrum.csv") as tmp:
+        spectrum.to_csv(tmp, index=False)
+    with atomic_path(out / "errors.csv") as tmp:
+        errors.to_csv(tmp, index=False)
+    elapsed = time.perf_counter() - start
+    log(f"done in {elapsed:.1f} s ({elapsed / max(1, len(items)):.2f} s per "
+        f"{adapter.input_column})", flush=True)
+    return {"inputs": len(items), "copies": grids.quadrature.n_rotations,
+            "checked": len(checked), "seconds": elapsed, "errors": errors,
+            "spectrum": spectrum}
