@@ -76,16 +76,18 @@ def select_inputs(n_total: int, n_select: int, seed: int) -> list[int]:
 
 
 def writable_folder(out_dir: str | os.PathLike) -> Path:
-    """The output folder, created, and refused at once (naming it) when nothing can be
-    written there: found before an analysis is computed, not after."""
+    """The output folder, refused at once (naming it) when nothing could be written
+    there: found before an analysis is computed, not after. Nothing is created."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{out}: the output folder cannot be created ({err.strerror})"
-                        ) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise DataError(f"{out}: the output folder is not writable")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"{out}: the output folder cannot be created ({existing} is not "
+                        "a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: the output folder is not writable"
+                        + ("" if existing == out else f" ({existing} is not writable)"))
     return out
 
 

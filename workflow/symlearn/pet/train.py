@@ -25,7 +25,6 @@ import json
 import logging
 import random
 import re
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from ..checkpoints import read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..errors import CheckpointError
-from ..io import atomic_path, sha256_path, write_text_atomic
+from ..io import atomic_path, sha256_path
 from .geometric import target_irreps
 from .variants import edge_embedding
 
@@ -101,9 +100,6 @@ def target_options(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 AUGMENTATIONS = ("o3", "none")
-RESUME_DIR = "resume"
-
-
 def _spherical_targets(targets: Mapping[str, Any]) -> list[str]:
     return sorted(name for name, options in targets.items()
                   if isinstance(options.get("type"), Mapping)
@@ -339,12 +335,6 @@ def _fingerprint(options: Mapping[str, Any], settings: Mapping[str, Any],
     }
 
 
-def _latest_checkpoint(resume: Path) -> int | None:
-    epochs = [int(m.group(1)) for p in resume.glob("epoch_*.ckpt")
-              if (m := re.fullmatch(r"epoch_(\d+)\.ckpt", p.name))]
-    return max(epochs) if epochs else None
-
-
 def _merge_logs(resume: Path) -> pd.DataFrame:
     """One row per epoch from metatrain's per-attempt CSV logs, the latest attempt
     winning where a resumed attempt redid epochs; units go into the column names."""
@@ -399,11 +389,6 @@ def _training_logs(log_file: Path) -> Iterator[None]:
         root.setLevel(saved_level)
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-
-
 def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
               test: str | Path, out_dir: str | Path, device: str = "auto",
               threads: int | None = None) -> dict[str, Any]:
@@ -418,37 +403,26 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     from metatrain.cli.train import train_model
     from omegaconf import OmegaConf
 
+    from ..resume import ResumeFolder
+
     out = Path(out_dir).absolute()
-    resume = out / RESUME_DIR
     use_threads(threads)
     device = resolve_device(device)
     options = build_options(settings, train, val, test, device)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
                                  int(settings["training"]["checkpoint_every"]))
-    fingerprint = _fingerprint(options, settings, {"train": train, "val": val,
-                                                   "test": test})
-
-    restart_epoch = None
-    fingerprint_file = resume / "fingerprint.json"
-    if resume.exists():
-        if (fingerprint_file.exists()
-                and json.loads(fingerprint_file.read_text()) == fingerprint):
-            restart_epoch = _latest_checkpoint(resume)
-        else:
-            LOGGER.warning("%s holds an interrupted run with other settings or data; "
-                           "starting from scratch", resume)
-            shutil.rmtree(resume)
-    resume.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(fingerprint_file, json.dumps(fingerprint, indent=1))
+    work = ResumeFolder(out, _fingerprint(options, settings, {"train": train, "val": val,
+                                                              "test": test}),
+                        r"epoch_(\d+)\.ckpt")
+    restart_epoch = work.open()
+    resume = work.path
 
     restart_from = resume_rng = None
     if restart_epoch is not None:
         restart_from = resume / f"epoch_{restart_epoch}.ckpt"
         rng_file = resume / f"epoch_{restart_epoch}.rng.pt"
         resume_rng = torch.load(rng_file, weights_only=False) if rng_file.exists() else None
-        LOGGER.warning("resuming %s from its checkpoint after %d epoch(s)", out,
-                       restart_epoch)
-    attempt = 1 + len(list(resume.glob("attempt_*.log")))
+    attempt = work.attempt()
 
     with (_training_logs(resume / f"attempt_{attempt}.log"),
           _pet_trainer(_make_trainer(schedule), settings["augmentation"], resume_rng),
@@ -457,17 +431,16 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
                     extensions=resume / "extensions", checkpoint_dir=resume,
                     restart_from=restart_from)
 
-    missing = [k for k in schedule if not (resume / f"epoch_{k}.ckpt").exists()]
+    missing = work.missing(schedule)
     if missing:
         raise RuntimeError(f"training finished without checkpoints for epochs {missing}")
-    for k in schedule:
-        _copy_atomic(resume / f"epoch_{k}.ckpt", out / "checkpoints" / f"epoch_{k}.ckpt")
-    _copy_atomic(resume / "model.pt", out / "model.pt")
     log = _merge_logs(resume)
-    with atomic_path(out / "train_log.csv") as tmp:
-        log.to_csv(tmp, index=False)
-    write_text_atomic(out / "options.yaml", yaml.safe_dump(options, sort_keys=False))
-    shutil.rmtree(resume)
+    work.publish({
+        **{f"checkpoints/epoch_{k}.ckpt": work.copy(f"epoch_{k}.ckpt") for k in schedule},
+        "model.pt": work.copy("model.pt"),
+        "train_log.csv": lambda tmp: log.to_csv(tmp, index=False),
+        "options.yaml": lambda tmp: tmp.write_text(yaml.safe_dump(options, sort_keys=False)),
+    })
     return {"run_dir": str(out), "device": device, "epochs": schedule,
             "resumed_from_epoch": restart_epoch, "attempts": attempt}
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,6 @@ from .model import PolarMAE, focal_loss
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")
 PHASES = ("pretrain", "finetune")
-RESUME_DIR = "resume"
 FORMAT = "symlearn-polarmae-1"
 #: what a published checkpoint keeps (the resume copies also hold optimiser and RNG)
 PUBLISHED = ("format", "phase", "step", "settings", "model", "log")
@@ -315,38 +313,28 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
                    cache_events: int = CACHE_EVENTS) -> dict[str, Any]:
     """Run one phase into ``out_dir``: ``step_{k}.ckpt`` on the schedule and
     ``train_log.csv`` (loss, validation metrics, learning rate, events per second)."""
+    from ..resume import ResumeFolder
+
     out = Path(out_dir).absolute()
-    resume = out / RESUME_DIR
     use_threads(threads)
     device = resolve_device(device)
     torch.manual_seed(int(settings["seed"]))
     options = settings[phase]
     steps = int(options["steps"])
     schedule = checkpoint_epochs(steps, int(options["checkpoint_every"]))
-    fingerprint = _fingerprint(phase, settings, {"train": train, "val": val,
-                                                 "init_from": init_from})
+    work = ResumeFolder(out, _fingerprint(phase, settings, {"train": train, "val": val,
+                                                            "init_from": init_from}),
+                        r"step_(\d+)\.ckpt")
+    resume = work.path
     # the event files stay open while the phase runs, and are closed however it ends
     with Trainer(phase, settings, train, val, device, init_from, cache_events) as trainer:
 
-        start, log = 0, []
-        fingerprint_file = resume / "fingerprint.json"
-        if resume.exists():
-            saved = [int(p.stem.split("_")[1]) for p in resume.glob("step_*.ckpt")]
-            if (fingerprint_file.exists() and saved
-                    and json.loads(fingerprint_file.read_text()) == fingerprint):
-                start = max(saved)
-                state = torch.load(resume / f"step_{start}.ckpt", weights_only=False,
-                                   map_location="cpu")
-                trainer.restore(state)
-                log = list(state["log"])
-                LOGGER.warning("resuming %s from its checkpoint after %d step(s)", out, start)
-            else:
-                LOGGER.warning("%s holds an interrupted run with other settings or data; "
-                               "starting from scratch", resume)
-                shutil.rmtree(resume)
-        resume.mkdir(parents=True, exist_ok=True)
-        with atomic_path(fingerprint_file) as tmp:
-            tmp.write_text(json.dumps(fingerprint, indent=1))
+        start, log = work.open() or 0, []
+        if start:
+            state = torch.load(resume / f"step_{start}.ckpt", weights_only=False,
+                               map_location="cpu")
+            trainer.restore(state)
+            log = list(state["log"])
 
         print(f"{phase}: {len(trainer.train_events)} training and {len(trainer.val_events)} "
               f"validation events; {steps} steps of {options['batch_size']} events; "
@@ -377,13 +365,14 @@ def train_polarmae(phase: str, settings: Mapping[str, Any], train: str | Path,
                 checkpoint(step, losses, events, seconds)
                 losses, events, seconds = [], 0, 0.0
 
-    for step in schedule:  # published without the optimiser and the random state
-        state = torch.load(resume / f"step_{step}.ckpt", weights_only=False,
-                           map_location="cpu")
-        with atomic_path(out / f"step_{step}.ckpt") as tmp:
+    def published(step: int):  # without the optimiser and the random state
+        def write(tmp: Path) -> None:
+            state = torch.load(resume / f"step_{step}.ckpt", weights_only=False,
+                               map_location="cpu")
             torch.save({k: state[k] for k in PUBLISHED}, tmp)
-    with atomic_path(out / "train_log.csv") as tmp:
-        pd.DataFrame(log).to_csv(tmp, index=False)
-    shutil.rmtree(resume)
+        return write
+
+    work.publish({**{f"step_{step}.ckpt": published(step) for step in schedule},
+                  "train_log.csv": lambda tmp: pd.DataFrame(log).to_csv(tmp, index=False)})
     return {"phase": phase, "out_dir": str(out), "device": device, "steps": schedule,
             "resumed_from_step": start or None}
