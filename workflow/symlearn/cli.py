@@ -132,6 +132,34 @@ def _analyse_pet(args: argparse.Namespace) -> None:
     LOGGER.info("analysis finished: %s", json.dumps(summary))
 
 
+def _analyse_metatomic(args: argparse.Namespace) -> None:
+    from .metatomic.analyse import analyse_metatomic_model
+
+    summary = analyse_metatomic_model(args.model, args.structures, args.out_dir,
+                                      args.settings, device=args.device,
+                                      threads=args.threads, progress=not args.no_progress)
+    LOGGER.info("analysis finished: %s", json.dumps(
+        {k: v for k, v in summary.items() if k not in ("errors", "spectrum")}))
+
+
+def _diagnose(args: argparse.Namespace) -> None:
+    from .metatomic.diagnose import DEFAULTS, diagnose
+
+    settings = dict(DEFAULTS)
+    for key in ("lambda_max", "grid_degree", "n_structures", "seed", "forces", "dtype",
+                "batch_atoms", "threads"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.outputs is not None:
+        settings["outputs"] = args.outputs
+    if args.layers is not None:
+        settings["layers"] = args.layers
+    out = args.out or f"diagnose-{Path(args.model).stem}"
+    print(diagnose(args.model, args.structures, out, settings, device=args.device,
+                   progress=not args.no_progress))
+    print(f"\ntables: {out}/errors.csv, {out}/spectrum.csv, {out}/structures.parquet")
+
+
 def _purify_pet(args: argparse.Namespace) -> None:
     from .pet.purification import purify_checkpoint
 
@@ -341,6 +369,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyse_pet)
+
+    p = commands.add_parser("analyse-metatomic",
+                            help="A and B of one exported metatomic model on the O(3) grid")
+    p.add_argument("--model", required=True, help="an exported AtomisticModel (.pt)")
+    p.add_argument("--structures", required=True, help="extxyz file")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="analysis.metatomic with the model's entry on top, JSON or @file")
+    p.add_argument("--out-dir", required=True,
+                   help="receives errors.csv, spectrum.csv, structures.parquet")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_analyse_metatomic)
+
+    p = commands.add_parser(
+        "diagnose", help="how equivariant an exported metatomic model is, layer by layer",
+        description="A (equivariance error of each output, forces conservative by "
+                    "default) and B (character spectrum of every feature output) of "
+                    "one exported metatomic model on the structures of an extxyz file; "
+                    "prints a summary and writes the pipeline's tables")
+    p.add_argument("model", help="an exported AtomisticModel (.pt), e.g. from mtt export")
+    p.add_argument("structures", help="extxyz file; energy, forces and stress labels, "
+                                      "when present, fill the accuracy columns")
+    p.add_argument("--lambda-max", type=_degree_arg, default=None,
+                   help="character projections up to this lambda (default 4)")
+    p.add_argument("--grid-degree", type=_degree_arg, default=None,
+                   help="quadrature degree (default: the smallest that does not alias "
+                        "the outputs, max(2 lambda_max, lambda_max + L))")
+    p.add_argument("--n-structures", type=int, default=None,
+                   help="a seeded random subset of this many structures (default 8)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--forces", choices=["conservative", "non_conservative", "none"],
+                   default=None, help="default conservative: -dE/dx and the virial")
+    p.add_argument("--outputs", nargs="+", default=None, help="only these outputs")
+    p.add_argument("--layers", nargs="+", default=None, help="only these feature outputs")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=None)
+    p.add_argument("--batch-atoms", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default=None,
+                   help="folder for the tables (default diagnose-<model name>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_diagnose)
 
     p = commands.add_parser("purify-pet",
                             help="accuracy and A of a PET checkpoint before and after "

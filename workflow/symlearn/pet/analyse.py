@@ -20,6 +20,7 @@ import torch
 from ase import Atoms
 
 from ..analyse.tables import QuadratureCheck
+from ..data.rotated_systems import per_copy
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from ..symmetry.degrees import resolves_variances
@@ -193,56 +194,21 @@ class PETAdapter:
                                              device=self.device).reshape(len(atoms), -1)
         return Structure(index, atoms, system, refs)
 
-    def _transform(self, structure: Structure, g: torch.Tensor):
-        """Positions, cells and neighbour-list vectors of the copies ``g x``."""
-        system = structure.system
-        g = g.to(dtype=self.dtype, device=self.device)
-        positions = torch.einsum("bij,nj->bni", g, system.positions)
-        cells = torch.einsum("bij,nj->bni", g, system.cell)
-        vectors = [torch.einsum("bij,pjk->bpik", g, system.get_neighbor_list(o).values)
-                   for o in system.known_neighbor_lists()]
-        return positions, cells, vectors
-
-    @staticmethod
-    def _systems(structure: Structure, positions, cells, vectors) -> list:
-        """One System per copy on these tensors (held by reference), with the
-        structure's neighbour list (same pairs and shifts) carrying ``vectors``."""
-        from metatensor.torch import TensorBlock
-        from metatomic.torch import System
-
-        system = structure.system
-        options = system.known_neighbor_lists()
-        blocks = [system.get_neighbor_list(o) for o in options]
-        copies = []
-        for k in range(len(positions)):
-            copy = System(system.types, positions[k], cells[k], system.pbc)
-            for o, block, v in zip(options, blocks, vectors, strict=True):
-                copy.add_neighbor_list(o, TensorBlock(v[k], block.samples, block.components,
-                                                      block.properties))
-            copies.append(copy)
-        return copies
-
     def rotated_systems(self, structure: Structure, g: torch.Tensor) -> list:
         """New copies of the structure transformed by each ``g``, reusing its neighbour
         list with the pair vectors transformed."""
-        return self._systems(structure, *self._transform(structure, g))
+        from ..data.rotated_systems import rotated_systems
+
+        return rotated_systems(structure.system, g)
 
     def transformed(self, structure: Structure, g: torch.Tensor) -> list:
         """Like :meth:`rotated_systems`, but writing into copies made once per
-        structure: a System holds its tensors by reference, so filling them in place
-        spares building a System and a neighbour-list block per copy and batch."""
-        positions, cells, vectors = self._transform(structure, g)
-        b = len(positions)
-        if structure._pool is None or len(structure._pool[0]) < b:
-            structure._pool = (self._systems(structure, positions, cells, vectors),
-                               positions, cells, vectors)
-            return structure._pool[0]
-        systems, pool_positions, pool_cells, pool_vectors = structure._pool
-        pool_positions[:b] = positions
-        pool_cells[:b] = cells
-        for target, v in zip(pool_vectors, vectors, strict=True):
-            target[:b] = v
-        return systems[:b]
+        structure (:class:`symlearn.data.rotated_systems.CopyPool`)."""
+        from ..data.rotated_systems import CopyPool
+
+        if structure._pool is None:
+            structure._pool = CopyPool(structure.system)
+        return structure._pool(g)
 
     def names(self, structure: Structure, layers: Sequence[str] | None = None,
               outputs: bool = True) -> tuple[dict[str, OutputKind], list[str]]:
@@ -269,7 +235,7 @@ class PETAdapter:
         out = {}
         for name in names:
             block = raw[request_name(name)].block()
-            values = _per_copy(name, block, n_copies)
+            values = per_copy(name, block, n_copies)
             out[name] = values / n_atoms if name == "energy" else values
         return out
 
@@ -304,25 +270,6 @@ class PETAdapter:
         rows = sum((2 * lam + 1) ** 2 for lam in range(lambda_max + 1))
         size = torch.finfo(self.dtype).bits // 8
         return {name: 2 * rows * probe[name][0].numel() * size for name in self.layers}
-
-
-def _per_copy(name: str, block, n_copies: int) -> torch.Tensor:
-    """Reshape a block's values to (copies, samples per copy, ...) after checking that
-    every copy has the same samples in the same order."""
-    values = block.values
-    samples = block.samples.values
-    if len(values) % n_copies:
-        raise ValueError(f"{name}: {len(values)} samples for {n_copies} copies")
-    per_copy = len(values) // n_copies
-    labels = samples.reshape(n_copies, per_copy, -1)
-    expected = torch.arange(n_copies, device=labels.device)[:, None]
-    if not bool((labels[:, :, 0] == expected).all()) or not bool(
-            (labels[:, :, 1:] == labels[:1, :, 1:]).all()):
-        raise ValueError(f"{name}: the rotated copies do not share their sample labels")
-    values = values.reshape(n_copies, per_copy, *values.shape[1:])
-    if values.shape[-1] == 1 and values.ndim > 2:
-        values = values[..., 0]
-    return values
 
 
 def select_structures(n_total: int, n_select: int, seed: int) -> list[int]:

@@ -1,0 +1,79 @@
+"""``symlearn diagnose MODEL.pt STRUCTURES.xyz``: the analysis of one exported model,
+without Snakemake, with a short printed summary.
+
+It runs exactly what the ``analyse_metatomic`` rule runs (the same settings keys, the
+same tables), so a number printed here is a number the pipeline would write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: the settings of a diagnosis when none are given: those of ``analysis.metatomic`` in
+#: config/config.yaml (tests/unit/test_metatomic.py keeps the two equal)
+DEFAULTS: dict[str, Any] = {
+    "n_structures": 8, "seed": 0, "lambda_max": 4, "grid_degree": None,
+    "batch_atoms": 1024, "dtype": "float64", "threads": 1,
+    "quadrature_check": {"n_inputs": 1, "delta": 4, "tolerance": 0.05},
+    "forces": "conservative", "outputs": None, "layers": None,
+}
+#: the unit of each energy-like output in the tables
+UNITS = {"energy": "eV/atom", "non_conservative_forces": "eV/Å",
+         "conservative_forces": "eV/Å", "non_conservative_stress": "eV/Å³",
+         "conservative_stress": "eV/Å³"}
+
+
+def _number(value: float, error: float | None = None) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    text = f"{value:.3g}"
+    if error is not None and np.isfinite(error):
+        text += f" ± {error:.1g}"
+    return text
+
+
+def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame) -> str:
+    """A per output part (with its quadrature error) next to the error on the
+    structures as given, then each layer's character fractions and the residual above
+    lambda_max."""
+    lines = ["A: equivariance RMSE (± its quadrature error) and the test RMSE of the "
+             "structures as given", ""]
+    header = f"{'output part':<34}{'A':>22}{'test RMSE (as given)':>22}{'A / test':>10}"
+    lines += [header, "-" * len(header)]
+    for row in errors.itertuples():
+        part = f"{row.target} ({row.o3_lambda},{row.o3_sigma:+d}) [{UNITS.get(row.target, '')}]"
+        ratio = (row.equivariance_rmse / row.rmse_as_given
+                 if np.isfinite(row.rmse_as_given) and row.rmse_as_given > 0 else np.nan)
+        lines.append(f"{part:<34}{_number(row.equivariance_rmse, row.quadrature_error):>22}"
+                     f"{_number(row.rmse_as_given):>22}{_number(ratio):>10}")
+    if errors.empty:
+        lines.append("(no output analysed)")
+    lines += ["", "B: character fractions per layer (sigma = +1 / -1 per lambda), and the "
+              "residual above lambda_max", ""]
+    if spectrum.empty:
+        lines.append("(no layer analysed)")
+        return "\n".join(lines)
+    lambdas = sorted(spectrum["o3_lambda"].unique())
+    columns = "".join(f"{f'λ={lam} +/−':>14}" for lam in lambdas)
+    header = f"{'layer':<56}{columns}{'residual':>10}"
+    lines += [header, "-" * len(header)]
+    for layer, rows in spectrum.groupby("layer", sort=False):
+        fractions = rows.set_index(["o3_lambda", "o3_sigma"])["fraction"]
+        cells = "".join(f"{fractions.get((lam, 1), np.nan):>7.3f}/"
+                        f"{fractions.get((lam, -1), np.nan):<6.3f}" for lam in lambdas)
+        lines.append(f"{layer[:55]:<56}{cells}{rows['residual'].iloc[0]:>10.3g}")
+    return "\n".join(lines)
+
+
+def diagnose(model: str, structures: str, out: str, settings: Mapping[str, Any],
+             device: str = "auto", progress: bool = True) -> str:
+    """Analyse ``model`` on ``structures`` into ``out`` and return the summary."""
+    from .analyse import analyse_metatomic_model
+
+    result = analyse_metatomic_model(model, structures, out, settings, device=device,
+                                     threads=settings.get("threads"), progress=progress)
+    return summary_text(result["errors"], result["spectrum"])
