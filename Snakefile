@@ -23,6 +23,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/figures.smk"
+# a model family without a training stage: its analysis and figure rules in one block
+include: "workflow/rules/metatomic.smk"
 
 
 # `snakemake --report results/report.html`: every figure with its caption, the
@@ -38,3 +40,4 @@ rule all:
         polarmae_training_outputs(),
         polarmae_analysis_outputs(),
         figure_targets(),
+        external_targets(),

@@ -38,6 +38,8 @@ from symlearn.config import (  # noqa: E402
     polarmae_checkpoint_steps,
     polarmae_run_settings,
     polarmae_runs,
+    external_models,
+    external_model_settings,
 )
 from symlearn.figures import FIGURES as FIGURE_IDS, TABLES as TABLE_IDS  # noqa: E402
 from symlearn.figures.provenance import software_versions  # noqa: E402
@@ -83,6 +85,8 @@ POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_PHASES = ("pretrain", "finetune")
 POLARMAE_STEPS = {phase: polarmae_checkpoint_steps(config, phase) for phase in POLARMAE_PHASES}
 FIGURES = f"{RESULTS}/figures"
+# the exported models analysed by the metatomic family (workflow/rules/metatomic.smk)
+EXTERNAL_MODELS = external_models(config)
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
 
@@ -95,6 +99,7 @@ wildcard_constraints:
     step=r"\d+",
     epoch=r"\d+",
     degree=r"\d+",
+    model="|".join(re.escape(m) for m in EXTERNAL_MODELS) or "(?!)",
 
 
 def job_resources(name):
@@ -462,6 +467,8 @@ def table1_inputs(wildcards):
     }
     if PET_RUNS_BY_TARGETS["geometric"]:
         inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors
+    if EXTERNAL_MODELS:
+        inputs["external_errors"] = rules.collect_metatomic_analysis.output.errors
     return inputs
 
 

@@ -240,13 +240,16 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
 # the rules whose jobs ask a cluster for a GPU (config `resources`, profiles/slurm/)
 GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet",
              "analyse_polarmae", "purify_pet")
+#: GPU rules that run only when the configuration names an exported model
+EXTERNAL_GPU_RULES = ("analyse_metatomic",)
 
 
 def gpu_request(config: Mapping[str, Any], rule: str) -> dict[str, int]:
     """The GPU a job of ``rule`` asks a cluster for: one for GPU_RULES, none for the
     other rules or with ``device: cpu``. (The rules add their threads as CPUs per GPU;
     the SLURM profile may add a partition and a GPU model.)"""
-    return {"gpu": 1} if rule in GPU_RULES and config["device"] != "cpu" else {}
+    gpu = rule in GPU_RULES + EXTERNAL_GPU_RULES
+    return {"gpu": 1} if gpu and config["device"] != "cpu" else {}
 
 
 def job_threads(config: Mapping[str, Any]) -> dict[str, int]:
@@ -255,6 +258,8 @@ def job_threads(config: Mapping[str, Any]) -> dict[str, int]:
     threads = {"analysis.pet.threads": config["analysis"]["pet"]["threads"],
                "analysis.polarmae.threads": config["analysis"]["polarmae"]["threads"],
                "polarmae.threads": config["polarmae"]["threads"]}
+    if external_models(config):
+        threads["analysis.metatomic.threads"] = config["analysis"]["metatomic"]["threads"]
     for run in pet_runs(config):
         threads[f"pet.runs.{run}.training.threads"] = \
             pet_run_settings(config, run)["training"]["threads"]
@@ -367,7 +372,43 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(f"figures.fig3_layers: {', '.join(unknown)} not analysed; "
                           "add them to analysis.pet.layers")
     return (errors + data_source_errors(config) + polarmae_errors(config)
-            + resource_errors(config) + required_run_errors(config))
+            + resource_errors(config) + required_run_errors(config)
+            + external_model_errors(config))
+
+
+def external_models(config: Mapping[str, Any]) -> list[str]:
+    """The names of the exported models of ``external.models``, in order."""
+    return list((config.get("external") or {}).get("models") or {})
+
+
+def external_model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """One exported model's analysis settings: ``analysis.metatomic`` and the quadrature
+    check, with the model's entry on top (``forces`` conservative, ``structures`` test
+    when left out)."""
+    settings = dict(config["analysis"]["metatomic"])
+    settings["quadrature_check"] = config["analysis"]["quadrature_check"]
+    settings.update({"forces": "conservative", "structures": "test", "outputs": None,
+                     "layers": None})
+    settings.update(config["external"]["models"][model])
+    return settings
+
+
+def external_model_errors(config: Mapping[str, Any]) -> list[str]:
+    """An exported model's file or structures that do not exist, found at the start."""
+    errors = []
+    for model in external_models(config):
+        settings = external_model_settings(config, model)
+        key = f"external.models.{model}"
+        if not Path(settings["path"]).is_file():
+            errors.append(f"{key}.path: {settings['path']}: no such model file")
+        structures = settings["structures"]
+        if structures != "test" and not Path(structures).is_file():
+            errors.append(f"{key}.structures: {structures}: no such extxyz file (or "
+                          "'test' for the test split of data.atomistic)")
+        if 2 * settings["lambda_max"] > (settings["grid_degree"] or 2 * settings["lambda_max"]):
+            errors.append(f"{key}: grid_degree {settings['grid_degree']} is below 2 "
+                          f"lambda_max ({2 * settings['lambda_max']})")
+    return errors
 
 
 def required_run_errors(config: Mapping[str, Any]) -> list[str]:

@@ -13,6 +13,8 @@ import importlib
 
 #: the figures this package draws (one module each): .pdf, .png and .csv
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8")
+#: figures drawn once per exported model of external.models (options: model)
+MODEL_FIGURES = ("external",)
 #: the tables it writes (one module each): .csv and .md; claims: the paper's findings,
 #: each with a computed verdict
 TABLES = ("table1", "claims")
@@ -24,9 +26,9 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
     from . import style
     from .tables import FigureError, read_table
 
-    if figure not in FIGURES + TABLES:
-        raise FigureError(f"unknown figure {figure!r}; known: "
-                          f"{', '.join(FIGURES + TABLES)}")
+    known = FIGURES + MODEL_FIGURES + TABLES
+    if figure not in known:
+        raise FigureError(f"unknown figure {figure!r}; known: {', '.join(known)}")
     module = importlib.import_module(f"{__name__}.{figure}")
     missing = sorted(set(module.INPUTS) - set(inputs) - set(getattr(module, "OPTIONAL", ())))
     if missing:

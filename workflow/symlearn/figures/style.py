@@ -42,6 +42,10 @@ TARGETS = {
     "energy": ("energy", "meV/atom", 1e3),
     "non_conservative_force": ("forces", "meV/Å", 1e3),
     "non_conservative_stress": ("stress", "meV/Å³", 1e3),
+    # the outputs of an exported model (the metatomic family)
+    "non_conservative_forces": ("forces", "meV/Å", 1e3),
+    "conservative_forces": ("forces −∂E/∂x", "meV/Å", 1e3),
+    "conservative_stress": ("stress (virial)", "meV/Å³", 1e3),
     # the geometric targets (per atom): a pseudoscalar and the neighbour-density
     # projections ``density_l{lambda}`` (matched by DENSITY below), both dimensionless
     "pseudoscalar": ("pseudoscalar", DIMENSIONLESS, 1.0),
@@ -168,9 +172,9 @@ def part_label(target: str, lam: int, sigma: int, n_parts: int) -> str:
     label = target_label(target)
     if n_parts == 1:
         return label
-    if target == "non_conservative_stress":
-        return {(0, 1): "stress tr(σ)/√3", (1, -1): "stress antisym.",
-                (2, 1): "stress λ=2"}.get((lam, sigma), f"{label} {irrep_label(lam, sigma)}")
+    if target in ("non_conservative_stress", "conservative_stress"):
+        return {(0, 1): f"{label} tr(σ)/√3", (1, -1): f"{label} antisym.",
+                (2, 1): f"{label} λ=2"}.get((lam, sigma), f"{label} {irrep_label(lam, sigma)}")
     return f"{label} {irrep_label(lam, sigma)}"
 
 
@@ -180,7 +184,7 @@ _LAYER_PATTERNS = [
     (r"gnn_layers\.(\d+)\.edge_embedder", r"GNN \1: edge embedding"),
     (r"gnn_layers\.(\d+)\.trans\.layers\.(\d+)_(node|edge)", r"GNN \1: attention \2 (\3)"),
     (r"gnn_layers\.(\d+)_(node|edge)", r"GNN \1: output (\2)"),
-    (r"feature", "features (all layers)"),
+    (r"features?", "features (all layers)"),
     (r"mtt::aux::(.+)_last_layer_features", r"readout input: \1"),
 ]
 

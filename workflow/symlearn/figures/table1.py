@@ -49,11 +49,13 @@ INPUTS = {"errors": ERRORS,
           # results/analysis/purification.csv and the geometric-target runs' errors
           # (results/analysis/pet/geometric/errors.csv)
           "purification": PURIFICATION_COLUMNS, "geometric_errors": GEOMETRIC_ERRORS,
+          # the exported models of external.models (results/analysis/metatomic/errors.csv)
+          "external_errors": ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
 #: inputs a configuration may not produce (no run trained on the geometric targets):
 #: their rows then say they are not produced
-OPTIONAL = ("geometric_errors",)
+OPTIONAL = ("geometric_errors", "external_errors")
 
 #: (key, quantity, target, paper value, where the paper says it)
 PAPER = [
@@ -85,6 +87,11 @@ GEOMETRIC = ("pet_pseudoscalar", "pet_density_lambda_max")
 #: the purification stages compared: the readout offset removed / the original model
 PURIFIED_STAGES = ("offset_removed", STAGES[0])
 NOT_QUOTED = "not quoted in the paper's abstract"
+#: (key, quantity, the targets it is read from) of the rows of each exported model
+EXTERNAL = [("external_energy", "energy", ("energy",)),
+            ("external_forces", "forces", ("conservative_forces", "non_conservative_forces")),
+            ("external_stress", "stress (full tensor)",
+             ("conservative_stress", "non_conservative_stress"))]
 COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augmentation",
            "epoch", "step", "n_samples", "setup_evaluations", "evaluations_per_prediction",
            "status", "configuration"]
@@ -284,9 +291,37 @@ def geometric_rows(geometric_errors: pd.DataFrame, configuration: str) -> list[d
     return rows
 
 
+def external_rows(external_errors: pd.DataFrame, configuration: str) -> list[dict]:
+    """Per exported model and output it has: the ratio of the whole output's
+    equivariance RMSE to its test RMSE on the structures as given (conservative forces
+    and the virial stress where the model was analysed so)."""
+    rows = []
+    for run in run_order(external_errors):
+        model = external_errors[external_errors["run"] == run]
+        for key, label, targets in EXTERNAL:
+            for target in targets:
+                parts = model[model["target"] == target]
+                if parts.empty:
+                    continue
+                accuracy, equivariance, n = whole_target(parts)
+                row = dict(key=key, run=run, augmentation="external", paper=np.nan,
+                           paper_source="not in the paper (an exported model)",
+                           quantity=f"exported model, {style.target_label(target)}: "
+                                    "equivariance RMSE / test RMSE (as given)",
+                           configuration=configuration, n_samples=n)
+                if not np.isfinite(accuracy) or accuracy <= 0:
+                    rows.append(dict(row, status="not produced: the structures carry no "
+                                                 f"reference {label}"))
+                else:
+                    rows.append(dict(row, this_run=equivariance / accuracy,
+                                     status="computed"))
+    return rows
+
+
 def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
          purification: pd.DataFrame, geometric_errors: pd.DataFrame,
-         config: Mapping[str, Any]) -> pd.DataFrame:
+         config: Mapping[str, Any], external_errors: pd.DataFrame | None = None
+         ) -> pd.DataFrame:
     """One row per quoted number and run: the paper's value and this run's."""
     configuration = describe(config)
     final = final_checkpoint(errors)
@@ -315,6 +350,8 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
     rows += polarmae_rows(polarmae_errors, instability, configuration)
     rows.append(purification_row(purification, configuration))
     rows += geometric_rows(geometric_errors, configuration)
+    if external_errors is not None and len(external_errors):
+        rows += external_rows(external_errors, configuration)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -326,6 +363,8 @@ def _number(value) -> str:
 
 
 def _checkpoint(row) -> str:
+    if row.augmentation == "external":
+        return "the exported file"
     if not pd.isna(row.epoch):
         return f"epoch {int(row.epoch)}"
     if not pd.isna(row.step):
@@ -365,8 +404,10 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "RMSE as given divided by the RMS of the reference values (100 % is no better "
         "than predicting zero) of the pseudoscalar for every run, and of the highest "
         "density projection for the Cartesian and the highest-order solid-harmonics edge "
-        "embedding. The embedded default run uses small synthetic data and small models: "
-        "its numbers are not expected to match the paper's.",
+        "embedding. Exported models (external.models), if any: the ratio of each whole "
+        "output's equivariance RMSE to its test RMSE as given. The embedded default run "
+        "uses small synthetic data and small models: its numbers are not expected to "
+        "match the paper's.",
         "",
         "| quantity | run | paper | this run | checkpoint | status |",
         "|---|---|---|---|---|---|",
