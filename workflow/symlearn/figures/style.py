@@ -43,8 +43,7 @@ TARGETS = {
     "non_conservative_force": ("forces", "meV/Å", 1e3),
     "non_conservative_stress": ("stress", "meV/Å³", 1e3),
     # the outputs of an exported model (the metatomic family)
-    "non_conservative_forces": ("forces", "meV/Å", 1e3),
-    "conservative_forces": ("forces −∂E/∂x", "meV/Å", 1e3),
+    "conservative_force": ("forces −∂E/∂x", "meV/Å", 1e3),
     "conservative_stress": ("stress (virial)", "meV/Å³", 1e3),
     # the geometric targets (per atom): a pseudoscalar and the neighbour-density
     # projections ``density_l{lambda}`` (matched by DENSITY below), both dimensionless

@@ -89,7 +89,7 @@ PURIFIED_STAGES = ("offset_removed", STAGES[0])
 NOT_QUOTED = "not quoted in the paper's abstract"
 #: (key, quantity, the targets it is read from) of the rows of each exported model
 EXTERNAL = [("external_energy", "energy", ("energy",)),
-            ("external_forces", "forces", ("conservative_forces", "non_conservative_forces")),
+            ("external_forces", "forces", ("conservative_force", "non_conservative_force")),
             ("external_stress", "stress (full tensor)",
              ("conservative_stress", "non_conservative_stress"))]
 COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augmentation",

@@ -24,8 +24,8 @@ from ..symmetry import InputAnalysis, analyse_input
 from .model import CONSERVATIVE_OUTPUTS, PERIODIC_ONLY, LoadedModel, add_spherical_outputs
 
 #: the outputs in energy units (converted to eV), and the references they are judged on
-ENERGY_OUTPUTS = {"energy": "energy", "non_conservative_forces": "forces",
-                  "non_conservative_force": "forces", "conservative_forces": "forces",
+ENERGY_OUTPUTS = {"energy": "energy", "non_conservative_force": "forces",
+                  "conservative_force": "forces",
                   "non_conservative_stress": "stress", "conservative_stress": "stress"}
 
 
@@ -172,8 +172,8 @@ class MetatomicAnalysis:
                 energy = per_copy("energy", raw["energy"].block(), n)
                 wrt = [positions] + ([eps] if eps is not None else [])
                 grads = torch.autograd.grad(energy.sum(), wrt)
-            if "conservative_forces" in derived:
-                out["conservative_forces"] = -grads[0] * model.energy_factor
+            if "conservative_force" in derived:
+                out["conservative_force"] = -grads[0] * model.energy_factor
             if "conservative_stress" in derived:
                 out["conservative_stress"] = (grads[1] / structure.volume)[:, None] * (
                     model.energy_factor)

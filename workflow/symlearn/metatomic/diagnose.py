@@ -22,8 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "forces": "conservative", "outputs": None, "layers": None,
 }
 #: the unit of each energy-like output in the tables
-UNITS = {"energy": "eV/atom", "non_conservative_forces": "eV/Å",
-         "conservative_forces": "eV/Å", "non_conservative_stress": "eV/Å³",
+UNITS = {"energy": "eV/atom", "non_conservative_force": "eV/Å",
+         "conservative_force": "eV/Å", "non_conservative_stress": "eV/Å³",
          "conservative_stress": "eV/Å³"}
 
 

@@ -2,13 +2,14 @@
 for the analysis, and what each of its outputs is.
 
 - **A** (outputs with a standard meaning): ``energy`` (analysed per atom),
-  ``non_conservative_forces`` (metatrain's ``non_conservative_force`` is the same output
-  under its target name), ``non_conservative_stress``, and any output whose one block
+  ``non_conservative_force`` (``non_conservative_forces``, its older name, is the same
+  output), ``non_conservative_stress``, and any output whose one block
   is a spherical irrep (keys ``o3_lambda``, ``o3_sigma``). With ``forces: conservative``
   the forces ``-dE/dx`` and the virial stress ``(1/V) dE/d strain`` of the energy,
-  through autograd on every rotated copy (``conservative_forces``,
+  through autograd on every rotated copy (``conservative_force``,
   ``conservative_stress``).
-- **B** (layers): ``features`` and every ``mtt::aux::*`` and ``mtt::feature::*`` output.
+- **B** (layers): ``feature`` (older name ``features``) and every ``mtt::aux::*`` and
+  ``mtt::feature::*`` output.
 - Every other output is named in the log as skipped.
 
 The model is evaluated through its inner module (``AtomisticModel.module``), as
@@ -30,14 +31,14 @@ from ..symmetry import OutputKind
 #: output name -> (its kind, its sample kind); energies are analysed per atom
 STANDARD_OUTPUTS = {
     "energy": (OutputKind("invariant"), "system"),
-    "non_conservative_forces": (OutputKind("vector"), "atom"),
+    "non_conservative_force": (OutputKind("vector"), "atom"),
     "non_conservative_stress": (OutputKind("rank2"), "system"),
 }
 #: other names of a standard output (metatrain's target names)
-ALIASES = {"non_conservative_force": "non_conservative_forces", "feature": "features"}
+ALIASES = {"non_conservative_forces": "non_conservative_force", "features": "feature"}
 #: the outputs derived from the energy through autograd
 CONSERVATIVE_OUTPUTS = {
-    "conservative_forces": (OutputKind("vector"), "atom"),
+    "conservative_force": (OutputKind("vector"), "atom"),
     "conservative_stress": (OutputKind("rank2"), "system"),
 }
 FORCE_MODES = ("conservative", "non_conservative", "none")
@@ -47,7 +48,7 @@ PERIODIC_ONLY = ("non_conservative_stress", "conservative_stress")
 
 def is_layer(name: str) -> bool:
     """Whether an output is an internal representation, projected for B."""
-    return name == "features" or name.startswith(("mtt::aux::", "mtt::feature::"))
+    return name == "feature" or name.startswith(("mtt::aux::", "mtt::feature::"))
 
 
 @dataclass
@@ -81,12 +82,12 @@ class LoadedModel:
 
 
 def load_atomistic(path: str | Path, dtype: torch.dtype = torch.float64,
-                   device: str | torch.device = "cpu") -> tuple[torch.nn.Module, object, dict]:
+                   device: str | torch.device = "cpu") -> tuple:
     """The inner module of a metatomic model file, in ``dtype`` on ``device``, its
-    capabilities, and for each declared output the name the inner module answers to
+    capabilities, for each declared output the name the inner module answers to
     (metatomic renames outputs between versions, and ``AtomisticModel`` translates
-    between the old and the new name); a file that is not a model is refused in one
-    line naming it."""
+    between the old and the new name), and the neighbour lists it asks for; a file that
+    is not a model is refused in one line naming it."""
     import metatomic.torch as mta
 
     path = Path(path)
@@ -117,7 +118,7 @@ def load_atomistic(path: str | Path, dtype: torch.dtype = torch.float64,
             for other in (model._get_new_name(name), model._get_deprecated_name(name)):
                 if other in inner:
                     answered[name] = other
-    return module, capabilities, answered
+    return module, capabilities, answered, list(model.requested_neighbor_lists())
 
 
 def _energy_factor(capabilities) -> float:
@@ -170,9 +171,9 @@ def classify_outputs(model: LoadedModel, forces: str,
                 f"model declares {', '.join(declared) or 'none'}")
         for name, (kind, sample) in CONSERVATIVE_OUTPUTS.items():
             kinds[name], samples[name] = kind, sample
-    elif forces == "non_conservative" and "non_conservative_forces" not in present:
+    elif forces == "non_conservative" and "non_conservative_force" not in present:
         raise CheckpointError(
-            f"{model.path}: forces: non_conservative needs a 'non_conservative_forces' "
+            f"{model.path}: forces: non_conservative needs a 'non_conservative_force' "
             f"output, and the model declares {', '.join(declared) or 'none'}")
     found_layers = [name for name in declared if is_layer(name)]
     if outputs is not None:
@@ -224,9 +225,8 @@ def load_model(path: str | Path, forces: str = "conservative",
                dtype: torch.dtype = torch.float64,
                device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model file and decide what is analysed of it."""
-    module, capabilities, answered = load_atomistic(path, dtype, device)
-    model = LoadedModel(str(path), module, capabilities,
-                        list(module.requested_neighbor_lists()),
+    module, capabilities, answered, neighbor_lists = load_atomistic(path, dtype, device)
+    model = LoadedModel(str(path), module, capabilities, neighbor_lists,
                         _energy_factor(capabilities), module_names=answered)
     classify_outputs(model, forces, outputs, layers)
     return model

@@ -1,0 +1,172 @@
+"""The metatomic family: any exported AtomisticModel, against the PET family, against
+models of known symmetry, and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from metatomic_models import export_pair_model
+
+from symlearn.data.extxyz import read_frames
+from symlearn.errors import CheckpointError, DataError
+from symlearn.metatomic.analyse import analyse_metatomic_model
+from symlearn.metatomic.diagnose import DEFAULTS
+from symlearn.pet.analyse import analyse_pet_checkpoint, load_pet
+
+SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
+            "batch_atoms": 256, "dtype": "float64", "threads": 1,
+            "quadrature_check": {"n_inputs": 1, "delta": 4, "tolerance": 0.05}}
+TILT = 0.3
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {"invariant": export_pair_model(folder / "invariant.pt"),
+            "tilted": export_pair_model(folder / "tilted.pt", tilt=TILT),
+            "no_energy": export_pair_model(folder / "no_energy.pt", energy=False),
+            "hydrogen_only": export_pair_model(folder / "h.pt", atomic_types=[1]),
+            "nanometre": export_pair_model(folder / "nm.pt", length_unit="nm")}
+
+
+def _analyse(model, structures, out, **settings):
+    return analyse_metatomic_model(str(model), str(structures), str(out),
+                                   {**SETTINGS, **settings}, progress=False)
+
+
+def test_exported_pet_gives_the_pet_family_numbers(tiny_pet_run, tiny_pet_data, tmp_path):
+    """A PET checkpoint exported with metatrain (float64) gives through the metatomic
+    family the A and B the pet family gives on the checkpoint, to 1e-10 relative."""
+    checkpoint = tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt"
+    exported = tmp_path / "pet.pt"
+    load_pet(checkpoint, dtype=torch.float64).export().save(str(exported))
+    layers = ["feature", "mtt::aux::energy_last_layer_features",
+              "mtt::aux::non_conservative_force_last_layer_features"]
+    ours = _analyse(exported, tiny_pet_data["test"], tmp_path / "metatomic",
+                    forces="non_conservative", layers=layers)
+    analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(tmp_path / "pet"),
+                           {**SETTINGS, "memory_gb": 1.0, "layers": layers},
+                           device="cpu", threads=1, progress=False)
+    pet_errors = pd.read_csv(tmp_path / "pet" / "errors.csv")
+    pet_spectrum = pd.read_csv(tmp_path / "pet" / "spectrum.csv")
+    keys = ["target", "o3_lambda", "o3_sigma"]
+    joined = pet_errors.merge(ours["errors"], on=keys, suffixes=("_pet", "_mt"))
+    assert set(joined["target"]) == {"energy", "non_conservative_force",
+                                     "non_conservative_stress"}
+    for column in ("rmse_as_given", "accuracy_rmse", "equivariance_rmse", "reference_rms"):
+        a, b = joined[f"{column}_pet"], joined[f"{column}_mt"]
+        # a part that vanishes identically (the stress's antisymmetric part) is round-off
+        floor = 1e-12 * joined.groupby("target")[f"{column}_pet"].transform("max")
+        assert (np.abs(a - b) <= 1e-10 * np.abs(a) + floor).all(), column
+    joined = pet_spectrum.merge(ours["spectrum"], on=["layer", "o3_lambda", "o3_sigma"],
+                                suffixes=("_pet", "_mt"))
+    assert set(joined["layer"]) == set(layers)
+    np.testing.assert_allclose(joined["fraction_mt"], joined["fraction_pet"], rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_invariant_model_has_zero_a(models, tiny_pet_data, tmp_path):
+    """Energy, conservative forces and virial stress of a function of the distances are
+    exactly invariant and equivariant; its features are pure (0, +1)."""
+    result = _analyse(models["invariant"], tiny_pet_data["test"], tmp_path)
+    errors = result["errors"].set_index("target")
+    assert set(errors.index) == {"energy", "conservative_force", "conservative_stress"}
+    scale = result["errors"]["reference_rms"].max()
+    assert (result["errors"]["equivariance_rmse"] < 1e-12 * scale).all()
+    assert (result["errors"]["rmse_as_given"] > 0).all()
+    spectrum = result["spectrum"].set_index(["layer", "o3_lambda", "o3_sigma"])["fraction"]
+    assert spectrum[("feature", 0, 1)] == pytest.approx(1.0, abs=1e-12)
+    assert spectrum.drop(("feature", 0, 1)).abs().max() < 1e-12
+
+
+def test_non_invariant_term_gives_the_a_predicted_on_paper(models, tiny_pet_data, tmp_path):
+    """E + c u.sum_i x_i: over O(3), u.(g s) has mean 0 and variance |s|^2 / 3, so the
+    per-atom energy's A is c |s| / (sqrt(3) n) per structure; the conservative forces
+    gain -c u on every atom, whose back-transformed variance per component is c^2 / 3."""
+    result = _analyse(models["tilted"], tiny_pet_data["test"], tmp_path)
+    errors = result["errors"].set_index("target")
+    rows = pd.read_parquet(tmp_path / "structures.parquet")
+    frames = read_frames(tiny_pet_data["test"])
+    analysed = sorted(set(rows["structure"]))
+    variances = [TILT**2 * np.sum(frames[i].positions.sum(axis=0) ** 2)
+                 / (3 * len(frames[i]) ** 2) for i in analysed]
+    assert errors.loc["energy", "equivariance_rmse"] == pytest.approx(
+        np.sqrt(np.mean(variances)), rel=1e-10)
+    assert errors.loc["conservative_force", "equivariance_rmse"] == pytest.approx(
+        TILT / np.sqrt(3), rel=1e-10)
+
+
+def test_structures_without_labels_still_give_a_and_b(models, tiny_pet_data, tmp_path,
+                                                       capsys):
+    bare = tmp_path / "bare.xyz"
+    ase.io.write(bare, [ase.Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
+                        for a in read_frames(tiny_pet_data["test"])[:3]], format="extxyz")
+    result = _analyse(models["tilted"], bare, tmp_path / "out")
+    errors = result["errors"]
+    assert errors["equivariance_rmse"].notna().all()
+    assert errors["rmse_as_given"].isna().all() and errors["accuracy_rmse"].isna().all()
+    assert "accuracy columns stay empty" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case, settings, error, message", [
+    ("garbage", {}, CheckpointError, "not a metatomic model"),
+    ("no_energy", {"forces": "conservative"}, CheckpointError, "needs an 'energy' output"),
+    ("invariant", {"outputs": ["dipole"]}, CheckpointError, "none of the outputs asked"),
+    ("invariant", {"layers": ["mtt::aux::nothing"]}, CheckpointError, "not outputs"),
+    ("hydrogen_only", {}, DataError, "does not support"),
+    ("nanometre", {}, CheckpointError, "length unit is 'nm'"),
+])
+def test_bad_input_is_named(models, tiny_pet_data, tmp_path, case, settings, error,
+                            message):
+    if case == "garbage":
+        path = tmp_path / "garbage.pt"
+        path.write_bytes(b"not a model at all")
+    else:
+        path = Path(models[case])
+    out = tmp_path / "out"
+    with pytest.raises(error, match=message) as raised:
+        _analyse(path, tiny_pet_data["test"], out, **settings)
+    assert str(path) in str(raised.value) or str(tiny_pet_data["test"]) in str(raised.value)
+    assert not out.exists()
+
+
+def test_diagnose_prints_a_summary_and_writes_the_tables(models, tiny_pet_data, tmp_path):
+    out = tmp_path / "diag"
+    done = subprocess.run(
+        [sys.executable, "-m", "symlearn", "diagnose", models["tilted"],
+         str(tiny_pet_data["test"]), "--lambda-max", "2", "--n-structures", "2",
+         "--out", str(out), "--no-progress"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "conservative_force (1,+1) [eV/Å]" in done.stdout
+    assert "feature" in done.stdout and "residual" in done.stdout
+    for name in ("errors.csv", "spectrum.csv", "structures.parquet"):
+        assert (out / name).is_file()
+    errors = pd.read_csv(out / "errors.csv").set_index("target")
+    assert errors.loc["conservative_force", "equivariance_rmse"] == pytest.approx(
+        TILT / np.sqrt(3), rel=1e-10)
+
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_text("nothing")
+    done = subprocess.run([sys.executable, "-m", "symlearn", "diagnose", str(garbage),
+                           str(tiny_pet_data["test"]), "--out", str(tmp_path / "no")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and str(garbage) in done.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_diagnose_defaults_are_the_configured_ones(root):
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    configured = {**config["analysis"]["metatomic"],
+                  "quadrature_check": config["analysis"]["quadrature_check"],
+                  "forces": "conservative", "outputs": None, "layers": None}
+    assert json.dumps(DEFAULTS, sort_keys=True) == json.dumps(configured, sort_keys=True)
