@@ -271,6 +271,40 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     assert config["analysis"]["pet"]["n_structures"] == 2
 
 
+def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
+    """The metatomic family in the pipeline: the finished run's exported PET (metatrain's
+    float32 model.pt) named under external.models, analysed with conservative forces,
+    collected and drawn, with its rows in table1; no training runs for it."""
+    directory, _ = finished_run
+    model = directory / "results" / "train" / "pet" / "pet-aug" / "model.pt"
+    test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
+    configfile = _config(tmp_path, deep_merge(TINY, {
+        "external": {"models": {"tiny-export": {"path": str(model),
+                                                "structures": str(test)}}},
+        "analysis": {"metatomic": {"n_structures": 2, "lambda_max": 2}}}))
+    plan = snakemake(tmp_path, configfile, "-n")
+    assert plan.returncode == 0, plan.stderr
+    counts = _job_counts(plan.stdout + plan.stderr)
+    assert counts.get("analyse_metatomic") == 1 and counts.get("figure_external") == 1
+    result = snakemake(tmp_path, configfile, "results/figures/external_tiny-export.png")
+    assert result.returncode == 0, result.stderr
+    ran = _job_counts(result.stdout + result.stderr)
+    assert set(ran) <= {"analyse_metatomic", "collect_metatomic_analysis",
+                        "figure_external"}, ran
+    analysis = tmp_path / "results" / "analysis" / "metatomic"
+    errors = pd.read_csv(analysis / "errors.csv")
+    assert set(errors["run"]) == {"tiny-export"}
+    assert {"energy", "conservative_force"} <= set(errors["target"])
+    assert (errors["equivariance_rmse"] >= 0).all() and errors["quadrature_error"].notna().all()
+    spectrum = pd.read_csv(analysis / "spectrum.csv")
+    assert "feature" in set(spectrum["layer"])
+    figure = pd.read_csv(tmp_path / "results" / "figures" / "external_tiny-export.csv")
+    drawn = figure[(figure["panel"] == "a") & (figure["quantity"] == "equivariance")]
+    assert set(drawn["target"]) <= set(errors["target"]) and len(drawn)
+    log = (tmp_path / "results" / "logs" / "analyse_metatomic" / "tiny-export.log").read_text()
+    assert "skipped output" in log and "forces conservative" in log
+
+
 def test_one_figure_reruns_alone_and_touches_no_model(finished_run):
     directory, configfile = finished_run
     models = sorted((directory / "results" / "train").rglob("*.ckpt"))

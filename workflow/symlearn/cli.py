@@ -73,7 +73,7 @@ def _fetch(args: argparse.Namespace) -> None:
 
 
 def _lartpc_split(args: argparse.Namespace) -> None:
-    from .polarmae.lartpc import write_split_manifest
+    from .polarmae.manifests import write_split_manifest
 
     manifest = write_split_manifest(args.files, args.events, args.output)
     LOGGER.info("%s: %d events from %s", args.output, manifest["n_events"],
@@ -190,7 +190,7 @@ def _collect(args: argparse.Namespace) -> None:
 
 
 def _make_lartpc(args: argparse.Namespace) -> None:
-    from .polarmae.lartpc import make_lartpc
+    from .polarmae.simulator import make_lartpc
 
     start = time.perf_counter()
     summary = make_lartpc(args.out_dir, seed=args.seed, n_events=args.n_events,

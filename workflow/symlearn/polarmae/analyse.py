@@ -265,7 +265,7 @@ def example_event(checkpoint: str, events: str, out: str, settings: Mapping[str,
     from ..cluster import resolve_device
     from ..errors import CheckpointError
     from ..io import atomic_path
-    from .lartpc import voxel_coordinates
+    from .preprocessing import voxel_coordinates
     from .train import load_polarmae
 
     device = resolve_device(device)

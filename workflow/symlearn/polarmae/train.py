@@ -52,7 +52,7 @@ CACHE_EVENTS = 2048
 
 def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
     """Data units per voxel: PoLAr-MAE's normalisation divides by 768 sqrt(3) / 2."""
-    from .lartpc import COORD_SCALE
+    from .events import COORD_SCALE
 
     return 1.0 / COORD_SCALE if preprocessing.get("normalize", True) else 1.0
 
@@ -91,7 +91,7 @@ class EventStore(Closing):
     def __init__(self, path: str | Path, preprocessing: Mapping[str, Any],
                  tokenizer: Mapping[str, Any], branching_radius: float = 3.0,
                  cache_events: int = CACHE_EVENTS):
-        from .lartpc import EventSource
+        from .pilarnet import EventSource
 
         if int(cache_events) < 0:
             raise ValueError(f"cache_events must be >= 0, got {cache_events}")
@@ -298,7 +298,7 @@ def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, An
     """What a resumed phase must share with the interrupted one: the settings, the data
     paths and, for a split manifest, its content (the files and event ranges; the data
     files themselves are too large to hash at every start)."""
-    from .lartpc import is_split_manifest
+    from .manifests import is_split_manifest
 
     manifests = {k: sha256_file(v) for k, v in paths.items()
                  if v is not None and is_split_manifest(v)}
