@@ -497,3 +497,25 @@ def figure_targets():
         *expand(f"{FIGURES}/{{figure}}.{{ext}}", figure=figure_ids(), ext=["pdf", "png", "csv"]),
         *expand(f"{FIGURES}/{{table}}.{{ext}}", table=TABLE_IDS, ext=["csv", "md"]),
     ]
+
+
+# the metatomic family (workflow/rules/metatomic.smk)
+
+
+def external_structures(wildcards):
+    """The structures a model is analysed on: the test split of data.atomistic, or the
+    extxyz file its entry names."""
+    structures = external_model_settings(config, wildcards.model)["structures"]
+    return pet_data("test") if structures == "test" else structures
+
+
+def external_targets():
+    """Every exported model's tables and figure (nothing without external.models)."""
+    return expand(
+        [
+            *rules.analyse_metatomic.output,
+            f"{FIGURES}/external_{{model}}.{{ext}}",
+        ],
+        model=EXTERNAL_MODELS,
+        ext=["png", "pdf", "csv"],
+    )

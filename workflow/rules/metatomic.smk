@@ -3,13 +3,6 @@ drawn (analysis stage, then figures stage). A family without training adds only 
 block; none of its rules runs when external.models is empty."""
 
 
-def external_structures(wildcards):
-    """The structures a model is analysed on: the test split of data.atomistic, or the
-    extxyz file its entry names."""
-    structures = external_model_settings(config, wildcards.model)["structures"]
-    return pet_data("test") if structures == "test" else structures
-
-
 rule analyse_metatomic:
     message:
         "Symmetry analysis of the exported model {wildcards.model}"
@@ -95,15 +88,3 @@ rule figure_external:
         "python -m symlearn figure external --input errors={input.errors}"
         " --input spectrum={input.spectrum} --options {params.options:q}"
         " --out {params.prefix} > {log} 2>&1"
-
-
-def external_targets():
-    """Every exported model's tables and figure (nothing without external.models)."""
-    return expand(
-        [
-            *rules.analyse_metatomic.output,
-            f"{FIGURES}/external_{{model}}.{{ext}}",
-        ],
-        model=EXTERNAL_MODELS,
-        ext=["png", "pdf", "csv"],
-    )
