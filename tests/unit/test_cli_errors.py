@@ -40,3 +40,45 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
     assert message in stderr, stderr
     assert "Traceback" not in stderr
     assert set(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing", "missing.xyz: no such file"),
+    ("truncated", "truncated.xyz: frame 2 (0-based) cannot be read as extxyz"),
+    ("no_forces", "no_forces.xyz: frame 0 has no 'forces' (per-atom forces)"),
+    ("nan_position", "nan_position.xyz: frame 1: atom 0 has a non-finite position"),
+    ("tpu", "device 'tpu' is not one of auto, cpu, cuda or cuda:N"),
+])
+def test_train_pet_refuses_bad_data_before_metatrain(tmp_path, tiny_pet_data,
+                                                      make_tiny_settings, case, message):
+    """train-pet checks every split (and the device) itself, before metatrain's reader
+    sees it: one line naming the file, the frame and the field; no run folder."""
+    import ase
+    import ase.io
+
+    train = tiny_pet_data["train"]
+    text = train.read_text()
+    frames = ase.io.read(train, ":3")
+    if case == "truncated":
+        lines = text.splitlines(keepends=True)
+        n0 = int(lines[0]) + 2
+        n1 = int(lines[n0]) + 2
+        (tmp_path / "truncated.xyz").write_text("".join(lines[:n0 + n1 + 3]))
+    elif case == "no_forces":
+        ase.io.write(tmp_path / "no_forces.xyz",
+                     [ase.Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc,
+                                info={"energy": 1.0}) for a in frames], format="extxyz")
+    elif case == "nan_position":
+        frames[1].positions[0, 0] = float("nan")
+        ase.io.write(tmp_path / "nan_position.xyz", frames, format="extxyz")
+    first = train if case == "tpu" else tmp_path / f"{case}.xyz"
+    args = ["train-pet", "--settings", json.dumps(make_tiny_settings()),
+            "--train", str(first), "--val", str(tiny_pet_data["val"]),
+            "--test", str(tiny_pet_data["test"]), "--out-dir", "run"]
+    if case == "tpu":
+        args += ["--device", "tpu"]
+    code, stderr = _run(tmp_path, *args)
+    assert code == 2, stderr
+    assert message in stderr, stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "run").exists()

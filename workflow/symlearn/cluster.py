@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 
 import torch
@@ -62,9 +63,18 @@ def use_threads(threads: int | None) -> int:
     return used
 
 
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+
+class DeviceError(SymlearnError, RuntimeError):
+    """The device asked for cannot be used here."""
+
+
 def device_problem(device: str) -> str | None:
     """Why the explicitly named ``device`` (``cpu``, ``cuda``, ``cuda:N``) cannot be used
     by this process, or None. ``auto`` always can."""
+    if not DEVICE.fullmatch(device):
+        return (f"device {device!r} is not one of auto, cpu, cuda or cuda:N")
     if not device.startswith("cuda"):
         return None
     if not torch.cuda.is_available():
@@ -88,7 +98,7 @@ def resolve_device(device: str) -> str:
     if device != "auto":
         problem = device_problem(device)
         if problem:
-            raise RuntimeError(problem)
+            raise DeviceError(problem)
         return device
     job = slurm_job()
     if job is not None and slurm_gpus() is None:

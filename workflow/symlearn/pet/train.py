@@ -37,7 +37,7 @@ import yaml
 from ..checkpoints import read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 from ..io import atomic_path, sha256_path
 from .geometric import target_irreps
 from .variants import edge_embedding
@@ -137,6 +137,36 @@ def _dataset(path: str | Path, targets: Mapping[str, Any]) -> dict[str, Any]:
         "systems": {"read_from": str(path), "length_unit": "angstrom"},
         "targets": targets,
     }
+
+
+def check_training_data(path: str | Path, targets: Mapping[str, Any]) -> int:
+    """Refuse, in one line naming the file, the frame and the field, a split metatrain
+    would otherwise fail on deep inside its reader (or train on silently): a missing
+    file, an unreadable or non-finite frame, a frame without the labels of the run's
+    targets. A memmap directory is checked by :func:`_dataset`. Returns the frames."""
+    from ..data.extxyz import frame_labels, iter_frames
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        return 0
+    keys = [options.get("key", name) for name, options in targets.items()]
+    n = 0
+    for index, atoms in iter_frames(path):
+        n += 1
+        if "energy" in targets:
+            frame_labels(atoms, path, index)
+            continue
+        for key in keys:
+            values = atoms.arrays.get(key, atoms.info.get(key))
+            if values is None:
+                raise DataError(f"{path}: frame {index} has no '{key}' (a target of this "
+                                "run)")
+            if not np.all(np.isfinite(np.asarray(values, dtype=float))):
+                raise DataError(f"{path}: frame {index}: '{key}' contains non-finite "
+                                "values")
+    return n
 
 
 def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Path,
@@ -408,6 +438,9 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     out = Path(out_dir).absolute()
     use_threads(threads)
     device = resolve_device(device)
+    targets = target_options(settings)
+    for split in (train, val, test):
+        check_training_data(split, targets)
     options = build_options(settings, train, val, test, device)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
                                  int(settings["training"]["checkpoint_every"]))
