@@ -213,7 +213,8 @@ def test_check_config_command(default_config, tmp_path, root):
 
 
 def test_fig3_layers_must_be_analysed(default_config):
-    default_config["analysis"]["pet"]["layers"] = ["feature", "energy"]
+    # layers every run has (the geometric runs have no energy output)
+    default_config["analysis"]["pet"]["layers"] = ["feature", "gnn_layers.1_node"]
     default_config["figures"]["fig3_layers"] = ["feature", "gnn_layers.0_node"]
     with pytest.raises(ConfigError, match=r"figures\.fig3_layers: gnn_layers\.0_node not "
                                           r"analysed"):
@@ -438,3 +439,41 @@ def test_a_costly_grid_is_named_with_its_size_and_an_impossible_one_stops(defaul
                                           r"asks for a grid of degree 134, above the "
                                           r"largest Lebedev order SciPy has \(131\)"):
         check_config(default_config)
+
+
+@pytest.mark.parametrize(("key", "layers", "message"), [
+    ("analysis.pet.layers", ["gnn_layers.7_node"],
+     r"analysis\.pet\.layers: run pet-aug: 'gnn_layers\.7_node': PET has gnn_layers\.0 to "
+     r"gnn_layers\.1"),
+    ("analysis.pet.layers", ["gnn_layers.0.trans.layers.3_edge"],
+     r"each GNN layer has trans\.layers\.0 to trans\.layers\.0"),
+    ("analysis.pet.layers", ["gnn_layer.0_node"], r"'gnn_layer\.0_node' is not a module of PET"),
+    ("analysis.pet.layers", ["feature", "energy"],
+     r"run geo-cartesian: 'energy' is not an output of this run \(outputs: pseudoscalar"),
+    ("figures.fig3_layers", ["bogus"], r"figures\.fig3_layers: 'bogus' is not a module"),
+])
+def test_layer_names_are_checked_at_the_start(default_config, key, layers, message):
+    """A layer PET does not have stops the run before any job, naming the key and the
+    run (it would otherwise fail in every analysis job)."""
+    section, name = key.rsplit(".", 1)
+    node = default_config
+    for part in section.split("."):
+        node = node[part]
+    node[name] = layers
+    with pytest.raises(ConfigError, match=message):
+        check_config(default_config)
+
+
+def test_every_layer_of_a_real_pet_passes_the_start_check(default_config, tiny_pet_run):
+    """What the check accepts includes every layer the analysis finds in a PET built
+    with these hyperparameters (default_layers of a trained tiny PET)."""
+    import torch
+
+    from symlearn.config import deep_merge, pet_layer_problem
+    from symlearn.pet.analyse import default_layers, load_pet
+
+    settings = tiny_pet_run[0]
+    model = load_pet(tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt", dtype=torch.float64)
+    config = deep_merge(default_config, {"pet": {"model": settings["model"]}})
+    for layer in default_layers(model):
+        assert pet_layer_problem(layer, config, "pet-aug") is None, layer
