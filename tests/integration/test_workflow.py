@@ -374,6 +374,35 @@ def test_forcerun_analyse_pet_touches_no_model(finished_run):
     assert _job_counts(result.stdout) == {"analyse_pet": 1}
 
 
+def test_a_corrupt_test_split_costs_no_finished_training(finished_run, tmp_path):
+    """Truncating the test split of a finished run, then rerunning one analysis: the
+    training (which reads only train and val) is not rerun and its checkpoints stay;
+    the analysis stops with one line naming the file and the frame."""
+    import shutil
+
+    source, _ = finished_run
+    directory = tmp_path / "copy"
+    shutil.copytree(source, directory, copy_function=shutil.copy2, symlinks=True)
+    configfile = _config(directory, TINY)
+    test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
+    text = test.read_text()
+    test.write_text(text[: len(text) // 2])
+    checkpoints = sorted((directory / "results" / "train" / "pet" / "pet-aug"
+                          / "checkpoints").iterdir())
+    one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
+    plan = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
+    assert plan.returncode == 0, plan.stderr
+    assert _job_counts(plan.stdout) == {"analyse_pet": 1}, plan.stdout
+    result = snakemake(directory, configfile, one, "--forcerun", "analyse_pet")
+    assert result.returncode != 0
+    log = (directory / "results" / "logs" / "analyse_pet" / "pet-aug" / "epoch_2.log"
+           ).read_text()
+    assert "test.xyz: frame" in log and "Traceback" not in log, log[-2000:]
+    assert sorted((directory / "results" / "train" / "pet" / "pet-aug"
+                   / "checkpoints").iterdir()) == checkpoints
+    assert not (directory / one).exists()
+
+
 def test_asking_for_one_file_runs_only_what_it_needs(tmp_path):
     configfile = _config(tmp_path, TINY)
     result = snakemake(tmp_path, configfile, "-n",

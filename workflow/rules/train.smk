@@ -7,8 +7,9 @@ rule train_pet:
         "Training PET run {wildcards.run}"
     input:
         train=run_data("train", training=True),
+        # no test split: a training depends only on what it trains and validates on,
+        # so a change of the test split (which the analyses read) never reruns it
         val=run_data("val", training=True),
-        test=run_data("test", training=True),
     output:
         checkpoints=expand(PET_CHECKPOINT, epoch=PET_EPOCHS, allow_missing=True),
         log=f"{RESULTS}/train/pet/{{run}}/train_log.csv",
@@ -27,7 +28,7 @@ rule train_pet:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn train-pet --settings {params.settings:q}"
-        " --train {input.train} --val {input.val} --test {input.test}"
+        " --train {input.train} --val {input.val}"
         " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
         " > {log} 2>&1"
 

@@ -351,7 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the run's settings (augmentation, model, training), JSON or @file")
     p.add_argument("--train", required=True)
     p.add_argument("--val", required=True)
-    p.add_argument("--test", required=True)
+    p.add_argument("--test", default=None,
+                   help="metatrain's closing test evaluation (default: the validation "
+                        "split; the pipeline gives none, so a training never depends on "
+                        "the test split)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)

@@ -420,9 +420,14 @@ def _training_logs(log_file: Path) -> Iterator[None]:
 
 
 def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
-              test: str | Path, out_dir: str | Path, device: str = "auto",
-              threads: int | None = None) -> dict[str, Any]:
+              test: str | Path | None = None, out_dir: str | Path = ".",
+              device: str = "auto", threads: int | None = None) -> dict[str, Any]:
     """Train one PET run into ``out_dir`` and return a summary.
+
+    The training reads only ``train`` and ``val``: metatrain's closing test evaluation
+    runs on ``test`` when given, else on the validation split. The pipeline gives no
+    test split, so a training (and its checkpoints) never depends on the split the
+    analysis reads, and a change there cannot cost a finished training.
 
     ``out_dir`` receives ``checkpoints/epoch_{k}.ckpt``, ``train_log.csv``,
     ``model.pt`` (metatrain's export of the best-validation model) and
@@ -439,14 +444,13 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     use_threads(threads)
     device = resolve_device(device)
     targets = target_options(settings)
-    for split in (train, val, test):
+    data = {"train": train, "val": val, **({"test": test} if test is not None else {})}
+    for split in data.values():
         check_training_data(split, targets)
-    options = build_options(settings, train, val, test, device)
+    options = build_options(settings, train, val, val if test is None else test, device)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
                                  int(settings["training"]["checkpoint_every"]))
-    work = ResumeFolder(out, _fingerprint(options, settings, {"train": train, "val": val,
-                                                              "test": test}),
-                        r"epoch_(\d+)\.ckpt")
+    work = ResumeFolder(out, _fingerprint(options, settings, data), r"epoch_(\d+)\.ckpt")
     restart_epoch = work.open()
     resume = work.path
 
