@@ -55,3 +55,12 @@ def test_a_failed_publish_leaves_nothing_finished_and_keeps_the_checkpoints(tmp_
     assert not (tmp_path / "b.csv").exists()
     assert not list(tmp_path.glob(".b.csv.*"))
     assert work.saved() == [1]  # the next attempt resumes, then publishes again
+
+
+def test_the_log_says_what_a_checkpoint_counts(tmp_path, caplog):
+    work = ResumeFolder(tmp_path, {}, r"epoch_(\d+)\.ckpt", "epoch")
+    work.open()
+    (work.path / "epoch_4.ckpt").write_text("")
+    with caplog.at_level("WARNING", logger="symlearn"):
+        assert ResumeFolder(tmp_path, {}, r"epoch_(\d+)\.ckpt", "epoch").open() == 4
+    assert "after 4 epoch(s)" in caplog.text

@@ -27,14 +27,16 @@ RESUME_DIR = "resume"
 
 class ResumeFolder:
     """The working folder of one training. ``checkpoint_pattern`` names its saved
-    checkpoints, with the step or epoch as its one group (``epoch_(\\d+)\\.ckpt``)."""
+    checkpoints, with the step or epoch (``unit``) as its one group
+    (``epoch_(\\d+)\\.ckpt``)."""
 
     def __init__(self, run_dir: str | Path, fingerprint: Mapping[str, Any],
-                 checkpoint_pattern: str):
+                 checkpoint_pattern: str, unit: str = "step"):
         self.run_dir = Path(run_dir).absolute()
         self.path = self.run_dir / RESUME_DIR
         self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True))
         self.pattern = re.compile(checkpoint_pattern)
+        self.unit = unit  # what a checkpoint counts: "epoch" or "step"
 
     def saved(self) -> list[int]:
         """The steps (or epochs) of the checkpoints saved so far, in order."""
@@ -54,8 +56,8 @@ class ResumeFolder:
                     and json.loads(stamp.read_text()) == self.fingerprint)
             if same and self.saved():
                 restart = self.saved()[-1]
-                LOGGER.warning("resuming %s from its checkpoint after %d step(s)",
-                               self.run_dir, restart)
+                LOGGER.warning("resuming %s from its checkpoint after %d %s(s)",
+                               self.run_dir, restart, self.unit)
             elif not same:
                 LOGGER.warning("%s holds an interrupted run with other settings or data; "
                                "starting from scratch", self.path)

@@ -450,7 +450,8 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     options = build_options(settings, train, val, val if test is None else test, device)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
                                  int(settings["training"]["checkpoint_every"]))
-    work = ResumeFolder(out, _fingerprint(options, settings, data), r"epoch_(\d+)\.ckpt")
+    work = ResumeFolder(out, _fingerprint(options, settings, data), r"epoch_(\d+)\.ckpt",
+                        "epoch")
     restart_epoch = work.open()
     resume = work.path
 
