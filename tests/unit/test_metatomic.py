@@ -170,3 +170,29 @@ def test_diagnose_defaults_are_the_configured_ones(root):
                   "quadrature_check": config["analysis"]["quadrature_check"],
                   "forces": "conservative", "outputs": None, "layers": None}
     assert json.dumps(DEFAULTS, sort_keys=True) == json.dumps(configured, sort_keys=True)
+
+
+def test_table1_has_the_rows_of_each_exported_model():
+    """Per model and output it has: the whole output's A / test RMSE (as given), with the
+    stress's parts pooled by their components; no labels: not produced, saying why."""
+    from symlearn.figures.table1 import external_rows
+
+    def part(run, target, lam, sigma, as_given, a):
+        return dict(run=run, augmentation="external", epoch=0, target=target,
+                    o3_lambda=lam, o3_sigma=sigma, rmse_as_given=as_given,
+                    equivariance_rmse=a, quadrature_error=0.0, n_samples=4)
+
+    errors = pd.DataFrame([
+        part("m", "energy", 0, 1, 0.2, 0.05),
+        part("m", "conservative_force", 1, 1, 1.0, 0.3),
+        part("m", "conservative_stress", 0, 1, 0.1, 0.01),
+        part("m", "conservative_stress", 2, 1, 0.2, 0.1),
+        part("bare", "energy", 0, 1, np.nan, 0.05)])
+    rows = pd.DataFrame(external_rows(errors, "cfg")).set_index(["run", "key"])
+    assert rows.loc[("m", "external_energy"), "this_run"] == pytest.approx(0.25)
+    assert rows.loc[("m", "external_forces"), "this_run"] == pytest.approx(0.3)
+    stress = np.sqrt((0.01**2 + 5 * 0.1**2) / 6) / np.sqrt((0.1**2 + 5 * 0.2**2) / 6)
+    assert rows.loc[("m", "external_stress"), "this_run"] == pytest.approx(stress)
+    assert (rows.loc["m", "status"] == "computed").all()
+    assert rows.loc[("bare", "external_energy"), "status"].startswith("not produced: the "
+                                                                     "structures carry no")
