@@ -82,3 +82,26 @@ def test_train_pet_refuses_bad_data_before_metatrain(tmp_path, tiny_pet_data,
     assert message in stderr, stderr
     assert "Traceback" not in stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_bug_keeps_its_traceback_and_bad_input_does_not(monkeypatch, capsys):
+    """Only bad input (a SymlearnError) becomes one line and exit code 2; any other
+    exception is a bug and propagates with its traceback, never dressed as bad input."""
+    import symlearn.figures
+    from symlearn import cli
+    from symlearn.errors import DataError
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("an internal error")
+
+    monkeypatch.setattr(symlearn.figures, "build", bug)
+    with pytest.raises(ZeroDivisionError, match="an internal error"):
+        cli.main(["figure", "fig2", "--out", "x"])
+
+    def bad(*args, **kwargs):
+        raise DataError("x.csv: frame 3 is bad")
+
+    monkeypatch.setattr(symlearn.figures, "build", bad)
+    assert cli.main(["figure", "fig2", "--out", "x"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "symlearn figure: error: x.csv: frame 3 is bad")
