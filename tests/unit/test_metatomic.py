@@ -196,3 +196,35 @@ def test_table1_has_the_rows_of_each_exported_model():
     assert (rows.loc["m", "status"] == "computed").all()
     assert rows.loc[("bare", "external_energy"), "status"].startswith("not produced: the "
                                                                      "structures carry no")
+
+
+def test_external_figure_without_labels_draws_a_alone(tmp_path):
+    """Unlabelled structures: panel (a) draws the equivariance RMSE alone, says so, and
+    lists only what it draws in its legend (nothing is drawn that has no data)."""
+    from symlearn.figures import build
+
+    rows = []
+    for target, lam, sigma in (("energy", 0, 1), ("conservative_force", 1, 1)):
+        rows.append(dict(run="m", augmentation="external", epoch=0, target=target,
+                         o3_lambda=lam, o3_sigma=sigma, rmse_as_given=np.nan,
+                         accuracy_rmse=np.nan, equivariance_rmse=0.01, n_samples=3,
+                         reference_rms=np.nan, quadrature_error=1e-5,
+                         accuracy_quadrature_error=np.nan, grid_degree=8, check_degree=12,
+                         quadrature_flagged=False))
+    errors = tmp_path / "errors.csv"
+    pd.DataFrame(rows).to_csv(errors, index=False)
+    spectrum = tmp_path / "spectrum.csv"
+    pd.DataFrame([dict(run="m", augmentation="external", epoch=0, layer="feature",
+                       o3_lambda=lam, o3_sigma=sigma, fraction=1.0 if lam == 0 and sigma == 1
+                       else 0.0, residual=0.0, quadrature_error=0.0,
+                       residual_quadrature_error=0.0, grid_degree=8, check_degree=12,
+                       quadrature_flagged=False)
+                  for lam in range(3) for sigma in (1, -1)]).to_csv(spectrum, index=False)
+    build("external", {"errors": str(errors), "spectrum": str(spectrum)}, tmp_path / "f",
+          {"model": "m"})
+    table = pd.read_csv(tmp_path / "f.csv")
+    bars = table[table["panel"] == "a"]
+    assert set(bars["target"]) == {"energy", "conservative_force"}
+    assert bars.loc[bars["quantity"] == "as_given", "value"].isna().all()
+    assert (bars.loc[bars["quantity"] == "equivariance", "value"] > 0).all()
+    assert (tmp_path / "f.png").stat().st_size > 0

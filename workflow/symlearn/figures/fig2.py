@@ -58,8 +58,12 @@ def _bars(fig, bars: pd.DataFrame) -> None:
                        linewidth=0)
             style.error_bars(ax, x, pair["value"], pair["quadrature_error"])
             top = np.nanmax(pair["value"] + pair["quadrature_error"].fillna(0))
-            ax.text(i, top * 1.03, f"{100 * pair['ratio'].iloc[0]:.0f} %",
-                    ha="center", va="bottom", fontsize=style.FONT_SIZE - 1)
+            ratio = pair["ratio"].iloc[0]
+            # over the bars drawn (A alone when the structures carry no labels)
+            centre = float(np.mean(x[pair["value"].notna().to_numpy()]))
+            ax.text(centre, top * 1.03, "no labels" if pd.isna(ratio)
+                    else f"{100 * ratio:.0f} %", ha="center", va="bottom",
+                    fontsize=style.FONT_SIZE - 1)
         ax.set_xticks(range(len(runs)), runs)
         ax.set_title(part)
         ax.set_ylabel(f"RMSE ({rows['unit'].iloc[0]})")
@@ -68,7 +72,8 @@ def _bars(fig, bars: pd.DataFrame) -> None:
     for ax in axes[len(parts):]:
         ax.axis("off")
     style.panel_label(fig, "a")
-    handles = [Patch(color=colors[q], label=LABELS[q]) for q in QUANTITIES]
+    drawn = set(bars.loc[bars["value"].notna(), "quantity"])
+    handles = [Patch(color=colors[q], label=LABELS[q]) for q in QUANTITIES if q in drawn]
     if style.flags(bars["quadrature_flagged"]).any():
         handles.append(Patch(facecolor=colors["equivariance"], hatch=HATCH,
                              edgecolor="0.15", linewidth=0, label=style.FLAGGED_LABEL))

@@ -133,10 +133,14 @@ def sort_rows(table: pd.DataFrame, orders: dict[str, list],
 
 
 def informative_parts(errors: pd.DataFrame) -> pd.DataFrame:
-    """Drop output parts that vanish identically in every run and checkpoint."""
+    """Drop output parts that vanish identically in every run and checkpoint. A part
+    without a reference (an exported model's unlabelled structures: no test RMSE) is
+    judged by its equivariance RMSE instead."""
     keys = ["target", "o3_lambda", "o3_sigma"]
     largest = errors.groupby(keys)["rmse_as_given"].transform("max")
-    return errors[largest > VANISHING_RMSE]
+    equivariance = errors.groupby(keys)["equivariance_rmse"].transform("max")
+    return errors[(largest > VANISHING_RMSE)
+                  | (largest.isna() & (equivariance > VANISHING_RMSE))]
 
 
 def quantity_rows(rows: pd.DataFrame, quantity: str, factor) -> pd.DataFrame:
