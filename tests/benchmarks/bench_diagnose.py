@@ -34,6 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from symmetrized_oracle import add_grid_arguments, max_relative_difference  # noqa: E402
+
 from symlearn.analyse.driver import select_inputs  # noqa: E402
 from symlearn.data.extxyz import read_frames  # noqa: E402
 from symlearn.data.rotated_systems import differentiable_copies, rotated_systems  # noqa: E402
@@ -72,51 +74,13 @@ def _adapter(args, model_path, forces):
     return adapter, [adapter.structure(i, frames[i]) for i in chosen]
 
 
-def _difference(adapter, ours, theirs, structure) -> float:
-    """Largest difference between our and SymmetrizedModel's A and B, relative to the
-    largest value of each quantity (as in bench_pet_analysis.py)."""
-    worst = 0.0
-    n = len(structure.atoms)
-    for target, per_irrep in ours.outputs.items():
-        tensor = theirs[f"o3::variance::{adapter.model.module_name(target)}"]
-        pairs = []
-        for (lam, sigma), stats in per_irrep.items():
-            block = tensor.block() if len(tensor) == 1 else tensor.block(
-                {"o3_lambda": lam, "o3_sigma": sigma})
-            pairs.append((stats.variance * (n**2 if target == "energy" else 1),
-                          block.values.reshape(-1)))
-        scale = max(float(b.abs().max()) for _, b in pairs)
-        for a, b in pairs:
-            if scale > 0:
-                worst = max(worst, float((a.reshape(-1) - b.to(a)).abs().max()) / scale)
-    for layer, spectrum in ours.spectra.items():
-        tensor = theirs[f"o3::character_projection::{adapter.model.module_name(layer)}"]
-        totals = torch.zeros(spectrum.lambda_max + 1, 2, dtype=torch.float64)
-        names = list(tensor.keys.names)
-        for key, block in tensor.items():
-            lam = int(key.values[names.index("chi_lambda")])
-            sigma = int(key.values[names.index("chi_sigma")])
-            totals[lam, 0 if sigma == 1 else 1] += float(block.values.sum())
-        mine = spectrum.projections.sum(dim=(2, 3))
-        worst = max(worst, float((mine - totals).abs().max()) / float(totals.abs().max()))
-    return worst
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None,
                         help="an exported model (default: the default run's pet-aug "
                              "checkpoint, exported in float64)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--structures", type=Path, default=DEFAULT_STRUCTURES)
-    parser.add_argument("--n-structures", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lambda-max", type=int, default=4)
-    parser.add_argument("--degree", type=int, default=8)
-    parser.add_argument("--batch-atoms", type=int, default=1024)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    add_grid_arguments(parser, DEFAULT_CHECKPOINT, DEFAULT_STRUCTURES)
     args = parser.parse_args()
     for path in ([args.checkpoint] if args.model is None else [args.model]) + [args.structures]:
         if not path.exists():
@@ -190,14 +154,15 @@ def main() -> None:
                 results.append(wrapper([s.system], requests, None))
         return results
 
-    ours()  # warm-up
+    ours()  # warm-up (TorchScript specialises a model on its first calls, forward and
+    conservative.analyse_structure(structures[0], context, exact_outputs=exact)  # backward)
     t_ours = _time(ours, args.repeats)
     t_bare = _time(bare, args.repeats)
     t_oracle = _time(lambda: oracle(32), 1)
     t_oracle_same = _time(oracle, 1)
     t_conservative = _time(lambda: ours(conservative), 1)
     t_bare_backward = _time(bare_backward, 1)
-    difference = max(_difference(direct, a, b, s)
+    difference = max(max_relative_difference(a, b, len(s.atoms), direct.model.module_name)
                      for a, b, s in zip(ours(), oracle(), structures, strict=True))
 
     rows = [("diagnose (A + B, direct forces)", t_ours), ("bare forward passes", t_bare),

@@ -31,6 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from symmetrized_oracle import add_grid_arguments, max_relative_difference  # noqa: E402
+
 from symlearn.data.extxyz import frame_labels, read_frames  # noqa: E402
 from symlearn.pet.analyse import (  # noqa: E402
     PETAdapter,
@@ -77,52 +79,6 @@ def _oracle_requests(adapter, structure):
     return requests
 
 
-def _max_relative_difference(ours, theirs, structure) -> float:
-    """Largest difference between our and SymmetrizedModel's A and B, relative to the
-    largest value of each quantity."""
-    worst = 0.0
-
-    def compare(a, b, what, scale=None):
-        nonlocal worst
-        a, b = a.reshape(-1), b.reshape(-1).to(a)
-        scale = float(b.abs().max()) if scale is None else scale
-        if scale > 0:
-            difference = float((a - b).abs().max()) / scale
-            if difference > 1e-6:
-                print(f"  {what}: relative difference {difference:.1e}")
-            worst = max(worst, difference)
-
-    n = structure.n_atoms
-    for target, per_irrep in ours.outputs.items():
-        # relative to the target's largest variance: a part that is zero by
-        # construction (the antisymmetric part of PET's stress) holds only round-off
-        tensor = theirs[f"o3::variance::{target}"]
-        pairs = []
-        for (lam, sigma), stats in per_irrep.items():
-            block = tensor.block() if len(tensor) == 1 else tensor.block(
-                {"o3_lambda": lam, "o3_sigma": sigma})
-            pairs.append(((lam, sigma), stats.variance * (n ** 2 if target == "energy" else 1),
-                          block.values))
-        scale = max(float(b.abs().max()) for _, _, b in pairs)
-        for irrep, a, b in pairs:
-            compare(a, b, f"A {target} {irrep}", scale)
-    for layer, spectrum in ours.spectra.items():
-        # totals per (lambda, sigma), what the tables hold: SymmetrizedModel splits the
-        # standard outputs (forces, stress) into irreps first, an orthogonal change of
-        # channels that leaves the totals unchanged
-        tensor = theirs[f"o3::character_projection::{request_name(layer)}"]
-        totals = torch.zeros(spectrum.lambda_max + 1, 2, dtype=torch.float64)
-        names = list(tensor.keys.names)
-        for key, block in tensor.items():
-            lam = int(key.values[names.index("chi_lambda")])
-            sigma = int(key.values[names.index("chi_sigma")])
-            totals[lam, 0 if sigma == 1 else 1] += float(block.values.sum())
-        # our energies are per atom
-        ours_totals = spectrum.projections.sum(dim=(2, 3)) * (n ** 2 if layer == "energy" else 1)
-        compare(ours_totals, totals, f"B {layer}")
-    return worst
-
-
 def _peak_memory(args, degree: int) -> dict:
     """Peak resident memory of ours above the memory after setup, in a fresh process."""
     command = [sys.executable, __file__, "--memory-child", str(degree),
@@ -150,15 +106,7 @@ def _memory_child(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--structures", type=Path, default=DEFAULT_STRUCTURES)
-    parser.add_argument("--n-structures", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lambda-max", type=int, default=4)
-    parser.add_argument("--degree", type=int, default=8)
-    parser.add_argument("--batch-atoms", type=int, default=1024)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    add_grid_arguments(parser, DEFAULT_CHECKPOINT, DEFAULT_STRUCTURES)
     parser.add_argument("--memory-degrees", type=int, nargs=2, default=[8, 16])
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -214,7 +162,7 @@ def main() -> None:
     t_bare = _time(bare, args.repeats)
     t_oracle = _time(lambda: oracle(32), 1)
     t_oracle_same = _time(oracle, 1)
-    difference = max(_max_relative_difference(a, b, s)
+    difference = max(max_relative_difference(a, b, s.n_atoms, request_name)
                      for a, b, s in zip(ours(), oracle(), structures, strict=True))
 
     print(f"\n{'':<44}{'seconds':>9}{'ms/copy':>9}")
