@@ -19,7 +19,7 @@ from metatomic_models import export_pair_model
 from symlearn.data.extxyz import read_frames
 from symlearn.errors import CheckpointError, DataError
 from symlearn.metatomic.analyse import analyse_metatomic_model
-from symlearn.metatomic.diagnose import DEFAULTS
+from symlearn.metatomic.diagnose import defaults
 from symlearn.pet.analyse import analyse_pet_checkpoint, load_pet
 
 SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
@@ -169,7 +169,7 @@ def test_diagnose_defaults_are_the_configured_ones(root):
     configured = {**config["analysis"]["metatomic"],
                   "quadrature_check": config["analysis"]["quadrature_check"],
                   "forces": "conservative", "outputs": None, "layers": None}
-    assert json.dumps(DEFAULTS, sort_keys=True) == json.dumps(configured, sort_keys=True)
+    assert json.dumps(defaults(), sort_keys=True) == json.dumps(configured, sort_keys=True)
 
 
 def test_table1_has_the_rows_of_each_exported_model():

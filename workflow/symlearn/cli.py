@@ -132,6 +132,16 @@ def _analyse_pet(args: argparse.Namespace) -> None:
     LOGGER.info("analysis finished: %s", json.dumps(summary))
 
 
+def _analysis_arguments(p: argparse.ArgumentParser, settings: str) -> None:
+    """What every per-checkpoint analysis command takes besides its inputs."""
+    p.add_argument("--settings", type=_json_arg, required=True, help=settings)
+    p.add_argument("--out-dir", required=True,
+                   help="receives errors.csv, spectrum.csv, structures.parquet")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def _analyse_metatomic(args: argparse.Namespace) -> None:
     from .metatomic.analyse import analyse_metatomic_model
 
@@ -143,9 +153,9 @@ def _analyse_metatomic(args: argparse.Namespace) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> None:
-    from .metatomic.diagnose import DEFAULTS, diagnose
+    from .metatomic.diagnose import defaults, diagnose
 
-    settings = dict(DEFAULTS)
+    settings = defaults()
     for key in ("lambda_max", "grid_degree", "n_structures", "seed", "forces", "dtype",
                 "batch_atoms", "threads"):
         if getattr(args, key) is not None:
@@ -364,26 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
                             help="A and B of one PET checkpoint on the O(3) grid")
     p.add_argument("--checkpoint", required=True, help="a metatrain PET checkpoint")
     p.add_argument("--structures", required=True, help="extxyz file (the test split)")
-    p.add_argument("--settings", type=_json_arg, required=True,
-                   help="the analysis.pet settings, JSON or @file")
-    p.add_argument("--out-dir", required=True,
-                   help="receives errors.csv, spectrum.csv, structures.parquet")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _analysis_arguments(p, "the analysis.pet settings, JSON or @file")
     p.set_defaults(func=_analyse_pet)
 
     p = commands.add_parser("analyse-metatomic",
                             help="A and B of one exported metatomic model on the O(3) grid")
     p.add_argument("--model", required=True, help="an exported AtomisticModel (.pt)")
     p.add_argument("--structures", required=True, help="extxyz file")
-    p.add_argument("--settings", type=_json_arg, required=True,
-                   help="analysis.metatomic with the model's entry on top, JSON or @file")
-    p.add_argument("--out-dir", required=True,
-                   help="receives errors.csv, spectrum.csv, structures.parquet")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _analysis_arguments(p, "analysis.metatomic with the model's entry on top, JSON or @file")
     p.set_defaults(func=_analyse_metatomic)
 
     p = commands.add_parser(

@@ -39,6 +39,11 @@ class Labels:
     stress: np.ndarray | None  # 3x3, None for frames without a stress
 
 
+class MissingLabel(DataError):
+    """A frame lacks a label (energy, forces, or the stress of a periodic cell); a label
+    that is present but wrong is a plain :class:`DataError`."""
+
+
 def check_geometry(atoms: Atoms, path: str | os.PathLike, index: int) -> Atoms:
     """A frame whose positions or cell hold a NaN or an infinity raises, naming the
     file, the frame, the atom and the field: neighbour lists, targets and models would
@@ -91,14 +96,14 @@ def frame_labels(atoms: Atoms, path: str | os.PathLike, index: int,
     where = f"{path}: frame {index}"
     energy = _get(atoms, energy_key, per_atom=False)
     if energy is None:
-        raise DataError(f"{where} has no '{energy_key}' (per-structure energy)")
+        raise MissingLabel(f"{where} has no '{energy_key}' (per-structure energy)")
     energy = float(np.asarray(energy).reshape(()))
     if not np.isfinite(energy):
         raise DataError(f"{where}: '{energy_key}' is not finite ({energy})")
 
     forces = _get(atoms, forces_key, per_atom=True)
     if forces is None:
-        raise DataError(f"{where} has no '{forces_key}' (per-atom forces)")
+        raise MissingLabel(f"{where} has no '{forces_key}' (per-atom forces)")
     forces = np.asarray(forces, dtype=float)
     if forces.shape != (len(atoms), 3):
         raise DataError(f"{where}: '{forces_key}' has shape {forces.shape}, "
@@ -110,7 +115,7 @@ def frame_labels(atoms: Atoms, path: str | os.PathLike, index: int,
     periodic = bool(atoms.pbc.all())
     if stress is None:
         if periodic:
-            raise DataError(f"{where} is periodic but has no '{stress_key}'")
+            raise MissingLabel(f"{where} is periodic but has no '{stress_key}'")
     else:
         stress = np.asarray(stress, dtype=float)
         if stress.shape == (6,):

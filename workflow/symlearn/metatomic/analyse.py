@@ -51,14 +51,12 @@ class Structure:
 def optional_labels(atoms, path: str, index: int):
     """The frame's reference labels, or (None, why) when it has none; labels that are
     present but wrong (non-finite, misshapen) are still refused."""
-    from ..data.extxyz import frame_labels
+    from ..data.extxyz import MissingLabel, frame_labels
 
     try:
         return frame_labels(atoms, path, index), ""
-    except DataError as err:
-        if " has no '" in str(err) or "but has no" in str(err):
-            return None, str(err)
-        raise
+    except MissingLabel as err:
+        return None, str(err)
 
 
 class MetatomicAnalysis:
@@ -225,15 +223,6 @@ class MetatomicAnalysis:
             add_spherical_outputs(self.model, probe)
         for name, why in self.model.skipped.items():
             self.log(f"skipped output {name}: {why}", flush=True)
-
-
-def model_settings(settings: Mapping[str, Any], entry: Mapping[str, Any]) -> dict:
-    """The analysis settings of one model: ``analysis.metatomic`` with the model's own
-    entry of ``external.models`` on top."""
-    merged = dict(settings)
-    merged.update({k: v for k, v in entry.items() if v is not None or k in ("outputs",
-                                                                              "layers")})
-    return merged
 
 
 def analyse_metatomic_model(model_path: str, structures: str, out_dir: str,

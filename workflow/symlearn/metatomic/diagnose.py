@@ -13,14 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: the settings of a diagnosis when none are given: those of ``analysis.metatomic`` in
-#: config/config.yaml (tests/unit/test_metatomic.py keeps the two equal)
-DEFAULTS: dict[str, Any] = {
-    "n_structures": 8, "seed": 0, "lambda_max": 4, "grid_degree": None,
-    "batch_atoms": 1024, "dtype": "float64", "threads": 1,
-    "quadrature_check": {"n_inputs": 1, "delta": 4, "tolerance": 0.05},
-    "forces": "conservative", "outputs": None, "layers": None,
-}
+
+def defaults() -> dict[str, Any]:
+    """The settings of a diagnosis when none are given: ``analysis.metatomic`` and the
+    quadrature check of config/config.yaml, so that ``diagnose`` and the pipeline's
+    default agree, with conservative forces, every output and every layer."""
+    import yaml
+
+    from ..config import SCHEMA_PATH
+
+    with open(SCHEMA_PATH.parents[2] / "config" / "config.yaml") as handle:
+        analysis = yaml.safe_load(handle)["analysis"]
+    return {**analysis["metatomic"], "quadrature_check": analysis["quadrature_check"],
+            "forces": "conservative", "outputs": None, "layers": None}
+
+
 #: the unit of each energy-like output in the tables
 UNITS = {"energy": "eV/atom", "non_conservative_force": "eV/Å",
          "conservative_force": "eV/Å", "non_conservative_stress": "eV/Å³",

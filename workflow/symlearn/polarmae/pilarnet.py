@@ -1,17 +1,6 @@
 """PILArNet-M files: writing them (atomically, streamed), reading them with every
 event checked, and the events of a split (a file or a manifest) by split-local index.
-
-Layout (PILArNet-M). Dataset ``point``: one flattened float32 array per event, reshaped
-to (N, 8) = x, y, z (voxel indices 0..767 of the 768^3 grid of 3 mm voxels), voxel value
-(the energy in MeV that PoLAr-MAE uses), energy deposit, time, number of electrons, dx.
-Dataset ``cluster``: one flattened int64 array per event, reshaped to (C, 5) in v1 =
-number of points, fragment id, group id, interaction id, semantic type, or (C, 6) in
-v2/v3 with the particle id (pdg-like, -1 for low-energy deposits) appended; v2/v3 files
-also hold ``cluster_extra`` ((C, 5) in v2, (C, 6) in v3). Points are stored cluster by
-cluster in the order of the ``cluster`` rows, so the sizes column gives every point its
-row; the first row of an event is its low-energy deposits (semantic 4, interaction -1).
-The layout is detected from the file: ``cluster_extra`` present means a 6-column
-``cluster``.
+The layout is described in :mod:`symlearn.polarmae.events`.
 """
 
 from __future__ import annotations
