@@ -477,3 +477,19 @@ def test_every_layer_of_a_real_pet_passes_the_start_check(default_config, tiny_p
     config = deep_merge(default_config, {"pet": {"model": settings["model"]}})
     for layer in default_layers(model):
         assert pet_layer_problem(layer, config, "pet-aug") is None, layer
+
+
+def test_the_start_check_knows_what_metatrain_pet_has(tiny_pet_run):
+    """The torch-free copies the start check keeps (config.py imports no torch) are
+    metatrain's: the featurizer inputs its hooks answer, and the top-level modules of a
+    real PET's backend."""
+    import torch
+    from metatrain.pet.modules.diagnostic import FEATURIZER_INPUT_NAMES
+
+    from symlearn.config import PET_FEATURIZER_INPUTS, PET_MODULES
+    from symlearn.pet.analyse import load_pet
+
+    assert set(PET_FEATURIZER_INPUTS) == set(FEATURIZER_INPUT_NAMES)
+    model = load_pet(tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt", dtype=torch.float64)
+    tops = {name.split(".")[0] for name, _ in model.backend.named_modules() if name}
+    assert tops <= set(PET_MODULES), tops - set(PET_MODULES)
