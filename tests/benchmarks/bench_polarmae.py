@@ -2,8 +2,8 @@
 
 - training throughput (events per second) of pre-training and fine-tuning steps, with
   the event geometry cached (as the training does) and, beside it, recomputed every
-  step: the ratio is what the cache saves; at the default (tiny) width and at ViT-S
-  size (width 384, 12 blocks, 6 heads; a few steps only on CPU);
+  step: the ratio is what the cache saves; at the default (tiny) size and at the
+  reference's (ViT-S, config/paper.yaml's polarmae.model; a few steps only on CPU);
 - analysis time per event of a fine-tuned checkpoint (A, B of every layer and the
   instability on the grid), next to the bare forward passes of the same rotated copies:
   the ratio is the cost of the symmetry core on top of the model.
@@ -107,8 +107,8 @@ def main() -> None:
         data = {s: str(Path(folder) / f"{s}.h5") for s in ("train", "val", "test")}
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
         _training(settings, data, args.steps, "default")
-        vit_s = {**settings, "model": {**settings["model"], "width": 384, "depth": 12,
-                                       "heads": 6, "mlp_ratio": 4, "decoder_depth": 4}}
+        paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+        vit_s = {**settings, "model": {**settings["model"], **paper["polarmae"]["model"]}}
         _training(vit_s, data, args.vit_s_steps, "ViT-S")
         analysis = config["analysis"]["polarmae"]
         degree = analysis["grid_degree"] or max(2 * analysis["lambda_max"], 1)

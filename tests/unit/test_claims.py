@@ -96,7 +96,8 @@ def instability_table(branching=0.3, segment=0.1):
             rows.append(dict(run="polarmae-o3", augmentation="o3", phase="finetune", step=step,
                              grouping="location", group=group, n_points=100,
                              instability=value * scale, unstable_fraction=0.5,
-                             equivariance_rmse=0.01, accuracy=0.9))
+                             equivariance_rmse=0.01, accuracy=0.9,
+                             recall_as_given=0.9))
     return pd.DataFrame(rows)
 
 

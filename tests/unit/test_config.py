@@ -274,16 +274,41 @@ def test_polarmae_run_settings(default_config):
     from symlearn.config import polarmae_run_settings
 
     default_config["polarmae"]["runs"]["wide"] = {
-        "augmentation": "none", "model": {"width": 64}, "tokenizer": {"centres": "centrality"}}
+        "augmentation": "none", "model": {"width": 64}, "tokenizer": {"centres": "fps"}}
     check_config(default_config)
     settings = polarmae_run_settings(default_config, "wide")
     assert settings["model"]["width"] == 64
     assert settings["model"]["depth"] == default_config["polarmae"]["model"]["depth"]
-    assert settings["tokenizer"]["centres"] == "centrality"
+    assert settings["tokenizer"]["centres"] == "fps"
     assert settings["preprocessing"] == default_config["data"]["lartpc"]["preprocessing"]
     assert default_config["polarmae"]["model"]["width"] == 32
     with pytest.raises(ConfigError, match="no such run"):
         polarmae_run_settings(default_config, "missing")
+
+
+@pytest.mark.parametrize(("dotted", "value", "message"), [
+    ("polarmae.tokenizer.radius", 0.0, r"polarmae\.tokenizer\.radius"),
+    ("polarmae.tokenizer.overlap_factor", 0, r"polarmae\.tokenizer\.overlap_factor"),
+    ("polarmae.tokenizer.centres", "centrality", r"polarmae\.tokenizer\.centres"),
+    ("polarmae.finetune.class_weights", "inverse", r"polarmae\.finetune\.class_weights"),
+])
+def test_bad_polarmae_tokenizer_settings_name_the_key(default_config, dotted, value, message):
+    _set(default_config, dotted, value)
+    with pytest.raises(ConfigError, match=message):
+        check_config(default_config)
+
+
+def test_more_groups_than_an_event_can_supply_is_refused(default_config):
+    tokenizer = default_config["polarmae"]["tokenizer"]
+    tokenizer.update(centres="fps", n_tokens=300)  # the default min_points is 256
+    with pytest.raises(ConfigError, match=r"polarmae\.tokenizer\.n_tokens: 300 farthest-point"
+                                          r" groups, but an event may have only 256 points"):
+        check_config(default_config)
+    tokenizer.update(centres="cnms")  # C-NMS: n_tokens is a cap, not a demand
+    check_config(default_config)
+    tokenizer.update(group_size=300)
+    with pytest.raises(ConfigError, match=r"polarmae\.tokenizer\.group_size: 300 points"):
+        check_config(default_config)
 
 
 def test_outputs_get_the_usual_file_mode(tmp_path):

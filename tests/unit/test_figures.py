@@ -149,7 +149,8 @@ def _instability() -> pd.DataFrame:
         dict(run=run, augmentation=AUGMENTATION[run], phase="finetune", step=step,
              grouping="class" if group in style.CLASSES else "location", group=group,
              n_points=n, instability=value, unstable_fraction=min(1.0, 3 * value),
-             equivariance_rmse=value / 10, accuracy=1 - value, grid_degree=6, check_degree=9)
+             equivariance_rmse=value / 10, accuracy=1 - value, recall_as_given=1 - value,
+             grid_degree=6, check_degree=9)
         for (run, step), points in INSTABILITIES.items()
         for group, n, value in zip(GROUPS, points, INSTABILITY_VALUES[run, step],
                                    strict=True)])

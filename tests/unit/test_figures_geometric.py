@@ -172,6 +172,7 @@ def _instability() -> pd.DataFrame:
     return pd.DataFrame([dict(run="polarmae-o3", augmentation="o3", phase="finetune", step=40,
                               grouping="class", group=group, n_points=10, instability=0.1,
                               unstable_fraction=0.2, equivariance_rmse=0.01, accuracy=0.9,
+                              recall_as_given=0.9,
                               grid_degree=8, check_degree=12)
                          for group in style.CLASSES])
 

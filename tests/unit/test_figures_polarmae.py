@@ -96,7 +96,9 @@ def _instability() -> pd.DataFrame:
                          instability=rng.uniform(0.005, 0.3),
                          unstable_fraction=rng.uniform(0.1, 1.0),
                          equivariance_rmse=rng.uniform(0.005, 0.2),
-                         accuracy=rng.uniform(0.5, 1.0), grid_degree=6, check_degree=9))
+                         accuracy=rng.uniform(0.5, 1.0),
+                         recall_as_given=rng.uniform(0.5, 1.0), grid_degree=6,
+                         check_degree=9))
     return pd.DataFrame(rows)
 
 
@@ -205,6 +207,24 @@ def test_fig4_draws_zero_instability_on_a_linear_axis(tables):
     (ax,) = [d["ax"] for d in artists(fig) if d["scatters"]]
     plt.close(fig)
     assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+
+
+def test_fig4_leaves_out_a_class_without_points(tables):
+    """A class absent from the analysed events (n_points 0, NaN values) is neither drawn
+    nor listed in the legend; the other classes still are."""
+    spectrum, instability = pd.read_csv(tables["spectrum"]), pd.read_csv(tables["instability"])
+    empty = instability["group"] == "michel"
+    instability.loc[empty, ["n_points"]] = 0
+    instability.loc[empty, ["instability", "unstable_fraction", "equivariance_rmse",
+                            "accuracy", "recall_as_given"]] = np.nan
+    table = fig4.data(spectrum, instability)
+    assert "michel" not in set(table["group"].dropna())
+    fig = fig4.plot(table)
+    (ax,) = [d for d in artists(fig) if d["scatters"]]
+    labels = [t.get_text() for legend in fig.subfigs[1].legends for t in legend.get_texts()]
+    plt.close(fig)
+    assert "Michel electron" not in labels and "delta ray" in labels
+    assert len(np.concatenate(ax["scatters"])) == len(RUNS) * (len(GROUPS) - 1)
 
 
 def test_fig5_csv_is_what_is_drawn(tables):

@@ -163,7 +163,7 @@ def test_stopping_muons_have_a_bragg_rise(events):
             continue
         muon = event.point[_rows(event) == 1]
         rises.append(muon[-8:, 4].mean() / np.median(muon[:, 4]))
-    assert len(rises) >= 8 and np.median(rises) > 1.5
+    assert len(rises) >= 6 and np.median(rises) > 1.5
 
 
 def test_delta_rays_and_michels_touch_their_muon(events, v2_file):
@@ -185,8 +185,27 @@ def test_delta_rays_and_michels_touch_their_muon(events, v2_file):
 
 def test_typical_events_are_large(events):
     sizes = [int(((e.point[:, 3] > 0.13) & (_semantic(e) != 4)).sum()) for e in events]
-    assert np.median(sizes) > 1000
+    assert np.median(sizes) > 700
     assert np.mean(np.array(sizes) > 500) >= 0.75
+
+
+def test_class_shares_come_near_pilarnet_m():
+    """Each class's share of the points (after the default preprocessing), over 150
+    simulated events, is within a factor 1.5 of its share in PILArNet-M (the reference's
+    counts, symlearn.polarmae.train.REFERENCE_CLASS_COUNTS)."""
+    from symlearn.polarmae.preprocessing import preprocess_event, resolve_preprocessing
+    from symlearn.polarmae.train import REFERENCE_CLASS_COUNTS
+
+    prep = resolve_preprocessing({"min_points": 0})
+    counts = np.zeros(4)
+    for i in range(150):
+        raw = simulate_event(0, i)
+        event = preprocess_event(i, raw.point, raw.cluster, prep)
+        counts += np.bincount(event.semantic, minlength=4)[:4]
+    shares = counts / counts.sum()
+    reference = np.asarray(REFERENCE_CLASS_COUNTS) / np.sum(REFERENCE_CLASS_COUNTS)
+    ratio = shares / reference
+    assert ((ratio > 1 / 1.5) & (ratio < 1.5)).all(), dict(zip(CLASS_NAMES[:4], ratio, strict=True))
 
 
 # ----------------------------------------------------------------------------- reader
@@ -307,8 +326,13 @@ def test_log_energy_and_normalisation():
     corners = normalize_coordinates(np.array([[0, 0, 0], [768, 768, 768]]))
     np.testing.assert_allclose(np.linalg.norm(corners, axis=1), 1.0)
     assert preprocessing_defaults() == {
-        "energy_threshold": 0.13, "log_energy": {"emin": 0.01, "emax": 20.0},
+        "energy_threshold": 0.13, "log_energy": {"emin": 0.13, "emax": 20.0},
         "drop_low_energy": True, "min_points": 1024, "normalize": True}
+    # the reference's transform (datasets/PILArNet.py, log_transform with eps = the
+    # threshold 0.13): 2 (log10(x + eps) - log10 eps) / (log10(eps + 20) - log10 eps) - 1
+    x = 1.0
+    expected = 2 * (np.log10(x + 0.13) - np.log10(0.13)) / (np.log10(20.13) - np.log10(0.13)) - 1
+    assert log_energy(x) == pytest.approx(expected, rel=1e-14)
 
 
 def test_unknown_preprocessing_key_is_rejected(tmp_path):

@@ -28,19 +28,23 @@ from symlearn.symmetry import GridContext, o3_quadrature
 PREPROCESSING = {"energy_threshold": 0.13, "log_energy": {"emin": 0.01, "emax": 20.0},
                  "drop_low_energy": True, "min_points": 200, "normalize": True}
 TOKENIZER = {"centres": "fps", "n_init": 64, "n_tokens": 24, "group_size": 8,
-             "radius": 5.0, "overlap_factor": 0.72}
+             "radius": 5.0, "overlap_factor": 0.72, "members": "fps", "upscale_points": 64,
+             "upsample_neighbours": 5}
 GROUPING = training.grouping_settings(TOKENIZER, PREPROCESSING)
+MODEL = {"width": 16, "depth": 2, "heads": 2, "mlp_ratio": 2, "pointnet": [8, 16, 32],
+         "position_hidden": 16, "seg_head_dim": 16}
 
 
 def _settings(augmentation: str = "o3", steps: int = 4) -> dict:
     phase = {"steps": steps, "checkpoint_every": 2, "batch_size": 2, "learning_rate": 3e-3,
-             "weight_decay": 0.01, "warmup_steps": 1}
+             "weight_decay": 0.01, "warmup_steps": 1, "warmup_start_lr": 1e-4,
+             "min_learning_rate": 1e-5, "schedule_steps": None, "gradient_clip": 3.0}
     return {"augmentation": augmentation,
-            "model": {"width": 16, "depth": 2, "heads": 2, "mlp_ratio": 2,
-                      "decoder_depth": 1, "segmentation_blocks": None},
+            "model": dict(MODEL, decoder_depth=1, segmentation_blocks=None),
             "tokenizer": dict(TOKENIZER), "seed": 0, "preprocessing": dict(PREPROCESSING),
-            "pretrain": {**phase, "mask_ratio": 0.6, "energy_weight": 1.0},
-            "finetune": {**phase, "focal_gamma": 2.0, "class_weights": None}}
+            "pretrain": {**phase, "mask_ratio": 0.6, "energy_weight": 1.0,
+                         "energy_loss": "mse", "huber_delta": 0.2},
+            "finetune": {**phase, "focal_gamma": 2.0, "class_weights": "reference"}}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def event(events):
 
 def _model(**kwargs) -> PolarMAE:
     torch.manual_seed(0)
-    options = {"width": 16, "depth": 2, "heads": 2, "mlp_ratio": 2, **kwargs}
+    options = {**MODEL, "decoder_depth": 1, "segmentation_blocks": None, **kwargs}
     return PolarMAE(**options, group_size=GROUPING["group_size"],
                     group_radius=GROUPING["radius"]).double().eval()
 
@@ -74,7 +78,7 @@ def _rotation(seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-@pytest.mark.parametrize("centres", ["fps", "centrality"])
+@pytest.mark.parametrize("centres", ["fps", "cnms"])
 def test_grouping_does_not_depend_on_orientation(event, centres):
     points = torch.as_tensor(event.points)
     settings = {**GROUPING, "centres": centres}
@@ -87,21 +91,55 @@ def test_grouping_does_not_depend_on_orientation(event, centres):
         assert torch.allclose(other.weights, reference.weights, atol=1e-12)
 
 
-def test_groups_hold_near_points_and_centrality_spreads_centres(event):
+def test_groups_hold_ball_points_and_cnms_spreads_centres(event):
     points = torch.as_tensor(event.points)
+    radius = GROUPING["radius"]
     grouping = group_event(points, **GROUPING)
     assert grouping.n_tokens == TOKENIZER["n_tokens"]
     assert len(set(grouping.centres.tolist())) == grouping.n_tokens
     centres = points[grouping.centres]
     distance = (points[grouping.members] - centres[:, None]).norm(dim=-1)
-    assert bool((distance[grouping.member_mask] <= GROUPING["radius"] + 1e-12).all())
+    assert bool((distance <= radius + 1e-12).all())  # padding repeats the first member
     assert bool(grouping.member_mask[:, 0].all())
+    padded = ~grouping.member_mask
+    first = grouping.members[:, :1].expand_as(grouping.members)
+    assert torch.equal(grouping.members[padded], first[padded])
+    # the upsampling: 5 centres per point, weights 1/(d^2 + eps) that sum to 1
+    assert grouping.neighbours.shape == grouping.weights.shape == (event.n_points, 5)
     assert torch.allclose(grouping.weights.sum(-1), torch.ones(event.n_points,
                                                                dtype=torch.float64))
-    central = group_event(points, **{**GROUPING, "centres": "centrality"})
+    d2 = (points[:, None] - centres[grouping.neighbours]).square().sum(-1)
+    expected = 1 / (d2 + np.finfo(np.float32).eps)
+    assert torch.allclose(grouping.weights, expected / expected.sum(-1, keepdim=True))
+    nearest5 = torch.cdist(points, centres, compute_mode="donot_use_mm_for_euclid_dist")
+    assert torch.allclose(d2.sqrt().sort(-1).values,
+                          nearest5.topk(5, largest=False).values, atol=1e-12)
+    # C-NMS with K large enough to see every neighbour: no two kept centres are closer
+    # than the suppression radius 2 r f, and every point lies within it of a kept one
+    central = group_event(points, **{**GROUPING, "centres": "cnms", "n_init": 10_000,
+                                     "n_tokens": 10_000})
     kept = points[central.centres]
     gaps = torch.cdist(kept, kept) + torch.eye(len(kept), dtype=torch.float64) * 1e9
-    assert float(gaps.min()) >= 2 * GROUPING["radius"] * (1 - TOKENIZER["overlap_factor"])
+    suppression = 2 * radius * TOKENIZER["overlap_factor"]
+    assert float(gaps.min()) > suppression * (1 - 1e-9)
+    assert float(torch.cdist(points, kept).amin(-1).max()) <= suppression * (1 + 1e-9)
+
+
+def test_cnms_follows_the_reference_kernel():
+    """Five points on a line, 1 apart, suppression radius 2 r f = 1.44, worked by hand
+    through the reference kernel (extensions/cnms: ball query, sort by count, greedy
+    removal of every ball member, even one kept before)."""
+    from symlearn.polarmae.grouping import cnms_centres
+
+    points = torch.tensor([[float(x), 0.0, 0.0] for x in range(5)], dtype=torch.float64)
+    # balls {0,1} {0,1,2} {1,2,3} {2,3,4} {3,4}: counts 2 3 3 3 2, visited 1 2 3 0 4;
+    # 1 removes 0 and 2, 2 is skipped, 3 removes 2 and 4, 0 and 4 are skipped
+    assert cnms_centres(points, 1.0, 0.72, 16, 16).tolist() == [1, 3]
+    assert cnms_centres(points, 1.0, 0.72, 16, 1).tolist() == [1]
+    # K = 2 cuts each ball to its first two points by index: {0,1} {0,1} {1,2} {2,3}
+    # {3,4}, all counts 2, visited in index order: 0 removes 1; 2 removes 1; 3, still
+    # kept, removes 2 (already kept: the kernel removes it all the same); 4 removes 3
+    assert cnms_centres(points, 1.0, 0.72, 2, 16).tolist() == [0, 4]
 
 
 def test_farthest_point_sampling_spreads_points():
@@ -171,6 +209,73 @@ def test_forward_shapes_and_padding(events):
         _model(segmentation_blocks=[5])
 
 
+def _visible_only(batch, keep):
+    """A one-event batch with only the tokens ``keep`` (G,) bool."""
+    index = torch.nonzero(keep).flatten()
+    return type(batch)(**{**vars(batch), "centres": batch.centres[:, index],
+                          "token_mask": batch.token_mask[:, index],
+                          "members": batch.members[:, index],
+                          "member_mask": batch.member_mask[:, index]})
+
+
+def test_masked_tokens_are_hidden_exactly(event):
+    """The encoder's outputs for the visible tokens are the same, in float64 to
+    round-off, whether the masked tokens are hidden as keys (as pre-training runs) or
+    dropped from the sequence altogether: hiding leaks nothing."""
+    model = _model(depth=3)
+    batch = _batch(event)
+    mask = model.random_mask(batch, 0.6, torch.Generator().manual_seed(1))[0]
+    assert 0 < int(mask.sum()) < batch.token_mask.sum()
+    with torch.no_grad():
+        _, hidden, _ = model.encode(batch, hidden=mask[None])
+        _, dropped, _ = model.encode(_visible_only(batch, ~mask))
+        _, unhidden, _ = model.encode(batch)
+    for i, (a, b) in enumerate(zip(hidden, dropped, strict=True)):
+        assert torch.allclose(a[0, ~mask], b[0], rtol=0, atol=1e-12), f"block {i}"
+    # and the test can fail: without hiding, the visible tokens see the masked ones
+    assert not torch.allclose(unhidden[-1][0, ~mask], dropped[-1][0], atol=1e-6)
+
+
+def test_decoder_and_energy_infilling_shapes_and_gradients(event):
+    """Pre-training reaches every part it trains: the decoder, the mask token, the
+    point head and both pieces of the energy infilling (the masked group's
+    mini-PointNet with its slot embedding, and the linear head)."""
+    model = _model(decoder_depth=2).float().train()
+    batch = _batch(event).to(dtype=torch.float32)
+    mask = model.random_mask(batch, 0.6, torch.Generator().manual_seed(0))
+    losses = model.pretrain_loss(batch, mask)
+    assert set(losses) == {"loss", "chamfer", "energy"}
+    losses["loss"].backward()
+    for name in ("mask_token", "decoder.1.attn.in_proj_weight", "decoder_norm.weight",
+                 "point_head.weight", "energy_encoder.first_in.weight",
+                 "energy_encoder.slots.linear.weight", "energy_head.weight",
+                 "blocks.0.mlp.0.weight", "tokenizer.second_out.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and float(grad.abs().sum()) > 0, name
+    # the heads' outputs: K points of 4 channels, and K energies, per masked group
+    m = int(mask.sum())
+    k = GROUPING["group_size"]
+    assert model.point_head(torch.zeros(m, 16)).reshape(m, k, -1).shape == (m, k, 4)
+    encoded = model.energy_encoder(torch.zeros(m, k, 3), torch.ones(m, k, dtype=torch.bool))
+    assert model.energy_head(torch.cat([encoded, torch.zeros(m, 16)], -1)).shape == (m, k)
+    # fine-tuning reaches the upsampling and the segmentation head
+    model.zero_grad()
+    logits, _ = model.segment(batch)
+    focal_loss(logits, batch.labels).backward()
+    for name in ("upsample_in.weight", "upsample_norm2.weight", "head_in.weight",
+                 "head_out.weight", "blocks.1.norm1.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and float(grad.abs().sum()) > 0, name
+
+
+def test_chamfer_distance_follows_pytorch3d_lengths():
+    """With x_lengths = y_lengths = n, only the first n predicted points count."""
+    truth = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [9, 9, 9]]])
+    mask = torch.tensor([[True, True, False]])
+    far = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [50, 50, 50]]])
+    assert float(chamfer_distance(far, truth, mask)) == 0.0
+
+
 def test_chamfer_and_focal_loss():
     truth = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [9, 9, 9]]])
     mask = torch.tensor([[True, True, False]])
@@ -186,7 +291,16 @@ def test_chamfer_and_focal_loss():
     assert float(focal_loss(logits, labels, gamma=2.0)) < float(ce)
 
 
+def _rotation_angles(g: np.ndarray) -> np.ndarray:
+    """Rotation angle of each proper part: cos(theta) = (tr R - 1) / 2."""
+    proper = g * np.linalg.det(g)[:, None, None]
+    return np.arccos(np.clip((np.trace(proper, axis1=1, axis2=2) - 1) / 2, -1, 1))
+
+
 def test_augmentations():
+    from scipy.spatial.transform import Rotation
+    from scipy.stats import kstest
+
     rng = np.random.default_rng(0)
     for scheme in ("o3", "euler", "none"):
         g = training.random_rotations(200, scheme, rng)
@@ -194,12 +308,28 @@ def test_augmentations():
         dets = np.round(np.linalg.det(g)).astype(int)
         assert set(dets) == ({-1, 1} if scheme == "o3" else {1})
     assert np.array_equal(training.random_rotations(3, "none", rng), np.tile(np.eye(3), (3, 1, 1)))
-    # independent uniform angles are not uniform on SO(3): with R = Rz(c) Ry(b) Rx(a),
-    # R_zz = cos a cos b, so E[R_zz^2] = 1/4, where Haar-uniform rotations give 1/3
-    haar = np.abs(training.random_rotations(20000, "o3", rng))[:, 2, 2] ** 2
-    euler = training.random_rotations(20000, "euler", rng)[:, 2, 2] ** 2
-    assert haar.mean() == pytest.approx(1 / 3, abs=0.01)
-    assert euler.mean() == pytest.approx(1 / 4, abs=0.01)
+    # o3 draws per event; euler one rotation for the whole batch (the reference's)
+    assert len({m.tobytes() for m in training.random_rotations(8, "o3", rng)}) == 8
+    assert len({m.tobytes() for m in training.random_rotations(8, "euler", rng)}) == 1
+    # euler is pytorch3d's euler_angles_to_matrix(angles, "XYZ"): intrinsic X, Y, Z
+    # (scipy's upper-case "XYZ"), angles uniform in [-pi, pi]
+    draws = np.random.default_rng(7)
+    angles = 2 * np.pi * np.random.default_rng(7).random(3) - np.pi
+    assert np.allclose(training.euler_rotation(draws),
+                       Rotation.from_euler("XYZ", angles).as_matrix(), atol=1e-14)
+    # the two distributions differ: the rotation angle of a Haar-uniform rotation has
+    # the density (1 - cos t) / pi on [0, pi], the distribution function (t - sin t) / pi
+    haar_cdf = lambda t: (t - np.sin(t)) / np.pi  # noqa: E731
+    o3 = _rotation_angles(training.random_rotations(20000, "o3", rng))
+    euler = _rotation_angles(np.stack([training.euler_rotation(rng) for _ in range(20000)]))
+    assert kstest(o3, haar_cdf).pvalue > 1e-3
+    assert kstest(euler, haar_cdf).pvalue < 1e-12
+    # and a moment that shows how: E[R_xx^2] = E[cos^2 b cos^2 c] = 1/4 for the Euler
+    # draw, 1/3 for Haar
+    euler_rotations = np.stack([training.euler_rotation(rng) for _ in range(20000)])
+    assert np.mean(euler_rotations[:, 0, 0] ** 2) == pytest.approx(1 / 4, abs=0.01)
+    haar = training.random_rotations(20000, "o3", rng)
+    assert np.mean(haar[:, 0, 0] ** 2) == pytest.approx(1 / 3, abs=0.01)
     with pytest.raises(ValueError, match="unknown augmentation"):
         training.random_rotations(1, "rotate", rng)
 

@@ -708,6 +708,25 @@ def polarmae_checkpoint_steps(config: Mapping[str, Any], phase: str) -> list[int
     return checkpoint_epochs(options["steps"], options["checkpoint_every"])
 
 
+def polarmae_tokenizer_errors(config: Mapping[str, Any], run: str,
+                              tokenizer: Mapping[str, Any]) -> list[str]:
+    """Groups an event cannot supply: farthest-point centres need ``n_tokens`` points,
+    and the farthest-point members of a group are chosen from ``upscale_points``."""
+    where = (f"polarmae.runs.{run}.tokenizer"
+             if "tokenizer" in config["polarmae"]["runs"][run] else "polarmae.tokenizer")
+    errors = []
+    min_points = config["data"]["lartpc"]["preprocessing"].get("min_points")
+    if tokenizer["centres"] == "fps" and min_points and tokenizer["n_tokens"] > min_points:
+        errors.append(f"{where}.n_tokens: {tokenizer['n_tokens']} farthest-point groups, "
+                      f"but an event may have only {min_points} points "
+                      f"(data.lartpc.preprocessing.min_points) (run {run})")
+    if tokenizer["members"] == "fps" and tokenizer["group_size"] > tokenizer["upscale_points"]:
+        errors.append(f"{where}.group_size: {tokenizer['group_size']} points per group, "
+                      f"chosen from only upscale_points = {tokenizer['upscale_points']} "
+                      f"(run {run})")
+    return errors
+
+
 def polarmae_errors(config: Mapping[str, Any]) -> list[str]:
     """The PoLAr-MAE part of :func:`semantic_errors`."""
     errors = []
@@ -734,6 +753,7 @@ def polarmae_errors(config: Mapping[str, Any]) -> list[str]:
         if bad:
             errors.append(f"{where}.segmentation_blocks: {bad} not blocks of a "
                           f"{model['depth']}-block encoder (run {run})")
+        errors += polarmae_tokenizer_errors(config, run, settings["tokenizer"])
     log_energy = config["data"]["lartpc"]["preprocessing"]["log_energy"]
     if log_energy and log_energy["emin"] >= log_energy["emax"]:
         errors.append("data.lartpc.preprocessing.log_energy: emin must be below emax")

@@ -31,9 +31,13 @@ SPECTRUM_COLUMNS = ["layer", "o3_lambda", "o3_sigma", "fraction", "residual",
 #: groups of the instability table's "class" grouping and of fig1 (b) and fig4
 SEMANTIC_CLASSES = ("shower", "track", "michel", "delta", "low_energy")
 LEARNED_CLASSES = SEMANTIC_CLASSES[:4]
-#: PoLAr-MAE's predicted classes under rotation, per grouping of the points
+#: PoLAr-MAE's predicted classes under rotation, per grouping of the points: accuracy
+#: is that of the symmetrized (orbit-averaged) prediction; recall_as_given the share
+#: of the group's points the model classifies right on the events as given (for a
+#: class row, that class's recall)
 INSTABILITY_COLUMNS = ["grouping", "group", "n_points", "instability", "unstable_fraction",
-                       "equivariance_rmse", "accuracy", "grid_degree", "check_degree"]
+                       "equivariance_rmse", "accuracy", "recall_as_given", "grid_degree",
+                       "check_degree"]
 #: accuracy and A of a checkpoint's readouts as trained and after each purification
 #: stage (STAGES, in order), with the model evaluations each stage costs: once, to
 #: build it, and per prediction; the projected stage's A is estimated on random

@@ -41,6 +41,9 @@ def data(spectrum: pd.DataFrame, instability: pd.DataFrame) -> pd.DataFrame:
     cells = heatmap.cells(final, ["run", "augmentation", "phase", "step"])
     cells = cells.assign(panel="a", layer_label=cells["layer"].map(style.layer_label))
     points = final_finetune(instability, "instability table").assign(panel="b")
+    # a group without points (a class absent from the analysed events) has nothing to
+    # draw, so it is neither drawn nor listed in the legend
+    points = points[points["n_points"] > 0]
     points = sort_rows(points, {"grouping": [CLASS], "group": [*style.CLASSES, *style.LOCATIONS],
                                 "run": run_order(points)})
     points["group_label"] = points["group"].map(style.group_label)
@@ -49,7 +52,7 @@ def data(spectrum: pd.DataFrame, instability: pd.DataFrame) -> pd.DataFrame:
          "column_label", "o3_lambda", "o3_sigma", "fraction", "quadrature_error",
          "quadrature_flagged", "grid_degree", "check_degree", "grouping", "group",
          "group_label", "n_points", "equivariance_rmse", "instability", "unstable_fraction",
-         "accuracy"]]
+         "accuracy", "recall_as_given"]]
 
 
 def _group_color(group: str, k: int):

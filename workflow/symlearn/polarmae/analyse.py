@@ -77,6 +77,12 @@ class PolarMAEAdapter:
                 return {OUTPUT: torch.softmax(logits, dim=-1), **features}
             return self.model.features(copies, self.layers)
 
+    def given_prediction(self, event, grouping: Grouping) -> np.ndarray:
+        """The class predicted for every point of the event as given (one pass)."""
+        identity = torch.eye(3, dtype=torch.float64)[None]
+        return self.evaluate(self.batch(event, grouping), identity)[OUTPUT][0].argmax(-1
+                                                                                  ).cpu().numpy()
+
     def analyse(self, event, grouping: Grouping, context: GridContext, *,
                 batch_points: int = 200_000, progress: Callable[[int], None] | None = None
                 ) -> tuple[InputAnalysis, np.ndarray | None]:
@@ -107,11 +113,13 @@ class PolarMAEAdapter:
 
 
 def point_rows(event, result: InputAnalysis, predicted: np.ndarray,
-               weights: np.ndarray) -> pd.DataFrame:
+               weights: np.ndarray, given: np.ndarray | None = None) -> pd.DataFrame:
     """One row per point: its class, location, orbit variance of the probabilities,
-    instability and the symmetrized prediction. ``weights``: the grid weights in the
-    order the grid was visited (the rows of ``predicted``): the instability is the
-    grid's estimate of the Haar measure of the orientations that change the class."""
+    instability, the symmetrized prediction and whether it is right, and whether the
+    prediction on the event as given (``given``; None: not known) is right.
+    ``weights``: the grid weights in the order the grid was visited (the rows of
+    ``predicted``): the instability is the grid's estimate of the Haar measure of the
+    orientations that change the class."""
     stats = result.outputs[OUTPUT][(0, 1)]
     symmetrized = stats.mean.argmax(-1).cpu().numpy()
     changed = (predicted != symmetrized[None]).astype(np.float64)
@@ -124,14 +132,17 @@ def point_rows(event, result: InputAnalysis, predicted: np.ndarray,
         "equivariance_mse": stats.variance.cpu().numpy(),
         "squared_error": stats.squared_error.cpu().numpy(),
         "instability": instability, "symmetrized_class": symmetrized,
-        "correct": symmetrized == event.semantic})
+        "correct": symmetrized == event.semantic,
+        "correct_as_given": (np.full(event.n_points, np.nan) if given is None
+                             else (given == event.semantic).astype(np.float64))})
 
 
 def instability_table(points: pd.DataFrame, degree: int = 0,
                       check_degree: int | None = None) -> pd.DataFrame:
     """Per semantic class and per location: instability, the fraction of points ever
-    unstable, the equivariance RMSE of the probabilities and the accuracy of the
-    symmetrized prediction."""
+    unstable, the equivariance RMSE of the probabilities, the accuracy of the
+    symmetrized prediction and the recall on the events as given: the share of the
+    group's points whose class the model predicts (for a class, its recall)."""
     groups = [("class", name, points["semantic"] == k) for k, name in enumerate(LEARNED_CLASSES)]
     groups += [("location", name, points["location"] == name) for name in LOCATIONS]
     rows = []
@@ -144,6 +155,8 @@ def instability_table(points: pd.DataFrame, degree: int = 0,
             "unstable_fraction": (chosen["instability"] > 0).mean() if n else np.nan,
             "equivariance_rmse": math.sqrt(chosen["equivariance_mse"].mean()) if n else np.nan,
             "accuracy": chosen["correct"].mean() if n else np.nan,
+            "recall_as_given": (chosen["correct_as_given"].mean()
+                                if n and "correct_as_given" in chosen else np.nan),
             "grid_degree": degree, "check_degree": check_degree})
     table = pd.DataFrame(rows, columns=INSTABILITY_COLUMNS)
     table["check_degree"] = table["check_degree"].astype("Int64")
@@ -173,7 +186,8 @@ def _events(checkpoint_settings: Mapping[str, Any], path: str, settings: Mapping
 
 
 POINT_COLUMNS = ["event", "point", "semantic", "location", "equivariance_mse",
-                 "squared_error", "instability", "symmetrized_class", "correct"]
+                 "squared_error", "instability", "symmetrized_class", "correct",
+                 "correct_as_given"]
 
 
 class PolarMAECheckpointAnalysis:
@@ -211,7 +225,8 @@ class PolarMAECheckpointAnalysis:
         if predicted is not None and main:
             # the grid weights in the order the grid was visited (the rows of predicted)
             visited = context.weights[context.order].cpu().numpy()
-            self.points.append(point_rows(event, result, predicted, visited))
+            given = self.model.given_prediction(event, grouping)
+            self.points.append(point_rows(event, result, predicted, visited, given))
         yield result
 
     @staticmethod

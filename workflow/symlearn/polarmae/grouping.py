@@ -17,20 +17,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-CENTRE_METHODS = ("fps", "centrality")
+CENTRE_METHODS = ("cnms", "fps")
+MEMBER_METHODS = ("fps", "nearest")
+#: added to the squared distances of the upsampling weights, as the reference adds
+#: ``torch.finfo(float32).eps`` (layers/feature_upsampling.py); a constant here, so that
+#: the weights do not depend on the precision the analysis runs in
+UPSAMPLING_EPS = float(np.finfo(np.float32).eps)
 
 
 @dataclass
 class Grouping:
-    """The groups of one event (``G`` tokens of at most ``K`` points, ``N`` points)."""
+    """The groups of one event (``G`` tokens of at most ``K`` points, ``N`` points, each
+    point interpolated from ``U`` centres)."""
 
     centres: torch.Tensor       # (G,) point index of each group centre
-    members: torch.Tensor       # (G, K) point indices, padded with the centre
+    members: torch.Tensor       # (G, K) point indices, padded with the first member
     member_mask: torch.Tensor   # (G, K) bool, real members
-    neighbours: torch.Tensor    # (N, 3) nearest centres (token indices) of each point
-    weights: torch.Tensor       # (N, 3) inverse-distance interpolation weights
+    neighbours: torch.Tensor    # (N, U) nearest centres (token indices) of each point
+    weights: torch.Tensor       # (N, U) 1/d^2 interpolation weights, summing to 1
 
     @property
     def n_tokens(self) -> int:
@@ -43,10 +50,12 @@ def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
 
 
-def _rounded(distance: torch.Tensor, unit: float) -> torch.Tensor:
+def _rounded(distance, unit: float):
     """Distances as integers of ``2**-20 unit``: equal distances compare equal in
-    every orientation."""
-    return torch.round(distance * (2.0**20 / unit)).to(torch.int64)
+    every orientation (tensors or arrays)."""
+    if isinstance(distance, torch.Tensor):
+        return torch.round(distance * (2.0**20 / unit)).to(torch.int64)
+    return np.round(np.asarray(distance) * (2.0**20 / unit)).astype(np.int64)
 
 
 def _nearest(distance: torch.Tensor, k: int, unit: float) -> torch.Tensor:
@@ -73,59 +82,117 @@ def farthest_points(points: torch.Tensor, n: int, start: int | None = None,
     return chosen
 
 
-def centrality_centres(points: torch.Tensor, candidates: torch.Tensor, radius: float,
-                       overlap_factor: float, n_max: int) -> torch.Tensor:
-    """PoLAr-MAE's centrality-based selection (C-NMS), in a plain form: candidates are
-    ranked by how many points their ball holds (the most central first) and kept
-    greedily unless closer than ``2 radius (1 - overlap_factor)`` to a kept centre,
-    so that kept balls overlap by at most about ``overlap_factor``; at most ``n_max``."""
-    centres = points[candidates]
-    inside = _rounded(_distances(centres, points), radius) <= _rounded(torch.tensor(radius),
-                                                                       radius)
-    order = torch.argsort(-inside.sum(-1), stable=True)
-    separation = _rounded(torch.tensor(2.0 * radius * (1.0 - overlap_factor)), radius)
-    between = _rounded(_distances(centres, centres), radius)
-    kept: list[int] = []
-    for k in order.tolist():
-        if all(between[k, j] >= separation for j in kept):
-            kept.append(k)
-            if len(kept) == n_max:
-                break
-    return candidates[torch.tensor(sorted(kept), dtype=torch.long)]
+def ball_query(points: np.ndarray, queries: np.ndarray, radius: float, unit: float,
+               limit: int | None = None, tree=None) -> list[np.ndarray]:
+    """For each query, the indices of the points within ``radius`` in increasing index
+    order, the first ``limit`` of them: pytorch3d's ``ball_query``, which the reference
+    uses, keeps the first K points it finds scanning the points in order. Distances are
+    compared rounded (:func:`_rounded`), so the answer is the same in every
+    orientation."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points) if tree is None else tree
+    found = tree.query_ball_point(queries, radius * (1 + 1e-9) + unit * 2.0**-18,
+                                  return_sorted=True)
+    bound = _rounded(radius, unit)
+    out = []
+    for query, index in zip(queries, found, strict=True):
+        index = np.asarray(index, dtype=np.int64)
+        d = np.sqrt(np.square(points[index] - query).sum(-1))
+        index = index[_rounded(d, unit) <= bound]
+        out.append(index if limit is None else index[:limit])
+    return out
 
 
-def group_event(points: torch.Tensor, *, centres: str = "fps", n_init: int = 256,
+def cnms_centres(points: torch.Tensor, radius: float, overlap_factor: float,
+                 neighbours: int, n_max: int) -> torch.Tensor:
+    """PoLAr-MAE's centrality-based non-maximum suppression (C-NMS), as the reference
+    kernel computes it (``extensions/cnms``: ``cnms`` and ``greedy_reduction_cpu``):
+    every point is a candidate; each candidate's ball of radius
+    ``2 radius overlap_factor`` is queried for at most ``neighbours`` candidates (the
+    reference's K, ``num_init_groups``); candidates are visited by decreasing count
+    (ties: lower index first), and each one still kept removes every other candidate
+    of its ball. The kept candidates, in index order, are the centres, at most
+    ``n_max`` (the reference's ``context_length``)."""
+    xyz = points.detach().cpu().numpy()
+    balls = ball_query(xyz, xyz, 2.0 * radius * overlap_factor, radius, neighbours)
+    counts = np.array([len(b) for b in balls])
+    retain = np.ones(len(xyz), dtype=bool)
+    for i in np.argsort(-counts, kind="stable"):
+        if retain[i]:
+            ball = balls[i]
+            retain[ball[ball != i]] = False
+    return torch.as_tensor(np.flatnonzero(retain)[:n_max], dtype=torch.long)
+
+
+def _farthest_in_ball(xyz: np.ndarray, ball: np.ndarray, k: int, unit: float) -> np.ndarray:
+    """Farthest-point sampling of ``k`` of the ball's points from its first, as the
+    reference reduces a ball of up to ``group_upscale_points`` to ``group_max_points``
+    (``select_topk_by_fps``: pytorch3d's sampler, which starts at index 0)."""
+    if len(ball) <= k:
+        return ball
+    p = xyz[ball]
+    chosen = [0]
+    distance = _rounded(np.sqrt(np.square(p - p[0]).sum(-1)), unit)
+    for _ in range(k - 1):
+        index = int(np.argmax(distance))  # the first of equal maxima
+        chosen.append(index)
+        distance = np.minimum(distance, _rounded(np.sqrt(np.square(p - p[index]).sum(-1)),
+                                                 unit))
+    return ball[np.asarray(chosen)]
+
+
+def group_event(points: torch.Tensor, *, centres: str = "cnms", n_init: int = 256,
                 n_tokens: int = 64, group_size: int = 16, radius: float = 0.01,
-                overlap_factor: float = 0.7) -> Grouping:
-    """Groups of one event's points ``(N, 3)``: centres (farthest points, or the
-    centrality selection among ``n_init`` farthest points), then for each centre its
-    ``group_size`` nearest points within ``radius`` (the centre is always a member)."""
+                overlap_factor: float = 0.72, members: str = "fps",
+                upscale_points: int = 256, upsample_neighbours: int = 5) -> Grouping:
+    """Groups of one event's points ``(N, 3)`` (see :mod:`symlearn.polarmae.model` for
+    the reference each choice follows).
+
+    - centres: ``cnms`` (the reference, :func:`cnms_centres`; ``n_init`` is its K) or
+      ``fps`` (``n_tokens`` farthest points, Point-MAE's choice);
+    - members: ``fps`` (the reference: the first ``upscale_points`` points of the ball
+      of ``radius``, in index order, reduced to ``group_size`` by farthest-point
+      sampling) or ``nearest`` (the ``group_size`` nearest points of the ball); a group
+      with fewer points is padded with its first member, as the reference pads;
+    - upsampling: each point's ``upsample_neighbours`` nearest centres, weighted by
+      ``1 / (d^2 + eps)`` and normalised (the reference's PointNet++ interpolation).
+    """
     if centres not in CENTRE_METHODS:
         raise ValueError(f"unknown centre selection {centres!r}; known: {CENTRE_METHODS}")
+    if members not in MEMBER_METHODS:
+        raise ValueError(f"unknown group members {members!r}; known: {MEMBER_METHODS}")
     points = points.to(torch.float64)
     if centres == "fps":
         chosen = farthest_points(points, n_tokens, unit=radius)
     else:
-        chosen = centrality_centres(points, farthest_points(points, n_init, unit=radius),
-                                    radius, overlap_factor, n_tokens)
-    distance = _distances(points[chosen], points)                      # (G, N)
-    k = min(group_size, len(points))
-    members = _nearest(distance, k, radius)                             # nearest first
-    mask = _rounded(distance.gather(1, members), radius) <= _rounded(torch.tensor(radius),
-                                                                     radius)
-    mask[:, 0] = True  # the centre itself (distance 0)
-    members = torch.where(mask, members, chosen[:, None])
-    to_centre = distance.T                                              # (N, G)
-    m = min(3, len(chosen))
+        chosen = cnms_centres(points, radius, overlap_factor, n_init, n_tokens)
+    xyz = points.numpy()
+    balls = ball_query(xyz, xyz[chosen.numpy()], radius, radius,
+                       upscale_points if members == "fps" else None)
+    k = group_size
+    member_index = np.empty((len(chosen), k), dtype=np.int64)
+    mask = np.zeros((len(chosen), k), dtype=bool)
+    for g, (centre, ball) in enumerate(zip(chosen.tolist(), balls, strict=True)):
+        if members == "fps":
+            picked = _farthest_in_ball(xyz, ball, k, radius)
+        else:
+            d = _rounded(np.sqrt(np.square(xyz[ball] - xyz[centre]).sum(-1)), radius)
+            picked = ball[np.argsort(d, kind="stable")[:k]]
+        member_index[g, :len(picked)] = picked
+        member_index[g, len(picked):] = picked[0]
+        mask[g, :len(picked)] = True
+    to_centre = _distances(points, points[chosen])                      # (N, G)
+    m = min(upsample_neighbours, len(chosen))
     neighbours = _nearest(to_centre, m, radius)
-    d = to_centre.gather(1, neighbours)
-    inverse = 1.0 / (d + 1e-8)
+    inverse = 1.0 / (to_centre.gather(1, neighbours).square() + UPSAMPLING_EPS)
     weights = inverse / inverse.sum(-1, keepdim=True)
-    if m < 3:  # fewer than three tokens: pad with zero weight
-        pad = 3 - m
+    if m < upsample_neighbours:  # fewer tokens than neighbours: pad with zero weight
+        pad = upsample_neighbours - m
         neighbours = torch.cat([neighbours, neighbours[:, :1].expand(-1, pad)], dim=1)
         weights = torch.cat([weights, torch.zeros(len(points), pad, dtype=weights.dtype)], 1)
-    return Grouping(chosen, members, mask, neighbours, weights)
+    return Grouping(chosen, torch.as_tensor(member_index), torch.as_tensor(mask),
+                    neighbours, weights)
 
 
 @dataclass
@@ -139,8 +206,8 @@ class Batch:
     token_mask: torch.Tensor    # (B, G) bool
     members: torch.Tensor       # (B, G, K)
     member_mask: torch.Tensor   # (B, G, K) bool
-    neighbours: torch.Tensor    # (B, N, 3)
-    weights: torch.Tensor       # (B, N, 3)
+    neighbours: torch.Tensor    # (B, N, U)
+    weights: torch.Tensor       # (B, N, U)
     labels: torch.Tensor | None = None  # (B, N), -1 on padding
 
     def to(self, device=None, dtype=None) -> Batch:
@@ -180,6 +247,7 @@ def collate(points: Sequence[torch.Tensor], energies: Sequence[torch.Tensor],
     n = max(len(p) for p in points)
     g = max(x.n_tokens for x in groupings)
     k = max(x.members.shape[1] for x in groupings)
+    u = max(x.neighbours.shape[1] for x in groupings)
     dtype = points[0].dtype
     out = Batch(
         points=torch.zeros(b, n, 3, dtype=dtype), energy=torch.zeros(b, n, dtype=dtype),
@@ -188,8 +256,8 @@ def collate(points: Sequence[torch.Tensor], energies: Sequence[torch.Tensor],
         token_mask=torch.zeros(b, g, dtype=torch.bool),
         members=torch.zeros(b, g, k, dtype=torch.long),
         member_mask=torch.zeros(b, g, k, dtype=torch.bool),
-        neighbours=torch.zeros(b, n, 3, dtype=torch.long),
-        weights=torch.zeros(b, n, 3, dtype=dtype),
+        neighbours=torch.zeros(b, n, u, dtype=torch.long),
+        weights=torch.zeros(b, n, u, dtype=dtype),
         labels=None if labels is None else torch.full((b, n), -1, dtype=torch.long))
     for i, (p, e, x) in enumerate(zip(points, energies, groupings, strict=True)):
         m, t, kk = len(p), x.n_tokens, x.members.shape[1]
@@ -200,8 +268,8 @@ def collate(points: Sequence[torch.Tensor], energies: Sequence[torch.Tensor],
         out.token_mask[i, :t] = True
         out.members[i, :t, :kk] = x.members
         out.member_mask[i, :t, :kk] = x.member_mask
-        out.neighbours[i, :m] = x.neighbours
-        out.weights[i, :m] = x.weights.to(dtype)
+        out.neighbours[i, :m, :x.neighbours.shape[1]] = x.neighbours
+        out.weights[i, :m, :x.weights.shape[1]] = x.weights.to(dtype)
         if labels is not None:
             out.labels[i, :m] = labels[i]
     return out

@@ -29,7 +29,9 @@ from .events import COORD_SCALE, LOW_ENERGY, VOLUME_SIZE, Event
 
 def preprocessing_defaults() -> dict:
     """PoLAr-MAE's preprocessing (a fresh dict each call)."""
-    return {"energy_threshold": 0.13, "log_energy": {"emin": 0.01, "emax": 20.0},
+    # emin: the reference's loader sets it to the energy threshold whenever there is one
+    # (datasets/PILArNet.py, ``transform_energy``), whatever its config says (0.01)
+    return {"energy_threshold": 0.13, "log_energy": {"emin": 0.13, "emax": 20.0},
             "drop_low_energy": True, "min_points": 1024, "normalize": True}
 
 
@@ -63,7 +65,7 @@ def resolve_preprocessing(preprocessing: Mapping | None) -> dict:
     return out
 
 
-def log_energy(e, emin: float = 0.01, emax: float = 20.0) -> np.ndarray:
+def log_energy(e, emin: float = 0.13, emax: float = 20.0) -> np.ndarray:
     """PoLAr-MAE's energy scale: [0, emax] onto [-1, 1] logarithmically (not clipped)."""
     e = np.asarray(e, dtype=np.float64)
     lo = math.log10(emin)

@@ -2,7 +2,7 @@
 
 Simulator. One neutrino-like interaction per event: a muon (straight with
 multiple-scattering kinks, 0.6 MeV per voxel, Bragg-like rise over its last ~20 voxels
-when it stops), 0-2 protons (short, high dE/dx, Bragg peak), a Michel electron at the
+when it stops), 0-3 protons (short, high dE/dx, Bragg peak), a Michel electron at the
 end of a stopping muon (90% of them; the rest are captured), 1-4 delta rays off the
 muon, 0-2 electromagnetic showers (branching cascades of short segments with small
 gaps) and 10-40 isolated low-energy deposits around the vertex. Trajectories are
@@ -11,6 +11,18 @@ row each; a voxel may appear in two clusters, as in the real data). Every event 
 drawn from its own random stream, seeded by (seed, event index): a set is reproducible
 and does not depend on how many events are asked for, and the splits use disjoint
 ranges of indices.
+
+The mix of particles (:data:`SHOWERS`, :data:`SHOWER_ENERGY`, :data:`MUON_LENGTH`,
+:data:`PROTONS`, :data:`DELTA_RAYS`, :data:`MICHEL_LENGTH`) is tuned so that each
+class's share of the points after the default preprocessing comes near PILArNet-M's.
+Those shares are the reference PoLAr-MAE repository's class counts (datasets/PILArNet.py,
+``PILArNetDataModule.class_weights``, taken from Figure 8 of the PoLAr-MAE paper,
+arXiv:2502.02558; low-energy deposits left out): shower 47.1 %, track 49.8 %, Michel
+0.83 %, delta 2.25 %. ``tests/unit/test_lartpc_data.py`` measures the simulated shares
+on 150 events and checks each within a factor 1.5 of these; the default fine-tuning
+weights the classes by the reference's inverse shares as well
+(:data:`symlearn.polarmae.train.REFERENCE_CLASS_COUNTS`), so that Michel electrons and
+delta rays, rare in both, are learnt.
 """
 
 from __future__ import annotations
@@ -46,6 +58,16 @@ MUON_MASS = 105.66
 PROTON_MASS = 938.27
 ELECTRON_MASS = 0.511
 SHOWER_CRITICAL = 20.0  # MeV below which a shower electron only ranges out
+#: the particle mix, tuned so that the classes' shares of the points come near
+#: PILArNet-M's (see the module docstring): probabilities of 0, 1, 2 showers, the
+#: showers' energy range (MeV, log-uniform) and the delta rays per muon [low, high)
+SHOWERS = (0.3, 0.45, 0.25)
+SHOWER_ENERGY = (120.0, 700.0)
+MUON_LENGTH = (250.0, 600.0)  # voxels, before it stops or leaves
+PROTONS = (0, 4)
+PROTON_LENGTH = (10.0, 80.0)
+DELTA_RAYS = (1, 5)
+MICHEL_LENGTH = (10.0, 25.0)  # voxels
 
 
 
@@ -232,29 +254,29 @@ def simulate_event(seed: int, index: int) -> RawEvent:
 
     # muon: its fragment id is 0, the group of the Michel and the delta rays
     mu_dir = _unit(rng)
-    mu_len = rng.uniform(150.0, 400.0)
+    mu_len = rng.uniform(*MUON_LENGTH)
     muon = _walk(rng, vertex, mu_dir, mu_len, _muon_dedx,
                  lambda r: 0.004 * (1.0 + np.sqrt(30.0 / (r + 1.0))),
                  kink_rate=0.02, kink_sigma=0.05)
     particles.append(_Particle(TRACK, 13, 0, muon, vertex,
                                _momentum(_kinetic(_muon_dedx, mu_len), MUON_MASS)))
 
-    for _ in range(int(rng.integers(0, 3))):
-        length = rng.uniform(10.0, 60.0)
+    for _ in range(int(rng.integers(*PROTONS))):
+        length = rng.uniform(*PROTON_LENGTH)
         track = _walk(rng, vertex, _unit(rng), length, _proton_dedx,
                       lambda r: 0.01 * (1.0 + np.sqrt(10.0 / (r + 1.0))))
         particles.append(_Particle(TRACK, 2212, None, track, vertex,
                                    _momentum(_kinetic(_proton_dedx, length), PROTON_MASS)))
 
     if muon.stopped and rng.random() < 0.9:  # ~10% of stopping mu- are captured instead
-        length = rng.uniform(10.0, 25.0)
+        length = rng.uniform(*MICHEL_LENGTH)
         track = _walk(rng, muon.end, _unit(rng), length, _electron_dedx,
                       lambda r: np.full_like(r, 0.15), s0=float(muon.s[-1]) + STEP)
         particles.append(_Particle(MICHEL, 11, 0, track, muon.end,
                                    _momentum(float(track.de.sum()), ELECTRON_MASS)))
 
     n_mu = len(muon.mid)
-    for _ in range(int(rng.integers(1, 5))):
+    for _ in range(int(rng.integers(*DELTA_RAYS))):
         at = int(rng.integers(0, max(1, int(0.9 * n_mu))))
         local = muon.mid[min(at + 1, n_mu - 1)] - muon.mid[max(at - 1, 0)]
         norm = np.linalg.norm(local)
@@ -267,12 +289,12 @@ def simulate_event(seed: int, index: int) -> RawEvent:
                                    _momentum(_kinetic(_electron_dedx, length),
                                              ELECTRON_MASS)))
 
-    n_showers = int(rng.choice(3, p=[0.15, 0.45, 0.40]))
+    n_showers = int(rng.choice(len(SHOWERS), p=SHOWERS))
     for _ in range(n_showers):
         direction = _unit(rng)
         gap = 0.0 if rng.random() < 0.5 else rng.uniform(3.0, 30.0)  # photon conversion
         start = vertex + gap * direction
-        energy = math.exp(rng.uniform(math.log(120.0), math.log(800.0)))
+        energy = math.exp(rng.uniform(*np.log(SHOWER_ENERGY)))
         track = _shower(rng, start, direction, energy, s0=gap)
         if track is not None:
             particles.append(_Particle(SHOWER, 11, None, track, start,

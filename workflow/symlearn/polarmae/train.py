@@ -1,10 +1,19 @@
 """Train PoLAr-MAE: masked pre-training, then segmentation fine-tuning, each with
 checkpoints on a step schedule (step 0, the untrained state, included) and exact resume.
 
-- augmentation per event and step: ``o3`` (a Haar-uniform rotation, and an inversion
-  with probability 1/2), ``euler`` (the original PoLAr-MAE scheme: independent uniform
-  angles about x, y and z, which is *not* uniform on rotations), ``none``; rotations are
-  about the centre of the detector volume (the origin of the normalised coordinates).
+- augmentation: ``o3`` (per event and step, a Haar-uniform rotation, and an inversion
+  with probability 1/2); ``euler`` (the reference's ``PointcloudRotation``,
+  utils/transforms.py: one rotation per batch, ``euler_angles_to_matrix(angles, "XYZ")``
+  of three angles uniform in [-pi, pi], i.e. intrinsic rotations R_x(a) R_y(b) R_z(c),
+  which is *not* uniform on rotations); ``none``. Rotations are about the centre of the
+  detector volume (the origin of the normalised coordinates).
+- optimisation as the reference (configs/polarmae.yml and
+  part_segmentation_polarmae_fft.yml, models/base.py): AdamW, a linear warm-up from
+  ``warmup_start_lr`` then a cosine decay to ``min_learning_rate``, per step, and the
+  gradient norm clipped at ``gradient_clip`` (the reference's ``gradient_clip_val: 3``).
+- fine-tuning weights each class in the focal loss; ``class_weights: reference`` takes
+  the reference's weights, the inverse of each class's share of PILArNet-M's points
+  (:data:`REFERENCE_CLASS_COUNTS`).
 - the event geometry (groups, centres, interpolation) is distance-based, hence the same
   in every orientation: it is computed once per event and cached (the last
   ``CACHE_EVENTS`` events used: a split of many events is not held in memory).
@@ -41,13 +50,28 @@ from .model import PolarMAE, focal_loss
 LOGGER = logging.getLogger(__name__)
 AUGMENTATIONS = ("o3", "euler", "none")
 PHASES = ("pretrain", "finetune")
-FORMAT = "symlearn-polarmae-1"
+FORMAT = "symlearn-polarmae-2"
 #: what a published checkpoint keeps (the resume copies also hold optimiser and RNG)
 PUBLISHED = ("format", "phase", "step", "settings", "model", "log")
 #: the encoder's parameters, carried from pre-training into fine-tuning
-ENCODER = ("tokenizer.", "pos_embed.", "blocks.", "norm.")
+ENCODER = ("tokenizer.", "pos_embed.", "blocks.")
 #: events (with their grouping) an EventStore keeps by default
 CACHE_EVENTS = 2048
+#: points of each class (shower, track, Michel, delta) in PILArNet-M, as the reference
+#: sets them (datasets/PILArNet.py, ``PILArNetDataModule.class_weights``: "values taken
+#: from Figure 8 in Appendix A of the PoLArMAE paper"; low-energy deposits left out)
+REFERENCE_CLASS_COUNTS = (1926651899.0, 2038240940.0, 34083197.0, 92015482.0)
+
+
+def class_weights(setting) -> torch.Tensor | None:
+    """The focal loss's class weights: None (equal), ``reference`` (the total over each
+    class's count, as the reference computes them) or one weight per class."""
+    if setting is None:
+        return None
+    if setting == "reference":
+        counts = torch.tensor(REFERENCE_CLASS_COUNTS, dtype=torch.float64)
+        return counts.sum() / counts
+    return torch.as_tensor(setting, dtype=torch.float64)
 
 
 def coordinate_scale(preprocessing: Mapping[str, Any]) -> float:
@@ -65,17 +89,30 @@ def grouping_settings(tokenizer: Mapping[str, Any],
     return settings
 
 
-def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3, 3) matrices of the augmentation scheme."""
-    from scipy.spatial.transform import Rotation
+def euler_rotation(rng: np.random.Generator) -> np.ndarray:
+    """One draw of the reference's rotation: angles (a, b, c) uniform in [-pi, pi] and
+    R = R_x(a) R_y(b) R_z(c) (pytorch3d's ``euler_angles_to_matrix(..., "XYZ")``)."""
+    a, b, c = 2.0 * np.pi * rng.random(3) - np.pi
 
+    def about(axis: int, angle: float) -> np.ndarray:
+        i, j = (axis + 1) % 3, (axis + 2) % 3  # cyclic: R_y has +sin above the diagonal
+        m = np.eye(3)
+        m[i, i] = m[j, j] = math.cos(angle)
+        m[i, j], m[j, i] = -math.sin(angle), math.sin(angle)
+        return m
+
+    return about(0, a) @ about(1, b) @ about(2, c)
+
+
+def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, 3) matrices for a batch of ``n`` events: ``o3`` draws one per event,
+    ``euler`` one for the whole batch (as the reference's ``PointcloudRotation``)."""
     if augmentation == "none":
         return np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
     if augmentation == "o3":
         return haar_o3(n, rng)
     if augmentation == "euler":
-        angles = rng.uniform(0.0, 2.0 * np.pi, size=(n, 3))
-        return Rotation.from_euler("xyz", angles).as_matrix()
+        return np.broadcast_to(euler_rotation(rng), (n, 3, 3)).copy()
     raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
 
 
@@ -163,13 +200,15 @@ def load_polarmae(path: str | Path, device: str | torch.device = "cpu",
     return model.to(device=device, dtype=dtype).eval(), meta
 
 
-def _schedule(total: int, warmup: int):
-    """Linear warm-up, then cosine decay to zero, per optimiser step."""
+def _schedule(total: int, warmup: int, start: float = 0.0, floor: float = 0.0):
+    """The reference's ``LinearWarmupCosineAnnealingLR`` as a factor of the learning
+    rate, per optimiser step: from ``start`` up to 1 over ``warmup`` steps, then a cosine
+    down to ``floor`` at step ``total``."""
     def factor(step: int) -> float:
         if step < warmup:
-            return (step + 1) / warmup
+            return start + (1.0 - start) * step / warmup
         progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     return factor
 
 
@@ -198,14 +237,17 @@ class Trainer(Closing):
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=float(self.options["learning_rate"]),
             weight_decay=float(self.options["weight_decay"]))
+        rate = float(self.options["learning_rate"])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _schedule(int(self.options["steps"]),
-                                      int(self.options["warmup_steps"])))
+            self.optimizer, _schedule(int(self.options["schedule_steps"]
+                                          or self.options["steps"]),
+                                      int(self.options["warmup_steps"]),
+                                      float(self.options["warmup_start_lr"]) / rate,
+                                      float(self.options["min_learning_rate"]) / rate))
         seed = int(settings["seed"]) + (0 if phase == "pretrain" else 1)
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(seed)
-        weights = self.options.get("class_weights")
-        self.class_weights = None if weights is None else torch.as_tensor(weights)
+        self.class_weights = class_weights(self.options.get("class_weights"))
         self.train_events = self.train.usable()
         self.val_events = self.val.usable()
         if not self.train_events:
@@ -232,7 +274,9 @@ class Trainer(Closing):
         if self.phase == "pretrain":
             mask = self.model.random_mask(batch, float(self.options["mask_ratio"]),
                                           generator or self.generator)
-            return self.model.pretrain_loss(batch, mask, float(self.options["energy_weight"]))
+            return self.model.pretrain_loss(batch, mask, float(self.options["energy_weight"]),
+                                            self.options["energy_loss"],
+                                            float(self.options["huber_delta"]))
         logits, _ = self.model.segment(batch)
         loss = focal_loss(logits, batch.labels, float(self.options["focal_gamma"]),
                           self.class_weights)
@@ -252,7 +296,8 @@ class Trainer(Closing):
         loss = self.loss(batch)["loss"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                       float(self.options["gradient_clip"]))
         self.optimizer.step()
         self.scheduler.step()
         return float(loss.detach()), size
@@ -283,7 +328,11 @@ class Trainer(Closing):
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "rng": {"numpy": self.rng.bit_generator.state,
-                        "torch": self.generator.get_state()},
+                        "torch": self.generator.get_state(),
+                        # dropout and stochastic depth draw from the global stream
+                        "global": torch.get_rng_state(),
+                        "cuda": (torch.cuda.get_rng_state_all()
+                                 if torch.cuda.is_available() else None)},
                 "log": log}
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -292,6 +341,9 @@ class Trainer(Closing):
         self.scheduler.load_state_dict(state["scheduler"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
         self.generator.set_state(state["rng"]["torch"])
+        torch.set_rng_state(state["rng"]["global"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
 
 def _fingerprint(phase: str, settings: Mapping[str, Any], paths: Mapping[str, Any]) -> dict:
