@@ -1,7 +1,8 @@
 """symlearn: rebuild the figures of "How unconstrained machine-learning models learn
 physical symmetries" (Domina et al., arXiv:2603.24638), from data to plots.
 
-Stages, one rules file each: data -> train -> analyse -> figures.
+Stages, one rules file each: data -> train -> analyse -> figures -> report (the cost
+of every job).
 Default run: `snakemake` (config/config.yaml). Paper scale:
 `snakemake --configfile config/paper.yaml`.
 """
@@ -25,6 +26,8 @@ include: "workflow/rules/analyse.smk"
 include: "workflow/rules/figures.smk"
 # a model family without a training stage: its analysis and figure rules in one block
 include: "workflow/rules/metatomic.smk"
+# last: the cost of every job above, once they have all run
+include: "workflow/rules/report.smk"
 
 
 # `snakemake --report results/report.html`: every figure with its caption, the
@@ -41,3 +44,4 @@ rule all:
         polarmae_analysis_outputs(),
         figure_targets(),
         external_targets(),
+        rules.figure_cost.output,

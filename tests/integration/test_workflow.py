@@ -15,6 +15,14 @@ import pandas as pd
 import pytest
 import yaml
 from dryrun import job_counts
+from tiny_workflow import (
+    GEOMETRIC_RUNS,
+    POLARMAE_RUNS,
+    TINY,
+    _config,
+    _environment,
+    snakemake,
+)
 
 from symlearn.config import deep_merge
 
@@ -22,69 +30,15 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TINY = {
-    "data": {"atomistic": {"synthetic": {
-        "max_atoms": 12,
-        "n_structures": {"bulk": 3, "rattled": 5, "surface": 3, "cluster": 3,
-                         "molecule": 3, "alloy": 5}},
-        "split": {"train": 0.6, "val": 0.2, "test": 0.2},
-        "geometric_targets": {"lambda_max": 2}},
-        "lartpc": {"synthetic": {"n_events": {"train": 6, "val": 2, "test": 2}},
-                   "preprocessing": {"min_points": 200}}},
-    "pet": {
-        "model": {"d_pet": 8, "d_head": 8, "d_node": 16, "d_feedforward": 16,
-                  "num_heads": 2, "num_gnn_layers": 1},
-        "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
-        "runs": {"geo-sh4": None, "geo-sh8": None},
-    },
-    "polarmae": {
-        "model": {"width": 16, "depth": 2, "heads": 2},
-        "tokenizer": {"n_init": 32, "n_tokens": 16, "group_size": 8},
-        "pretrain": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
-        "finetune": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
-        "threads": 1,
-        "runs": {"polarmae-euler": None},
-    },
-    "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1,
-                         "geometric_grid_degree": None},
-                 "polarmae": {"n_events": 1, "lambda_max": 2, "threads": 1},
-                 "purification": {"runs": ["pet-aug", "geo-cartesian"], "n_rotations": 2,
-                                  "n_offset_structures": 2},
-                 "quadrature_check": {"n_inputs": 1, "delta": 2}},
-}
-GEOMETRIC_RUNS = ("geo-cartesian", "geo-sh2")
-POLARMAE_RUNS = ("polarmae-o3", "polarmae-none")
-
-
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    # the rules call `python -m symlearn`: make `python` this interpreter
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def _config(directory: Path, overrides: dict) -> Path:
-    with open(ROOT / "config" / "config.yaml") as handle:
-        config = deep_merge(yaml.safe_load(handle), overrides)
-    path = directory / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def snakemake(directory: Path, configfile: Path, *args: str, **kwargs):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(directory), "--configfile", str(configfile),
-               "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=_environment(),
-                          **kwargs)
-
-
+# the report stage, after every other job: the cost records and their figure
+REPORT = {"collect_benchmarks": 1, "figure_cost": 1}
 # what depends on the analysis tables: their collection, the PET figures, table1
 DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1,
-              "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1, "claims": 1}
+              "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1, "claims": 1,
+              **REPORT}
 # ... and on the PoLAr-MAE ones
 POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "table1": 1,
-                       "claims": 1, "all": 1}
+                       "claims": 1, "all": 1, **REPORT}
 
 
 def _job_counts(output: str) -> dict[str, int]:
@@ -105,6 +59,15 @@ def test_outputs_exist_and_load(finished_run):
 
     directory, _ = finished_run
     results = directory / "results"
+    # every job's cost, one row each, and the report's cost figure
+    costs = pd.read_csv(results / "benchmarks.csv", keep_default_na=False, na_values=[""])
+    assert (costs["status"] == "ok").all() and (costs["wall_s"] > 0).all()
+    train = costs[costs["rule"] == "train_pet"]
+    assert sorted(train["wildcards"]) == sorted(f"run={r}" for r in (
+        "pet-aug", "pet-noaug", *GEOMETRIC_RUNS))
+    assert len(costs[costs["rule"] == "analyse_polarmae"]) == 12
+    assert {"make_atomistic", "fig4", "claims"} <= set(costs["rule"])
+    assert (results / "figures" / "cost.png").stat().st_size > 0
     for split in ("train", "val", "test"):
         assert (results / "data" / "atomistic" / "synthetic" / f"{split}.xyz").exists()
         assert (results / "data" / "atomistic" / "synthetic" / "pet" / f"{split}.xyz").exists()

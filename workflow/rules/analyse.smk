@@ -18,6 +18,8 @@ rule analyse_pet:
     threads: lookup(dpath="analysis/pet/threads", within=config)
     resources:
         **job_resources("analyse_pet"),
+    benchmark:
+        benchmark_file("analyse_pet", "run", "epoch"),
     log:
         f"{RESULTS}/logs/analyse_pet/{{run}}/epoch_{{epoch}}.log",
     conda:
@@ -39,6 +41,8 @@ rule collect_pet_analysis:
         spectrum=f"{RESULTS}/analysis/pet/spectrum.csv",
     params:
         checkpoints=pet_checkpoint_entries("standard"),
+    benchmark:
+        benchmark_file("collect_pet_analysis"),
     log:
         f"{RESULTS}/logs/collect_pet_analysis.log",
     conda:
@@ -58,6 +62,8 @@ rule collect_geometric_analysis:
         spectrum=f"{RESULTS}/analysis/pet/geometric/spectrum.csv",
     params:
         checkpoints=pet_checkpoint_entries("geometric"),
+    benchmark:
+        benchmark_file("collect_geometric_analysis"),
     log:
         f"{RESULTS}/logs/collect_geometric_analysis.log",
     conda:
@@ -85,6 +91,8 @@ rule purify_pet:
     threads: lookup(dpath="analysis/pet/threads", within=config)
     resources:
         **job_resources("purify_pet"),
+    benchmark:
+        benchmark_file("purify_pet", "run"),
     log:
         f"{RESULTS}/logs/purify_pet/{{run}}.log",
     conda:
@@ -106,6 +114,8 @@ rule collect_purification:
         f"{RESULTS}/analysis/purification.csv",
     params:
         checkpoints=purification_entries,
+    benchmark:
+        benchmark_file("collect_purification"),
     log:
         f"{RESULTS}/logs/collect_purification.log",
     conda:
@@ -120,6 +130,8 @@ rule quadrature_table:
         "The O(3) quadrature of degree {wildcards.degree}, as a table"
     output:
         f"{RESULTS}/analysis/quadrature/degree_{{degree}}.csv",
+    benchmark:
+        benchmark_file("quadrature_table", "degree"),
     log:
         f"{RESULTS}/logs/quadrature_table/degree_{{degree}}.log",
     conda:
@@ -148,6 +160,8 @@ rule analyse_polarmae:
     threads: lookup(dpath="analysis/polarmae/threads", within=config)
     resources:
         **job_resources("analyse_polarmae"),
+    benchmark:
+        benchmark_file("analyse_polarmae", "run", "phase", "step"),
     log:
         f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
     conda:
@@ -170,6 +184,8 @@ rule collect_polarmae_analysis:
         instability=f"{RESULTS}/analysis/polarmae/instability.csv",
     params:
         checkpoints=polarmae_checkpoint_entries,
+    benchmark:
+        benchmark_file("collect_polarmae_analysis"),
     log:
         f"{RESULTS}/logs/collect_polarmae_analysis.log",
     conda:
@@ -192,6 +208,8 @@ rule polarmae_example:
         settings=polarmae_analysis_settings(),
         run=polarmae_example_run(),
         device=lookup(dpath="device", within=config),
+    benchmark:
+        benchmark_file("polarmae_example"),
     log:
         f"{RESULTS}/logs/polarmae_example.log",
     conda:

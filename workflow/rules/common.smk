@@ -85,6 +85,7 @@ POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_PHASES = ("pretrain", "finetune")
 POLARMAE_STEPS = {phase: polarmae_checkpoint_steps(config, phase) for phase in POLARMAE_PHASES}
 FIGURES = f"{RESULTS}/figures"
+BENCHMARKS = f"{RESULTS}/benchmarks"
 # the exported models analysed by the metatomic family (workflow/rules/metatomic.smk)
 EXTERNAL_MODELS = external_models(config)
 # the versions that decide the numbers; a change reruns the provenance rule
@@ -442,6 +443,14 @@ def figure_outputs(figure, category):
         "pdf": f"{FIGURES}/{figure}.pdf",
         "csv": f"{FIGURES}/{figure}.csv",
     }
+
+
+def benchmark_file(rule_name, *wildcards):
+    """A job's benchmark record: results/benchmarks/{rule}/{key}={value}/....tsv, one
+    folder level per wildcard (job.tsv without wildcards), so that collect-benchmarks
+    reads the rule and the wildcards back from the path."""
+    parts = [f"{name}={{{name}}}" for name in wildcards] or ["job"]
+    return f"{BENCHMARKS}/{rule_name}/" + "/".join(parts) + ".tsv"
 
 
 def output_prefix(wildcards, output):

@@ -20,6 +20,8 @@ rule fetch_mad:
         dataset=download_pattern("atomistic"),
     params:
         options=mad_fetch_options,
+    benchmark:
+        benchmark_file("fetch_mad", "dataset", "split"),
     log:
         f"{RESULTS}/logs/fetch_mad/{{dataset}}_{{split}}.log",
     conda:
@@ -45,6 +47,8 @@ rule make_atomistic:
         ),
         split=json.dumps(lookup(dpath="data/atomistic/split", within=config)),
         out_dir=lambda wildcards, output: os.path.dirname(output.train),
+    benchmark:
+        benchmark_file("make_atomistic"),
     log:
         f"{RESULTS}/logs/make_atomistic.log",
     conda:
@@ -66,6 +70,8 @@ rule prepare_pet_data:
         subset=atomistic_subset,
     resources:
         **job_resources("prepare_pet_data"),
+    benchmark:
+        benchmark_file("prepare_pet_data", "dataset", "split"),
     log:
         f"{RESULTS}/logs/prepare_pet_data/{{dataset}}_{{split}}.log",
     conda:
@@ -83,6 +89,8 @@ rule pet_memmap:
         directory(f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.memmap"),
     resources:
         **job_resources("pet_memmap"),
+    benchmark:
+        benchmark_file("pet_memmap", "dataset", "split"),
     log:
         f"{RESULTS}/logs/pet_memmap/{{dataset}}_{{split}}.log",
     conda:
@@ -105,6 +113,8 @@ rule geometric_targets:
         lambda_max=lookup(dpath="data/atomistic/geometric_targets/lambda_max", within=config),
     resources:
         **job_resources("geometric_targets"),
+    benchmark:
+        benchmark_file("geometric_targets", "dataset", "split"),
     log:
         f"{RESULTS}/logs/geometric_targets/{{dataset}}_{{split}}.log",
     conda:
@@ -124,6 +134,8 @@ rule make_lartpc:
         layout=lookup(dpath="data/lartpc/synthetic/layout", within=config),
         n_events=json.dumps(lookup(dpath="data/lartpc/synthetic/n_events", within=config)),
         out_dir=lambda wildcards, output: os.path.dirname(output.train),
+    benchmark:
+        benchmark_file("make_lartpc"),
     log:
         f"{RESULTS}/logs/make_lartpc.log",
     conda:
@@ -144,6 +156,8 @@ rule fetch_pilarnet:
         file=r"[^\s]+\.h5",
     params:
         options=pilarnet_fetch_options,
+    benchmark:
+        benchmark_file("fetch_pilarnet", "dataset", "file"),
     log:
         f"{RESULTS}/logs/fetch_pilarnet/{{dataset}}/{{file}}.log",
     conda:
@@ -167,6 +181,8 @@ rule lartpc_split:
         events=pilarnet_split_events,
     resources:
         **job_resources("lartpc_split"),
+    benchmark:
+        benchmark_file("lartpc_split", "dataset", "split"),
     log:
         f"{RESULTS}/logs/lartpc_split/{{dataset}}_{{split}}.log",
     conda:

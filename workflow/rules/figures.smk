@@ -21,6 +21,8 @@ rule provenance:
         config=lambda wildcards: json.dumps(config, sort_keys=True),
         # a change of any version reruns the rule (params are a rerun trigger)
         versions=SOFTWARE_VERSIONS,
+    benchmark:
+        benchmark_file("provenance"),
     log:
         f"{RESULTS}/logs/provenance.log",
     conda:
@@ -40,6 +42,8 @@ rule fig1:
         **figure_outputs("fig1", "Method"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig1"),
     log:
         f"{RESULTS}/logs/figures/fig1.log",
     conda:
@@ -60,6 +64,8 @@ rule fig2:
         **figure_outputs("fig2", "PET"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig2"),
     log:
         f"{RESULTS}/logs/figures/fig2.log",
     conda:
@@ -80,6 +86,8 @@ rule fig3:
     params:
         prefix=output_prefix,
         options=json.dumps({"layers": lookup(dpath="figures/fig3_layers", within=config)}),
+    benchmark:
+        benchmark_file("fig3"),
     log:
         f"{RESULTS}/logs/figures/fig3.log",
     conda:
@@ -100,6 +108,8 @@ rule fig4:
         **figure_outputs("fig4", "PoLAr-MAE"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig4"),
     log:
         f"{RESULTS}/logs/figures/fig4.log",
     conda:
@@ -119,6 +129,8 @@ rule fig5:
         **figure_outputs("fig5", "PoLAr-MAE"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig5"),
     log:
         f"{RESULTS}/logs/figures/fig5.log",
     conda:
@@ -138,6 +150,8 @@ rule fig6:
         **figure_outputs("fig6", "Geometric targets"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig6"),
     log:
         f"{RESULTS}/logs/figures/fig6.log",
     conda:
@@ -157,6 +171,8 @@ rule fig7:
         **figure_outputs("fig7", "Geometric targets"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig7"),
     log:
         f"{RESULTS}/logs/figures/fig7.log",
     conda:
@@ -175,6 +191,8 @@ rule fig8:
         **figure_outputs("fig8", "Purification"),
     params:
         prefix=output_prefix,
+    benchmark:
+        benchmark_file("fig8"),
     log:
         f"{RESULTS}/logs/figures/fig8.log",
     conda:
@@ -200,6 +218,8 @@ rule table1:
     params:
         prefix=output_prefix,
         inputs=table_input_arguments,
+    benchmark:
+        benchmark_file("table1"),
     log:
         f"{RESULTS}/logs/figures/table1.log",
     conda:
@@ -224,9 +244,12 @@ rule claims:
     params:
         prefix=output_prefix,
         inputs=table_input_arguments,
+    benchmark:
+        benchmark_file("claims"),
     log:
         f"{RESULTS}/logs/figures/claims.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure claims {params.inputs} --out {params.prefix} > {log} 2>&1"
+

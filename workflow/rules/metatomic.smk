@@ -22,6 +22,8 @@ rule analyse_metatomic:
     threads: lookup(dpath="analysis/metatomic/threads", within=config)
     resources:
         **job_resources("analyse_metatomic"),
+    benchmark:
+        benchmark_file("analyse_metatomic", "model"),
     log:
         f"{RESULTS}/logs/analyse_metatomic/{{model}}.log",
     conda:
@@ -53,6 +55,8 @@ rule collect_metatomic_analysis:
                 )
             ]
         ),
+    benchmark:
+        benchmark_file("collect_metatomic_analysis"),
     log:
         f"{RESULTS}/logs/collect_metatomic_analysis.log",
     conda:
@@ -80,6 +84,8 @@ rule figure_external:
     params:
         prefix=output_prefix,
         options=lambda wildcards: json.dumps({"model": wildcards.model}),
+    benchmark:
+        benchmark_file("figure_external", "model"),
     log:
         f"{RESULTS}/logs/figures/external_{{model}}.log",
     conda:

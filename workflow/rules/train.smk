@@ -22,6 +22,8 @@ rule train_pet:
     threads: pet_threads
     resources:
         **job_resources("train_pet"),
+    benchmark:
+        benchmark_file("train_pet", "run"),
     log:
         f"{RESULTS}/logs/train_pet/{{run}}.log",
     conda:
@@ -50,6 +52,8 @@ rule pretrain_polarmae:
     threads: lookup(dpath="polarmae/threads", within=config)
     resources:
         **job_resources("pretrain_polarmae"),
+    benchmark:
+        benchmark_file("pretrain_polarmae", "run"),
     log:
         f"{RESULTS}/logs/pretrain_polarmae/{{run}}.log",
     conda:
@@ -79,6 +83,8 @@ rule finetune_polarmae:
     threads: lookup(dpath="polarmae/threads", within=config)
     resources:
         **job_resources("finetune_polarmae"),
+    benchmark:
+        benchmark_file("finetune_polarmae", "run"),
     log:
         f"{RESULTS}/logs/finetune_polarmae/{{run}}.log",
     conda:

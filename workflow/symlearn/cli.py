@@ -199,6 +199,20 @@ def _collect(args: argparse.Namespace) -> None:
                     len(args.checkpoints))
 
 
+def _collect_benchmarks(args: argparse.Namespace) -> None:
+    from .benchmarks import OK, collect_benchmarks
+    from .io import atomic_path
+
+    table = collect_benchmarks(args.folder)
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, index=False)
+    missing = table[table["status"] != OK]
+    for row in missing.itertuples():
+        LOGGER.warning("%s: %s", row.record, row.status)
+    LOGGER.info("wrote %s: %d jobs, %d without a readable record", args.out, len(table),
+                len(missing))
+
+
 def _make_lartpc(args: argparse.Namespace) -> None:
     from .polarmae.simulator import make_lartpc
 
@@ -442,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a collected table to write (repeat): errors, spectrum, instability, "
                         "purification")
     p.set_defaults(func=_collect)
+
+    p = commands.add_parser("collect-benchmarks",
+                            help="one table of every job's benchmark record")
+    p.add_argument("--folder", required=True, help="results/benchmarks")
+    p.add_argument("--out", required=True, help="the table, CSV")
+    p.set_defaults(func=_collect_benchmarks)
 
     p = commands.add_parser("make-lartpc",
                             help="simulate the embedded LArTPC events (PILArNet-M layout)")

@@ -15,6 +15,9 @@ import importlib
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8")
 #: figures drawn once per exported model of external.models (options: model)
 MODEL_FIGURES = ("external",)
+#: figures of the run itself rather than of the paper: cost (where the time and memory
+#: of the jobs went, from results/benchmarks.csv)
+RUN_FIGURES = ("cost",)
 #: the tables it writes (one module each): .csv and .md; claims: the paper's findings,
 #: each with a computed verdict
 TABLES = ("table1", "claims")
@@ -26,7 +29,7 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
     from . import style
     from .tables import FigureError, read_table
 
-    known = FIGURES + MODEL_FIGURES + TABLES
+    known = FIGURES + MODEL_FIGURES + RUN_FIGURES + TABLES
     if figure not in known:
         raise FigureError(f"unknown figure {figure!r}; known: {', '.join(known)}")
     module = importlib.import_module(f"{__name__}.{figure}")

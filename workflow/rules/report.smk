@@ -1,0 +1,48 @@
+"""Report stage: the cost of every job of the run (Snakemake's benchmark records),
+gathered into one table and one figure."""
+
+
+rule collect_benchmarks:
+    message:
+        "Collecting the benchmark record of every job into one table"
+    input:
+        # after every other job: the records are written when their jobs end
+        pet_training_outputs(),
+        pet_analysis_outputs(),
+        polarmae_training_outputs(),
+        polarmae_analysis_outputs(),
+        figure_targets(),
+        external_targets(),
+    output:
+        f"{RESULTS}/benchmarks.csv",
+    params:
+        folder=BENCHMARKS,
+    benchmark:
+        benchmark_file("collect_benchmarks"),
+    log:
+        f"{RESULTS}/logs/collect_benchmarks.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn collect-benchmarks --folder {params.folder} --out {output}"
+        " > {log} 2>&1"
+
+
+rule figure_cost:
+    message:
+        "cost: where the jobs' time and memory went"
+    input:
+        benchmarks=rules.collect_benchmarks.output[0],
+    output:
+        **figure_outputs("cost", "Cost of this run"),
+    params:
+        prefix=output_prefix,
+    benchmark:
+        benchmark_file("figure_cost"),
+    log:
+        f"{RESULTS}/logs/figures/cost.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure cost --input benchmarks={input.benchmarks}"
+        " --out {params.prefix} > {log} 2>&1"
