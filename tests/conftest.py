@@ -37,17 +37,11 @@ TINY_TRAINING = {"epochs": 4, "checkpoint_every": 2, "batch_size": 8,
 @pytest.fixture(scope="session")
 def tiny_pet_data(tmp_path_factory) -> dict[str, Path]:
     """Training views of a tiny generated data set: {'train': path, 'val':, 'test':}."""
-    from symlearn.data.atomistic import generate, split
-    from symlearn.data.extxyz import write_frames, write_training_view
+    from atomistic_views import generated_views
 
-    directory = tmp_path_factory.mktemp("tiny_data")
-    frames = generate(TINY_SUBSETS, seed=3, max_atoms=12)
-    parts = split(frames, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=3)
-    views = {}
-    for name, part in parts.items():
-        write_frames(part, directory / f"{name}.xyz")
-        views[name] = directory / "pet" / f"{name}.xyz"
-        write_training_view(directory / f"{name}.xyz", views[name])
+    views, _ = generated_views(tmp_path_factory.mktemp("tiny_data"), TINY_SUBSETS, seed=3,
+                               max_atoms=12,
+                               fractions={"train": 0.6, "val": 0.2, "test": 0.2})
     return views
 
 

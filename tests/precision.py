@@ -35,23 +35,17 @@ def assert_tables_agree(reference: Path, other: Path, *, relative: float | None 
     q = pd.read_csv(Path(other) / "spectrum.csv")
     assert p[["layer", "o3_lambda", "o3_sigma"]].equals(q[["layer", "o3_lambda", "o3_sigma"]])
     worst = {}
-    for column in ("rmse_as_given", "equivariance_rmse"):
-        x, y = a[column].to_numpy(), b[column].to_numpy()
-        if relative is not None:
-            deviation = np.abs(x - y) / np.where(x != 0, np.abs(x), 1.0)
-            limit = relative
-        else:
-            deviation = np.abs(x - y) / _scale(a.reset_index()).to_numpy()
-            limit = scaled
-        worst[column] = float(np.nanmax(deviation))
-        assert worst[column] <= limit, (column, worst[column], limit)
-    for column in ("fraction", "residual"):
-        x, y = p[column].to_numpy(), q[column].to_numpy()
-        if relative is not None:
-            deviation = np.abs(x - y) / np.where(x != 0, np.abs(x), 1.0)
-            limit = relative
-        else:
-            deviation, limit = np.abs(x - y), scaled
-        worst[column] = float(np.nanmax(deviation))
-        assert worst[column] <= limit, (column, worst[column], limit)
+    rmse_scale = _scale(a.reset_index()).to_numpy()
+    for frame, other_frame, columns, scale in ((a, b, ("rmse_as_given", "equivariance_rmse"),
+                                                rmse_scale),
+                                               (p, q, ("fraction", "residual"), 1.0)):
+        for column in columns:
+            x, y = frame[column].to_numpy(), other_frame[column].to_numpy()
+            if relative is not None:
+                deviation = np.abs(x - y) / np.where(x != 0, np.abs(x), 1.0)
+                limit = relative
+            else:
+                deviation, limit = np.abs(x - y) / scale, scaled
+            worst[column] = float(np.nanmax(deviation))
+            assert worst[column] <= limit, (column, worst[column], limit)
     return worst

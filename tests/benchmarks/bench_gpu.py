@@ -10,8 +10,8 @@ estimates (run it where a GPU is lent; it prints numbers, nothing here passes or
   steps per second of pre-training and fine-tuning, batches of ``--polarmae-batch``.
 
     python tests/benchmarks/bench_gpu.py                  # needs CUDA
-    python tests/benchmarks/bench_gpu.py --device cpu --structures 16 --epochs 1 \\
-        --degrees 2 --analysis-structures 1 --polarmae-steps 1 --polarmae-batch 2
+    python tests/benchmarks/bench_gpu.py --device cpu --structures 60 --epochs 1 \\
+        --degrees 8 --analysis-structures 1 --polarmae-steps 1 --polarmae-batch 2
                                                           # a smoke run of the script
 """
 
@@ -28,6 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from symlearn.config import deep_merge, pet_run_settings, polarmae_run_settings  # noqa: E402
 
@@ -39,18 +40,15 @@ def _paper_config() -> dict:
 
 def _pet(config: dict, args, folder: Path) -> tuple[Path, Path]:
     """Train the paper-size PET for ``args.epochs`` epochs; print structures/s."""
-    from symlearn.data.atomistic import SUBSETS, generate, split
-    from symlearn.data.extxyz import write_frames, write_training_view
+    from atomistic_views import generated_views
+
+    from symlearn.data.atomistic import SUBSETS
     from symlearn.pet.train import train_pet
 
     per_subset = max(1, args.structures // len(SUBSETS))
-    frames = generate({s: per_subset for s in SUBSETS}, seed=0, max_atoms=args.max_atoms)
-    parts = split(frames, {"train": 0.9, "val": 0.05, "test": 0.05}, seed=0)
-    views = {}
-    for name, part in parts.items():
-        write_frames(part, folder / f"{name}.xyz")
-        views[name] = folder / "pet" / f"{name}.xyz"
-        write_training_view(folder / f"{name}.xyz", views[name])
+    views, parts = generated_views(folder, {s: per_subset for s in SUBSETS}, seed=0,
+                                   max_atoms=args.max_atoms,
+                                   fractions={"train": 0.8, "val": 0.1, "test": 0.1})
     settings = pet_run_settings(config, "pet-aug")
     settings["training"] = {**settings["training"], "epochs": args.epochs,
                             "checkpoint_every": args.epochs, "num_workers": 0}
@@ -63,7 +61,7 @@ def _pet(config: dict, args, folder: Path) -> tuple[Path, Path]:
     rate = n_train * args.epochs / seconds
     print(f"PET training ({settings['model']['d_pet']} wide, batch "
           f"{settings['training']['batch_size']}), {n_train} structures of {atoms:.0f} "
-          f"atoms on average, {args.epochs} epochs in {seconds:.0f} s (validation and "
+          f"atoms on average, {args.epochs} epoch(s) in {seconds:.0f} s (validation and "
           f"start-up included): {rate:.1f} structures/s; a MAD-1.5 epoch of "
           f"{args.mad_structures} structures: {args.mad_structures / rate / 60:.1f} min",
           flush=True)
@@ -88,7 +86,7 @@ def _pet_analysis(config: dict, checkpoint: Path, structures: Path, args) -> Non
             seconds = time.perf_counter() - began
         copies = o3_quadrature(degree).n_rotations * summary["structures"]
         print(f"PET analysis, degree {degree} ({o3_quadrature(degree).n_rotations} "
-              f"copies per structure), {summary['structures']} structures: "
+              f"copies per structure), {summary['structures']} structure(s): "
               f"{copies / seconds:.0f} copies/s ({seconds:.1f} s)", flush=True)
 
 
