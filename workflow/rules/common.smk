@@ -450,7 +450,7 @@ def benchmark_file(rule_name, *wildcards):
     folder level per wildcard (job.tsv without wildcards), so that collect-benchmarks
     reads the rule and the wildcards back from the path."""
     parts = [f"{name}={{{name}}}" for name in wildcards] or ["job"]
-    return f"{BENCHMARKS}/{rule_name}/" + "/".join(parts) + ".tsv"
+    return os.path.join(BENCHMARKS, rule_name, *parts[:-1], parts[-1] + ".tsv")
 
 
 def output_prefix(wildcards, output):

@@ -16,7 +16,8 @@ rule collect_benchmarks:
     output:
         f"{RESULTS}/benchmarks.csv",
     params:
-        folder=BENCHMARKS,
+        # the records sit beside the table: results/benchmarks/ for results/benchmarks.csv
+        folder=lambda wildcards, output: os.path.splitext(output[0])[0],
     benchmark:
         benchmark_file("collect_benchmarks"),
     log:

@@ -1,8 +1,9 @@
 """cost: where a run's time and memory went, from ``results/benchmarks.csv``.
 
-(a) the wall time of every rule, summed over its jobs (the number of jobs beside each
-bar); (b) the slowest jobs, each with its wildcards; (c) the largest peak resident
-memory of any job of each rule. Jobs whose record could not be read (a killed job's
+(a) the wall time of the costliest rules, summed over their jobs (the number of jobs
+beside each bar), the other rules summed in one bar; (b) the slowest jobs, each with its
+wildcards; (c) the rules whose jobs need the most memory: the largest peak resident
+memory of any of their jobs. Jobs whose record could not be read (a killed job's
 half-written file) have no numbers: they are counted in the title, not drawn. A rule
 whose jobs never recorded a memory sample has no bar in (c).
 """
@@ -16,8 +17,11 @@ from ..benchmarks import BENCHMARK_COLUMNS, OK
 from . import style
 
 INPUTS = {"benchmarks": BENCHMARK_COLUMNS}
-#: the slowest jobs panel (b) shows
+#: the slowest jobs panel (b) shows, the rules panel (a) shows one by one (the rest in
+#: one bar) and the rules panel (c) shows
 SLOWEST = 10
+RULES = 12
+MEMORY = 10
 
 
 def data(benchmarks: pd.DataFrame) -> pd.DataFrame:
@@ -30,10 +34,19 @@ def data(benchmarks: pd.DataFrame) -> pd.DataFrame:
                   max_rss_mb=("max_rss_mb", "max"), cpu_s=("cpu_s", "sum"))
              .reset_index().sort_values("wall_s", ascending=False))
     rules = rules.assign(panel="a", label=rules["rule"])
+    if len(rules) > RULES + 1:
+        rest = rules.iloc[RULES:]
+        other = {"rule": "", "jobs": int(rest["jobs"].sum()), "wall_s": rest["wall_s"].sum(),
+                 "max_rss_mb": rest["max_rss_mb"].max(), "cpu_s": rest["cpu_s"].sum(),
+                 "panel": "a", "label": f"the other {len(rest)} rules"}
+        rules = pd.concat([rules.iloc[:RULES], pd.DataFrame([other])], ignore_index=True)
     slowest = recorded.nlargest(SLOWEST, "wall_s")
     slowest = slowest.assign(panel="b", jobs=1, label=[
         _job_label(r, w) for r, w in zip(slowest["rule"], slowest["wildcards"], strict=True)])
-    table = pd.concat([rules, slowest], ignore_index=True)
+    memory = (recorded.groupby("rule")["max_rss_mb"].max().dropna()
+              .sort_values(ascending=False).head(MEMORY).reset_index())
+    memory = memory.assign(panel="c", label=memory["rule"])
+    table = pd.concat([rules, slowest, memory], ignore_index=True)
     table["missing_jobs"] = missing
     return table[["panel", "rule", "wildcards", "label", "jobs", "wall_s", "max_rss_mb",
                   "cpu_s", "missing_jobs"]]
@@ -55,13 +68,13 @@ def _bars(ax, labels, values, color, xlabel: str, notes=None) -> None:
         for k, (value, note) in enumerate(zip(values, notes, strict=True)):
             ax.annotate(note, (value, k), xytext=(2, 0), textcoords="offset points",
                         va="center", fontsize=style.FONT_SIZE - 1)
-        ax.set_xlim(right=max(values) * 1.18 if len(values) else 1.0)
+        ax.set_xlim(right=max(values) * 1.3 if len(values) else 1.0)
 
 
 def plot(table: pd.DataFrame):
     """The figure drawn from :func:`data`'s table alone."""
     rules, slowest = table[table["panel"] == "a"], table[table["panel"] == "b"]
-    memory = rules.dropna(subset=["max_rss_mb"]).sort_values("max_rss_mb", ascending=False)
+    memory = table[table["panel"] == "c"]
     rows = [len(rules), len(slowest), len(memory)]
     heights = [0.75 + 0.15 * max(rows[0], 1), 0.65 + 0.24 * max(rows[1], 1),
                0.6 + 0.15 * max(rows[2], 1)]
@@ -85,5 +98,6 @@ def plot(table: pd.DataFrame):
     ax = panels[2].subplots()
     _bars(ax, memory["label"], memory["max_rss_mb"], colors[2],
           "largest peak memory of a job (MB)")
+    ax.set_title(f"the {len(memory)} rules needing the most", fontsize=style.FONT_SIZE)
     style.panel_label(panels[2], "c")
     return fig
