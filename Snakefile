@@ -38,10 +38,5 @@ report: "workflow/report/workflow.rst"
 rule all:
     default_target: True
     input:
-        pet_training_outputs(),
-        pet_analysis_outputs(),
-        polarmae_training_outputs(),
-        polarmae_analysis_outputs(),
-        figure_targets(),
-        external_targets(),
+        final_targets(),
         rules.figure_cost.output,

@@ -317,6 +317,17 @@ def test_augmentations():
     angles = 2 * np.pi * np.random.default_rng(7).random(3) - np.pi
     assert np.allclose(training.euler_rotation(draws),
                        Rotation.from_euler("XYZ", angles).as_matrix(), atol=1e-14)
+
+    def about(axis, t):  # the right-handed rotation by t about one axis
+        i, j = (axis + 1) % 3, (axis + 2) % 3
+        m = np.eye(3)
+        m[i, i] = m[j, j] = np.cos(t)
+        m[i, j], m[j, i] = -np.sin(t), np.sin(t)
+        return m
+
+    product = about(0, angles[0]) @ about(1, angles[1]) @ about(2, angles[2])
+    assert np.allclose(training.euler_rotation(np.random.default_rng(7)), product,
+                       atol=1e-14)
     # the two distributions differ: the rotation angle of a Haar-uniform rotation has
     # the density (1 - cos t) / pi on [0, pi], the distribution function (t - sin t) / pi
     haar_cdf = lambda t: (t - np.sin(t)) / np.pi  # noqa: E731

@@ -528,3 +528,16 @@ def external_targets():
         model=EXTERNAL_MODELS,
         ext=["png", "pdf", "csv"],
     )
+
+
+def final_targets():
+    """Every output of the run but the report stage's: what rule all asks for, and what
+    collect_benchmarks waits for (called once every rules file is included)."""
+    return [
+        *pet_training_outputs(),
+        *pet_analysis_outputs(),
+        *polarmae_training_outputs(),
+        *polarmae_analysis_outputs(),
+        *figure_targets(),
+        *external_targets(),
+    ]

@@ -7,12 +7,7 @@ rule collect_benchmarks:
         "Collecting the benchmark record of every job into one table"
     input:
         # after every other job: the records are written when their jobs end
-        pet_training_outputs(),
-        pet_analysis_outputs(),
-        polarmae_training_outputs(),
-        polarmae_analysis_outputs(),
-        figure_targets(),
-        external_targets(),
+        final_targets(),
     output:
         f"{RESULTS}/benchmarks.csv",
     params:

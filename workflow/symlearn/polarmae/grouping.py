@@ -125,21 +125,15 @@ def cnms_centres(points: torch.Tensor, radius: float, overlap_factor: float,
     return torch.as_tensor(np.flatnonzero(retain)[:n_max], dtype=torch.long)
 
 
-def _farthest_in_ball(xyz: np.ndarray, ball: np.ndarray, k: int, unit: float) -> np.ndarray:
-    """Farthest-point sampling of ``k`` of the ball's points from its first, as the
+def _farthest_in_ball(points: torch.Tensor, ball: np.ndarray, k: int,
+                      unit: float) -> np.ndarray:
+    """:func:`farthest_points` of ``k`` of the ball's points from its first, as the
     reference reduces a ball of up to ``group_upscale_points`` to ``group_max_points``
-    (``select_topk_by_fps``: pytorch3d's sampler, which starts at index 0)."""
+    (``select_topk_by_fps``: pytorch3d's sampler, which starts at index 0); a ball of at
+    most ``k`` points is kept whole, in index order."""
     if len(ball) <= k:
         return ball
-    p = xyz[ball]
-    chosen = [0]
-    distance = _rounded(np.sqrt(np.square(p - p[0]).sum(-1)), unit)
-    for _ in range(k - 1):
-        index = int(np.argmax(distance))  # the first of equal maxima
-        chosen.append(index)
-        distance = np.minimum(distance, _rounded(np.sqrt(np.square(p - p[index]).sum(-1)),
-                                                 unit))
-    return ball[np.asarray(chosen)]
+    return ball[farthest_points(points[torch.as_tensor(ball)], k, start=0, unit=unit).numpy()]
 
 
 def group_event(points: torch.Tensor, *, centres: str = "cnms", n_init: int = 256,
@@ -175,7 +169,7 @@ def group_event(points: torch.Tensor, *, centres: str = "cnms", n_init: int = 25
     mask = np.zeros((len(chosen), k), dtype=bool)
     for g, (centre, ball) in enumerate(zip(chosen.tolist(), balls, strict=True)):
         if members == "fps":
-            picked = _farthest_in_ball(xyz, ball, k, radius)
+            picked = _farthest_in_ball(points, ball, k, radius)
         else:
             d = _rounded(np.sqrt(np.square(xyz[ball] - xyz[centre]).sum(-1)), radius)
             picked = ball[np.argsort(d, kind="stable")[:k]]

@@ -91,17 +91,11 @@ def grouping_settings(tokenizer: Mapping[str, Any],
 
 def euler_rotation(rng: np.random.Generator) -> np.ndarray:
     """One draw of the reference's rotation: angles (a, b, c) uniform in [-pi, pi] and
-    R = R_x(a) R_y(b) R_z(c) (pytorch3d's ``euler_angles_to_matrix(..., "XYZ")``)."""
-    a, b, c = 2.0 * np.pi * rng.random(3) - np.pi
+    R = R_x(a) R_y(b) R_z(c), pytorch3d's ``euler_angles_to_matrix(..., "XYZ")``, which is
+    scipy's intrinsic (upper-case) "XYZ"."""
+    from scipy.spatial.transform import Rotation
 
-    def about(axis: int, angle: float) -> np.ndarray:
-        i, j = (axis + 1) % 3, (axis + 2) % 3  # cyclic: R_y has +sin above the diagonal
-        m = np.eye(3)
-        m[i, i] = m[j, j] = math.cos(angle)
-        m[i, j], m[j, i] = -math.sin(angle), math.sin(angle)
-        return m
-
-    return about(0, a) @ about(1, b) @ about(2, c)
+    return Rotation.from_euler("XYZ", 2.0 * np.pi * rng.random(3) - np.pi).as_matrix()
 
 
 def random_rotations(n: int, augmentation: str, rng: np.random.Generator) -> np.ndarray:
