@@ -3,6 +3,8 @@ the per-checkpoint tables, and bad input."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,6 +210,40 @@ def test_checkpoint_tables(checkpoint, tiny_pet_data, tmp_path):
         ["o3_lambda", "o3_sigma"])["fraction"]
     assert embedding.loc[(0, 1)] == pytest.approx(1.0)  # a species embedding: invariant
     assert not list(out.glob(".*part*"))
+
+
+def test_as_given_evaluation_equals_the_grid_analysis_as_given(checkpoint, tiny_pet_data,
+                                                              tmp_path):
+    """--as-given-only (the geometric runs' checkpoints before the last): one forward
+    pass per structure gives the grid analysis' test error as given, reference RMS and
+    sample counts; nothing measured on a grid is filled in."""
+    from symlearn.cli import main
+
+    grid, given = tmp_path / "grid", tmp_path / "given"
+    analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(grid),
+                           SETTINGS, device="cpu", threads=1, progress=False)
+    assert main(["analyse-pet", "--checkpoint", str(checkpoint), "--structures",
+                 str(tiny_pet_data["test"]), "--out-dir", str(given), "--settings",
+                 json.dumps(SETTINGS), "--device", "cpu", "--as-given-only", str(checkpoint)]) == 0
+    keys = ["target", "o3_lambda", "o3_sigma"]
+    full = pd.read_csv(grid / "errors.csv").set_index(keys)
+    cheap = pd.read_csv(given / "errors.csv")
+    assert list(cheap.columns) == ERRORS_COLUMNS
+    cheap = cheap.set_index(keys)
+    assert sorted(cheap.index) == sorted(full.index)
+    cheap = cheap.loc[full.index]
+    np.testing.assert_allclose(cheap["rmse_as_given"], full["rmse_as_given"], rtol=1e-12)
+    np.testing.assert_allclose(cheap["reference_rms"], full["reference_rms"], rtol=1e-12)
+    assert (cheap["n_samples"] == full["n_samples"]).all()
+    measured_on_a_grid = ["accuracy_rmse", "equivariance_rmse", "quadrature_error",
+                          "accuracy_quadrature_error", "grid_degree", "check_degree"]
+    assert cheap[measured_on_a_grid].isna().all().all()
+    assert not cheap["quadrature_flagged"].any()
+    spectrum = pd.read_csv(given / "spectrum.csv")
+    assert list(spectrum.columns) == SPECTRUM_COLUMNS and spectrum.empty
+    rows = pd.read_parquet(given / "structures.parquet")
+    assert sorted(rows["structure"].unique()) == sorted(
+        pd.read_parquet(grid / "structures.parquet")["structure"].unique())
 
 
 def test_float32_analysis_agrees_with_float64_to_the_stated_tolerance(

@@ -1,34 +1,75 @@
 """Analysis stage: the symmetry metrics (A and B) of every checkpoint."""
 
 
-rule analyse_pet:
-    message:
-        "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
-    input:
-        checkpoint=PET_CHECKPOINT,
-        structures=run_data("test"),
-    output:
-        errors=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/errors.csv",
-        spectrum=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/spectrum.csv",
-        structures=f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/structures.parquet",
-    params:
-        settings=analysis_settings("pet"),
-        out_dir=lambda wildcards, output: os.path.dirname(output.errors),
-        device=lookup(dpath="device", within=config),
-    threads: lookup(dpath="analysis/pet/threads", within=config)
-    resources:
-        **job_resources("analyse_pet"),
-    benchmark:
-        benchmark_file("analyse_pet", "run", "epoch"),
-    log:
-        f"{RESULTS}/logs/analyse_pet/{{run}}/epoch_{{epoch}}.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    shell:
-        "python -m symlearn analyse-pet --checkpoint {input.checkpoint}"
-        " --structures {input.structures} --settings {params.settings:q}"
-        " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
-        " > {log} 2>&1"
+# Per checkpoint (analysis.jobs: per_checkpoint), one job each: a cluster runs them as a
+# job array. Per run (per_run, the default), one job analyses every checkpoint of a run
+# in one process, which pays a job's start-up (Python, torch, metatrain: seconds) once;
+# the tables and their paths are the same.
+if ANALYSIS_JOBS == "per_checkpoint":
+
+    rule analyse_pet:
+        message:
+            "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
+        input:
+            checkpoint=PET_CHECKPOINT,
+            structures=run_data("test"),
+        output:
+            **PET_ANALYSIS,
+        params:
+            settings=analysis_settings("pet"),
+            jobs=pet_analysis_jobs,
+            device=lookup(dpath="device", within=config),
+        threads: lookup(dpath="analysis/pet/threads", within=config)
+        resources:
+            **job_resources("analyse_pet"),
+        benchmark:
+            benchmark_file("analyse_pet", "run", "epoch")
+        log:
+            f"{RESULTS}/logs/analyse_pet/{{run}}/epoch_{{epoch}}.log",
+        conda:
+            "../../envs/pipeline.yaml"
+        shell:
+            "python -m symlearn analyse-pet {params.jobs} --structures {input.structures}"
+            " --settings {params.settings:q} --device {params.device} --threads {threads}"
+            " > {log} 2>&1"
+
+else:
+    # one rule per target set: their runs share the analysed epochs
+    for _targets, _runs in PET_RUNS_BY_TARGETS.items():
+        if not _runs:
+            continue
+        _epochs = pet_analysed_epochs(config, _runs[0])
+
+        rule:
+            name:
+                PET_RUN_ANALYSIS_RULES[_targets]
+            message:
+                "Symmetry analysis of PET run {wildcards.run} at every analysed checkpoint"
+            wildcard_constraints:
+                run="|".join(re.escape(run) for run in _runs),
+            input:
+                checkpoints=expand(PET_CHECKPOINT, epoch=_epochs, allow_missing=True),
+                structures=run_data("test"),
+            output:
+                **{table: expand(pattern, epoch=_epochs, allow_missing=True)
+                   for table, pattern in PET_ANALYSIS.items()},
+            params:
+                settings=analysis_settings("pet"),
+                jobs=pet_analysis_jobs,
+                device=lookup(dpath="device", within=config),
+            threads: lookup(dpath="analysis/pet/threads", within=config)
+            resources:
+                **job_resources("analyse_pet", checkpoints=len(_epochs)),
+            benchmark:
+                benchmark_file(PET_RUN_ANALYSIS_RULES[_targets], "run")
+            log:
+                f"{RESULTS}/logs/{PET_RUN_ANALYSIS_RULES[_targets]}/{{run}}.log",
+            conda:
+                "../../envs/pipeline.yaml"
+            shell:
+                "python -m symlearn analyse-pet {params.jobs} --structures {input.structures}"
+                " --settings {params.settings:q} --device {params.device} --threads {threads}"
+                " --no-progress > {log} 2>&1"
 
 
 rule collect_pet_analysis:
@@ -141,36 +182,65 @@ rule quadrature_table:
         " > {log} 2>&1"
 
 
-rule analyse_polarmae:
-    message:
-        "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
-        " {wildcards.step}"
-    input:
-        checkpoint=POLARMAE_CHECKPOINT,
-        events=lartpc_data("test"),
-    output:
-        errors=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/errors.csv",
-        spectrum=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/spectrum.csv",
-        instability=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/instability.csv",
-        points=f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/points.parquet",
-    params:
-        settings=polarmae_analysis_settings(),
-        out_dir=lambda wildcards, output: os.path.dirname(output.errors),
-        device=lookup(dpath="device", within=config),
-    threads: lookup(dpath="analysis/polarmae/threads", within=config)
-    resources:
-        **job_resources("analyse_polarmae"),
-    benchmark:
-        benchmark_file("analyse_polarmae", "run", "phase", "step"),
-    log:
-        f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    shell:
-        "python -m symlearn analyse-polarmae --checkpoint {input.checkpoint}"
-        " --events {input.events} --settings {params.settings:q}"
-        " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
-        " --no-progress > {log} 2>&1"
+if ANALYSIS_JOBS == "per_checkpoint":
+
+    rule analyse_polarmae:
+        message:
+            "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
+            " {wildcards.step}"
+        input:
+            checkpoint=POLARMAE_CHECKPOINT,
+            events=lartpc_data("test"),
+        output:
+            **POLARMAE_ANALYSIS,
+        params:
+            settings=polarmae_analysis_settings(),
+            jobs=polarmae_analysis_jobs,
+            device=lookup(dpath="device", within=config),
+        threads: lookup(dpath="analysis/polarmae/threads", within=config)
+        resources:
+            **job_resources("analyse_polarmae"),
+        benchmark:
+            benchmark_file("analyse_polarmae", "run", "phase", "step")
+        log:
+            f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
+        conda:
+            "../../envs/pipeline.yaml"
+        shell:
+            "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
+            " --settings {params.settings:q} --device {params.device} --threads {threads}"
+            " --no-progress > {log} 2>&1"
+
+else:
+
+    rule analyse_polarmae_run:
+        message:
+            "Symmetry analysis of PoLAr-MAE run {wildcards.run} at every checkpoint of both"
+            " phases"
+        input:
+            checkpoints=polarmae_run_checkpoints(),
+            events=lartpc_data("test"),
+        output:
+            **{table: polarmae_run_checkpoints(pattern)
+               for table, pattern in POLARMAE_ANALYSIS.items()},
+        params:
+            settings=polarmae_analysis_settings(),
+            jobs=polarmae_analysis_jobs,
+            device=lookup(dpath="device", within=config),
+        threads: lookup(dpath="analysis/polarmae/threads", within=config)
+        resources:
+            **job_resources("analyse_polarmae",
+                            checkpoints=len(polarmae_run_checkpoints())),
+        benchmark:
+            benchmark_file("analyse_polarmae_run", "run")
+        log:
+            f"{RESULTS}/logs/analyse_polarmae_run/{{run}}.log",
+        conda:
+            "../../envs/pipeline.yaml"
+        shell:
+            "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
+            " --settings {params.settings:q} --device {params.device} --threads {threads}"
+            " --no-progress > {log} 2>&1"
 
 
 rule collect_polarmae_analysis:

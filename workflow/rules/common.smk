@@ -31,6 +31,7 @@ from symlearn.config import (  # noqa: E402
     gpu_request,
     load_schema,
     pet_analysed_epochs,
+    pet_as_given_only,
     pet_checkpoint_epochs,
     pet_grid_degree,
     pet_run_settings,
@@ -80,6 +81,24 @@ PET_EPOCHS = pet_checkpoint_epochs(config)
 # where the trainings publish their checkpoints (the one definition of each pattern)
 PET_CHECKPOINT = f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt"
 POLARMAE_CHECKPOINT = f"{RESULTS}/train/polarmae/{{run}}/{{phase}}/step_{{step}}.ckpt"
+# each checkpoint's analysis tables (the one definition of each pattern)
+PET_ANALYSIS = {
+    table: f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{name}"
+    for table, name in (("errors", "errors.csv"), ("spectrum", "spectrum.csv"),
+                        ("structures", "structures.parquet"))
+}
+POLARMAE_ANALYSIS = {
+    table: f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/{name}"
+    for table, name in (("errors", "errors.csv"), ("spectrum", "spectrum.csv"),
+                        ("instability", "instability.csv"), ("points", "points.parquet"))
+}
+# per_run: one job analyses every checkpoint of a run, paying the start-up of a job
+# (Python, torch, metatrain) once; per_checkpoint: one job per checkpoint, for job
+# arrays on a cluster (workflow/rules/analyse.smk)
+ANALYSIS_JOBS = config["analysis"]["jobs"]
+# the per-run PET analysis rules, by the targets of their runs
+PET_RUN_ANALYSIS_RULES = {"standard": "analyse_pet_run",
+                          "geometric": "analyse_pet_geometric_run"}
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_PHASES = ("pretrain", "finetune")
@@ -103,12 +122,15 @@ wildcard_constraints:
     model="|".join(re.escape(m) for m in EXTERNAL_MODELS) or "(?!)",
 
 
-def job_resources(name):
+def job_resources(name, checkpoints=1):
     """What a job of ``name`` asks a cluster for (``resources.<name>`` in the config):
-    runtime and mem_mb, multiplied by the attempt when a failed job is retried; for
-    GPU_RULES also one GPU (none with device cpu), with the threads as CPUs per GPU.
-    Local runs ignore all of it."""
-    asked = config["resources"].get(name) or {}
+    runtime (times ``checkpoints``, for a job that analyses that many) and mem_mb, both
+    multiplied by the attempt when a failed job is retried; for GPU_RULES also one GPU
+    (none with device cpu), with the threads as CPUs per GPU. Local runs ignore all of
+    it."""
+    asked = dict(config["resources"].get(name) or {})
+    if "runtime" in asked:
+        asked["runtime"] *= checkpoints
     resources = {key: (lambda wildcards, attempt, value=value: value * attempt)
                  for key, value in asked.items()}
     gpu = gpu_request(config, name)
@@ -176,6 +198,31 @@ def run_data(split, training=False):
     return lambda wildcards: pet_data(split, wildcards.run, training)
 
 
+def pet_analysis_jobs(wildcards, input, output):
+    """analyse-pet's --checkpoint/--out-dir pairs for a job's checkpoints (the
+    ``epoch`` wildcard or the job's list), with --as-given-only for those that get the
+    test error as given alone (symlearn.config.pet_as_given_only)."""
+    checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
+    errors = output.errors if isinstance(output.errors, list) else [output.errors]
+    options = []
+    for checkpoint, table in zip(checkpoints, errors, strict=True):
+        epoch = int(re.search(r"epoch_(\d+)\.ckpt$", checkpoint).group(1))
+        options.append(f"--checkpoint {shlex.quote(checkpoint)} "
+                       f"--out-dir {shlex.quote(os.path.dirname(table))}")
+        if pet_as_given_only(config, wildcards.run, epoch):
+            options.append(f"--as-given-only {shlex.quote(checkpoint)}")
+    return " ".join(options)
+
+
+def polarmae_analysis_jobs(wildcards, input, output):
+    """analyse-polarmae's --checkpoint/--out-dir pairs for a job's checkpoints."""
+    checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
+    errors = output.errors if isinstance(output.errors, list) else [output.errors]
+    return " ".join(f"--checkpoint {shlex.quote(checkpoint)} "
+                    f"--out-dir {shlex.quote(os.path.dirname(table))}"
+                    for checkpoint, table in zip(checkpoints, errors, strict=True))
+
+
 def pet_settings_json(wildcards):
     """A run's merged settings, as the JSON the train command reads."""
     return json.dumps(pet_run_settings(config, wildcards.run), sort_keys=True)
@@ -227,9 +274,8 @@ def pet_run_keys(run):
 def pet_checkpoint_tables(targets):
     """Input function: the errors and spectrum tables of every checkpoint of the runs
     trained on ``targets``, as named inputs."""
-    output = rules.analyse_pet.output
     return lambda wildcards: {
-        f"{kind}_{run}_{epoch}": expand(output[kind], run=run, epoch=epoch)[0]
+        f"{kind}_{run}_{epoch}": expand(PET_ANALYSIS[kind], run=run, epoch=epoch)[0]
         for run in PET_RUNS_BY_TARGETS[targets]
         for epoch in pet_analysed_epochs(config, run)
         for kind in ("errors", "spectrum")
@@ -364,6 +410,14 @@ def polarmae_checkpoints(phase, run=None):
     )
 
 
+def polarmae_run_checkpoints(pattern=POLARMAE_CHECKPOINT):
+    """``pattern`` at every (phase, step) of a run, in training order, the {run}
+    wildcard left in: what a per-run analysis job reads (the checkpoints) and writes
+    (each table)."""
+    return [expand(pattern, phase=phase, step=step, allow_missing=True)[0]
+            for phase in POLARMAE_PHASES for step in POLARMAE_STEPS[phase]]
+
+
 def polarmae_training_outputs():
     """Every PoLAr-MAE run's checkpoints and logs of both phases."""
     return [
@@ -389,9 +443,8 @@ def polarmae_checkpoint_list():
 
 def polarmae_analysis_outputs():
     """The analysis tables of every PoLAr-MAE checkpoint."""
-    output = rules.analyse_polarmae.output
     return [
-        expand(output[kind], run=run, phase=phase, step=step)[0]
+        expand(POLARMAE_ANALYSIS[kind], run=run, phase=phase, step=step)[0]
         for run, phase, step in polarmae_checkpoint_list()
         for kind in ("errors", "spectrum", "instability", "points")
     ]
@@ -399,9 +452,9 @@ def polarmae_analysis_outputs():
 
 def polarmae_checkpoint_tables(wildcards):
     """Every PoLAr-MAE checkpoint's per-checkpoint tables, as named inputs."""
-    output = rules.analyse_polarmae.output
     return {
-        f"{kind}_{run}_{phase}_{step}": expand(output[kind], run=run, phase=phase, step=step)[0]
+        f"{kind}_{run}_{phase}_{step}": expand(POLARMAE_ANALYSIS[kind], run=run, phase=phase,
+                                               step=step)[0]
         for run, phase, step in polarmae_checkpoint_list()
         for kind in ("errors", "spectrum", "instability")
     }

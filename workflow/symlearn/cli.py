@@ -123,20 +123,48 @@ def _train_pet(args: argparse.Namespace) -> None:
     LOGGER.info("training finished: %s", json.dumps(summary))
 
 
+def _checkpoint_jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The (checkpoint, output folder) pairs of an analysis command: its --checkpoint
+    and --out-dir options, paired in the order given."""
+    from .errors import SymlearnError
+
+    if len(args.checkpoint) != len(args.out_dir):
+        raise SymlearnError(f"{len(args.checkpoint)} --checkpoint but {len(args.out_dir)} "
+                            "--out-dir: give one --out-dir per --checkpoint, in order")
+    unknown = sorted(set(getattr(args, "as_given_only", None) or []) - set(args.checkpoint))
+    if unknown:
+        raise SymlearnError(f"--as-given-only {unknown[0]}: not one of the --checkpoint "
+                            "options")
+    return list(zip(args.checkpoint, args.out_dir, strict=True))
+
+
 def _analyse_pet(args: argparse.Namespace) -> None:
-    from .pet.analyse import analyse_pet_checkpoint
+    from .pet.analyse import analyse_pet_checkpoint, evaluate_pet_as_given
 
-    summary = analyse_pet_checkpoint(args.checkpoint, args.structures, args.out_dir,
-                                     args.settings, device=args.device,
-                                     threads=args.threads, progress=not args.no_progress)
-    LOGGER.info("analysis finished: %s", json.dumps(summary))
+    as_given = set(args.as_given_only or [])
+    for checkpoint, out_dir in _checkpoint_jobs(args):
+        if checkpoint in as_given:
+            summary = evaluate_pet_as_given(checkpoint, args.structures, out_dir,
+                                            args.settings, device=args.device,
+                                            threads=args.threads)
+        else:
+            summary = analyse_pet_checkpoint(checkpoint, args.structures, out_dir,
+                                             args.settings, device=args.device,
+                                             threads=args.threads,
+                                             progress=not args.no_progress)
+        LOGGER.info("%s: analysis finished: %s", checkpoint, json.dumps(summary))
 
 
-def _analysis_arguments(p: argparse.ArgumentParser, settings: str) -> None:
-    """What every per-checkpoint analysis command takes besides its inputs."""
+def _analysis_arguments(p: argparse.ArgumentParser, settings: str, tables: str,
+                        checkpoints: bool = False) -> None:
+    """What every analysis command takes besides its inputs; ``checkpoints``: one
+    --out-dir per --checkpoint, both repeatable (several checkpoints in one process)."""
     p.add_argument("--settings", type=_json_arg, required=True, help=settings)
-    p.add_argument("--out-dir", required=True,
-                   help="receives errors.csv, spectrum.csv, structures.parquet")
+    if checkpoints:
+        p.add_argument("--out-dir", required=True, action="append",
+                       help=f"receives {tables}; one per --checkpoint, in the same order")
+    else:
+        p.add_argument("--out-dir", required=True, help=f"receives {tables}")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -240,11 +268,12 @@ def _train_polarmae(args: argparse.Namespace) -> None:
 def _analyse_polarmae(args: argparse.Namespace) -> None:
     from .polarmae.analyse import analyse_polarmae_checkpoint
 
-    summary = analyse_polarmae_checkpoint(args.checkpoint, args.events, args.out_dir,
-                                          args.settings, device=args.device,
-                                          threads=args.threads,
-                                          progress=not args.no_progress)
-    LOGGER.info("analysis finished: %s", json.dumps(summary))
+    for checkpoint, out_dir in _checkpoint_jobs(args):
+        summary = analyse_polarmae_checkpoint(checkpoint, args.events, out_dir,
+                                              args.settings, device=args.device,
+                                              threads=args.threads,
+                                              progress=not args.no_progress)
+        LOGGER.info("%s: analysis finished: %s", checkpoint, json.dumps(summary))
 
 
 def _polarmae_example(args: argparse.Namespace) -> None:
@@ -385,17 +414,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train_pet)
 
     p = commands.add_parser("analyse-pet",
-                            help="A and B of one PET checkpoint on the O(3) grid")
-    p.add_argument("--checkpoint", required=True, help="a metatrain PET checkpoint")
+                            help="A and B of PET checkpoints on the O(3) grid")
+    p.add_argument("--checkpoint", required=True, action="append",
+                   help="a metatrain PET checkpoint; repeat it to analyse several in one "
+                        "process")
     p.add_argument("--structures", required=True, help="extxyz file (the test split)")
-    _analysis_arguments(p, "the analysis.pet settings, JSON or @file")
+    _analysis_arguments(p, "the analysis.pet settings, JSON or @file",
+                        "errors.csv, spectrum.csv, structures.parquet", checkpoints=True)
+    p.add_argument("--as-given-only", action="append", metavar="CHECKPOINT",
+                   help="for this one of the checkpoints, only the test error on the "
+                        "structures as given (one forward pass each, no grid): errors.csv "
+                        "without A, spectrum.csv without rows; repeatable")
     p.set_defaults(func=_analyse_pet)
 
     p = commands.add_parser("analyse-metatomic",
                             help="A and B of one exported metatomic model on the O(3) grid")
     p.add_argument("--model", required=True, help="an exported AtomisticModel (.pt)")
     p.add_argument("--structures", required=True, help="extxyz file")
-    _analysis_arguments(p, "analysis.metatomic with the model's entry on top, JSON or @file")
+    _analysis_arguments(p, "analysis.metatomic with the model's entry on top, JSON or @file",
+                        "errors.csv, spectrum.csv, structures.parquet")
     p.set_defaults(func=_analyse_metatomic)
 
     p = commands.add_parser(
@@ -489,16 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train_polarmae)
 
     p = commands.add_parser("analyse-polarmae",
-                            help="A, B and instability of one PoLAr-MAE checkpoint")
-    p.add_argument("--checkpoint", required=True)
+                            help="A, B and instability of PoLAr-MAE checkpoints")
+    p.add_argument("--checkpoint", required=True, action="append",
+                   help="a PoLAr-MAE checkpoint; repeat it to analyse several in one process")
     p.add_argument("--events", required=True, help="HDF5 events (the test split)")
-    p.add_argument("--settings", type=_json_arg, required=True,
-                   help="the analysis.polarmae settings and branching_radius, JSON or @file")
-    p.add_argument("--out-dir", required=True, help="receives errors.csv, spectrum.csv, "
-                   "instability.csv, points.parquet")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _analysis_arguments(p, "the analysis.polarmae settings and branching_radius, JSON or "
+                        "@file", "errors.csv, spectrum.csv, instability.csv, points.parquet",
+                        checkpoints=True)
     p.set_defaults(func=_analyse_polarmae)
 
     p = commands.add_parser("polarmae-example",

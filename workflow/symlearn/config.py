@@ -240,7 +240,8 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
 
 # the rules whose jobs ask a cluster for a GPU (config `resources`, profiles/slurm/)
 GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet",
-             "analyse_polarmae", "purify_pet")
+             "analyse_polarmae", "purify_pet", "analyse_pet_run",
+             "analyse_pet_geometric_run", "analyse_polarmae_run")
 #: GPU rules that run only when the configuration names an exported model
 EXTERNAL_GPU_RULES = ("analyse_metatomic",)
 
@@ -675,6 +676,17 @@ def pet_analysed_epochs(config: Mapping[str, Any], run: str) -> list[int]:
     if every is None or pet_run_settings(config, run)["targets"] != "geometric":
         return epochs
     return [epoch for epoch in epochs if epoch % int(every) == 0 or epoch == epochs[-1]]
+
+
+def pet_as_given_only(config: Mapping[str, Any], run: str, epoch: int) -> bool:
+    """Whether an analysed checkpoint gets the test error as given alone, no grid: a
+    checkpoint of a run on the geometric targets before its last analysed one, with
+    ``analysis.pet.geometric_grid: last`` (what fig6 (a) reads of it)."""
+    if config["analysis"]["pet"].get("geometric_grid", "last") != "last":
+        return False
+    if pet_run_settings(config, run)["targets"] != "geometric":
+        return False
+    return int(epoch) != pet_analysed_epochs(config, run)[-1]
 
 
 def polarmae_runs(config: Mapping[str, Any]) -> list[str]:

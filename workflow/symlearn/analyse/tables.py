@@ -66,7 +66,7 @@ def errors_table(rows: pd.DataFrame) -> pd.DataFrame:
     every = lambda x: x.sum(min_count=len(x))  # noqa: E731  (NaN unless all known)
     pooled = errors.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
         as_given=("as_given", every), accuracy=("accuracy", every),
-        equivariance=("equivariance", "sum"),
+        equivariance=("equivariance", every),
         n_samples=("n_samples", "sum"), reference=("reference", every)).reset_index()
     return pd.DataFrame({
         "target": pooled["name"], "o3_lambda": pooled["o3_lambda"],
