@@ -65,7 +65,11 @@ def test_outputs_exist_and_load(finished_run):
     train = costs[costs["rule"] == "train_pet"]
     assert sorted(train["wildcards"]) == sorted(f"run={r}" for r in (
         "pet-aug", "pet-noaug", *GEOMETRIC_RUNS))
-    assert len(costs[costs["rule"] == "analyse_polarmae"]) == 12
+    # analysis.jobs per_run (the default): one analysis job per run
+    assert sorted(costs[costs["rule"] == "analyse_polarmae_run"]["wildcards"]) == sorted(
+        f"run={r}" for r in POLARMAE_RUNS)
+    assert len(costs[costs["rule"] == "analyse_pet_run"]) == 2
+    assert len(costs[costs["rule"] == "analyse_pet_geometric_run"]) == len(GEOMETRIC_RUNS)
     assert {"make_atomistic", "fig4", "claims"} <= set(costs["rule"])
     assert (results / "figures" / "cost.png").stat().st_size > 0
     for split in ("train", "val", "test"):
@@ -102,10 +106,13 @@ def test_outputs_exist_and_load(finished_run):
             assert spectrum["fraction"].between(0, 1 + 1e-9).all()
             structures = pd.read_parquet(analysis / "structures.parquet")
             assert structures["structure"].nunique() == 2
-            log = results / "logs" / "analyse_pet" / run / f"epoch_{epoch}.log"
-            # max(2 lambda_max, lambda_max + 2) = 4: 14 nodes x 5 angles x 2
-            assert "140 copies" in log.read_text()
-            assert "on degree 6" in log.read_text()  # the quadrature check
+        # one job, one log: every checkpoint of the run, each on the grid
+        log = (results / "logs" / "analyse_pet_run" / f"{run}.log").read_text()
+        for epoch in (0, 2, 4):
+            assert f"checkpoints/epoch_{epoch}.ckpt: analysis finished" in log
+        # max(2 lambda_max, lambda_max + 2) = 4: 14 nodes x 5 angles x 2
+        assert log.count("140 copies") == 3
+        assert log.count("on degree 6") == 3  # the quadrature check
 
 
 def test_geometric_runs_and_purification(finished_run):
@@ -129,10 +136,17 @@ def test_geometric_runs_and_purification(finished_run):
     # analysis.pet.geometric_every (10): multiples of it, and the last checkpoint
     assert set(errors["epoch"]) == {0, 4}
     assert not (results / "analysis" / "pet" / "geo-sh2" / "epoch_2").exists()
+    # analysis.pet.geometric_grid (last): only the last checkpoint on the grid, the ones
+    # before as given (what fig6 (a) reads)
+    before, last = errors[errors["epoch"] == 0], errors[errors["epoch"] == 4]
+    assert before["rmse_as_given"].notna().all() and last["rmse_as_given"].notna().all()
+    assert before[["equivariance_rmse", "accuracy_rmse", "grid_degree"]].isna().all().all()
+    assert last[["equivariance_rmse", "accuracy_rmse", "grid_degree"]].notna().all().all()
     pseudoscalar = errors[errors["target"] == "pseudoscalar"]
     assert (pseudoscalar["o3_sigma"] == -1).all()
     spectrum = pd.read_csv(results / "analysis" / "pet" / "geometric" / "spectrum.csv")
     assert "mtt::aux::pseudoscalar_last_layer_features" in set(spectrum["layer"])
+    assert set(spectrum["epoch"]) == {4}
     # the standard tables hold the standard runs only
     standard = pd.read_csv(results / "analysis" / "pet" / "errors.csv")
     assert set(standard["run"]) == {"pet-aug", "pet-noaug"}
@@ -144,8 +158,9 @@ def test_geometric_runs_and_purification(finished_run):
     assert (offset["setup_evaluations"] > 0).all()
     assert (offset["evaluations_per_prediction"] == 1).all()
     assert (purification["epoch"] == 4).all()
-    log = (results / "logs" / "analyse_pet" / "geo-sh2" / "epoch_4.log").read_text()
-    assert "grid degree 4" in log  # max(2 lambda_max, lambda_max + 2), lambda_max 2
+    log = (results / "logs" / "analyse_pet_geometric_run" / "geo-sh2.log").read_text()
+    assert log.count("grid degree 4") == 1  # max(2 lambda_max, lambda_max + 2), lambda_max 2
+    assert log.count("as given only (no grid, no layer)") == 1
     for figure in ("fig6", "fig7", "fig8"):
         assert (results / "figures" / f"{figure}.png").stat().st_size > 0
 
@@ -171,8 +186,10 @@ def test_polarmae_outputs(finished_run):
                 assert len(errors) == (phase == "finetune")
                 spectrum = pd.read_csv(analysis / "spectrum.csv")
                 assert set(spectrum["layer"]) == {"tokenizer", "blocks.0", "blocks.1"}
-                assert "140 copies" in (results / "logs" / "analyse_polarmae" / run
-                                       / f"{phase}_step_{step}.log").read_text()
+                assert f"{phase}/step_{step}.ckpt: analysis finished" in (
+                    results / "logs" / "analyse_polarmae_run" / f"{run}.log").read_text()
+        log = (results / "logs" / "analyse_polarmae_run" / f"{run}.log").read_text()
+        assert log.count("140 copies") == 6
     collected = pd.read_csv(results / "analysis" / "polarmae" / "instability.csv")
     assert set(collected["run"]) == set(POLARMAE_RUNS)
     assert set(collected["phase"]) == {"finetune"}
@@ -325,25 +342,61 @@ def test_forcerun_train_pet_reruns_only_training(finished_run):
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
     assert result.returncode == 0, result.stderr
     # the standard runs at epochs 0, 2, 4; the geometric ones at 0 and 4 (geometric_every)
-    assert _job_counts(result.stdout) == {"train_pet": 4, "analyse_pet": 10,
+    assert _job_counts(result.stdout) == {"train_pet": 4, "analyse_pet_run": 2,
+                                          "analyse_pet_geometric_run": 2,
                                           "purify_pet": 2, "collect_purification": 1,
                                           "fig8": 1, **DOWNSTREAM}
 
 
 def test_forcerun_analyse_pet_touches_no_model(finished_run):
     directory, configfile = finished_run
-    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet")
+    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet_run",
+                       "analyse_pet_geometric_run")
     assert result.returncode == 0, result.stderr
-    assert _job_counts(result.stdout) == {"analyse_pet": 10, **DOWNSTREAM}
-    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_polarmae")
-    assert _job_counts(result.stdout) == {"analyse_polarmae": 12, **POLARMAE_DOWNSTREAM}
+    assert _job_counts(result.stdout) == {"analyse_pet_run": 2,
+                                          "analyse_pet_geometric_run": 2, **DOWNSTREAM}
+    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_polarmae_run")
+    assert _job_counts(result.stdout) == {"analyse_polarmae_run": 2, **POLARMAE_DOWNSTREAM}
     result = snakemake(directory, configfile, "-n", "--forcerun", "finetune_polarmae")
-    assert _job_counts(result.stdout) == {"finetune_polarmae": 2, "analyse_polarmae": 6,
+    assert _job_counts(result.stdout) == {"finetune_polarmae": 2, "analyse_polarmae_run": 2,
                                           "polarmae_example": 1, "fig1": 1,
                                           **POLARMAE_DOWNSTREAM}
     one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
-    result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
-    assert _job_counts(result.stdout) == {"analyse_pet": 1}
+    result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet_run")
+    assert _job_counts(result.stdout) == {"analyse_pet_run": 1}
+
+
+def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
+    """analysis.jobs: per_checkpoint (the cluster's job arrays) plans one job per
+    checkpoint, with the per-run jobs' outputs; rerunning one of them in a copy of the
+    finished run writes the table the per-run job wrote."""
+    import shutil
+
+    source, _ = finished_run
+    directory = tmp_path / "copy"
+    shutil.copytree(source, directory, copy_function=shutil.copy2, symlinks=True)
+    configfile = _config(directory, deep_merge(TINY, {"analysis": {"jobs": "per_checkpoint"}}))
+    result = snakemake(directory, configfile, "-n", "--forcerun", "analyse_pet",
+                       "analyse_polarmae")
+    assert result.returncode == 0, result.stderr
+    # the standard runs at 0, 2, 4, the geometric ones at 0 (as given) and 4; 2 runs x
+    # 2 phases x 3 steps; the resolved configuration changed (provenance)
+    assert _job_counts(result.stdout) == {"analyse_pet": 10, "analyse_polarmae": 12,
+                                          "provenance": 1, **DOWNSTREAM,
+                                          **POLARMAE_DOWNSTREAM}
+    assert result.stdout.count("--as-given-only") == len(GEOMETRIC_RUNS)
+    tables = [f"results/analysis/pet/{run}/epoch_{epoch}/errors.csv"
+              for run, epoch in (("pet-aug", 2), ("geo-sh2", 0))]
+    before = [pd.read_csv(directory / table) for table in tables]
+    plan = snakemake(directory, configfile, *tables, "-n", "--forcerun", "analyse_pet")
+    assert _job_counts(plan.stdout) == {"analyse_pet": 2}, plan.stdout
+    result = snakemake(directory, configfile, *tables, "--forcerun", "analyse_pet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for table, old in zip(tables, before, strict=True):
+        pd.testing.assert_frame_equal(pd.read_csv(directory / table), old, check_exact=False,
+                                      rtol=1e-12)
+    assert (directory / "results" / "logs" / "analyse_pet" / "geo-sh2" / "epoch_0.log"
+            ).exists()
 
 
 def test_a_corrupt_test_split_costs_no_finished_training(finished_run, tmp_path):
@@ -362,13 +415,12 @@ def test_a_corrupt_test_split_costs_no_finished_training(finished_run, tmp_path)
     checkpoints = sorted((directory / "results" / "train" / "pet" / "pet-aug"
                           / "checkpoints").iterdir())
     one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
-    plan = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet")
+    plan = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet_run")
     assert plan.returncode == 0, plan.stderr
-    assert _job_counts(plan.stdout) == {"analyse_pet": 1}, plan.stdout
-    result = snakemake(directory, configfile, one, "--forcerun", "analyse_pet")
+    assert _job_counts(plan.stdout) == {"analyse_pet_run": 1}, plan.stdout
+    result = snakemake(directory, configfile, one, "--forcerun", "analyse_pet_run")
     assert result.returncode != 0
-    log = (directory / "results" / "logs" / "analyse_pet" / "pet-aug" / "epoch_2.log"
-           ).read_text()
+    log = (directory / "results" / "logs" / "analyse_pet_run" / "pet-aug.log").read_text()
     assert "test.xyz: frame" in log and "Traceback" not in log, log[-2000:]
     assert sorted((directory / "results" / "train" / "pet" / "pet-aug"
                    / "checkpoints").iterdir()) == checkpoints

@@ -27,7 +27,7 @@ import yaml
 from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
 from project import readme_slurm_commands
 
-from symlearn.config import GPU_RULES, deep_merge
+from symlearn.config import ANALYSIS_RULES, GPU_RULES, RUN_ANALYSIS_RESOURCES, deep_merge
 from symlearn.pet.train import load_checkpoint
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -190,9 +190,11 @@ def test_pipeline_finishes_through_slurm(slurm_run):
         assert (figures / f"{name}.png").stat().st_size > 0
     assert (figures / "table1.csv").exists()
     assert re.search(r"(\d+) of \1 steps \(100%\) done", output)
-    # every job but the local target went through the scheduler
+    # every job but the local target went through the scheduler; the checkpoint
+    # analyses one job per run (analysis.jobs: per_run, the default)
     submitted = {_rule(job) for job in jobs}
-    assert set(GPU_RULES) <= submitted
+    assert set(GPU_RULES) - set(ANALYSIS_RULES["per_checkpoint"]) <= submitted
+    assert not set(ANALYSIS_RULES["per_checkpoint"]) & submitted
     assert {"make_atomistic", "make_lartpc", "fig1", "table1"} <= submitted
 
 
@@ -210,32 +212,33 @@ def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
             assert job.get("TresPerJob") == f"gres:gpu:{GPU_TYPE}:1", job
             assert job.get("CpusPerTres") == "gres:gpu:1", job
             memory = int(job["MinMemoryNode"].rstrip("M"))
-            asked = config["resources"][rule]["mem_mb"]
+            asked = config["resources"][RUN_ANALYSIS_RESOURCES.get(rule, rule)]["mem_mb"]
             assert memory in (asked, asked + 1, 2 * asked, 2 * asked + 1), job  # +1: arrays
         else:
             assert job["Partition"] == "cpu", job
             assert "gpu" not in job.get("TresPerJob", ""), job
         assert job["Account"] == ALL_SETTINGS["SYMLEARN_SLURM_ACCOUNT"], job
     for rule in GPU_RULES:
-        first_attempt = min((j for j in jobs if _rule(j) == rule),
-                            key=lambda job: int(job["JobId"]))
-        minutes = config["resources"][rule]["runtime"]
+        attempts = [j for j in jobs if _rule(j) == rule]
+        if rule in ANALYSIS_RULES["per_checkpoint"]:
+            assert not attempts
+            continue
+        first_attempt = min(attempts, key=lambda job: int(job["JobId"]))
+        minutes = config["resources"][RUN_ANALYSIS_RESOURCES.get(rule, rule)]["runtime"]
+        if rule in RUN_ANALYSIS_RESOURCES:
+            # the runtime of one checkpoint's analysis, times the run's checkpoints: 2
+            # (PET: epochs 0 and 4) or 4 (PoLAr-MAE: steps 0 and 4 of both phases)
+            minutes *= 4 if "polarmae" in rule else 2
         assert first_attempt["TimeLimit"] == f"{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 
-def test_checkpoint_analyses_went_in_as_job_arrays(slurm_run):
-    """The checkpoint analyses that became ready together shared one SLURM array, and
-    most went in as array tasks. The plugin submits a job that is the only one of its
-    rule ready at that moment as a plain job (it cannot wait for more), which depends
-    on the timing of the trainings, so a lone plain job is allowed."""
-    _, _, _, _, jobs = slurm_run
-    for rule in ("analyse_pet", "analyse_polarmae"):
-        tasks = [job for job in jobs if _rule(job) == rule]
-        in_arrays = [job for job in tasks if "ArrayTaskId" in job]
-        assert tasks and 2 * len(in_arrays) >= len(tasks), (rule, tasks)
-        # several checkpoints share one array
-        arrays = [job["ArrayJobId"] for job in in_arrays]
-        assert any(arrays.count(array) >= 2 for array in arrays), (rule, in_arrays)
+def test_checkpoint_analyses_went_in_as_job_arrays(small_run):
+    """With analysis.jobs: per_checkpoint (the smaller runs), the two checkpoint
+    analyses of the pre-training, ready together, went in as one SLURM array."""
+    _, _, _, jobs = small_run
+    tasks = [job for job in jobs if _rule(job) == "analyse_polarmae"]
+    assert len(tasks) == 2 and all("ArrayTaskId" in job for job in tasks), tasks
+    assert len({job["ArrayJobId"] for job in tasks}) == 1, tasks
 
 
 def test_jobs_take_the_device_they_were_given(slurm_run):
@@ -284,7 +287,7 @@ def small_run(request, cluster, slurm_run, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"slurm_{request.param}")
     configfile = _config(directory, deep_merge(SLURM_TINY, {
         "polarmae": {"threads": ABOVE_CORES},
-        "analysis": {"polarmae": {"threads": ABOVE_CORES}}}))
+        "analysis": {"jobs": "per_checkpoint", "polarmae": {"threads": ABOVE_CORES}}}))
     process = _snakemake(cluster, directory, configfile, "--", *SMALL_RUN_TARGETS,
                          settings=settings)
     output, _ = process.communicate(timeout=900)

@@ -228,9 +228,16 @@ def test_profile_and_workflow_agree_on_the_gpu_rules(root):
     definitions = yaml.safe_load(text)["__definitions__"]
     [line] = [d for d in definitions if d.startswith("gpu_rules")]
     assert tuple(eval(line.split("=", 1)[1])) == GPU_RULES
+    from symlearn.config import RUN_ANALYSIS_RESOURCES
+
+    smk = "".join(p.read_text() for p in (root / "workflow" / "rules").glob("*.smk"))
     for rule in GPU_RULES:
-        smk = "".join(p.read_text() for p in (root / "workflow" / "rules").glob("*.smk"))
-        assert f'**job_resources("{rule}")' in smk, rule
+        if rule in RUN_ANALYSIS_RESOURCES:
+            # a per-run analysis: its per-checkpoint rule's resources, times its checkpoints
+            assert f'"{rule}"' in smk, rule
+            assert f'**job_resources("{RUN_ANALYSIS_RESOURCES[rule]}", checkpoints=' in smk
+        else:
+            assert f'**job_resources("{rule}")' in smk, rule
 
 
 def test_cpu_only_run_with_a_gpu_model_stops_before_submitting(root, tmp_path):

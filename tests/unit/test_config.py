@@ -369,13 +369,13 @@ def test_nested_command_line_strings_are_read_as_the_schema_expects(default_conf
     still does not fit is named by the check."""
     from symlearn.config import coerce_command_line_strings, deep_merge
 
-    given = {"pet": {"training": {"epochs": "5", "learning_rate": "1e-3",
+    given = {"pet": {"training": {"epochs": "20", "learning_rate": "1e-3",
                                   "weight_decay": "null"},
                      "runs": {"pet-noaug": "null", "pet-aug": {"augmentation": "none"}}},
              "analysis": {"pet": {"layers": "[gnn_layers.0]", "n_structures": "4"}},
              "results": "123"}
     coerce_command_line_strings(given)
-    assert given["pet"]["training"] == {"epochs": 5, "learning_rate": 1e-3,
+    assert given["pet"]["training"] == {"epochs": 20, "learning_rate": 1e-3,
                                         "weight_decay": None}
     assert given["pet"]["runs"] == {"pet-noaug": None, "pet-aug": {"augmentation": "none"}}
     assert given["analysis"]["pet"] == {"layers": ["gnn_layers.0"], "n_structures": 4}

@@ -38,8 +38,11 @@ def test_every_rule_records_its_cost():
     wildcards are those of its log, so collect-benchmarks can read them back."""
     rules = 0
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"\n(?=rule )", path.read_text())[1:]:
-            name = re.match(r"rule (\w+):", block).group(1)
+        # rules at the top level, in an if/else (analysis.jobs) or made in a loop
+        # (``rule:`` with a ``name:``)
+        for block in re.split(r"\n(?=[ ]*rule[ :])", path.read_text())[1:]:
+            named = re.match(r"\s*rule (\w+):", block)
+            name = named.group(1) if named else re.search(r"name:\n\s+(.+)", block).group(1)
             bench = re.search(r"benchmark:\n\s+benchmark_file\(([^)]*)\)", block)
             assert bench, f"{path.name}: rule {name} has no benchmark_file record"
             args = [a.strip().strip('"') for a in bench.group(1).split(",")]

@@ -229,8 +229,7 @@ else:
             device=lookup(dpath="device", within=config),
         threads: lookup(dpath="analysis/polarmae/threads", within=config)
         resources:
-            **job_resources("analyse_polarmae",
-                            checkpoints=len(polarmae_run_checkpoints())),
+            **job_resources("analyse_polarmae", checkpoints=len(polarmae_run_checkpoints())),
         benchmark:
             benchmark_file("analyse_polarmae_run", "run")
         log:

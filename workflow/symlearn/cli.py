@@ -405,9 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True)
     p.add_argument("--val", required=True)
     p.add_argument("--test", default=None,
-                   help="metatrain's closing test evaluation (default: the validation "
-                        "split; the pipeline gives none, so a training never depends on "
-                        "the test split)")
+                   help="a split for metatrain's closing evaluation of the exported "
+                        "model (with the training and validation splits); without it "
+                        "(the pipeline gives none, so a training never depends on the "
+                        "test split) the closing evaluation is skipped")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)

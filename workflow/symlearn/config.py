@@ -242,6 +242,14 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
 GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet",
              "analyse_polarmae", "purify_pet", "analyse_pet_run",
              "analyse_pet_geometric_run", "analyse_polarmae_run")
+#: the checkpoint analysis rules of each analysis.jobs setting (only one set is defined)
+ANALYSIS_RULES = {"per_checkpoint": ("analyse_pet", "analyse_polarmae"),
+                  "per_run": ("analyse_pet_run", "analyse_pet_geometric_run",
+                              "analyse_polarmae_run")}
+#: a per-run analysis rule -> the resources entry it takes (its runtime per checkpoint)
+RUN_ANALYSIS_RESOURCES = {"analyse_pet_run": "analyse_pet",
+                          "analyse_pet_geometric_run": "analyse_pet",
+                          "analyse_polarmae_run": "analyse_polarmae"}
 #: GPU rules that run only when the configuration names an exported model
 EXTERNAL_GPU_RULES = ("analyse_metatomic",)
 

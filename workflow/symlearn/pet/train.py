@@ -170,7 +170,7 @@ def check_training_data(path: str | Path, targets: Mapping[str, Any]) -> int:
 
 
 def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Path,
-                  test: str | Path, device: str) -> dict[str, Any]:
+                  test: str | Path, device: str, final_eval: bool = True) -> dict[str, Any]:
     """metatrain options for one run, from the run's settings in the config.
 
     ``settings`` has ``model`` (PET model hyperparameters, passed through),
@@ -178,7 +178,9 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
     optionally ``targets`` (``standard`` or ``geometric``, with ``geometric`` settings).
     Checkpoints are requested every epoch; :class:`_Trainer` keeps the ones the
     schedule asks for. ``train``, ``val`` and ``test`` are each an extxyz training
-    view or a memmap directory (:func:`_dataset`).
+    view or a memmap directory (:func:`_dataset`). ``final_eval``: metatrain's closing
+    evaluation of the exported model on every split (it rereads them; the checkpoints
+    and the analyses do not need it).
     """
     training = settings["training"]
     targets = target_options(settings)
@@ -210,6 +212,7 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
         "training_set": _dataset(train, targets),
         "validation_set": _dataset(val, targets),
         "test_set": _dataset(test, targets),
+        "final_eval": bool(final_eval),
     }
 
 
@@ -424,10 +427,12 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
               device: str = "auto", threads: int | None = None) -> dict[str, Any]:
     """Train one PET run into ``out_dir`` and return a summary.
 
-    The training reads only ``train`` and ``val``: metatrain's closing test evaluation
-    runs on ``test`` when given, else on the validation split. The pipeline gives no
-    test split, so a training (and its checkpoints) never depends on the split the
-    analysis reads, and a change there cannot cost a finished training.
+    The training reads only ``train`` and ``val``: metatrain's closing evaluation (of
+    the exported model on the training, validation and test splits) runs only when a
+    ``test`` split is given. The pipeline gives none, so a training (and its
+    checkpoints) never depends on the split the analysis reads, a change there cannot
+    cost a finished training, and no job rereads every split to print errors that the
+    analyses compute themselves.
 
     ``out_dir`` receives ``checkpoints/epoch_{k}.ckpt``, ``train_log.csv``,
     ``model.pt`` (metatrain's export of the best-validation model) and
@@ -447,7 +452,8 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     data = {"train": train, "val": val, **({"test": test} if test is not None else {})}
     for split in data.values():
         check_training_data(split, targets)
-    options = build_options(settings, train, val, val if test is None else test, device)
+    options = build_options(settings, train, val, val if test is None else test, device,
+                            final_eval=test is not None)
     schedule = checkpoint_epochs(int(settings["training"]["epochs"]),
                                  int(settings["training"]["checkpoint_every"]))
     work = ResumeFolder(out, _fingerprint(options, settings, data), r"epoch_(\d+)\.ckpt",
