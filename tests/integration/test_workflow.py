@@ -104,6 +104,10 @@ def test_outputs_exist_and_load(finished_run):
                 assert (table["grid_degree"] == 4).all() and (table["check_degree"] == 6).all()
                 assert table["quadrature_error"].notna().all()
             assert spectrum["fraction"].between(0, 1 + 1e-9).all()
+            # analysis.pet.scope (figures): before the last checkpoint, fig3's layers
+            fig3 = {"gnn_layers.0_node", "feature", "energy", "non_conservative_force",
+                    "non_conservative_stress"}
+            assert (set(spectrum["layer"]) == fig3) == (epoch != 4), epoch
             structures = pd.read_parquet(analysis / "structures.parquet")
             assert structures["structure"].nunique() == 2
         # one job, one log: every checkpoint of the run, each on the grid
@@ -136,7 +140,7 @@ def test_geometric_runs_and_purification(finished_run):
     # analysis.pet.geometric_every (10): multiples of it, and the last checkpoint
     assert set(errors["epoch"]) == {0, 4}
     assert not (results / "analysis" / "pet" / "geo-sh2" / "epoch_2").exists()
-    # analysis.pet.geometric_grid (last): only the last checkpoint on the grid, the ones
+    # analysis.pet.scope (figures): only the last checkpoint on the grid, the ones
     # before as given (what fig6 (a) reads)
     before, last = errors[errors["epoch"] == 0], errors[errors["epoch"] == 4]
     assert before["rmse_as_given"].notna().all() and last["rmse_as_given"].notna().all()
@@ -385,6 +389,7 @@ def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
                                           "provenance": 1, **DOWNSTREAM,
                                           **POLARMAE_DOWNSTREAM}
     assert result.stdout.count("--as-given-only") == len(GEOMETRIC_RUNS)
+    assert result.stdout.count("--figure-layers-only") == 2 * 2  # epochs 0 and 2
     tables = [f"results/analysis/pet/{run}/epoch_{epoch}/errors.csv"
               for run, epoch in (("pet-aug", 2), ("geo-sh2", 0))]
     before = [pd.read_csv(directory / table) for table in tables]

@@ -246,6 +246,40 @@ def test_as_given_evaluation_equals_the_grid_analysis_as_given(checkpoint, tiny_
         pd.read_parquet(grid / "structures.parquet")["structure"].unique())
 
 
+def test_figure_layers_only_is_the_full_analysis_of_fig3s_layers(checkpoint, tiny_pet_data,
+                                                                 tmp_path):
+    """--figure-layers-only (the standard runs' checkpoints before the last): A as in
+    the full analysis, and B of fig3's default layers, each as the full analysis has
+    it."""
+    from symlearn.cli import main
+    from symlearn.pet.analyse import figure_layers
+
+    full, cheap = tmp_path / "full", tmp_path / "figure"
+    analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(full),
+                           SETTINGS, device="cpu", threads=1, progress=False)
+    assert main(["analyse-pet", "--checkpoint", str(checkpoint), "--structures",
+                 str(tiny_pet_data["test"]), "--out-dir", str(cheap), "--settings",
+                 json.dumps(SETTINGS), "--device", "cpu", "--no-progress",
+                 "--figure-layers-only", str(checkpoint)]) == 0
+    layers = figure_layers(load_pet(checkpoint))
+    gnn = [x for x in PETAdapter(load_pet(checkpoint)).layers
+           if x.startswith("gnn_layers.") and x.endswith("_node") and x.count(".") == 1]
+    assert layers[:2] == [gnn[-1], "feature"]  # the last GNN layer's node features
+    assert set(layers[2:]) == {"energy", "non_conservative_force", "non_conservative_stress"}
+    spectrum = pd.read_csv(cheap / "spectrum.csv")
+    assert list(dict.fromkeys(spectrum["layer"])) == layers
+    every = pd.read_csv(full / "spectrum.csv")
+    assert len(set(every["layer"])) > len(layers)
+    keys = ["layer", "o3_lambda", "o3_sigma"]
+    merged = spectrum.merge(every, on=keys, suffixes=("", "_full"))
+    assert len(merged) == len(spectrum)
+    np.testing.assert_allclose(merged["fraction"], merged["fraction_full"], rtol=1e-12,
+                               atol=1e-14)
+    pd.testing.assert_frame_equal(pd.read_csv(cheap / "errors.csv"),
+                                  pd.read_csv(full / "errors.csv"), check_exact=False,
+                                  rtol=1e-12)
+
+
 def test_float32_analysis_agrees_with_float64_to_the_stated_tolerance(
         checkpoint, tiny_pet_data, tmp_path):
     """docs/symmetry.md, "Precision": in float32 an RMSE agrees with float64 to 1e-5 of

@@ -198,6 +198,27 @@ def test_geometric_runs_are_analysed_every_geometric_every_epochs(default_config
         check_config(default_config)
 
 
+def test_scope_figures_gives_earlier_checkpoints_what_the_figures_read(default_config):
+    """analysis.pet.scope: figures (the default) analyses a run's last checkpoint fully
+    and the ones before as the figures read them: a geometric run's as given, a
+    standard run's with fig3's layers (when layers is null); all restores everything."""
+    from symlearn.config import pet_checkpoint_scope
+
+    scope = lambda run, epoch: pet_checkpoint_scope(default_config, run, epoch)  # noqa: E731
+    last = default_config["pet"]["training"]["epochs"]
+    assert default_config["analysis"]["pet"]["scope"] == "figures"
+    assert [scope("geo-sh2", e) for e in (0, 10, last)] == ["as_given", "as_given", "all"]
+    assert [scope("pet-aug", e) for e in (0, 10, last)] == [
+        "figure_layers", "figure_layers", "all"]
+    default_config["analysis"]["pet"]["layers"] = ["feature"]
+    assert scope("pet-aug", 0) == "all" and scope("geo-sh2", 0) == "as_given"
+    default_config["analysis"]["pet"]["scope"] = "all"
+    assert scope("pet-aug", 0) == scope("geo-sh2", 0) == "all"
+    default_config["analysis"]["pet"]["scope"] = "some"
+    with pytest.raises(ConfigError, match=r"analysis\.pet\.scope"):
+        check_config(default_config)
+
+
 def test_check_config_command(default_config, tmp_path, root):
     good = root / "config" / "config.yaml"
     bad = tmp_path / "bad.yaml"

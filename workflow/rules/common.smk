@@ -31,7 +31,7 @@ from symlearn.config import (  # noqa: E402
     gpu_request,
     load_schema,
     pet_analysed_epochs,
-    pet_as_given_only,
+    pet_checkpoint_scope,
     pet_checkpoint_epochs,
     pet_grid_degree,
     pet_run_settings,
@@ -200,8 +200,8 @@ def run_data(split, training=False):
 
 def pet_analysis_jobs(wildcards, input, output):
     """analyse-pet's --checkpoint/--out-dir pairs for a job's checkpoints (the
-    ``epoch`` wildcard or the job's list), with --as-given-only for those that get the
-    test error as given alone (symlearn.config.pet_as_given_only)."""
+    ``epoch`` wildcard or the job's list), with --as-given-only or --figure-layers-only
+    for those that get less than everything (symlearn.config.pet_checkpoint_scope)."""
     checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
     errors = output.errors if isinstance(output.errors, list) else [output.errors]
     options = []
@@ -209,8 +209,9 @@ def pet_analysis_jobs(wildcards, input, output):
         epoch = int(re.search(r"epoch_(\d+)\.ckpt$", checkpoint).group(1))
         options.append(f"--checkpoint {shlex.quote(checkpoint)} "
                        f"--out-dir {shlex.quote(os.path.dirname(table))}")
-        if pet_as_given_only(config, wildcards.run, epoch):
-            options.append(f"--as-given-only {shlex.quote(checkpoint)}")
+        scope = pet_checkpoint_scope(config, wildcards.run, epoch)
+        if scope != "all":
+            options.append(f"--{scope.replace('_', '-')}-only {shlex.quote(checkpoint)}")
     return " ".join(options)
 
 
@@ -383,9 +384,12 @@ def polarmae_settings_json(wildcards):
 
 
 def analysis_settings(family):
-    """A family's analysis settings plus the shared quadrature check, as JSON."""
+    """A family's analysis settings plus the shared quadrature check (and, for PET,
+    fig3's layers, what --figure-layers-only analyses), as JSON."""
     settings = dict(config["analysis"][family])
     settings["quadrature_check"] = config["analysis"]["quadrature_check"]
+    if family == "pet":
+        settings["figure_layers"] = config["figures"]["fig3_layers"]
     return json.dumps(settings, sort_keys=True)
 
 

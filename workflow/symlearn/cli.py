@@ -131,10 +131,11 @@ def _checkpoint_jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
     if len(args.checkpoint) != len(args.out_dir):
         raise SymlearnError(f"{len(args.checkpoint)} --checkpoint but {len(args.out_dir)} "
                             "--out-dir: give one --out-dir per --checkpoint, in order")
-    unknown = sorted(set(getattr(args, "as_given_only", None) or []) - set(args.checkpoint))
-    if unknown:
-        raise SymlearnError(f"--as-given-only {unknown[0]}: not one of the --checkpoint "
-                            "options")
+    for option in ("as_given_only", "figure_layers_only"):
+        unknown = sorted(set(getattr(args, option, None) or []) - set(args.checkpoint))
+        if unknown:
+            raise SymlearnError(f"--{option.replace('_', '-')} {unknown[0]}: not one of "
+                                "the --checkpoint options")
     return list(zip(args.checkpoint, args.out_dir, strict=True))
 
 
@@ -142,6 +143,7 @@ def _analyse_pet(args: argparse.Namespace) -> None:
     from .pet.analyse import analyse_pet_checkpoint, evaluate_pet_as_given
 
     as_given = set(args.as_given_only or [])
+    figure_layers = set(args.figure_layers_only or [])
     for checkpoint, out_dir in _checkpoint_jobs(args):
         if checkpoint in as_given:
             summary = evaluate_pet_as_given(checkpoint, args.structures, out_dir,
@@ -151,7 +153,8 @@ def _analyse_pet(args: argparse.Namespace) -> None:
             summary = analyse_pet_checkpoint(checkpoint, args.structures, out_dir,
                                              args.settings, device=args.device,
                                              threads=args.threads,
-                                             progress=not args.no_progress)
+                                             progress=not args.no_progress,
+                                             figure_layers_only=checkpoint in figure_layers)
         LOGGER.info("%s: analysis finished: %s", checkpoint, json.dumps(summary))
 
 
@@ -426,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for this one of the checkpoints, only the test error on the "
                         "structures as given (one forward pass each, no grid): errors.csv "
                         "without A, spectrum.csv without rows; repeatable")
+    p.add_argument("--figure-layers-only", action="append", metavar="CHECKPOINT",
+                   help="for this one of the checkpoints, B of fig3's layers only (the "
+                        "settings' figure_layers, else the last GNN layer's node "
+                        "features, the shared features and every output); repeatable")
     p.set_defaults(func=_analyse_pet)
 
     p = commands.add_parser("analyse-metatomic",

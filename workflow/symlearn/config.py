@@ -686,15 +686,21 @@ def pet_analysed_epochs(config: Mapping[str, Any], run: str) -> list[int]:
     return [epoch for epoch in epochs if epoch % int(every) == 0 or epoch == epochs[-1]]
 
 
-def pet_as_given_only(config: Mapping[str, Any], run: str, epoch: int) -> bool:
-    """Whether an analysed checkpoint gets the test error as given alone, no grid: a
-    checkpoint of a run on the geometric targets before its last analysed one, with
-    ``analysis.pet.geometric_grid: last`` (what fig6 (a) reads of it)."""
-    if config["analysis"]["pet"].get("geometric_grid", "last") != "last":
-        return False
-    if pet_run_settings(config, run)["targets"] != "geometric":
-        return False
-    return int(epoch) != pet_analysed_epochs(config, run)[-1]
+def pet_checkpoint_scope(config: Mapping[str, Any], run: str, epoch: int) -> str:
+    """What the analysis of one checkpoint computes (``analysis.pet.scope``): ``all``
+    (A and B of every layer of ``analysis.pet.layers``), or, with ``scope: figures``
+    for a checkpoint before the run's last analysed one, what the figures and the
+    claims read of it: ``as_given`` (a run on the geometric targets: the test error as
+    given, no grid; fig6 (a)) or ``figure_layers`` (A and B of fig3's layers, when
+    ``layers`` is null; fig3)."""
+    pet = config["analysis"]["pet"]
+    if pet.get("scope", "figures") != "figures":
+        return "all"
+    if int(epoch) == pet_analysed_epochs(config, run)[-1]:
+        return "all"
+    if pet_run_settings(config, run)["targets"] == "geometric":
+        return "as_given"
+    return "figure_layers" if pet.get("layers") is None else "all"
 
 
 def polarmae_runs(config: Mapping[str, Any]) -> list[str]:

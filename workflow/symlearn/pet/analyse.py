@@ -95,6 +95,16 @@ def default_layers(model: torch.nn.Module) -> list[str]:
     return layers
 
 
+def figure_layers(model: torch.nn.Module) -> list[str]:
+    """The layers fig3 (b) follows over training by default (figures.fig3_layers null,
+    :func:`symlearn.figures.fig3.default_layers`): the last GNN layer's node features,
+    the shared ``feature`` output and every output."""
+    layers = default_layers(model)
+    gnn = [x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)]
+    targets = [t for t in model.target_names if target_kind(t) is not None]
+    return gnn[-1:] + ["feature"] + targets
+
+
 def table_name(name: str) -> str:
     """The name a target or layer has in the tables: metatrain's ``mtt::`` prefix of the
     geometric targets dropped (``mtt::pseudoscalar`` -> ``pseudoscalar``, the key of
@@ -371,9 +381,12 @@ class CheckpointSetup:
 
 def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      device: str = "cpu", threads: int | None = None,
-                     layers: Sequence[str] | None = None) -> CheckpointSetup:
+                     layers: Sequence[str] | None = None,
+                     figure_layers_only: bool = False) -> CheckpointSetup:
     """Load a checkpoint, build the grid its outputs need and select the structures
-    (``analysis.pet`` settings)."""
+    (``analysis.pet`` settings). ``layers``: the layers for B (None: the settings');
+    ``figure_layers_only``: fig3's (the settings' ``figure_layers``, else
+    :func:`figure_layers`)."""
     from ..cluster import resolve_device, use_threads
     from ..data.extxyz import count_frames, iter_frames
     from ..symmetry import o3_quadrature
@@ -383,6 +396,8 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     dtype = DTYPES[settings["dtype"]]
     lambda_max = int(settings["lambda_max"])
     model = load_pet(checkpoint, device, dtype)
+    if figure_layers_only:
+        layers = settings.get("figure_layers") or figure_layers(model)
     adapter = PETAdapter(model, settings.get("layers") if layers is None else layers)
     geometric = any(t not in TARGET_KINDS for t in adapter.targets)
     quadrature = o3_quadrature(grid_degree(settings, adapter.output_lambda_max, geometric))
@@ -464,16 +479,19 @@ class PETCheckpointAnalysis:
 
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
                            settings: Mapping, device: str = "cpu",
-                           threads: int | None = None, progress: bool = True) -> dict:
+                           threads: int | None = None, progress: bool = True,
+                           figure_layers_only: bool = False) -> dict:
     """A and B of one checkpoint on the selected structures, and the quadrature check;
     writes ``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` (the per-structure
-    rows of both grids) into ``out_dir`` (each atomically), through the shared driver."""
+    rows of both grids) into ``out_dir`` (each atomically), through the shared driver.
+    ``figure_layers_only``: B of fig3's layers only (:func:`setup_checkpoint`)."""
     from pathlib import Path
 
     from ..analyse.driver import Grids, analyse_checkpoint, writable_folder
 
     writable_folder(out_dir)
-    setup = setup_checkpoint(checkpoint, structures, settings, device, threads)
+    setup = setup_checkpoint(checkpoint, structures, settings, device, threads,
+                             figure_layers_only=figure_layers_only)
     grids = Grids(setup.context, setup.check_context(), setup.check)
     header = setup.header(checkpoint, structures, settings)
     summary = analyse_checkpoint(PETCheckpointAnalysis(setup, structures, settings), grids,
