@@ -123,6 +123,8 @@ rule purify_pet:
         train=run_data("train"),
     output:
         f"{RESULTS}/analysis/purification/{{run}}.csv",
+    # one long job after its training: start it before the shorter analyses
+    priority: 10
     params:
         settings=analysis_settings("pet"),
         n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),

@@ -66,6 +66,7 @@ rule prepare_pet_data:
         f"{RESULTS}/data/atomistic/{{dataset}}/{{split}}.xyz",
     output:
         f"{RESULTS}/data/atomistic/{{dataset}}/pet/{{split}}.xyz",
+    priority: 20
     params:
         subset=atomistic_subset,
     resources:
@@ -107,6 +108,8 @@ rule geometric_targets:
         rules.prepare_pet_data.output[0],
     output:
         f"{RESULTS}/data/atomistic/{{dataset}}/geometric/{{split}}.xyz",
+    # ahead of the short jobs: the longest chains (trainings, then analyses) start first
+    priority: 20
     params:
         cutoff=lookup(dpath="data/atomistic/geometric_targets/cutoff", within=config),
         width=lookup(dpath="data/atomistic/geometric_targets/cutoff_width", within=config),

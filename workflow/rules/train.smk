@@ -15,6 +15,9 @@ rule train_pet:
         log=f"{RESULTS}/train/pet/{{run}}/train_log.csv",
         model=f"{RESULTS}/train/pet/{{run}}/model.pt",
         options=f"{RESULTS}/train/pet/{{run}}/options.yaml",
+    # the longest chains first (a training, then its analyses and purification), so
+    # that short jobs fill the cores at the end instead of a training running alone
+    priority: 10
     params:
         settings=pet_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
