@@ -198,17 +198,28 @@ def run_data(split, training=False):
     return lambda wildcards: pet_data(split, wildcards.run, training)
 
 
-def pet_analysis_jobs(wildcards, input, output):
-    """analyse-pet's --checkpoint/--out-dir pairs for a job's checkpoints (the
-    ``epoch`` wildcard or the job's list), with --as-given-only or --figure-layers-only
-    for those that get less than everything (symlearn.config.pet_checkpoint_scope)."""
+def _checkpoint_folders(input, output):
+    """A job's (checkpoint, output folder) pairs: its ``checkpoint`` input (one
+    checkpoint) or ``checkpoints`` (a run's), with the folders of its ``errors``
+    outputs, in the same order."""
     checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
     errors = output.errors if isinstance(output.errors, list) else [output.errors]
+    return [(checkpoint, os.path.dirname(table))
+            for checkpoint, table in zip(checkpoints, errors, strict=True)]
+
+
+def _pair_options(checkpoint, folder):
+    return f"--checkpoint {shlex.quote(checkpoint)} --out-dir {shlex.quote(folder)}"
+
+
+def pet_analysis_jobs(wildcards, input, output):
+    """analyse-pet's --checkpoint/--out-dir pairs for a job's checkpoints, with
+    --as-given-only or --figure-layers-only for those that get less than everything
+    (symlearn.config.pet_checkpoint_scope)."""
     options = []
-    for checkpoint, table in zip(checkpoints, errors, strict=True):
+    for checkpoint, folder in _checkpoint_folders(input, output):
+        options.append(_pair_options(checkpoint, folder))
         epoch = int(re.search(r"epoch_(\d+)\.ckpt$", checkpoint).group(1))
-        options.append(f"--checkpoint {shlex.quote(checkpoint)} "
-                       f"--out-dir {shlex.quote(os.path.dirname(table))}")
         scope = pet_checkpoint_scope(config, wildcards.run, epoch)
         if scope != "all":
             options.append(f"--{scope.replace('_', '-')}-only {shlex.quote(checkpoint)}")
@@ -217,11 +228,7 @@ def pet_analysis_jobs(wildcards, input, output):
 
 def polarmae_analysis_jobs(wildcards, input, output):
     """analyse-polarmae's --checkpoint/--out-dir pairs for a job's checkpoints."""
-    checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
-    errors = output.errors if isinstance(output.errors, list) else [output.errors]
-    return " ".join(f"--checkpoint {shlex.quote(checkpoint)} "
-                    f"--out-dir {shlex.quote(os.path.dirname(table))}"
-                    for checkpoint, table in zip(checkpoints, errors, strict=True))
+    return " ".join(_pair_options(*pair) for pair in _checkpoint_folders(input, output))
 
 
 def pet_settings_json(wildcards):
