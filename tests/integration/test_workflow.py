@@ -487,12 +487,14 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(tmp_path), "--configfile", str(configfile), "--cores", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=_environment(),
-                               start_new_session=True)
+    output = tmp_path / "snakemake.out"
+    with output.open("w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                   env=_environment(), start_new_session=True)
     deadline = time.monotonic() + 300
     while not (resume / "epoch_4.ckpt").exists():
-        assert process.poll() is None, "snakemake ended before the first checkpoints"
+        assert process.poll() is None, ("snakemake ended before the first checkpoints:\n"
+                                        + output.read_text()[-3000:])
         assert time.monotonic() < deadline, "no checkpoint after 300 s"
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)

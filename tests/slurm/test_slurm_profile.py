@@ -108,24 +108,31 @@ def _jobs_of(cluster, comment: str, state: str | None = None) -> list[dict[str, 
             and (state is None or job["JobState"] == state)]
 
 
-def _training_process(run: str) -> int | None:
-    """The pid of the `symlearn train-pet` process of ``run``, if one is running."""
+def _training_process(run: str, directory: Path) -> int | None:
+    """The pid of the `symlearn train-pet` process of ``run`` working in ``directory``,
+    if one is running. The folder matters: another test file, run beside this one by
+    pytest-xdist, trains a run of the same name in its own folder."""
     for proc in Path("/proc").iterdir():
         try:
             command = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"train-pet" not in command:
+                continue
+            cwd = Path(os.readlink(proc / "cwd"))
         except OSError:
             continue
-        if b"train-pet" in command and any(arg.endswith(f"/pet/{run}".encode())
-                                           for arg in command):
+        if cwd == directory and any(arg.endswith(f"/pet/{run}".encode())
+                                    for arg in command):
             return int(proc.name)
     return None
 
 
-def _kill_once_running(run: str, done: threading.Event, killed: list) -> None:
-    """Kill the training of ``run`` as soon as its process appears (as a crash or the
-    kernel's OOM killer would): the job fails, and the profile's retries resubmit it."""
+def _kill_once_running(run: str, directory: Path, done: threading.Event,
+                       killed: list) -> None:
+    """Kill the training of ``run`` in ``directory`` as soon as its process appears (as
+    a crash or the kernel's OOM killer would): the job fails, and the profile's retries
+    resubmit it."""
     while not done.is_set():
-        pid = _training_process(run)
+        pid = _training_process(run, directory)
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
@@ -142,7 +149,7 @@ def slurm_run(cluster, tmp_path_factory):
     configfile = _config(directory, SLURM_TINY)
     done, killed = threading.Event(), []
     watcher = threading.Thread(target=_kill_once_running,
-                               args=(KILLED_RUN, done, killed), daemon=True)
+                               args=(KILLED_RUN, directory.resolve(), done, killed), daemon=True)
     watcher.start()
     start_time = time.monotonic()
     process = _snakemake(cluster, directory, configfile)
