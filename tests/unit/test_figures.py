@@ -607,3 +607,22 @@ def test_labels_are_readable():
         "Michel electron", "delta ray", "branching point", "track segment"]
     assert style.run_label("polarmae-euler", "euler") == (
         "polarmae-euler (Euler-angle augmentation)")
+
+
+@pytest.mark.parametrize(("value", "label"), [
+    (1e6, "$10^{6}$"), (1e4, "$10^{4}$"), (1000, "1000"), (0.5, "0.5"), (0.001, "0.001"),
+    (1e-4, "$10^{-4}$"), (2e-5, "$2\\times10^{-5}$")])
+def test_log_ticks_are_plain_or_powers_of_ten(value, label):
+    """No log axis switches to `1e+06` mid-axis: plain numbers from 0.001 to 1000,
+    powers of ten beyond."""
+    assert style.log_tick(value) == label
+
+
+def test_a_log_axis_over_eleven_decades_has_no_e_notation():
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1e-5, 1e6])
+    style.log_yaxis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and not any("e+" in text or "e-" in text for text in labels), labels

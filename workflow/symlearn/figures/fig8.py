@@ -117,7 +117,7 @@ def _panel(ax, rows: pd.DataFrame, colors) -> None:
     if np.isfinite(values).any():
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(numticks=4))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_major_formatter(FuncFormatter(style.log_tick))
         ax.yaxis.set_minor_formatter(NullFormatter())
         # the data in the lower HEADROOM of the panel, the ratios above them
         low, high = np.log10(np.nanmin(values) / 3), np.log10(np.nanmax(spread) * 1.5)

@@ -117,6 +117,20 @@ def panel_label(fig, letter: str) -> None:
     fig.suptitle(f"({letter})", x=0.0, ha="left", fontweight="bold", fontsize=FONT_SIZE + 1)
 
 
+def log_tick(value: float, _position=None) -> str:
+    """A log axis's tick label: plain from 0.001 to 1000, a power of ten beyond (where
+    ``%g`` would switch to ``1e+06`` mid-axis)."""
+    if value <= 0:
+        return ""
+    if 1e-3 <= value < 1e4:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = value / 10 ** exponent
+    if abs(mantissa - 1) < 1e-6:
+        return f"$10^{{{exponent}}}$"
+    return f"${mantissa:g}\\times10^{{{exponent}}}$"
+
+
 def log_axis(ax, which: str = "y") -> None:
     """A log ``which`` (x or y) axis labelled in plain numbers, its minor ticks at 2 and
     5, labelled when the data span less than two decades, so that every panel has
@@ -124,7 +138,7 @@ def log_axis(ax, which: str = "y") -> None:
     (where 2 and 5 would crowd a short panel)."""
     axis = ax.yaxis if which == "y" else ax.xaxis
     getattr(ax, f"set_{which}scale")("log")
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(log_tick))
     low, high = getattr(ax.dataLim, f"interval{which}")
     # minor ticks at 2 and 5 only: all eight per decade crowd a short panel into a bar
     axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
@@ -133,7 +147,7 @@ def log_axis(ax, which: str = "y") -> None:
         # only these are labelled, whatever minor ticks the axis ends up with (a span
         # under a decade otherwise labels 3, 4, 6, ... and the labels run together)
         axis.set_minor_formatter(FuncFormatter(
-            lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)))
+            lambda v, _: log_tick(v) if v > 0 and round(v / 10 ** math.floor(math.log10(v)))
             in labelled else ""))
     else:
         axis.set_minor_formatter(NullFormatter())
