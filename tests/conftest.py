@@ -84,3 +84,22 @@ def http_server():
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
+
+
+# The two longest test files (a tiny pipeline through a real SLURM, mostly waiting on
+# the scheduler; the tiny pipeline run locally). With `--dist loadfile
+# --no-loadscope-reorder` (pyproject.toml) pytest-xdist hands out whole files in
+# collection order, one to each worker first: listed first, each starts at once on a
+# worker of its own while the third runs the short files.
+LONGEST_FIRST = ("tests/slurm/test_slurm_profile.py", "tests/integration/test_workflow.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        try:
+            path = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+        except ValueError:
+            return len(LONGEST_FIRST)
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
