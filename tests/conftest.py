@@ -97,7 +97,7 @@ LONGEST_FIRST = ("tests/slurm/test_slurm_profile.py", "tests/integration/test_wo
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         try:
-            path = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+            path = item.path.resolve().relative_to(ROOT).as_posix()
         except ValueError:
             return len(LONGEST_FIRST)
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)

@@ -132,7 +132,7 @@ def log_tick(value: float, _position=None) -> str:
 
 
 def log_axis(ax, which: str = "y") -> None:
-    """A log ``which`` (x or y) axis labelled in plain numbers, its minor ticks at 2 and
+    """A log ``which`` (x or y) axis labelled by :func:`log_tick`, its minor ticks at 2 and
     5, labelled when the data span less than two decades, so that every panel has
     several labelled ticks: both under one decade, 5 alone from one to two decades
     (where 2 and 5 would crowd a short panel)."""
