@@ -84,7 +84,7 @@ def test_outputs_exist_and_load(finished_run):
         assert pd.read_csv(run_dir / "train_log.csv")["epoch"].tolist() == [1, 2, 3, 4]
         options = yaml.safe_load((run_dir / "options.yaml").read_text())
         assert options["architecture"]["model"]["d_pet"] == 8
-        assert (run_dir / "model.pt").stat().st_size > 0
+        assert (run_dir / "best_model.pt").stat().st_size > 0
         assert not (run_dir / "resume").exists()
         for epoch in (0, 2, 4):
             analysis = results / "analysis" / "pet" / run / f"epoch_{epoch}"
@@ -288,6 +288,43 @@ def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
     assert set(drawn["target"]) <= set(errors["target"]) and len(drawn)
     log = (tmp_path / "results" / "logs" / "analyse_metatomic" / "tiny-export.log").read_text()
     assert "skipped output" in log and "forces conservative" in log
+
+
+def test_mtt_export_of_an_epoch_gives_the_pipelines_analysis_of_that_epoch(finished_run,
+                                                                           tmp_path):
+    """`mtt export` of epoch_k.ckpt is epoch k's model (not the best-validation one):
+    analysed as an exported model on the same structures and grid, it gives the A the
+    pipeline's analysis of epoch k wrote, to 1e-8."""
+    directory, _ = finished_run
+    run_dir = directory / "results" / "train" / "pet" / "pet-aug"
+    last = max(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("*.ckpt"))
+    model = tmp_path / "epoch.pt"
+    exported = subprocess.run(
+        [str(Path(sys.executable).parent / "mtt"), "export",
+         str(run_dir / "checkpoints" / f"epoch_{last}.ckpt"), "-o", str(model)],
+        capture_output=True, text=True, cwd=tmp_path, env=_environment())
+    assert exported.returncode == 0, exported.stdout[-2000:] + exported.stderr[-2000:]
+    test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
+    pet = TINY["analysis"]["pet"]
+    configfile = _config(tmp_path, deep_merge(TINY, {
+        "external": {"models": {"epoch-export": {
+            "path": str(model), "structures": str(test), "forces": "non_conservative",
+            "layers": ["feature"]}}},
+        "analysis": {"metatomic": {"n_structures": pet["n_structures"], "seed": 0,
+                                   "lambda_max": pet["lambda_max"]}}}))
+    result = snakemake(tmp_path, configfile, "results/analysis/metatomic/errors.csv")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    theirs = pd.read_csv(tmp_path / "results" / "analysis" / "metatomic" / "errors.csv")
+    ours = pd.read_csv(directory / "results" / "analysis" / "pet" / "errors.csv")
+    ours = ours[(ours["run"] == "pet-aug") & (ours["epoch"] == last)]
+    keys = ["target", "o3_lambda", "o3_sigma"]
+    both = ours.merge(theirs, on=keys, suffixes=("", "_export"))
+    assert {"energy", "non_conservative_force", "non_conservative_stress"} <= set(
+        both["target"]), both
+    assert (both["grid_degree"] == both["grid_degree_export"]).all()
+    for column in ("equivariance_rmse", "rmse_as_given"):
+        assert (both[column] - both[f"{column}_export"]).abs().max() < 1e-8, both[
+            [*keys, column, f"{column}_export"]]
 
 
 def test_one_figure_reruns_alone_and_touches_no_model(finished_run):
@@ -504,7 +541,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     # a killed snakemake leaves its lock behind: the documented --unlock, then a rerun
     # (of the trainings only: analysing 2 x 21 checkpoints is not what is tested here)
     assert snakemake(tmp_path, configfile, "--unlock").returncode == 0
-    result = snakemake(tmp_path, configfile, *[f"results/train/pet/{run}/model.pt"
+    result = snakemake(tmp_path, configfile, *[f"results/train/pet/{run}/best_model.pt"
                                                for run in ("pet-aug", "pet-noaug")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = (tmp_path / "results" / "logs" / "train_pet" / "pet-aug.log").read_text()

@@ -359,7 +359,7 @@ def test_scancel_is_reported_with_its_log_and_leaves_nothing_half_written(slurm_
     run_dir = directory / "results" / "train" / "pet" / "pet-noaug"
     process = _snakemake(cluster, directory, configfile, "--retries", "0",
                          "--forcerun", "train_pet", "--",
-                         str(run_dir.relative_to(directory) / "model.pt"))
+                         str(run_dir.relative_to(directory) / "best_model.pt"))
     deadline = time.monotonic() + 300
     while not (run_dir / "resume" / "epoch_0.ckpt").exists():
         assert process.poll() is None and time.monotonic() < deadline, \
@@ -373,7 +373,7 @@ def test_scancel_is_reported_with_its_log_and_leaves_nothing_half_written(slurm_
     log = re.search(rf"(\S+/{job['JobId']}\.log)", output)
     assert log, output[-4000:]
     assert Path(log.group(1)).exists()
-    for output_file in ["model.pt", "train_log.csv", "options.yaml",
+    for output_file in ["best_model.pt", "train_log.csv", "options.yaml",
                         *(f"checkpoints/epoch_{k}.ckpt" for k in (0, 1000, 2000, 3000))]:
         assert not (run_dir / output_file).exists(), output_file
     assert not list(run_dir.rglob("*.part*")), list(run_dir.rglob("*.part*"))

@@ -143,3 +143,38 @@ def test_written_file_reads_back_with_the_same_labels(frames, tmp_path):
 def test_too_small_max_atoms_is_refused():
     with pytest.raises(ValueError, match="max_atoms"):
         generate(N, seed=0, max_atoms=4)
+
+
+def test_the_elements_are_a_setting():
+    """Crystals, alloys, clusters and surfaces take only the chosen metals, surfaces the
+    chosen adsorbates (none: bare); the other subsets' structures are unchanged."""
+    from symlearn.data.atomistic import MOLECULES, Elements
+
+    n = {"bulk": 4, "rattled": 4, "surface": 6, "cluster": 4, "alloy": 4}
+    chosen = generate(n, seed=5, max_atoms=16, elements=Elements(("Cu", "Au"), ()))
+    for atoms in chosen:
+        assert set(atoms.get_chemical_symbols()) <= {"Cu", "Au"}, atoms.info["subset"]
+    assert len(chosen) == sum(n.values())
+    with_oxygen = generate({"surface": 6}, seed=5, max_atoms=16,
+                           elements=Elements(("Cu",), ("O",)))
+    assert {"O"} == set().union(*(a.get_chemical_symbols() for a in with_oxygen)) - {"Cu"}
+    # molecules are H, C, N, O whatever the metals
+    molecules = generate({"molecule": 3}, seed=5, max_atoms=16,
+                         elements=Elements(("Ag",), ()))
+    assert all(set(a.get_chemical_symbols()) <= set("HCNO") for a in molecules)
+    assert MOLECULES
+
+
+@pytest.mark.parametrize(("metals", "adsorbates", "n", "max_atoms", "message"), [
+    (("Cu",), (), {"alloy": 2}, 16, "metals: the alloy subset"),
+    (("Fe",), (), {"bulk": 2}, 16, "metals: Fe not among EMT's"),
+    (("Cu",), ("S",), {"bulk": 2}, 16, "adsorbates: S not among EMT's"),
+    (("Cu", "Cu"), (), {"bulk": 2}, 16, "metals: an element is listed twice"),
+    ((), (), {"bulk": 2}, 16, "metals: needs at least one metal"),
+    (("Cu",), (), {"bulk": 2}, 300, "max_atoms: 300 is outside"),
+])
+def test_what_the_generator_cannot_make_is_named(metals, adsorbates, n, max_atoms, message):
+    from symlearn.data.atomistic import Elements
+
+    with pytest.raises(ValueError, match=message):
+        generate(n, seed=0, max_atoms=max_atoms, elements=Elements(metals, adsorbates))

@@ -72,8 +72,9 @@ def geometric_table(cartesian=0.9, harmonics=(0.6, 0.3), density=(0.8, 0.2)):
     return pd.DataFrame(rows)
 
 
-def purification_table(a_after=0.4, rmse_after=1.05, error=0.0):
-    """The stress of pet-aug before (A 1, RMSE 1) and with the readout offset removed."""
+def purification_table(a_after=0.4, rmse_after=1.05, error=0.0, reference=4.0):
+    """The stress of pet-aug before (A 1, RMSE 1) and with the readout offset removed
+    (reference RMS ``reference``: learned, relative RMSE 0.25, by default)."""
     rows = []
     for stage, a, rmse in (("original", 1.0, 1.0), ("offset_removed", a_after, rmse_after)):
         for lam, sigma in STRESS_PARTS:
@@ -83,6 +84,7 @@ def purification_table(a_after=0.4, rmse_after=1.05, error=0.0):
                              o3_lambda=lam, o3_sigma=sigma, stage=stage,
                              rmse_as_given=0.0 if zero else rmse,
                              equivariance_rmse=0.0 if zero else a, n_samples=8,
+                             reference_rms=0.0 if zero else reference,
                              quadrature_error=error, grid_degree=8, check_degree=12,
                              quadrature_flagged=False, equivariance_estimate="quadrature",
                              setup_evaluations=0, evaluations_per_prediction=1))
@@ -254,3 +256,74 @@ def test_side_by_side_shows_each_verdict_with_the_number_it_turned_on(tmp_path, 
     done = subprocess.run([sys.executable, "-m", "symlearn", "compare-claims",
                            f"findings={path}"], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[7].startswith("| 6 |")
+
+
+def _with_density(table: pd.DataFrame, low: float) -> pd.DataFrame:
+    """The geometric fixture with density_l0..2 of relative test RMSE ``low`` (geo-sh2's
+    lambda = 1 at 0.8: a run that did not learn it when ``low`` is small)."""
+    rows = []
+    for run in table["run"].unique():
+        first = table[table["run"] == run].iloc[0].to_dict()
+        for lam in range(3):
+            value = 0.8 if (run == "geo-sh2" and lam == 1 and low < 0) else abs(low)
+            rows.append(dict(first, target=f"density_l{lam}", o3_lambda=lam, o3_sigma=1,
+                             rmse_as_given=value, reference_rms=1.0))
+    return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _class_rows(recall: float) -> pd.DataFrame:
+    table = instability_table()
+    rows = [dict(table.iloc[-1].to_dict(), grouping="class", group=name, n_points=n,
+                 recall_as_given=recall) for name, n in (("shower", 300), ("track", 100))]
+    return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_findings_are_judged_only_on_models_that_learned():
+    """A run whose relative test RMSE (as given) is not below 0.5 on the outputs a
+    finding is about makes it `not run`, naming the run, the output and the error, even
+    where the criterion itself would hold."""
+    learned = dict(errors=errors_table(a_aug=0.02, rmse=0.1), spectrum=spectrum_table())
+    unlearned = dict(errors=errors_table(a_aug=0.02, rmse=0.7), spectrum=spectrum_table())
+    checks = {number: check for number, _, _, check in claims.CLAIMS}
+    for number in (1, 2, 3, 4):
+        assert claims.judge(number, checks[number], **learned).verdict == REPRODUCED
+        result = claims.judge(number, checks[number], **unlearned)
+        assert result.verdict == NOT_RUN, number
+        assert "pet-aug forces (1,+1) 0.7 at epoch 30" in result.why_not_run()
+    # 2 reads the plain run too, 4 only the forces of the augmented one
+    assert {e.run for e in claims.judge(2, checks[2], **unlearned).unlearned} == {
+        "pet-aug", "pet-noaug"}
+    assert {e.part for e in claims.judge(4, checks[4], **unlearned).unlearned} == {
+        "forces (1,+1)"}
+    # 5 and 6: every geometric run learned its densities up to lambda = 2
+    for number in (5, 6):
+        good = claims.judge(number, checks[number],
+                            geometric_errors=_with_density(geometric_table(), 0.2))
+        assert good.verdict == REPRODUCED and len(good.preconditions) == 9
+        bad = claims.judge(number, checks[number],
+                           geometric_errors=_with_density(geometric_table(), -0.2))
+        assert bad.verdict == NOT_RUN
+        assert [e.run for e in bad.unlearned] == ["geo-sh2"]
+    # 7: the stress as trained (the original stage), relative RMSE 1.0
+    assert claims.judge(7, checks[7], purification=purification_table()).verdict == \
+        REPRODUCED
+    result = claims.judge(7, checks[7], purification=purification_table(reference=1.0))
+    assert result.verdict == NOT_RUN and "stress (0,+1) 1 at epoch 30" in result.why_not_run()
+    # 8: the share of points classified right, weighted by points (1 - 0.3 = 0.7)
+    result = claims.judge(8, checks[8], instability=_class_rows(0.3))
+    assert result.verdict == NOT_RUN
+    assert result.unlearned[0].value == pytest.approx(0.7)
+    assert claims.judge(8, checks[8], instability=_class_rows(0.9)).verdict == REPRODUCED
+
+
+def test_claims_table_shows_the_relative_errors_beside_the_verdicts(tmp_path):
+    table = claims.data(errors=errors_table(a_aug=0.02, rmse=0.7), spectrum=None,
+                        geometric_errors=None, purification=None, instability=None)
+    first = table[table["claim"] == 1]
+    assert set(first["role"]) == {"precondition", "criterion"}
+    assert (first["verdict"] == NOT_RUN).all()
+    pre = first[first["role"] == "precondition"]
+    assert pre["value"].tolist() == pytest.approx([0.7] * 3) and not pre["holds"].any()
+    text = claims.markdown(table)
+    assert "relative test RMSE of the runs read" in text
+    assert "pet-aug: energy (0,+1) 0.7 (not learned)" in text

@@ -115,6 +115,16 @@ def test_all_problems_are_listed_at_once(default_config):
         ("polarmae.runs.polarmae-o3.augmentation", "random", r"polarmae\.runs\.polarmae-o3"
          r"\.augmentation: 'random' is not one of \['o3', 'euler', 'none'\]"),
         ("analysis.polarmae.layers", ["block.1"], r"analysis\.polarmae\.layers\.0"),
+        # sizes and elements the embedded generator cannot make
+        ("data.atomistic.synthetic.max_atoms", 300,
+         r"data\.atomistic\.synthetic\.max_atoms: 300 is greater than the maximum of 256"),
+        ("data.atomistic.synthetic.metals", ["Cu"],
+         r"data\.atomistic\.synthetic\.metals: the alloy subset \(60 structures\) needs "
+         r"at least two metals"),
+        ("data.atomistic.synthetic.metals", ["Cu", "Fe"],
+         r"data\.atomistic\.synthetic\.metals\.1: 'Fe' is not one of"),
+        ("data.atomistic.synthetic.adsorbates", ["S"],
+         r"data\.atomistic\.synthetic\.adsorbates\.0: 'S' is not one of"),
         ("resources.analyse_pet", {"mem_mb": 4000},
          r"resources\.analyse_pet\.mem_mb: 4000 MB is not above analysis\.pet\.memory_gb "
          r"\(4 GiB\)"),

@@ -335,6 +335,6 @@ def test_pet_trains_on_memmap_directories(tiny_pet_data, tiny_settings, tmp_path
     assert summary["epochs"] == [0, 1]
     for k in (0, 1):
         assert (tmp_path / "run" / "checkpoints" / f"epoch_{k}.ckpt").stat().st_size > 0
-    assert (tmp_path / "run" / "model.pt").stat().st_size > 0
+    assert (tmp_path / "run" / "best_model.pt").stat().st_size > 0
     assert not (tmp_path / "run" / "resume").exists()
     assert str(data["train"]) in (tmp_path / "run" / "options.yaml").read_text()

@@ -87,7 +87,7 @@ def test_each_variant_builds_and_takes_a_training_step(embedding, geometric_data
     assert target_kind("mtt::pseudoscalar").irreps == [(0, -1)]
     assert target_kind("mtt::density_l3") == OutputKind("spherical", 3, 1, basis="metatomic")
     # metatrain exported (TorchScript) the variant
-    assert (tmp_path / "model.pt").stat().st_size > 0
+    assert (tmp_path / "best_model.pt").stat().st_size > 0
 
 
 def test_harmonics_of_the_unit_vector_or_of_the_vector_over_the_cutoff():

@@ -64,6 +64,8 @@ def _state(path):
 
 
 def _assert_same_weights(a, b):
+    # metatrain stores the fine-tuning settings in a state dict; they are not weights
+    a, b = ({n: v for n, v in x.items() if n != "finetune_config"} for x in (a, b))
     assert a.keys() == b.keys()
     for name in a:
         if torch.is_tensor(a[name]) and a[name].is_floating_point():
@@ -86,7 +88,7 @@ def test_training_writes_checkpoints_log_and_model(trained):
     assert log["epoch"].tolist() == [1, 2, 3, 4]
     assert "validation non_conservative_force RMSE (per atom) [meV/A]" in log.columns
     assert log.notna().all().all()
-    assert (out / "model.pt").stat().st_size > 0
+    assert (out / "best_model.pt").stat().st_size > 0
     assert (out / "options.yaml").exists()
 
 
@@ -246,3 +248,95 @@ def test_resume_folder_of_other_settings_is_discarded(tiny_settings, tiny_pet_da
     summary = train_pet(tiny_settings, **tiny_pet_data, out_dir=tmp_path, threads=1)
     assert summary["resumed_from_epoch"] is None
     assert summary["attempts"] == 1
+
+
+def _mtt_export(checkpoint, output):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mtt = shutil.which("mtt") or str(Path(sys.executable).parent / "mtt")
+    result = subprocess.run([mtt, "export", str(checkpoint), "-o", str(output)],
+                            capture_output=True, text=True, cwd=Path(output).parent)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return output
+
+
+def _outputs(model_path, frames):
+    """Every output of a metatomic model file (float64) on the frames as given."""
+    from symlearn.metatomic.analyse import MetatomicAnalysis
+    from symlearn.metatomic.model import load_model
+
+    model = load_model(model_path, forces="non_conservative")
+    analysis = MetatomicAnalysis(model, dict(enumerate(frames)), "test.xyz")
+    eye = torch.eye(3, dtype=torch.float64)[None]
+    values = {}
+    for index, atoms in enumerate(frames):
+        structure = analysis.structure(index, atoms)
+        for name, value in analysis.evaluate(structure, eye, list(model.kinds)).items():
+            values[(index, name)] = value
+    return values
+
+
+def test_mtt_export_of_an_epoch_checkpoint_is_that_epoch(trained, tiny_pet_data, tmp_path):
+    """metatrain's export (and load_model) read a checkpoint's best_model_state_dict:
+    `mtt export epoch_k.ckpt` gives epoch k's own model, whatever epoch validated best,
+    to 1e-12 in float64; the training's best model is best_model.pt."""
+    from ase.io import read
+
+    from symlearn.pet.analyse import load_pet
+
+    _, out, _ = trained
+    frames = read(tiny_pet_data["test"], ":")[:3]
+    exported = {}
+    for k in (2, 4):
+        checkpoint = out / "checkpoints" / f"epoch_{k}.ckpt"
+        stored = torch.load(checkpoint, weights_only=False)
+        _assert_same_weights(stored["best_model_state_dict"], stored["model_state_dict"])
+        assert stored["best_epoch"] == k - 1
+        assert pet.TRAINING_BEST in stored  # what a restart reads
+        mtt = _outputs(_mtt_export(checkpoint, tmp_path / f"mtt_{k}.pt"), frames)
+        own = tmp_path / f"own_{k}.pt"
+        load_pet(checkpoint, dtype=torch.float32).export().save(str(own))
+        reference = _outputs(own, frames)
+        assert mtt.keys() == reference.keys() and mtt
+        for key in mtt:
+            assert torch.allclose(mtt[key], reference[key], rtol=0, atol=1e-12), key
+        exported[k] = mtt
+    # the test can fail: two epochs' exports differ
+    assert any(not torch.allclose(exported[2][key], exported[4][key])
+               for key in exported[2])
+    # the training's best model is exported beside the checkpoints, under its own name
+    final = torch.load(out / "checkpoints" / "epoch_4.ckpt", weights_only=False)
+    best = final[pet.TRAINING_BEST]
+    assert best["best_epoch"] is not None and (out / "best_model.pt").stat().st_size > 0
+
+
+def test_an_epoch_checkpoint_keeps_the_training_best_apart(trained, tmp_path):
+    """When an earlier epoch validated best, epoch k's checkpoint still exports epoch k:
+    the best so far goes under TRAINING_BEST, and a restart reads it back from there."""
+    _, out, _ = trained
+    trainer_class = pet._make_trainer([0, 2, 4])
+    stored = torch.load(out / "checkpoints" / "epoch_4.ckpt", weights_only=False)
+    earlier = _state(out / "checkpoints" / "epoch_2.ckpt")
+    trainer = trainer_class.load_checkpoint(stored, stored["train_hypers"], "restart")
+    trainer.best_model_state_dict = copy.deepcopy(earlier)
+    trainer.best_epoch, trainer.best_metric = 1, 0.125  # epoch 2 validated best
+    model = load_checkpoint(out / "checkpoints" / "epoch_4.ckpt")
+    trainer._save_epoch(model, tmp_path, 4)
+    assert (trainer.best_epoch, trainer.best_metric) == (1, 0.125)  # left as it was
+    saved = torch.load(tmp_path / "epoch_4.ckpt", weights_only=False)
+    _assert_same_weights(saved["best_model_state_dict"],
+                         _state(out / "checkpoints" / "epoch_4.ckpt"))
+    assert saved["best_epoch"] == 3
+    best = saved[pet.TRAINING_BEST]
+    assert (best["best_epoch"], best["best_metric"]) == (1, 0.125)
+    _assert_same_weights(best["best_model_state_dict"], earlier)
+    restarted = trainer_class.load_checkpoint(saved, saved["train_hypers"], "restart")
+    assert (restarted.best_epoch, restarted.best_metric) == (1, 0.125)
+    # metatrain's loader in its export context gives epoch 4's weights
+    from metatrain.utils.io import model_from_checkpoint
+
+    exported = model_from_checkpoint(saved, context="export").state_dict()
+    _assert_same_weights(exported, _state(out / "checkpoints" / "epoch_4.ckpt"))

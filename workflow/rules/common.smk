@@ -246,7 +246,7 @@ def pet_training_outputs():
         [
             PET_CHECKPOINT,
             f"{RESULTS}/train/pet/{{run}}/train_log.csv",
-            f"{RESULTS}/train/pet/{{run}}/model.pt",
+            f"{RESULTS}/train/pet/{{run}}/best_model.pt",
         ],
         run=PET_RUNS,
         epoch=PET_EPOCHS,

@@ -42,6 +42,10 @@ rule make_atomistic:
     params:
         seed=lookup(dpath="data/atomistic/synthetic/seed", within=config),
         max_atoms=lookup(dpath="data/atomistic/synthetic/max_atoms", within=config),
+        metals=" ".join(lookup(dpath="data/atomistic/synthetic/metals", within=config)),
+        adsorbates=" ".join(
+            lookup(dpath="data/atomistic/synthetic/adsorbates", within=config)
+        ),
         n_structures=json.dumps(
             lookup(dpath="data/atomistic/synthetic/n_structures", within=config)
         ),
@@ -55,7 +59,8 @@ rule make_atomistic:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn make-atomistic --seed {params.seed}"
-        " --max-atoms {params.max_atoms} --n-structures {params.n_structures:q}"
+        " --max-atoms {params.max_atoms} --metals {params.metals}"
+        " --adsorbates {params.adsorbates} --n-structures {params.n_structures:q}"
         " --split {params.split:q} --out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -13,7 +13,7 @@ rule train_pet:
     output:
         checkpoints=expand(PET_CHECKPOINT, epoch=PET_EPOCHS, allow_missing=True),
         log=f"{RESULTS}/train/pet/{{run}}/train_log.csv",
-        model=f"{RESULTS}/train/pet/{{run}}/model.pt",
+        model=f"{RESULTS}/train/pet/{{run}}/best_model.pt",
         options=f"{RESULTS}/train/pet/{{run}}/options.yaml",
     # the longest chains first (a training, then its analyses and purification), so
     # that short jobs fill the cores at the end instead of a training running alone

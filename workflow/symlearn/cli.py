@@ -40,7 +40,7 @@ def _json_arg(text: str):
 
 def _make_atomistic(args: argparse.Namespace) -> None:
     from .config import SPLITS, ConfigError, synthetic_split_sizes
-    from .data.atomistic import generate, split
+    from .data.atomistic import Elements, generate, split
     from .data.extxyz import write_frames
 
     sizes = synthetic_split_sizes(args.n_structures, args.split)
@@ -51,7 +51,8 @@ def _make_atomistic(args: argparse.Namespace) -> None:
             f"({sum(sizes.values())} structures split {json.dumps(args.split)}); raise "
             "--n-structures or the fraction")
     start = time.perf_counter()
-    frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms)
+    frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms,
+                      elements=Elements(args.metals, args.adsorbates))
     parts = split(frames, args.split, seed=args.seed)
     for name in SPLITS:
         path = Path(args.out_dir) / f"{name}.xyz"
@@ -351,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='fractions, JSON, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'')
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--max-atoms", type=int, required=True)
+    p.add_argument("--metals", nargs="+", required=True,
+                   help="metals of the crystals, alloys, clusters and surfaces")
+    p.add_argument("--adsorbates", nargs="*", default=[],
+                   help="adsorbates on half of the surfaces (none: bare surfaces)")
     p.add_argument("--out-dir", required=True, help="receives train/val/test.xyz")
     p.set_defaults(func=_make_atomistic)
 

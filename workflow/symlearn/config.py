@@ -330,6 +330,12 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                     f"data.atomistic.split.{name}: the {name} split receives no "
                     "structure; raise data.atomistic.synthetic.n_structures or the "
                     "fraction")
+    from .data.atomistic import element_errors  # with ase: only when checking
+
+    synthetic = atomistic["synthetic"]
+    errors += element_errors(synthetic["metals"], synthetic["adsorbates"],
+                             synthetic["n_structures"], synthetic["max_atoms"],
+                             prefix="data.atomistic.synthetic.")
 
     training = config["pet"]["training"]
     if training["checkpoint_every"] > training["epochs"]:

@@ -6,6 +6,11 @@ layout: ``energy`` (eV), ``stress`` (eV/A^3, periodic cells only), ``subset`` an
 potential (effective-medium theory) for Al, Cu, Ag, Au, Ni, Pd, Pt and, roughly, H, C,
 N and O, so energies, forces and stresses are mutually consistent.
 
+Which elements appear is a setting (:class:`Elements`): the metals of the crystals,
+alloys, clusters and surfaces, and the adsorbates on the surfaces. A small model learns
+a few elements seen many times far better than many elements seen a few times each
+(docs/data.md measures it), so the default takes three metals and no adsorbate.
+
 Every structure is drawn from its own random stream, seeded by (seed, subset, index):
 the same configuration always gives the same files, and enlarging one subset does not
 change the structures already drawn in the others.
@@ -15,7 +20,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -36,6 +42,50 @@ MOLECULES = (
 ADSORBATES = ("H", "C", "N", "O")
 #: smallest ``max_atoms`` for which every subset can be built
 MIN_ATOMS = 8
+#: largest ``max_atoms``: a cluster is cut from a 4 x 4 x 4 cubic fcc crystal
+MAX_ATOMS = 256
+
+
+@dataclass(frozen=True)
+class Elements:
+    """The elements a data set is drawn from: ``metals`` (of :data:`METALS`) build the
+    crystals, alloys, clusters and surfaces; ``adsorbates`` (of :data:`ADSORBATES`, may
+    be empty) sit on half of the surfaces. Molecules are always of H, C, N and O."""
+
+    metals: tuple[str, ...] = METALS
+    adsorbates: tuple[str, ...] = ADSORBATES
+
+    def __post_init__(self):
+        object.__setattr__(self, "metals", tuple(self.metals))
+        object.__setattr__(self, "adsorbates", tuple(self.adsorbates))
+
+
+def element_errors(metals: Sequence[str], adsorbates: Sequence[str],
+                   n_structures: Mapping[str, int], max_atoms: int,
+                   prefix: str = "") -> list[str]:
+    """What the generator cannot make of these settings, one line each naming the key
+    (``prefix`` + the key): unknown or repeated elements, no metal, an alloy subset
+    with fewer than two metals, a size outside [MIN_ATOMS, MAX_ATOMS]."""
+    errors = []
+    for key, given, known in (("metals", metals, METALS),
+                              ("adsorbates", adsorbates, ADSORBATES)):
+        unknown = [x for x in given if x not in known]
+        if unknown:
+            errors.append(f"{prefix}{key}: {', '.join(map(str, unknown))} not among EMT's "
+                          f"{', '.join(known)}")
+        if len(set(given)) != len(given):
+            errors.append(f"{prefix}{key}: an element is listed twice ({list(given)})")
+    if not metals:
+        errors.append(f"{prefix}metals: needs at least one metal")
+    if n_structures.get("alloy", 0) and len(set(metals)) < 2:
+        errors.append(f"{prefix}metals: the alloy subset ({n_structures['alloy']} "
+                      f"structures) needs at least two metals, got {list(metals)}; set "
+                      f"{prefix}n_structures.alloy to 0 or add a metal")
+    if not MIN_ATOMS <= max_atoms <= MAX_ATOMS:
+        errors.append(f"{prefix}max_atoms: {max_atoms} is outside what the generator can "
+                      f"build ({MIN_ATOMS} to {MAX_ATOMS}: a cluster is cut from a "
+                      f"{MAX_ATOMS}-atom fcc crystal)")
+    return errors
 
 
 def _fcc_a(symbol: str) -> float:
@@ -85,13 +135,13 @@ def _supercell(atoms: Atoms, rng: np.random.Generator, max_atoms: int,
     return atoms.repeat(tuple(int(r) for r in reps))
 
 
-def _bulk(rng: np.random.Generator, max_atoms: int) -> Atoms:
-    symbol = str(rng.choice(METALS))
+def _bulk(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
+    symbol = str(rng.choice(elements.metals))
     return _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.96, 1.04))
 
 
-def _rattled(rng: np.random.Generator, max_atoms: int) -> Atoms:
-    symbol = str(rng.choice(METALS))
+def _rattled(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
+    symbol = str(rng.choice(elements.metals))
     atoms = _crystal(symbol, rng, max_atoms, volume_scale=rng.uniform(0.95, 1.05),
                      min_atoms=4)
     _strain(atoms, _random_strain(rng, 0.02))
@@ -99,10 +149,10 @@ def _rattled(rng: np.random.Generator, max_atoms: int) -> Atoms:
     return atoms
 
 
-def _surface(rng: np.random.Generator, max_atoms: int) -> Atoms:
-    symbol = str(rng.choice(METALS))
+def _surface(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
+    symbol = str(rng.choice(elements.metals))
     build = [fcc111, fcc100, fcc110][rng.integers(3)]
-    adsorbate = rng.random() < 0.5
+    adsorbate = rng.random() < 0.5 and bool(elements.adsorbates)
     per_layer = 4
     layers = int(min(4, (max_atoms - adsorbate) // per_layer))
     size = (2, 2, layers) if layers >= 2 else (1, 1, max(2, (max_atoms - adsorbate)))
@@ -110,15 +160,17 @@ def _surface(rng: np.random.Generator, max_atoms: int) -> Atoms:
                   periodic=True)
     if adsorbate:
         site = "ontop" if build is not fcc111 else str(rng.choice(["ontop", "fcc", "hcp"]))
-        add_adsorbate(atoms, str(rng.choice(ADSORBATES)), height=rng.uniform(1.6, 2.2),
+        add_adsorbate(atoms, str(rng.choice(elements.adsorbates)), height=rng.uniform(1.6, 2.2),
                       position=site)
     atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
     return atoms
 
 
-def _cluster(rng: np.random.Generator, max_atoms: int) -> Atoms:
+def _cluster(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
     """A compact piece of a metal (or binary alloy) crystal, cut around a random point."""
-    symbols = rng.choice(METALS, size=rng.integers(1, 3), replace=False)
+    symbols = rng.choice(elements.metals,
+                         size=rng.integers(1, min(2, len(elements.metals)) + 1),
+                         replace=False)
     a = float(np.mean([_fcc_a(s) for s in symbols])) * rng.uniform(0.97, 1.03)
     crystal = bulk("X", "fcc", a=a, cubic=True).repeat((4, 4, 4))
     centre = crystal.cell.array.sum(axis=0) / 2 + rng.normal(0.0, 0.5, 3)
@@ -141,7 +193,7 @@ def _relaxed_molecule(name: str) -> Atoms:
     return atoms
 
 
-def _molecule(rng: np.random.Generator, max_atoms: int) -> Atoms:
+def _molecule(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
     names = [name for name in MOLECULES if len(_relaxed_molecule(name)) <= max_atoms]
     atoms = _relaxed_molecule(str(rng.choice(names))).copy()
     atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
@@ -150,9 +202,11 @@ def _molecule(rng: np.random.Generator, max_atoms: int) -> Atoms:
     return atoms
 
 
-def _alloy(rng: np.random.Generator, max_atoms: int) -> Atoms:
+def _alloy(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
     """Random substitutional fcc alloy of two or three metals (Vegard lattice constant)."""
-    symbols = rng.choice(METALS, size=rng.integers(2, 4), replace=False)
+    symbols = rng.choice(elements.metals,
+                         size=rng.integers(2, min(3, len(elements.metals)) + 1),
+                         replace=False)
     fractions = rng.dirichlet(np.ones(len(symbols)))
     a = float(np.dot(fractions, [_fcc_a(s) for s in symbols]))
     atoms = _supercell(bulk("X", "fcc", a=a, cubic=True), rng, max_atoms)
@@ -162,7 +216,7 @@ def _alloy(rng: np.random.Generator, max_atoms: int) -> Atoms:
     return atoms
 
 
-BUILDERS: Mapping[str, Callable[[np.random.Generator, int], Atoms]] = {
+BUILDERS: Mapping[str, Callable[[np.random.Generator, int, Elements], Atoms]] = {
     "bulk": _bulk,
     "rattled": _rattled,
     "surface": _surface,
@@ -191,14 +245,18 @@ def label(atoms: Atoms, subset: str, frame_id: int) -> Atoms:
     return out
 
 
-def generate(n_structures: Mapping[str, int], seed: int, max_atoms: int) -> list[Atoms]:
-    """Build and label ``n_structures[subset]`` structures for every subset.
+def generate(n_structures: Mapping[str, int], seed: int, max_atoms: int,
+             elements: Elements = Elements()) -> list[Atoms]:
+    """Build and label ``n_structures[subset]`` structures for every subset, of
+    ``elements``.
 
     Frames come subset by subset in the order of :data:`SUBSETS`; ``frame_id`` numbers
     them from 0 in that order.
     """
-    if max_atoms < MIN_ATOMS:
-        raise ValueError(f"max_atoms must be at least {MIN_ATOMS}, got {max_atoms}")
+    problems = element_errors(elements.metals, elements.adsorbates, n_structures,
+                              max_atoms)
+    if problems:
+        raise ValueError("; ".join(problems))
     unknown = set(n_structures) - set(SUBSETS)
     if unknown:
         raise ValueError(f"unknown subsets {sorted(unknown)}; known: {list(SUBSETS)}")
@@ -206,7 +264,7 @@ def generate(n_structures: Mapping[str, int], seed: int, max_atoms: int) -> list
     for i_subset, subset in enumerate(SUBSETS):
         for index in range(n_structures.get(subset, 0)):
             rng = np.random.default_rng([seed, i_subset, index])
-            atoms = BUILDERS[subset](rng, max_atoms)
+            atoms = BUILDERS[subset](rng, max_atoms, elements)
             frames.append(label(atoms, subset, frame_id=len(frames)))
     return frames
 

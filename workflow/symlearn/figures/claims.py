@@ -8,7 +8,15 @@ so for each one, with a verdict computed from the tables, never typed:
   not count);
 - ``not reproduced``: at least one does not;
 - ``not run``: the configuration lacks the runs or tables the finding needs (the reason
-  says which). That is not an error.
+  says which), or a run it reads has not learned its targets (below). That is not an
+  error.
+
+A finding is judged only on models that learned what they were trained on: every run it
+reads must reach a relative test RMSE as given (RMSE / RMS of the reference) below
+:data:`LEARNED_BELOW` at its last checkpoint, on the outputs the finding is about
+(:data:`PRECONDITIONS`). Otherwise "A is a small part of the error" holds trivially for
+a model whose error is most of the signal. These numbers are the ``precondition`` rows
+of claims.csv (``role``), beside the ``criterion`` rows that decide the verdict.
 
 The criteria are fixed here, from the paper's own statements (arXiv:2603.24638), and
 are not tuned to any run. Each evidence row carries the number judged, its quadrature
@@ -57,8 +65,20 @@ ENERGY, FORCES, STRESS = "energy", "non_conservative_force", "non_conservative_s
 OUTPUTS = (ENERGY, FORCES, STRESS)
 #: the purification stage compared with the original (the readout offset removed)
 PURIFIED = "offset_removed"
-COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "part", "run", "checkpoint",
-           "quantity", "value", "quadrature_error", "relation", "threshold", "holds"]
+COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "role", "part", "run",
+           "checkpoint", "quantity", "value", "quadrature_error", "relation", "threshold",
+           "holds"]
+#: a run counts as having learned an output below this relative test RMSE (as given):
+#: half the error of predicting zero everywhere
+LEARNED_BELOW = 0.5
+#: the irrep part of each standard output that says whether it was learned: the whole
+#: energy, the forces, and the isotropic stress (the deviatoric stress of the embedded
+#: data is small random strain, 1 % of the isotropic part's spread)
+LEARNED_PARTS = {ENERGY: (0, 1), FORCES: (1, 1), STRESS: (0, 1)}
+#: the density projections every edge embedding should learn (the geometric findings
+#: compare the embeddings on the others and on the pseudoscalar)
+LEARNED_DENSITY_LAMBDA = 2
+CRITERION, PRECONDITION = "criterion", "precondition"
 
 
 @dataclass
@@ -95,12 +115,26 @@ class Evidence:
 class Verdict:
     evidence: list[Evidence] = field(default_factory=list)
     reason: str = ""  # why a finding is not run
+    #: the relative test errors of the runs read (each must hold for a verdict)
+    preconditions: list[Evidence] = field(default_factory=list)
+
+    @property
+    def unlearned(self) -> list[Evidence]:
+        return [e for e in self.preconditions if not e.holds]
 
     @property
     def verdict(self) -> str:
-        if self.reason or not self.evidence:
+        if self.reason or not self.evidence or self.unlearned:
             return NOT_RUN
         return REPRODUCED if all(e.holds for e in self.evidence) else NOT_REPRODUCED
+
+    def why_not_run(self) -> str:
+        if self.reason or not self.unlearned:
+            return self.reason
+        return ("judged only on models that learned their targets (relative test RMSE "
+                f"as given < {LEARNED_BELOW:g}); not learned: " + "; ".join(
+                    f"{e.run} {e.part} {e.value:.3g} at {e.checkpoint}"
+                    for e in self.unlearned))
 
 
 def _not_run(reason: str) -> Verdict:
@@ -363,6 +397,93 @@ def branching_points_less_stable(instability: pd.DataFrame | None, **_) -> Verdi
     return verdict
 
 
+def _learned(final: pd.DataFrame, runs: list[str],
+             parts: Mapping[str, tuple[int, int]]) -> list[Evidence]:
+    """The relative test RMSE (as given) of each run's ``parts`` (target -> (lambda,
+    sigma)) at its last checkpoint; a part a run lacks is absent (a run without
+    periodic test structures has no stress)."""
+    evidence = []
+    for run in runs:
+        for target, (lam, sigma) in parts.items():
+            rows = final[(final["run"] == run) & (final["target"] == target)
+                         & (final["o3_lambda"] == lam) & (final["o3_sigma"] == sigma)]
+            rows = rows[rows["reference_rms"] > 0]
+            if rows.empty:
+                continue
+            row = rows.iloc[0]
+            evidence.append(Evidence(
+                f"{style.target_label(target)} ({lam},{sigma:+d})", run, _epoch(row["epoch"]),
+                "relative test RMSE (as given)", _relative(row), math.nan, "<",
+                LEARNED_BELOW))
+    return evidence
+
+
+def _standard_preconditions(errors: pd.DataFrame | None, augmentation: tuple[str, ...],
+                            targets=OUTPUTS) -> list[Evidence]:
+    if errors is None:
+        return []
+    runs = [run for kind in augmentation for run in _runs_with(errors, kind)]
+    return _learned(final_checkpoint(errors), runs,
+                    {t: LEARNED_PARTS[t] for t in targets})
+
+
+def learned_augmented(errors=None, **_) -> list[Evidence]:
+    """1, 3: the augmented runs learned energy, forces and stress."""
+    return _standard_preconditions(errors, ("o3",))
+
+
+def learned_both(errors=None, **_) -> list[Evidence]:
+    """2: the augmented and the plain runs learned energy, forces and stress."""
+    return _standard_preconditions(errors, ("o3", "none"))
+
+
+def learned_forces(errors=None, **_) -> list[Evidence]:
+    """4: the augmented runs learned the forces."""
+    return _standard_preconditions(errors, ("o3",), targets=(FORCES,))
+
+
+def learned_low_densities(geometric_errors=None, **_) -> list[Evidence]:
+    """5, 6: every geometric run learned the density projections up to lambda = 2, so a
+    failure on the pseudoscalar or at high lambda is the embedding's, not the
+    training's."""
+    if geometric_errors is None:
+        return []
+    parts = {f"density_l{lam}": (lam, 1) for lam in range(LEARNED_DENSITY_LAMBDA + 1)}
+    return _learned(final_checkpoint(geometric_errors), run_order(geometric_errors), parts)
+
+
+def learned_stress(purification=None, **_) -> list[Evidence]:
+    """7: each purified augmented run learned the stress (as trained, before any
+    purification)."""
+    if purification is None:
+        return []
+    original = purification[purification["stage"] == "original"]
+    return _learned(original, _runs_with(original, "o3"), {STRESS: LEARNED_PARTS[STRESS]})
+
+
+def learned_classes(instability=None, **_) -> list[Evidence]:
+    """8: each augmented PoLAr-MAE run classifies the test points as given better than
+    it would by chance: its error rate (1 - the share of points classified right) is
+    below :data:`LEARNED_BELOW`."""
+    if instability is None:
+        return []
+    # the classes partition the points: their recalls, weighted by their points, give
+    # the share of all points classified right
+    tuned = instability[(instability["phase"] == FINETUNE)
+                        & (instability["grouping"] == "class") & (instability["n_points"] > 0)]
+    evidence = []
+    for run in _runs_with(tuned, "o3"):
+        rows = tuned[tuned["run"] == run]
+        rows = rows[rows["step"] == rows["step"].max()]
+        right = float((rows["recall_as_given"] * rows["n_points"]).sum()
+                      / rows["n_points"].sum())
+        evidence.append(Evidence(
+            "classes", run, f"fine-tuning step {int(rows['step'].iloc[0])}",
+            "error rate as given (1 - share of points classified right)",
+            1.0 - right, math.nan, "<", LEARNED_BELOW))
+    return evidence
+
+
 #: (number, finding, criterion, check): the paper's findings and their fixed criteria
 CLAIMS: list[tuple[int, str, str, Callable[..., Verdict]]] = [
     (1, "With augmentation, A is a small part of the error for energy, forces and stress "
@@ -399,19 +520,38 @@ CLAIMS: list[tuple[int, str, str, Callable[..., Verdict]]] = [
 ]
 
 
+#: claim number -> the relative test errors its runs must reach (the runs it reads)
+PRECONDITIONS: dict[int, Callable[..., list[Evidence]]] = {
+    1: learned_augmented, 2: learned_both, 3: learned_augmented, 4: learned_forces,
+    5: learned_low_densities, 6: learned_low_densities, 7: learned_stress,
+    8: learned_classes}
+
+
+def judge(number: int, check: Callable[..., Verdict], **tables) -> Verdict:
+    """A finding's verdict with its preconditions (the runs it reads learned)."""
+    verdict = check(**tables)
+    verdict.preconditions = PRECONDITIONS[number](**tables)
+    return verdict
+
+
 def data(**tables: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per number judged (one row for a finding that is not run)."""
+    """One row per number judged and per precondition (one row for a finding that is
+    not run for want of tables)."""
     rows = []
     for number, finding, criterion, check in CLAIMS:
-        verdict = check(**tables)
+        verdict = judge(number, check, **tables)
         base = dict(claim=number, finding=finding, criterion=criterion,
-                    verdict=verdict.verdict, reason=verdict.reason)
-        if not verdict.evidence:
+                    verdict=verdict.verdict, reason=verdict.why_not_run())
+        if not verdict.evidence and not verdict.preconditions:
             rows.append(base)
-        for e in verdict.evidence:
-            rows.append(dict(base, part=e.part, run=e.run, checkpoint=e.checkpoint,
-                             quantity=e.quantity, value=e.value, quadrature_error=e.error,
-                             relation=e.relation, threshold=e.threshold, holds=e.holds))
+        for role, evidence in ((PRECONDITION, verdict.preconditions),
+                               (CRITERION, verdict.evidence)):
+            for e in evidence:
+                rows.append(dict(base, role=role, part=e.part, run=e.run,
+                                 checkpoint=e.checkpoint, quantity=e.quantity,
+                                 value=e.value, quadrature_error=e.error,
+                                 relation=e.relation, threshold=e.threshold,
+                                 holds=e.holds))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -419,9 +559,26 @@ def _number(value) -> str:
     return "—" if pd.isna(value) else f"{value:.3g}"
 
 
+def _criteria(group: pd.DataFrame) -> pd.DataFrame:
+    return group[group["role"] != PRECONDITION]
+
+
+def _learned_text(group: pd.DataFrame) -> str:
+    """The relative test errors of the runs a finding reads, by run (failing marked)."""
+    rows = group[group["role"] == PRECONDITION]
+    if rows.empty:
+        return "—"
+    items = []
+    for run, parts in rows.groupby("run", sort=False):
+        items.append(f"{run}: " + ", ".join(
+            f"{row.part} {_number(row.value)}" + ("" if row.holds else " (not learned)")
+            for row in parts.itertuples(index=False)))
+    return "; ".join(items)
+
+
 def _judged(group: pd.DataFrame) -> str:
     """The numbers a finding was judged on, failing ones first, at most six."""
-    rows = group.dropna(subset=["value"]).sort_values("holds", kind="stable")
+    rows = _criteria(group).dropna(subset=["value"]).sort_values("holds", kind="stable")
     items = []
     for row in rows.head(6).itertuples(index=False):
         error = "" if pd.isna(row.quadrature_error) else f" ± {_number(row.quadrature_error)}"
@@ -445,26 +602,34 @@ def markdown(table: pd.DataFrame) -> str:
         "what the finding needs. The embedded default is small: its verdicts show the "
         "chain working, not the paper's scale.",
         "",
+        "A finding is judged only on models that learned their targets: each run it "
+        "reads must have a relative test RMSE as given (RMSE / RMS of the reference, at "
+        f"its last checkpoint) below {LEARNED_BELOW:g} on the outputs the finding is "
+        "about (last column); otherwise it is `not run`.",
+        "",
         "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}"
                                  for v in (REPRODUCED, NOT_REPRODUCED, NOT_RUN)),
         "",
-        "| # | finding | criterion | verdict | judged on |",
-        "|---|---|---|---|---|",
+        "| # | finding | criterion | verdict | judged on | relative test RMSE of the "
+        "runs read |",
+        "|---|---|---|---|---|---|",
     ]
     for number, group in table.groupby("claim", sort=True):
         first = group.iloc[0]
-        judged = first["reason"] if first["verdict"] == NOT_RUN else _judged(group)
+        reason = first["reason"] if isinstance(first["reason"], str) else ""
+        judged = reason if first["verdict"] == NOT_RUN else _judged(group)
         lines.append(f"| {number} | {first['finding']} | {first['criterion']} | "
-                     f"**{first['verdict']}** | {judged} |")
+                     f"**{first['verdict']}** | {judged} | {_learned_text(group)} |")
     return "\n".join(lines) + "\n"
 
 
 def _deciding(group: pd.DataFrame) -> str:
     """The number a verdict turned on: the first that fails, else the closest to its
     threshold, with its part, run and checkpoint."""
-    rows = group.dropna(subset=["value"])
-    if rows.empty:
-        return group.iloc[0]["reason"] if isinstance(group.iloc[0]["reason"], str) else ""
+    reason = group.iloc[0]["reason"]
+    rows = _criteria(group).dropna(subset=["value"])
+    if rows.empty or group.iloc[0]["verdict"] == NOT_RUN:
+        return reason if isinstance(reason, str) else ""
     failing = rows[~rows["holds"].astype(bool)]
     if not failing.empty:
         row = failing.iloc[0]

@@ -6,7 +6,11 @@ symmetry analysis needs from a training run:
 
 - ``epoch_{k}.ckpt`` after ``k`` completed epochs, for ``k`` = 0 (the model before its
   first optimizer step, with its composition baseline and scaler already fitted), every
-  ``checkpoint_every`` epochs and the last epoch;
+  ``checkpoint_every`` epochs and the last epoch. Each is *that epoch's model* for every
+  reader: metatrain's ``mtt export`` and ``load_model`` take a checkpoint's
+  ``best_model_state_dict``, so it holds the epoch's own weights; the training's
+  best-validation model so far, which a restart needs to go on choosing the best, is
+  kept under :data:`TRAINING_BEST` (and exported at the end as ``best_model.pt``);
 - an augmentation switch: ``o3`` keeps PET's ``O3Augmenter`` (a uniform rotation and a
   random inversion per structure), ``none`` replaces it by the identity;
 - resume: a killed run, started again with the same settings, continues from its last
@@ -246,6 +250,14 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+#: the key of a per-epoch checkpoint that holds the training's best-validation state
+#: so far (metatrain's ``best_*`` fields, which the checkpoint's own ``best_*`` fields
+#: replace by the epoch's): read back on a restart by ``_Trainer.load_checkpoint``
+TRAINING_BEST = "symlearn_training_best"
+_BEST_FIELDS = ("best_epoch", "best_metric", "best_model_state_dict",
+                "best_optimizer_state_dict")
+
+
 def _make_trainer(schedule: list[int]) -> type:
     from metatrain.pet.trainer import Trainer
 
@@ -269,13 +281,22 @@ def _make_trainer(schedule: list[int]) -> type:
                 self.optimizer_state_dict = None
                 self.scheduler_state_dict = None
                 self.best_metric = None
-                self.best_epoch = 0
-                self.best_model_state_dict = copy.deepcopy(model.state_dict())
-                self._save_epoch(model, Path(checkpoint_dir), 0)
                 self.best_epoch = None
                 self.best_model_state_dict = None
+                self._save_epoch(model, Path(checkpoint_dir), 0)
             super().train(model, dtype, devices, train_datasets, val_datasets,
                           checkpoint_dir)
+
+        @classmethod
+        def load_checkpoint(cls, checkpoint, hypers, context):
+            """A restart from ``epoch_{k}.ckpt`` goes on with the training's best
+            model so far (:data:`TRAINING_BEST`), not with epoch k's own weights."""
+            trainer = super().load_checkpoint(checkpoint, hypers, context)
+            best = checkpoint.get(TRAINING_BEST)
+            if best is not None:
+                for name in _BEST_FIELDS:
+                    setattr(trainer, name, best[name])
+            return trainer
 
         def save_checkpoint(self, model, path):
             match = re.fullmatch(r"model_(\d+)\.ckpt", Path(path).name)
@@ -286,10 +307,26 @@ def _make_trainer(schedule: list[int]) -> type:
                 self._save_epoch(model, Path(path).parent, completed)
 
         def _save_epoch(self, model, directory: Path, completed: int) -> None:
-            with atomic_path(directory / f"epoch_{completed}.rng.pt") as tmp:
-                torch.save(_rng_state(), tmp)
-            with atomic_path(directory / f"epoch_{completed}.ckpt") as tmp:
-                super().save_checkpoint(model, tmp)
+            """Write ``epoch_{completed}.ckpt`` with the epoch's own weights in its
+            ``best_*`` fields (what export reads) and the training's best so far under
+            :data:`TRAINING_BEST` (what a restart reads)."""
+            best = {name: getattr(self, name) for name in _BEST_FIELDS}
+            if best["best_model_state_dict"] is not None:
+                best["best_model_state_dict"]["finetune_config"] = model.finetune_config
+            self.best_epoch = completed - 1 if completed else None  # metatrain counts from 0
+            self.best_model_state_dict = copy.deepcopy(model.state_dict())
+            self.best_optimizer_state_dict = self.optimizer_state_dict
+            try:
+                with atomic_path(directory / f"epoch_{completed}.rng.pt") as tmp:
+                    torch.save(_rng_state(), tmp)
+                with atomic_path(directory / f"epoch_{completed}.ckpt") as tmp:
+                    super().save_checkpoint(model, tmp)
+                    checkpoint = torch.load(tmp, weights_only=False, map_location="cpu")
+                    checkpoint[TRAINING_BEST] = best
+                    torch.save(checkpoint, tmp)
+            finally:
+                for name, value in best.items():
+                    setattr(self, name, value)
             LOGGER.info("Saved checkpoint after %d epoch(s)", completed)
 
     return _Trainer
@@ -435,7 +472,7 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     analyses compute themselves.
 
     ``out_dir`` receives ``checkpoints/epoch_{k}.ckpt``, ``train_log.csv``,
-    ``model.pt`` (metatrain's export of the best-validation model) and
+    ``best_model.pt`` (metatrain's export of the best-validation model) and
     ``options.yaml`` (the metatrain options used). While training runs, everything
     lives in ``out_dir/resume/``; it is published and removed only at the end, so a
     killed run is continued by the next call with the same settings and data.
@@ -481,7 +518,7 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     log = _merge_logs(resume)
     work.publish({
         **{f"checkpoints/epoch_{k}.ckpt": work.copy(f"epoch_{k}.ckpt") for k in schedule},
-        "model.pt": work.copy("model.pt"),
+        "best_model.pt": work.copy("model.pt"),
         "train_log.csv": lambda tmp: log.to_csv(tmp, index=False),
         "options.yaml": lambda tmp: tmp.write_text(yaml.safe_dump(options, sort_keys=False)),
     })
