@@ -27,6 +27,7 @@ TINY = {
         "model": {"d_pet": 8, "d_head": 8, "d_node": 16, "d_feedforward": 16,
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
+        "geometric_runs": None,
         "runs": {"geo-sh4": None, "geo-sh8": None},
     },
     "polarmae": {

@@ -136,6 +136,28 @@ def test_impossible_values_are_named(default_config, dotted, value, expected):
         check_config(default_config)
 
 
+def test_geometric_runs_take_their_shared_keys(default_config):
+    """pet.geometric_runs sits between the shared defaults and a geometric run's own
+    keys; the standard runs never see it; null switches it off."""
+    default_config["pet"]["geometric_runs"] = {"model": {"d_pet": 64, "d_node": 128},
+                                               "training": {"epochs": 7}}
+    default_config["pet"]["runs"]["geo-sh2"]["model"] = {"d_node": 96}
+    geometric = pet_run_settings(default_config, "geo-sh2")
+    assert geometric["model"]["d_pet"] == 64 and geometric["model"]["d_node"] == 96
+    assert geometric["training"]["epochs"] == 7
+    standard = pet_run_settings(default_config, "pet-aug")
+    assert standard["model"] == default_config["pet"]["model"]
+    assert standard["training"]["epochs"] == default_config["pet"]["training"]["epochs"]
+    default_config["pet"]["geometric_runs"] = None
+    check_config(default_config)
+    assert pet_run_settings(default_config, "geo-cartesian")["model"] == \
+        default_config["pet"]["model"]
+    default_config["pet"]["geometric_runs"] = {"model": {"num_heads": 3}}
+    with pytest.raises(ConfigError, match=r"pet\.geometric_runs\.model\.num_heads: 3 does "
+                                          r"not divide d_pet"):
+        check_config(default_config)
+
+
 def test_run_settings_merge_overrides(default_config):
     default_config["pet"]["runs"]["wide"] = {
         "augmentation": "none", "model": {"d_pet": 64}, "training": {"seed": 7}}

@@ -39,6 +39,8 @@ rule make_atomistic:
             split: f"{RESULTS}/data/atomistic/synthetic/{split}.xyz"
             for split in SPLITS
         },
+        # per split and subset: structures, atoms, elements, the spread of each target
+        summary=f"{RESULTS}/data/atomistic/synthetic/summary.csv",
     params:
         seed=lookup(dpath="data/atomistic/synthetic/seed", within=config),
         max_atoms=lookup(dpath="data/atomistic/synthetic/max_atoms", within=config),

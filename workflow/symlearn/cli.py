@@ -40,8 +40,9 @@ def _json_arg(text: str):
 
 def _make_atomistic(args: argparse.Namespace) -> None:
     from .config import SPLITS, ConfigError, synthetic_split_sizes
-    from .data.atomistic import Elements, generate, split
+    from .data.atomistic import Elements, generate, split, summary
     from .data.extxyz import write_frames
+    from .io import atomic_path
 
     sizes = synthetic_split_sizes(args.n_structures, args.split)
     empty = [name for name in SPLITS if not sizes.get(name)]
@@ -59,6 +60,8 @@ def _make_atomistic(args: argparse.Namespace) -> None:
         write_frames(parts[name], path)
         LOGGER.info("wrote %d structures (%d atoms) to %s", len(parts[name]),
                     sum(len(a) for a in parts[name]), path)
+    with atomic_path(Path(args.out_dir) / "summary.csv") as tmp:
+        summary(parts).to_csv(tmp, index=False, float_format="%.6g")
     LOGGER.info("generated %d structures in %.1f s", len(frames),
                 time.perf_counter() - start)
 

@@ -218,12 +218,19 @@ def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     spec = config["pet"]["runs"].get(run)
     if spec is None:
         raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
+    targets = spec.get("targets", "standard")
+    # the runs on the geometric targets take pet.geometric_runs over the shared
+    # defaults, then their own keys
+    shared = (config["pet"].get("geometric_runs") or {}) if targets == "geometric" else {}
     settings = {
         "augmentation": spec["augmentation"],
-        "targets": spec.get("targets", "standard"),
+        "targets": targets,
         "edge_embedding": dict(spec.get("edge_embedding") or {"type": "cartesian"}),
-        "model": deep_merge(config["pet"]["model"], spec.get("model", {})),
-        "training": deep_merge(config["pet"]["training"], spec.get("training", {})),
+        "model": deep_merge(deep_merge(config["pet"]["model"], shared.get("model") or {}),
+                            spec.get("model", {})),
+        "training": deep_merge(deep_merge(config["pet"]["training"],
+                                          shared.get("training") or {}),
+                               spec.get("training", {})),
     }
     if settings["targets"] == "geometric":
         settings["geometric"] = dict(config["data"]["atomistic"]["geometric_targets"])
@@ -348,8 +355,10 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         settings = pet_run_settings(config, run)
         model = settings["model"]
         if model["d_pet"] % model["num_heads"]:
+            geometric = ((config["pet"].get("geometric_runs") or {}).get("model")
+                         if settings["targets"] == "geometric" else None)
             where = ("pet.runs." + run + ".model" if "model" in config["pet"]["runs"][run]
-                     else "pet.model")
+                     else "pet.geometric_runs.model" if geometric else "pet.model")
             errors.append(
                 f"{where}.num_heads: {model['num_heads']} does not divide d_pet "
                 f"({model['d_pet']}) for run {run}")

@@ -286,3 +286,41 @@ def split(frames: list[Atoms], fractions: Mapping[str, float],
             parts[name].extend(members[i] for i in order[start:start + count])
             start += count
     return parts
+
+
+def summary(parts: Mapping[str, list[Atoms]]) -> "pd.DataFrame":
+    """Per split and subset (and ``all``): structures, atoms, elements and the spread of
+    each target, as the analysis measures its relative errors against: the RMS of the
+    energy per atom, its standard deviation (what a composition baseline leaves), the
+    RMS of a force component, and the RMS of the isotropic stress and of a component
+    of the deviatoric stress (periodic cells only)."""
+    import pandas as pd
+
+    rows = []
+    for name, frames in parts.items():
+        groups = {subset: [a for a in frames if a.info["subset"] == subset]
+                  for subset in SUBSETS}
+        groups["all"] = list(frames)
+        for subset, members in groups.items():
+            if not members:
+                continue
+            energy = np.array([a.info["energy"] / len(a) for a in members])
+            forces = np.concatenate([a.arrays["forces"].ravel() for a in members])
+            stresses = [np.asarray(a.info["stress"]) for a in members if "stress" in a.info]
+            iso = np.array([np.trace(s) / 3 for s in stresses])
+            dev = np.concatenate([(s - np.trace(s) / 3 * np.eye(3)).ravel()
+                                  for s in stresses]) if stresses else np.array([])
+            rows.append({
+                "split": name, "subset": subset, "structures": len(members),
+                "atoms": int(sum(len(a) for a in members)),
+                "largest": max(len(a) for a in members),
+                "elements": " ".join(sorted({s for a in members
+                                             for s in a.get_chemical_symbols()})),
+                "energy_per_atom_rms": float(np.sqrt(np.mean(energy ** 2))),
+                "energy_per_atom_std": float(np.std(energy)),
+                "force_rms": float(np.sqrt(np.mean(forces ** 2))),
+                "stress_isotropic_rms": (float(np.sqrt(np.mean(iso ** 2)))
+                                         if len(iso) else np.nan),
+                "stress_deviatoric_rms": (float(np.sqrt(np.mean(dev ** 2) * 9 / 5))
+                                          if len(dev) else np.nan)})
+    return pd.DataFrame(rows)

@@ -73,7 +73,8 @@ COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "role", "part",
 LEARNED_BELOW = 0.5
 #: the irrep part of each standard output that says whether it was learned: the whole
 #: energy, the forces, and the isotropic stress (the deviatoric stress of the embedded
-#: data is small random strain, 1 % of the isotropic part's spread)
+#: data, from strains of 2 %, has a fifth of the isotropic part's spread and is not
+#: learned at the default's size: docs/data.md)
 LEARNED_PARTS = {ENERGY: (0, 1), FORCES: (1, 1), STRESS: (0, 1)}
 #: the density projections every edge embedding should learn (the geometric findings
 #: compare the embeddings on the others and on the pseudoscalar)
