@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 from ase.build import add_adsorbate, bulk, fcc100, fcc110, fcc111, molecule
 from ase.calculators.emt import EMT
@@ -288,14 +289,12 @@ def split(frames: list[Atoms], fractions: Mapping[str, float],
     return parts
 
 
-def summary(parts: Mapping[str, list[Atoms]]) -> "pd.DataFrame":
+def summary(parts: Mapping[str, list[Atoms]]) -> pd.DataFrame:
     """Per split and subset (and ``all``): structures, atoms, elements and the spread of
     each target, as the analysis measures its relative errors against: the RMS of the
     energy per atom, its standard deviation (what a composition baseline leaves), the
     RMS of a force component, and the RMS of the isotropic stress and of a component
     of the deviatoric stress (periodic cells only)."""
-    import pandas as pd
-
     rows = []
     for name, frames in parts.items():
         groups = {subset: [a for a in frames if a.info["subset"] == subset]
