@@ -28,7 +28,10 @@ TINY = {
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
         "geometric_runs": None,
-        "runs": {"geo-sh4": None, "geo-sh8": None},
+        # the cheaper harmonics run in place of the default's geo-sh8
+        "runs": {"geo-sh8": None,
+                 "geo-sh2": {"augmentation": "o3", "targets": "geometric",
+                             "edge_embedding": {"type": "solid_harmonics", "lmax": 2}}},
     },
     "polarmae": {
         "model": {"width": 16, "depth": 2, "heads": 2},
@@ -36,7 +39,7 @@ TINY = {
         "pretrain": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
         "finetune": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "warmup_steps": 1},
         "threads": 1,
-        "runs": {"polarmae-euler": None},
+        "runs": {},
     },
     "analysis": {"pet": {"n_structures": 2, "lambda_max": 2, "threads": 1,
                          "geometric_grid_degree": None},

@@ -141,8 +141,8 @@ def test_geometric_runs_take_their_shared_keys(default_config):
     keys; the standard runs never see it; null switches it off."""
     default_config["pet"]["geometric_runs"] = {"model": {"d_pet": 64, "d_node": 128},
                                                "training": {"epochs": 7}}
-    default_config["pet"]["runs"]["geo-sh2"]["model"] = {"d_node": 96}
-    geometric = pet_run_settings(default_config, "geo-sh2")
+    default_config["pet"]["runs"]["geo-sh8"]["model"] = {"d_node": 96}
+    geometric = pet_run_settings(default_config, "geo-sh8")
     assert geometric["model"]["d_pet"] == 64 and geometric["model"]["d_node"] == 96
     assert geometric["training"]["epochs"] == 7
     standard = pet_run_settings(default_config, "pet-aug")
@@ -221,10 +221,10 @@ def test_geometric_runs_are_analysed_every_geometric_every_epochs(default_config
 
     default_config["pet"]["training"].update(epochs=25, checkpoint_every=5)
     default_config["analysis"]["pet"]["geometric_every"] = 10
-    assert pet_analysed_epochs(default_config, "geo-sh2") == [0, 10, 20, 25]
+    assert pet_analysed_epochs(default_config, "geo-sh8") == [0, 10, 20, 25]
     assert pet_analysed_epochs(default_config, "pet-aug") == [0, 5, 10, 15, 20, 25]
     default_config["analysis"]["pet"]["geometric_every"] = None
-    assert pet_analysed_epochs(default_config, "geo-sh2") == [0, 5, 10, 15, 20, 25]
+    assert pet_analysed_epochs(default_config, "geo-sh8") == [0, 5, 10, 15, 20, 25]
     default_config["analysis"]["pet"]["geometric_every"] = 0
     with pytest.raises(ConfigError, match=r"analysis\.pet\.geometric_every"):
         check_config(default_config)
@@ -239,13 +239,13 @@ def test_scope_figures_gives_earlier_checkpoints_what_the_figures_read(default_c
     scope = lambda run, epoch: pet_checkpoint_scope(default_config, run, epoch)  # noqa: E731
     last = default_config["pet"]["training"]["epochs"]
     assert default_config["analysis"]["pet"]["scope"] == "figures"
-    assert [scope("geo-sh2", e) for e in (0, 10, last)] == ["as_given", "as_given", "all"]
+    assert [scope("geo-sh8", e) for e in (0, 10, last)] == ["as_given", "as_given", "all"]
     assert [scope("pet-aug", e) for e in (0, 10, last)] == [
         "figure_layers", "figure_layers", "all"]
     default_config["analysis"]["pet"]["layers"] = ["feature"]
-    assert scope("pet-aug", 0) == "all" and scope("geo-sh2", 0) == "as_given"
+    assert scope("pet-aug", 0) == "all" and scope("geo-sh8", 0) == "as_given"
     default_config["analysis"]["pet"]["scope"] = "all"
-    assert scope("pet-aug", 0) == scope("geo-sh2", 0) == "all"
+    assert scope("pet-aug", 0) == scope("geo-sh8", 0) == "all"
     default_config["analysis"]["pet"]["scope"] = "some"
     with pytest.raises(ConfigError, match=r"analysis\.pet\.scope"):
         check_config(default_config)
@@ -291,10 +291,10 @@ def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_m
     assert pet_grid_degree(default_config) == analysis_degree(settings)
     # a run trained on the geometric targets: outputs up to their lambda_max
     geometric = default_config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
-    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(settings, geometric,
+    assert pet_grid_degree(default_config, "geo-sh8") == analysis_degree(settings, geometric,
                                                                          geometric=True)
     settings["geometric_grid_degree"] = 2 * lambda_max + 3
-    assert pet_grid_degree(default_config, "geo-sh2") == analysis_degree(
+    assert pet_grid_degree(default_config, "geo-sh8") == analysis_degree(
         settings, geometric, geometric=True) == 2 * lambda_max + 3
     assert pet_grid_degree(default_config, "pet-aug") == analysis_degree(settings)
 
@@ -305,7 +305,7 @@ def test_default_grids_follow_the_outputs(default_config):
     from symlearn.config import pet_grid_degree, quadrature_check_degree
 
     assert pet_grid_degree(default_config, "pet-aug") == 8
-    assert pet_grid_degree(default_config, "geo-sh2") == 12
+    assert pet_grid_degree(default_config, "geo-sh8") == 12
     assert quadrature_check_degree(default_config, 12) == 16
     default_config["analysis"]["quadrature_check"]["n_inputs"] = 0
     assert quadrature_check_degree(default_config, 12) is None
