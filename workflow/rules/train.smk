@@ -47,6 +47,9 @@ rule pretrain_polarmae:
     output:
         checkpoints=polarmae_checkpoints("pretrain"),
         log=f"{RESULTS}/train/polarmae/{{run}}/pretrain/train_log.csv",
+    # as the PET trainings: the PoLAr-MAE chains (pre-training, fine-tuning, then
+    # their analyses) start early instead of ending the run alone
+    priority: 10
     params:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
@@ -78,6 +81,9 @@ rule finetune_polarmae:
     output:
         checkpoints=polarmae_checkpoints("finetune"),
         log=f"{RESULTS}/train/polarmae/{{run}}/finetune/train_log.csv",
+    # as the PET trainings: the PoLAr-MAE chains (pre-training, fine-tuning, then
+    # their analyses) start early instead of ending the run alone
+    priority: 10
     params:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
