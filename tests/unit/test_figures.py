@@ -492,7 +492,9 @@ def test_table1_puts_computed_ratios_next_to_the_paper(tables, tmp_path, default
     purified = table[table["key"] == "pet_stress_purified"].iloc[0]
     assert np.isnan(purified["this_run"]) and purified["status"].startswith(
         "not produced: no run with O(3) augmentation")
-    assert (table["configuration"].str.contains("8 test structures, grid degree 8")).all()
+    structures = default_config_structures()
+    assert (table["configuration"].str.contains(
+        f"{structures} test structures, grid degree 8")).all()
 
     # PoLAr-MAE, last fine-tuning step (100): 0.05 / 0.2 and 0.2 / 0.4; instability
     # weighted by the points of the four classes (the two locations left out)
@@ -626,3 +628,14 @@ def test_a_log_axis_over_eleven_decades_has_no_e_notation():
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     plt.close(fig)
     assert labels and not any("e+" in text or "e-" in text for text in labels), labels
+
+
+def default_config_structures() -> int:
+    """analysis.pet.n_structures of config/config.yaml (table1 states it)."""
+    import yaml
+
+    from symlearn.config import SCHEMA_PATH
+
+    root = SCHEMA_PATH.parents[2]
+    with open(root / "config" / "config.yaml") as handle:
+        return yaml.safe_load(handle)["analysis"]["pet"]["n_structures"]

@@ -14,9 +14,11 @@ from project import configuration
 def test_findings_runs_the_default_jobs_into_its_own_folder(root):
     _, default = dry_run()
     _, findings = dry_run("--configfile", str(root / "config" / "findings.yaml"))
-    # the same jobs, with other settings, and the run the default leaves out (geo-sh4):
-    # its training and its analysis
-    extra = {"train_pet": 1, "analyse_pet_geometric_run": 1, "total": 2}
+    # the same jobs, with other settings, and the runs the default leaves out: geo-sh2
+    # and geo-sh4 (their trainings and analyses) and polarmae-euler (its two phases and
+    # its analysis)
+    extra = {"train_pet": 2, "analyse_pet_geometric_run": 2, "pretrain_polarmae": 1,
+             "finetune_polarmae": 1, "analyse_polarmae_run": 1, "total": 7}
     assert findings == {job: count + extra.get(job, 0) for job, count in default.items()}
     config = configuration("findings.yaml")
     assert config["results"] != configuration()["results"]

@@ -52,8 +52,10 @@ def _make_atomistic(args: argparse.Namespace) -> None:
             f"({sum(sizes.values())} structures split {json.dumps(args.split)}); raise "
             "--n-structures or the fraction")
     start = time.perf_counter()
+    chosen = {"metals": args.metals, "adsorbates": args.adsorbates}
+    elements = Elements(**{key: value for key, value in chosen.items() if value is not None})
     frames = generate(args.n_structures, seed=args.seed, max_atoms=args.max_atoms,
-                      elements=Elements(args.metals, args.adsorbates))
+                      elements=elements)
     parts = split(frames, args.split, seed=args.seed)
     for name in SPLITS:
         path = Path(args.out_dir) / f"{name}.xyz"
@@ -355,10 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='fractions, JSON, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'')
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--max-atoms", type=int, required=True)
-    p.add_argument("--metals", nargs="+", required=True,
-                   help="metals of the crystals, alloys, clusters and surfaces")
-    p.add_argument("--adsorbates", nargs="*", default=[],
-                   help="adsorbates on half of the surfaces (none: bare surfaces)")
+    p.add_argument("--metals", nargs="+", default=None,
+                   help="metals of the crystals, alloys, clusters and surfaces (default: "
+                        "every metal EMT knows)")
+    p.add_argument("--adsorbates", nargs="*", default=None,
+                   help="adsorbates on half of the surfaces (default: H, C, N and O; the "
+                        "flag alone: bare surfaces)")
     p.add_argument("--out-dir", required=True, help="receives train/val/test.xyz")
     p.set_defaults(func=_make_atomistic)
 
