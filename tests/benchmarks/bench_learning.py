@@ -38,6 +38,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from symlearn.config import pet_run_settings  # noqa: E402
 
@@ -75,17 +76,13 @@ def lever_config(config: dict, lever: str) -> dict:
 
 def _data(config: dict, folder: Path) -> Path:
     """The PET training views of the configuration's embedded data set."""
-    from symlearn.data.atomistic import Elements, generate, split
-    from symlearn.data.extxyz import write_frames, write_training_view
+    from atomistic_views import generated_views
 
     synthetic = config["data"]["atomistic"]["synthetic"]
-    frames = generate(synthetic["n_structures"], synthetic["seed"], synthetic["max_atoms"],
-                      Elements(synthetic["metals"], synthetic["adsorbates"]))
-    parts = split(frames, config["data"]["atomistic"]["split"], synthetic["seed"])
-    for name, members in parts.items():
-        write_frames(members, folder / f"raw_{name}.xyz")
-        write_training_view(folder / f"raw_{name}.xyz", folder / f"{name}.xyz")
-    return folder
+    views, _ = generated_views(folder, synthetic["n_structures"], synthetic["seed"],
+                               synthetic["max_atoms"], config["data"]["atomistic"]["split"],
+                               synthetic["metals"], synthetic["adsorbates"])
+    return views["train"].parent
 
 
 def _relative_errors(checkpoint: Path, structures: Path, out: Path, config: dict) -> dict:

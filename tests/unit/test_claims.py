@@ -316,6 +316,35 @@ def test_findings_are_judged_only_on_models_that_learned():
     assert claims.judge(8, checks[8], instability=_class_rows(0.9)).verdict == REPRODUCED
 
 
+def _deviatoric(errors: pd.DataFrame, rmse: float, a_aug: float) -> pd.DataFrame:
+    """``errors`` with the deviatoric stress (2,+1) at relative test RMSE ``rmse`` in
+    every run, and pet-aug's A on it ``a_aug``."""
+    errors = errors.copy()
+    part = (errors["target"] == "non_conservative_stress") & (errors["o3_lambda"] == 2)
+    errors.loc[part, "rmse_as_given"] = rmse
+    errors.loc[part & (errors["run"] == "pet-aug"), "equivariance_rmse"] = a_aug
+    return errors
+
+
+def test_a_part_no_run_learned_is_left_out_of_the_criterion_and_named():
+    """Findings 1 and 2 are judged on the output parts the runs learned: a deviatoric
+    stress at relative error 0.98 is left out (named in the reason, with each run's
+    error) whichever way it would turn the verdict; learned, it is judged."""
+    checks = {number: check for number, _, _, check in claims.CLAIMS}
+    # pet-aug's A on the unlearned part is above pet-noaug's: it would fail finding 2
+    unlearned = _deviatoric(errors_table(a_aug=0.02, a_plain=0.2), rmse=0.98, a_aug=0.5)
+    for number in (1, 2):
+        result = claims.judge(number, checks[number], errors=unlearned)
+        assert result.verdict == REPRODUCED, number
+        assert not any("(2,+1)" in e.part for e in result.evidence)
+        assert "stress (2,+1): pet-aug 0.98" in result.why_not_run()
+    assert "pet-noaug 0.98" in claims.judge(2, checks[2], errors=unlearned).why_not_run()
+    learned = _deviatoric(errors_table(a_aug=0.02, a_plain=0.2), rmse=0.3, a_aug=0.5)
+    result = claims.judge(2, checks[2], errors=learned)
+    assert result.verdict == NOT_REPRODUCED and result.why_not_run() == ""
+    assert any("(2,+1)" in e.part and not e.holds for e in result.evidence)
+
+
 def test_claims_table_shows_the_relative_errors_beside_the_verdicts(tmp_path):
     table = claims.data(errors=errors_table(a_aug=0.02, rmse=0.7), spectrum=None,
                         geometric_errors=None, purification=None, instability=None)

@@ -14,8 +14,10 @@ from symlearn.pet.analyse import PETAdapter, load_pet, target_kind
 from symlearn.pet.geometric import add_geometric_targets
 from symlearn.pet.purification import (
     STAGES,
+    GridOutputs,
     _first_node_readout,
     invariant_part,
+    output_shift,
     purify_checkpoint,
     remove_constant_offsets,
     remove_covariant_biases,
@@ -27,6 +29,7 @@ from symlearn.pet.variants import (
     edge_embedding,
 )
 from symlearn.symmetry import GridContext, OutputKind, o3_quadrature
+from symlearn.symmetry.quadrature import haar_o3
 from symlearn.table_schemas import PURIFICATION_COLUMNS
 
 LAMBDA_MAX = 3
@@ -299,6 +302,61 @@ def test_offset_removal_leaves_an_exactly_equivariant_model_unchanged(standard_m
     _offsets(model, tiny_pet_data, context)
     for name, p in model.named_parameters():
         torch.testing.assert_close(p, before[name], rtol=0, atol=1e-12)
+
+
+def _periodic_structure(adapter, tiny_pet_data):
+    frames = read_frames(tiny_pet_data["test"])
+    index = next(i for i, a in enumerate(frames) if a.pbc.all())
+    return adapter.structure(index, frames[index],
+                             frame_labels(frames[index], tiny_pet_data["test"], index))
+
+
+def test_a_bias_stage_derived_from_the_original_equals_its_own_analysis(standard_model,
+                                                                       tiny_pet_data):
+    """Purification analyses the bias-removed and offset-removed models from the
+    original's outputs plus an orientation-independent shift: every statistic equals
+    the model's own analysis to 1e-10, with node and edge biases changed."""
+    context = GridContext(o3_quadrature(5), 2)
+    original = PETAdapter(copy.deepcopy(standard_model), layers=[])
+    changed = PETAdapter(copy.deepcopy(standard_model), layers=[])
+    with torch.no_grad():
+        for linear in _last_layers(changed.model, "non_conservative_force"):
+            linear.bias += torch.tensor([0.5, -0.3, 0.2], dtype=linear.bias.dtype)
+        for linear in _last_layers(changed.model, "non_conservative_stress"):
+            linear.bias += 0.1 * torch.arange(9, dtype=linear.bias.dtype)
+    remove_covariant_biases(changed.model, context)
+    structure = _periodic_structure(original, tiny_pet_data)
+    rotation = torch.as_tensor(haar_o3(1, np.random.default_rng(3))[0])
+    shift = output_shift(original, changed, structure, rotation)
+    assert shift is not None
+    assert float(shift["non_conservative_force"].abs().max()) > 1e-3
+    recorded = GridOutputs(original, structure)
+    for model, evaluate in ((original, recorded.evaluate), (changed, recorded.shifted(shift))):
+        derived = model.analyse(structure, context, layers=[], batch_atoms=64,
+                                evaluate=evaluate)
+        own = model.analyse(structure, context, layers=[], batch_atoms=64)
+        for name, per_irrep in own.outputs.items():
+            for irrep, stats in per_irrep.items():
+                for field in ("mean", "variance", "squared_error",
+                              "symmetrized_squared_error", "as_given_squared_error"):
+                    if getattr(stats, field) is not None:
+                        torch.testing.assert_close(
+                            getattr(derived.outputs[name][irrep], field),
+                            getattr(stats, field), rtol=1e-10, atol=1e-12)
+
+
+def test_a_change_that_depends_on_the_orientation_is_not_derived(standard_model,
+                                                                tiny_pet_data):
+    """A changed readout weight changes the outputs differently in each orientation:
+    no shift, so purification evaluates that model on its own."""
+    original = PETAdapter(copy.deepcopy(standard_model), layers=[])
+    changed = PETAdapter(copy.deepcopy(standard_model), layers=[])
+    with torch.no_grad():
+        for linear in _last_layers(changed.model, "non_conservative_force"):
+            linear.weight.mul_(1.1)
+    structure = _periodic_structure(original, tiny_pet_data)
+    rotation = torch.as_tensor(haar_o3(1, np.random.default_rng(3))[0])
+    assert output_shift(original, changed, structure, rotation) is None
 
 
 def test_purify_checkpoint_table(tiny_pet_run, tiny_pet_data, tmp_path):

@@ -118,6 +118,9 @@ class Verdict:
     reason: str = ""  # why a finding is not run
     #: the relative test errors of the runs read (each must hold for a verdict)
     preconditions: list[Evidence] = field(default_factory=list)
+    #: output parts left out of the criterion because a run read did not learn them
+    #: (beyond :data:`LEARNED_PARTS`, whose failure makes the finding "not run")
+    excluded: list[str] = field(default_factory=list)
 
     @property
     def unlearned(self) -> list[Evidence]:
@@ -130,6 +133,11 @@ class Verdict:
         return REPRODUCED if all(e.holds for e in self.evidence) else NOT_REPRODUCED
 
     def why_not_run(self) -> str:
+        """Why the finding is not run; for a judged one, the parts it left out."""
+        if self.verdict != NOT_RUN:
+            return ("not judged, not learned (relative test RMSE as given >= "
+                    f"{LEARNED_BELOW:g}): " + "; ".join(self.excluded)) if self.excluded \
+                else ""
         if self.reason or not self.unlearned:
             return self.reason
         return ("judged only on models that learned their targets (relative test RMSE "
@@ -151,6 +159,28 @@ def _runs_with(table: pd.DataFrame, augmentation: str) -> list[str]:
     return [run for run in run_order(table) if kind[run] == augmentation]
 
 
+def learned_parts(final: pd.DataFrame, runs: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``final`` without the output parts that one of ``runs`` did not learn (relative
+    test RMSE as given >= :data:`LEARNED_BELOW`), and those parts named with their
+    errors. The parts of :data:`LEARNED_PARTS` stay: the finding's preconditions judge
+    them. A finding is about what the models learned: a part no model learned says
+    nothing about how its equivariance was learned."""
+    keys = ["target", "o3_lambda", "o3_sigma"]
+    read = final[final["run"].isin(runs)]
+    excluded, dropped = [], []
+    for (target, lam, sigma), group in read.groupby(keys, sort=False):
+        if LEARNED_PARTS.get(target) == (lam, sigma):
+            continue
+        relative = {row["run"]: _relative(row) for _, row in group.iterrows()}
+        failing = {run: value for run, value in relative.items() if value >= LEARNED_BELOW}
+        if failing:
+            dropped.append((target, lam, sigma))
+            excluded.append(f"{style.target_label(target)} ({lam},{sigma:+d}): " + ", ".join(
+                f"{run} {value:.3g}" for run, value in failing.items()))
+    keep = ~final.set_index(keys).index.isin(dropped)
+    return final[keep], excluded
+
+
 def small_equivariance_error(errors: pd.DataFrame | None, **_) -> Verdict:
     """1: with augmentation, A < 0.5 x the test RMSE (as given) for energy, forces and
     stress, at each augmented run's last checkpoint."""
@@ -159,8 +189,8 @@ def small_equivariance_error(errors: pd.DataFrame | None, **_) -> Verdict:
     runs = _runs_with(errors, "o3")
     if not runs:
         return _not_run("no PET run trained with O(3) augmentation")
-    final = informative_parts(final_checkpoint(errors))
-    verdict = Verdict()
+    final, excluded = learned_parts(informative_parts(final_checkpoint(errors)), runs)
+    verdict = Verdict(excluded=excluded)
     for run in runs:
         for target in OUTPUTS:
             parts = final[(final["run"] == run) & (final["target"] == target)]
@@ -184,8 +214,9 @@ def augmentation_helps(errors: pd.DataFrame | None, **_) -> Verdict:
     if not augmented or not plain:
         return _not_run("needs a PET run with O(3) augmentation and one without; runs: "
                         + ", ".join(f"{r} ({a})" for r, a in augmentations(errors).items()))
-    final = informative_parts(final_checkpoint(errors))
-    verdict = Verdict()
+    final, excluded = learned_parts(informative_parts(final_checkpoint(errors)),
+                                    augmented + plain)
+    verdict = Verdict(excluded=excluded)
     for run in augmented:
         for other in plain:
             mine, theirs = final[final["run"] == run], final[final["run"] == other]
@@ -489,10 +520,12 @@ def learned_classes(instability=None, **_) -> list[Evidence]:
 CLAIMS: list[tuple[int, str, str, Callable[..., Verdict]]] = [
     (1, "With augmentation, A is a small part of the error for energy, forces and stress "
         "(paper: 10 %, 31 %, 26 %).",
-     "equivariance RMSE / test RMSE as given < 0.5 for each output",
+     "equivariance RMSE / test RMSE as given < 0.5 for each output, over the parts "
+     "every augmented run learned",
      small_equivariance_error),
     (2, "Augmentation makes the outputs more equivariant.",
-     "A with augmentation < A without, for each output part at the last checkpoint",
+     "A with augmentation < A without, for each output part that both runs learned, at "
+     "the last checkpoint",
      augmentation_helps),
     (3, "Internal features are dominated by low angular momentum, and the pseudo "
         "(sigma = -1) channels are weak.",
@@ -606,7 +639,8 @@ def markdown(table: pd.DataFrame) -> str:
         "A finding is judged only on models that learned their targets: each run it "
         "reads must have a relative test RMSE as given (RMSE / RMS of the reference, at "
         f"its last checkpoint) below {LEARNED_BELOW:g} on the outputs the finding is "
-        "about (last column); otherwise it is `not run`.",
+        "about (last column); otherwise it is `not run`. Another output part that a run "
+        "did not learn is left out of the criterion, and named.",
         "",
         "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}"
                                  for v in (REPRODUCED, NOT_REPRODUCED, NOT_RUN)),
@@ -618,7 +652,8 @@ def markdown(table: pd.DataFrame) -> str:
     for number, group in table.groupby("claim", sort=True):
         first = group.iloc[0]
         reason = first["reason"] if isinstance(first["reason"], str) else ""
-        judged = reason if first["verdict"] == NOT_RUN else _judged(group)
+        judged = reason if first["verdict"] == NOT_RUN else _judged(group) + (
+            f" ({reason})" if reason else "")
         lines.append(f"| {number} | {first['finding']} | {first['criterion']} | "
                      f"**{first['verdict']}** | {judged} | {_learned_text(group)} |")
     return "\n".join(lines) + "\n"

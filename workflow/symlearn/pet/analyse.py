@@ -252,14 +252,20 @@ class PETAdapter:
     def analyse(self, structure: Structure, context: GridContext, *,
                 layers: Sequence[str] | None = None, outputs: bool = True,
                 batch_atoms: int = 2048, progress: Callable[[int], None] | None = None,
-                exact_outputs: bool = True) -> InputAnalysis:
+                exact_outputs: bool = True,
+                evaluate: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                ) -> InputAnalysis:
         """A for the targets (``outputs=True``; stress only on periodic cells) and B for
-        ``layers`` (default: all) on every grid point."""
+        ``layers`` (default: all) on every grid point. ``evaluate`` (g -> outputs per
+        name, as :meth:`evaluate` gives them) stands in for this model's forward passes:
+        purification derives a bias-shifted model's outputs from the original's."""
         kinds, layers = self.names(structure, layers, outputs)
         names = list(dict.fromkeys([*kinds, *layers]))
 
-        def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:
+        def own(g: torch.Tensor) -> dict[str, torch.Tensor]:
             return self.evaluate(self.transformed(structure, g), names)
+
+        evaluate = own if evaluate is None else evaluate
 
         return analyse_input(
             evaluate, context, outputs=kinds, features=layers,

@@ -320,16 +320,30 @@ def _make_trainer(schedule: list[int]) -> type:
                 with atomic_path(directory / f"epoch_{completed}.rng.pt") as tmp:
                     torch.save(_rng_state(), tmp)
                 with atomic_path(directory / f"epoch_{completed}.ckpt") as tmp:
-                    super().save_checkpoint(model, tmp)
-                    checkpoint = torch.load(tmp, weights_only=False, map_location="cpu")
-                    checkpoint[TRAINING_BEST] = best
-                    torch.save(checkpoint, tmp)
+                    super().save_checkpoint(_WithTrainingBest(model, best), tmp)
             finally:
                 for name, value in best.items():
                     setattr(self, name, value)
             LOGGER.info("Saved checkpoint after %d epoch(s)", completed)
 
     return _Trainer
+
+
+class _WithTrainingBest:
+    """The model as metatrain's ``save_checkpoint`` sees it, its checkpoint dictionary
+    also holding the training's best so far under :data:`TRAINING_BEST`: the per-epoch
+    checkpoint is written once, in one piece."""
+
+    def __init__(self, model, best: Mapping[str, Any]):
+        self._model, self._best = model, best
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def get_checkpoint(self) -> dict:
+        checkpoint = self._model.get_checkpoint()
+        checkpoint[TRAINING_BEST] = self._best
+        return checkpoint
 
 
 class _RestartSafeLambdaLR(torch.optim.lr_scheduler.LambdaLR):
