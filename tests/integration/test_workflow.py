@@ -396,6 +396,87 @@ def test_nothing_left_to_do(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+#: a change of each setting of how the jobs run, never what they write
+#: (symlearn.config.HOW_IT_RUNS): none reruns anything
+HOW_IT_RUNS_CHANGES = {
+    "device": {"device": "cpu"},
+    "threads": {"pet": {"training": {"threads": 2}}, "polarmae": {"threads": 2},
+                "analysis": {"pet": {"threads": 2}, "polarmae": {"threads": 2}}},
+    "batch sizes and memory": {"analysis": {"pet": {"batch_atoms": 512, "memory_gb": 2},
+                                            "polarmae": {"batch_points": 1000}}},
+    "event cache": {"polarmae": {"cache_events": 100}},
+    "downloads": {"data": {"fetch": {"retries": 2, "timeout": 10}}},
+    "cluster resources": {"resources": {"train_pet": {"runtime": 99, "mem_mb": 999}}},
+    "grid warning": {"analysis": {"grid_warning_copies": 100}},
+    "job layout": {"analysis": {"jobs": "per_checkpoint"}},
+}
+
+
+@pytest.mark.parametrize("name", list(HOW_IT_RUNS_CHANGES))
+def test_a_setting_of_how_jobs_run_reruns_nothing(finished_run, tmp_path, name):
+    directory, _ = finished_run
+    configfile = _config(tmp_path, deep_merge(TINY, HOW_IT_RUNS_CHANGES[name]))
+    result = snakemake(directory, configfile, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_result_setting_reruns_exactly_what_depends_on_it(finished_run, tmp_path):
+    """The purification's random rotations: its two jobs, the table and the figure
+    made from them, the findings and table1 that read it, and the provenance."""
+    directory, _ = finished_run
+    change = {"analysis": {"purification": {"n_rotations": 3}}}
+    result = snakemake(directory, _config(tmp_path, deep_merge(TINY, change)), "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _job_counts(result.stdout) == {
+        "purify_pet": 2, "collect_purification": 1, "fig8": 1, "claims": 1, "table1": 1,
+        "provenance": 1, "all": 1, **REPORT}, result.stdout[-3000:]
+
+
+def test_a_copied_project_or_touched_data_reruns_nothing(finished_run, tmp_path):
+    """Content decides a rerun, not modification times: a copy that keeps none (as `cp
+    -r` does), then a `touch` of every data file and checkpoint, plans nothing."""
+    import shutil
+
+    source, _ = finished_run
+    directory = tmp_path / "copy"
+    shutil.copytree(source, directory, copy_function=shutil.copyfile)
+    configfile = directory / "tiny.yaml"
+    result = snakemake(directory, configfile, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+    now = time.time()
+    for folder in ("data", "train"):
+        for path in (directory / "results" / folder).rglob("*"):
+            if path.is_file():
+                os.utime(path, (now, now))
+    result = snakemake(directory, configfile, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_truncated_checkpoint_stops_the_run_before_any_job(finished_run, tmp_path):
+    """Every checkpoint an analysis reads is checked when the jobs are planned: a cut
+    one stops the run, naming the file, before any job, and the run's finished tables
+    stay."""
+    import shutil
+
+    source, _ = finished_run
+    directory = tmp_path / "copy"
+    shutil.copytree(source, directory, copy_function=shutil.copy2, symlinks=True)
+    checkpoint = directory / "results" / "train" / "pet" / "pet-aug" / "checkpoints" / \
+        "epoch_2.ckpt"
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[: len(whole) // 2])
+    tables = sorted((directory / "results" / "analysis" / "pet" / "pet-aug").rglob("*.csv"))
+    assert tables
+    result = snakemake(directory, directory / "tiny.yaml")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "epoch_2.ckpt: not a readable checkpoint" in output, output[-3000:]
+    assert "delete it to retrain" in output
+    assert all(table.exists() for table in tables)
+
+
 def test_forcerun_train_pet_reruns_only_training(finished_run):
     directory, configfile = finished_run
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
@@ -439,10 +520,9 @@ def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
                        "analyse_polarmae")
     assert result.returncode == 0, result.stderr
     # the standard runs at 0, 2, 4, the geometric ones at 0 (as given) and 4; 2 runs x
-    # 2 phases x 3 steps; the resolved configuration changed (provenance)
+    # 2 phases x 3 steps (the job layout is not a result: the provenance stays)
     assert _job_counts(result.stdout) == {"analyse_pet": 10, "analyse_polarmae": 12,
-                                          "provenance": 1, **DOWNSTREAM,
-                                          **POLARMAE_DOWNSTREAM}
+                                          **DOWNSTREAM, **POLARMAE_DOWNSTREAM}
     assert result.stdout.count("--as-given-only") == len(GEOMETRIC_RUNS)
     assert result.stdout.count("--figure-layers-only") == 2 * 2  # epochs 0 and 2
     tables = [f"results/analysis/pet/{run}/epoch_{epoch}/errors.csv"
@@ -531,6 +611,26 @@ def test_bad_config_fails_before_any_job(tmp_path, overrides, message):
 
 
 @pytest.mark.slow
+def _start_until(directory: Path, configfile: Path, written: Path, cores: str,
+                 *targets: str) -> tuple[subprocess.Popen, Path]:
+    """snakemake started in its own session, once ``written`` exists (a training's
+    checkpoint): the process and the file of its output."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(directory), "--configfile", str(configfile),
+               "--cores", cores, *targets]
+    output = directory / "snakemake.out"
+    with output.open("w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                   env=_environment(), start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not written.exists():
+        assert process.poll() is None, ("snakemake ended before the checkpoint:\n"
+                                        + output.read_text()[-3000:])
+        assert time.monotonic() < deadline, f"no {written.name} after 300 s"
+        time.sleep(0.05)
+    return process, output
+
+
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     """SIGKILL the whole snakemake process group once a checkpoint exists; a plain
     rerun continues the training from it instead of starting again."""
@@ -539,18 +639,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
                        "runs": dict.fromkeys(GEOMETRIC_RUNS)},
                "analysis": {"purification": {"runs": ["pet-aug"]}}}))
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(tmp_path), "--configfile", str(configfile), "--cores", "2"]
-    output = tmp_path / "snakemake.out"
-    with output.open("w") as handle:
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                   env=_environment(), start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not (resume / "epoch_4.ckpt").exists():
-        assert process.poll() is None, ("snakemake ended before the first checkpoints:\n"
-                                        + output.read_text()[-3000:])
-        assert time.monotonic() < deadline, "no checkpoint after 300 s"
-        time.sleep(0.05)
+    process, output = _start_until(tmp_path, configfile, resume / "epoch_4.ckpt", "2")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert not (resume.parent / "checkpoints" / "epoch_40.ckpt").exists()
@@ -568,3 +657,30 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     assert table["epoch"].tolist() == list(range(1, 41))
     assert set(table["attempt"]) == {1, 2}
     assert len(list((resume.parent / "checkpoints").iterdir())) == 21
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_snakemake_stops_its_jobs_within_seconds(tmp_path, signum):
+    """Ctrl-C (SIGINT) or SIGTERM sent to snakemake's own process, a training running:
+    the training stops within seconds instead of running to its end, snakemake exits,
+    nothing finished-looking is left, and the next run plans the training again."""
+    import psutil
+
+    configfile = _config(tmp_path, deep_merge(TINY, {"pet": {"training": {
+        "epochs": 400, "checkpoint_every": 2}}}))
+    target = "results/train/pet/pet-aug/best_model.pt"
+    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
+    process, output = _start_until(tmp_path, configfile, resume / "epoch_2.ckpt", "1",
+                                   target)
+    jobs = psutil.Process(process.pid).children(recursive=True)
+    assert any("train-pet" in " ".join(job.cmdline()) for job in jobs)
+    os.kill(process.pid, signum)  # the snakemake process alone, not its group
+    process.wait(timeout=60)
+    _, alive = psutil.wait_procs(jobs, timeout=10)
+    assert not alive, [" ".join(job.cmdline()) for job in alive]
+    assert "stopped" in output.read_text(), output.read_text()[-3000:]
+    assert not (tmp_path / target).exists()
+    assert not (resume.parent / "checkpoints" / "epoch_400.ckpt").exists()
+    snakemake(tmp_path, configfile, "--unlock")
+    plan = snakemake(tmp_path, configfile, target, "-n")
+    assert _job_counts(plan.stdout).get("train_pet") == 1, plan.stdout[-3000:]

@@ -15,6 +15,7 @@ from symlearn.pet.analyse import (
     PETAdapter,
     analyse_pet_checkpoint,
     default_layers,
+    evaluate_pet_as_given,
     group_layers,
     load_pet,
     select_structures,
@@ -25,7 +26,8 @@ from symlearn.table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
 
 SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
             "batch_atoms": 256, "dtype": "float64", "threads": 1, "memory_gb": 1.0,
-            "layers": None}
+            "layers": None, "geometric_n_structures": None, "geometric_every": None,
+            "geometric_grid_degree": None, "scope": "figures"}
 
 
 @pytest.fixture(scope="module")
@@ -313,6 +315,24 @@ def test_bad_inputs_name_the_problem(checkpoint, tiny_pet_data, tmp_path):
         analyse_pet_checkpoint(str(tmp_path / "other.ckpt"), structures, str(tmp_path),
                                SETTINGS, progress=False)
     assert not list(tmp_path.glob("*.csv"))
+
+
+def test_an_element_the_model_never_saw_is_refused_naming_it(checkpoint, tiny_pet_data,
+                                                            tmp_path):
+    """A structure with uranium, which the tiny PET was not trained on: one error naming
+    the file, the frame and the element, for the analysis and the as-given evaluation."""
+    from symlearn.data.extxyz import read_frames, write_frames
+    from symlearn.errors import DataError
+
+    frames = read_frames(tiny_pet_data["test"])
+    frames[0].numbers[0] = 92
+    path = tmp_path / "uranium.xyz"
+    write_frames(frames, path)
+    settings = dict(SETTINGS, n_structures=len(frames))
+    for analyse in (analyse_pet_checkpoint, evaluate_pet_as_given):
+        with pytest.raises(DataError, match=r"uranium.xyz: frame 0 has U, an element .* "
+                                            r"was not trained on"):
+            analyse(str(checkpoint), str(path), str(tmp_path / "out"), settings)
 
 
 def test_cli_reports_bad_input_without_a_traceback(checkpoint, tiny_pet_data, tmp_path,

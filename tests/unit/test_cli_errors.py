@@ -9,6 +9,13 @@ import sys
 
 import pytest
 
+#: analysis.pet settings, complete, as the workflow passes them
+SETTINGS = {"n_structures": 2, "geometric_n_structures": None, "geometric_every": None,
+            "scope": "figures", "seed": 0, "lambda_max": 2, "grid_degree": None,
+            "geometric_grid_degree": None, "batch_atoms": 256, "dtype": "float64",
+            "memory_gb": 1, "layers": None,
+            "quadrature_check": {"n_inputs": 1, "delta": 2, "tolerance": 0.05}}
+
 
 def _run(tmp_path, *args):
     done = subprocess.run([sys.executable, "-m", "symlearn", *args], capture_output=True,
@@ -31,6 +38,26 @@ def _run(tmp_path, *args):
       '{"train": 0.8, "val": 0.1, "test": 0.1}', "--seed", "0", "--max-atoms", "8",
       "--out-dir", "out"], "error: --split: the val, test split(s) would receive no "
                            "structure"),
+    # counts, threads and batch sizes are checked where they are parsed, and settings
+    # against their config section, naming the keys (issue 33)
+    (["analyse-pet", "--checkpoint", "c.ckpt", "--out-dir", "o", "--structures", "s.xyz",
+      "--settings", json.dumps({**SETTINGS, "n_structures": 0, "seed": None})],
+     "--settings: n_structures: 0 is less than the minimum of 1"),
+    (["analyse-polarmae", "--checkpoint", "c.ckpt", "--out-dir", "o", "--events", "e.h5",
+      "--settings", '{"n_events": 2}'],
+     "--settings lacks seed, lambda_max, grid_degree, batch_points, dtype"),
+    (["purify-pet", "--checkpoint", "c.ckpt", "--structures", "s.xyz", "--settings", "{}",
+      "--n-rotations", "-2", "--seed", "0", "--out", "p.csv"],
+     "argument --n-rotations: -2: random rotations (a variance) must be >= 2"),
+    (["diagnose", "m.pt", "s.xyz", "--n-structures", "-1"],
+     "argument --n-structures: -1: a count must be >= 1"),
+    (["diagnose", "m.pt", "s.xyz", "--batch-atoms", "0"],
+     "argument --batch-atoms: 0: a batch size must be >= 1"),
+    (["diagnose", "m.pt", "s.xyz", "--threads", "0"],
+     "argument --threads: 0: threads must be >= 1"),
+    (["analyse-pet", "--checkpoint", "c.ckpt", "--out-dir", "o", "--structures", "s.xyz",
+      "--settings", "@missing.json"],
+     "argument --settings: missing.json: cannot be read"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
     (tmp_path / "empty.csv").write_text("")
@@ -105,3 +132,122 @@ def test_a_bug_keeps_its_traceback_and_bad_input_does_not(monkeypatch, capsys):
     assert cli.main(["figure", "fig2", "--out", "x"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "symlearn figure: error: x.csv: frame 3 is bad")
+
+    def read_only(*args, **kwargs):  # what a read-only folder answers, even to root
+        raise OSError(30, "Read-only file system", "figures/fig2.pdf")
+
+    monkeypatch.setattr(symlearn.figures, "build", read_only)
+    assert cli.main(["figure", "fig2", "--out", "x"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "symlearn figure: error: figures/fig2.pdf: Read-only file system")
+
+
+def test_an_output_path_that_is_a_folder_is_refused_before_the_work(tmp_path):
+    (tmp_path / "in.xyz").write_text("")
+    (tmp_path / "view").mkdir()
+    code, stderr = _run(tmp_path, "prepare-pet-data", "in.xyz", "view")
+    assert code == 2 and "view: is a folder; give the path of the file to write" in stderr
+
+
+def test_an_analysis_checks_every_checkpoint_before_the_first(tmp_path):
+    """A truncated second checkpoint is named before the first is analysed: the job
+    fails at once, having written nothing."""
+    import torch
+
+    torch.save({"weights": torch.zeros(1000)}, tmp_path / "epoch_0.ckpt")
+    whole = (tmp_path / "epoch_0.ckpt").read_bytes()
+    (tmp_path / "epoch_2.ckpt").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "s.xyz").write_text("")
+    before = set(tmp_path.iterdir())
+    code, stderr = _run(tmp_path, "analyse-pet", "--checkpoint", "epoch_0.ckpt",
+                        "--out-dir", "a0", "--checkpoint", "epoch_2.ckpt", "--out-dir", "a2",
+                        "--structures", "s.xyz", "--settings", json.dumps(SETTINGS))
+    assert code == 2, stderr
+    assert "epoch_2.ckpt: not a readable checkpoint" in stderr, stderr
+    assert "Traceback" not in stderr
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_check_config_reads_a_file_as_the_workflow_does(tmp_path):
+    """check-config lays the file on config/config.yaml (a partial file is valid), reads
+    YAML 1.1's 1e-3 and a whole 20.0 as the workflow does, and refuses a repeated key
+    naming both lines; --alone checks the file by itself."""
+    (tmp_path / "partial.yaml").write_text(
+        "pet:\n  training:\n    epochs: 20.0\n    learning_rate: 1e-3\n")
+    code, stderr = _run(tmp_path, "check-config", "partial.yaml")
+    assert code == 0, stderr
+    code, stderr = _run(tmp_path, "check-config", "--alone", "partial.yaml")
+    assert code == 2 and "required property" in stderr
+    (tmp_path / "twice.yaml").write_text("pet:\n  model: {}\nanalysis: {}\npet:\n  runs: {}\n")
+    code, stderr = _run(tmp_path, "check-config", "twice.yaml")
+    assert code == 2
+    assert "twice.yaml: key 'pet' is given twice in one mapping (lines 1 and 4)" in stderr
+
+
+def test_results_folder_mistakes_are_refused(tmp_path):
+    from symlearn.config import results_folder_errors
+
+    repository = tmp_path / "repo"
+    (repository / "docs").mkdir(parents=True)
+    assert results_folder_errors({"results": "results"}, repository, repository) == []
+    assert results_folder_errors({"results": "results"}, tmp_path / "elsewhere",
+                                 repository) == []
+    [error] = results_folder_errors({"results": "null"}, repository, repository)
+    assert "results: 'null' is not a folder name" in error
+    [error] = results_folder_errors({"results": "results"}, repository / "docs", repository)
+    assert "inside the repository but not its root" in error
+
+
+@pytest.mark.parametrize("layout", ["per_run", "per_checkpoint"])
+def test_every_planned_command_passes_its_own_settings_check(tmp_path, layout):
+    """The settings check (--settings against its config section) refuses nothing the
+    workflow sends: each analysis command of the default's plan, parsed as the command
+    parses it, with its --runtime laid over."""
+    import shlex
+
+    from dryrun import ROOT
+
+    from symlearn.cli import SETTINGS_SECTIONS, build_parser
+    from symlearn.config import settings_errors
+
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--snakefile", str(ROOT / "Snakefile"),
+         "--directory", str(tmp_path), "--config", f'analysis={{"jobs": "{layout}"}}'],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    checked = set()
+    for line in done.stdout.splitlines():
+        if not line.startswith("Shell command: python -m symlearn "):
+            continue
+        words = shlex.split(line.removeprefix("Shell command: ").split(" > ")[0])[3:]
+        if words[0] in SETTINGS_SECTIONS:
+            args = build_parser().parse_args(words)
+            settings = {**args.settings, **(args.runtime or {})}
+            assert settings_errors(settings, SETTINGS_SECTIONS[words[0]]) == [], line
+            checked.add(words[0])
+    assert checked == set(SETTINGS_SECTIONS) - {"analyse-metatomic"}
+
+
+def test_a_nan_where_a_number_is_read_fails_the_collection_naming_the_checkpoint(tmp_path):
+    """A NaN A on a row measured on a grid is an error at the collect step, naming the
+    table, the checkpoint and the part; an as-given row (no grid) may lack A."""
+    from symlearn.table_schemas import ERRORS_COLUMNS
+
+    row = dict.fromkeys(ERRORS_COLUMNS, 1.0)
+    row.update(target="density_l2", o3_lambda=2, o3_sigma=1, grid_degree=8,
+               equivariance_rmse=float("nan"))
+    as_given = dict(row, target="energy", o3_lambda=0, grid_degree=float("nan"))
+    import pandas as pd
+
+    pd.DataFrame([as_given]).to_csv(tmp_path / "fine.csv", index=False)
+    pd.DataFrame([as_given, row]).to_csv(tmp_path / "bad.csv", index=False)
+    entry = {"run": "geo-sh8", "augmentation": "o3", "epoch": 30}
+    ok, stderr = _run(tmp_path, "collect", "--checkpoints",
+                      json.dumps([dict(entry, errors="fine.csv")]), "--out", "errors=e.csv")
+    assert ok == 0, stderr
+    code, stderr = _run(tmp_path, "collect", "--checkpoints",
+                        json.dumps([dict(entry, errors="bad.csv")]), "--out", "errors=f.csv")
+    assert code == 2
+    assert ("bad.csv (run geo-sh8, epoch 30): equivariance_rmse is not a number for "
+            "density_l2 (2,+1)") in stderr
+    assert not (tmp_path / "f.csv").exists()

@@ -171,3 +171,46 @@ def test_non_finite_values_name_file_frame_and_field(tmp_path, field, value, mes
             read_frames(tmp_path / "in.xyz")
         with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
             list(iter_frames(tmp_path / "in.xyz"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("duplicate", r"frame 1: atoms 0 and 3 are 0 Å apart, closer than 0.1 Å"),
+    ("image", r"frame 1: atoms 0 and 0 are 0.05 Å apart"),
+    ("far", r"frame 1: atom 2 is at \[1000000000000.0, .*beyond 100000 Å"),
+])
+def test_a_structure_that_cannot_be_physical_is_refused_by_every_reader(
+        tmp_path, change, message):
+    """Two atoms at one position, an atom 0.05 Å from its own periodic image (a cell of
+    0.05 Å), a coordinate of 1e12 Å: each is refused, naming the file, the frame and the
+    atoms, by every reader, and nothing is written."""
+    from symlearn.data.extxyz import iter_frames
+
+    crystal = _frames()[0]
+    bad = crystal.copy()
+    bad.info = dict(crystal.info)
+    if change == "duplicate":
+        bad.positions[3] = bad.positions[0]
+    elif change == "image":
+        bad = Atoms("Cu", positions=[[0, 0, 0]], cell=[0.05, 5, 5], pbc=True,
+                    info=dict(crystal.info, stress=np.zeros((3, 3))))
+        bad.arrays["forces"] = np.zeros((1, 3))
+    else:
+        bad.positions[2] = [1e12, 0, 0]
+    write_frames([crystal, bad], tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+        write_training_view(tmp_path / "in.xyz", tmp_path / "out.xyz")
+    assert not (tmp_path / "out.xyz").exists()
+    with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+        read_frames(tmp_path / "in.xyz")
+    with pytest.raises(DataError, match=rf"in\.xyz: {message}"):
+        list(iter_frames(tmp_path / "in.xyz"))
+
+
+def test_a_file_that_is_not_text_is_refused(tmp_path):
+    from symlearn.data.extxyz import count_frames
+
+    (tmp_path / "random.xyz").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(DataError, match=r"random\.xyz: not a text file"):
+        count_frames(tmp_path / "random.xyz")
+    with pytest.raises(DataError, match=r"random\.xyz: frame 0 .* cannot be read"):
+        read_frames(tmp_path / "random.xyz")

@@ -316,3 +316,27 @@ def test_cli_output_reads_back_with_metatrain(tmp_path):
                 block.values.numpy()[:, :, 0],
                 np.asarray(atoms.arrays[key]).reshape(len(atoms), -1),
                 atol=FILE_ATOL, rtol=0, err_msg=key)
+
+
+def test_a_target_that_comes_out_non_finite_is_an_error_naming_frame_and_atom(monkeypatch):
+    """Whatever makes a density NaN, the step that makes it stops, naming the frame,
+    the atom and the target, instead of writing a NaN that training would skip."""
+    from ase.build import bulk
+
+    from symlearn.errors import DataError
+    from symlearn.pet import geometric
+
+    real = geometric._density
+
+    def with_nan(*args, **kwargs):
+        density = real(*args, **kwargs)
+        density[1] = density[1].copy()
+        density[1][2] = np.nan
+        return density
+
+    monkeypatch.setattr(geometric, "_density", with_nan)
+    frames = [bulk("Cu", cubic=True), bulk("Ag", cubic=True)]
+    with pytest.raises(DataError, match="train.xyz: frame 0: the density_l1 target of "
+                                        "atom 2 is not finite"):
+        geometric.add_geometric_targets(frames, 4.5, 0.5, 2, source="train.xyz")
+    assert "density_l1" not in frames[0].arrays

@@ -131,7 +131,7 @@ SETTINGS = {"batch_atoms": 1024, "dtype": "float64", "geometric_every": None,
             "grid_degree": None, "lambda_max": 4, "layers": None, "memory_gb": 4,
             "n_structures": 8, "quadrature_check": {"delta": 4, "n_inputs": 1,
                                                     "tolerance": 0.05},
-            "seed": 0, "threads": 1}
+            "scope": "figures", "seed": 0, "threads": 1}
 
 
 @pytest.mark.parametrize("content", ["missing", "empty", "garbage", "truncated"])
@@ -340,3 +340,31 @@ def test_an_epoch_checkpoint_keeps_the_training_best_apart(trained, tmp_path):
 
     exported = model_from_checkpoint(saved, context="export").state_dict()
     _assert_same_weights(exported, _state(out / "checkpoints" / "epoch_4.ckpt"))
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_is_named_without_a_traceback(trained,
+                                                                          tmp_path):
+    """A parameter renamed in the stored weights (as an edited or foreign checkpoint
+    has): one line naming the file and the parameters, from the loader and the CLI."""
+    import subprocess
+    import sys
+
+    from symlearn.errors import CheckpointError
+
+    _, out, _ = trained
+    checkpoint = torch.load(out / "checkpoints" / "epoch_2.ckpt", weights_only=False,
+                            map_location="cpu")
+    state = checkpoint["model_state_dict"]
+    name = next(key for key in state if key.endswith(".weight"))
+    state[name.replace(".weight", ".renamed")] = state.pop(name)
+    torch.save(checkpoint, tmp_path / "renamed.ckpt")
+    with pytest.raises(CheckpointError, match=r"renamed.ckpt: its weights do not fit the "
+                                              r"model it describes"):
+        load_checkpoint(tmp_path / "renamed.ckpt")
+    done = subprocess.run(
+        [sys.executable, "-m", "symlearn", "analyse-pet", "--checkpoint",
+         str(tmp_path / "renamed.ckpt"), "--structures", str(tmp_path / "test.xyz"),
+         "--settings", json.dumps(SETTINGS), "--out-dir", str(tmp_path / "out")],
+        capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "its weights do not fit" in done.stderr

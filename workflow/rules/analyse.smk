@@ -11,14 +11,18 @@ if ANALYSIS_JOBS == "per_checkpoint":
         message:
             "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
         input:
-            checkpoint=PET_CHECKPOINT,
+            checkpoint=complete_checkpoints(PET_CHECKPOINT),
+            # the run's analysed checkpoints, the per-run job's input: a switch of
+            # analysis.jobs then reruns nothing (a training writes them all at once)
+            run_checkpoints=pet_run_checkpoints,
             structures=run_data("test"),
         output:
             **PET_ANALYSIS,
         params:
             settings=analysis_settings("pet"),
             jobs=pet_analysis_jobs,
-            device=lookup(dpath="device", within=config),
+            device=DEVICE,
+            runtime=ANALYSIS_RUNTIME["pet"],
         threads: lookup(dpath="analysis/pet/threads", within=config)
         resources:
             **job_resources("analyse_pet"),
@@ -30,8 +34,8 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "../../envs/pipeline.yaml"
         shell:
             "python -m symlearn analyse-pet {params.jobs} --structures {input.structures}"
-            " --settings {params.settings:q} --device {params.device} --threads {threads}"
-            " > {log} 2>&1"
+            " --settings {params.settings:q} --runtime {params.runtime:q}"
+            " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 else:
     # one rule per target set: their runs share the analysed epochs
@@ -48,7 +52,9 @@ else:
             wildcard_constraints:
                 run="|".join(re.escape(run) for run in _runs),
             input:
-                checkpoints=expand(PET_CHECKPOINT, epoch=_epochs, allow_missing=True),
+                checkpoints=complete_checkpoints(
+                    expand(PET_CHECKPOINT, epoch=_epochs, allow_missing=True)
+                ),
                 structures=run_data("test"),
             output:
                 **{table: expand(pattern, epoch=_epochs, allow_missing=True)
@@ -56,7 +62,8 @@ else:
             params:
                 settings=analysis_settings("pet"),
                 jobs=pet_analysis_jobs,
-                device=lookup(dpath="device", within=config),
+                device=DEVICE,
+                runtime=ANALYSIS_RUNTIME["pet"],
             threads: lookup(dpath="analysis/pet/threads", within=config)
             resources:
                 **job_resources("analyse_pet", checkpoints=len(_epochs)),
@@ -68,8 +75,8 @@ else:
                 "../../envs/pipeline.yaml"
             shell:
                 "python -m symlearn analyse-pet {params.jobs} --structures {input.structures}"
-                " --settings {params.settings:q} --device {params.device} --threads {threads}"
-                " --no-progress > {log} 2>&1"
+                " --settings {params.settings:q} --runtime {params.runtime:q}"
+                " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 
 rule collect_pet_analysis:
@@ -118,7 +125,9 @@ rule purify_pet:
     message:
         "Purifying the readouts of PET run {wildcards.run} (final checkpoint)"
     input:
-        checkpoint=expand(PET_CHECKPOINT, epoch=PET_EPOCHS[-1], allow_missing=True),
+        checkpoint=complete_checkpoints(
+            expand(PET_CHECKPOINT, epoch=PET_EPOCHS[-1], allow_missing=True)
+        ),
         structures=run_data("test"),
         train=run_data("train"),
     output:
@@ -130,7 +139,8 @@ rule purify_pet:
         n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),
         n_offset=lookup(dpath="analysis/purification/n_offset_structures", within=config),
         seed=lookup(dpath="analysis/purification/seed", within=config),
-        device=lookup(dpath="device", within=config),
+        device=DEVICE,
+        runtime=ANALYSIS_RUNTIME["pet"],
     threads: lookup(dpath="analysis/pet/threads", within=config)
     resources:
         **job_resources("purify_pet"),
@@ -145,7 +155,8 @@ rule purify_pet:
         " --structures {input.structures} --settings {params.settings:q}"
         " --n-rotations {params.n_rotations} --seed {params.seed} --out {output}"
         " --train {input.train} --n-offset-structures {params.n_offset}"
-        " --device {params.device} --threads {threads} > {log} 2>&1"
+        " --runtime {params.runtime:q} --device {params.device} --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule collect_purification:
@@ -191,14 +202,18 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
             " {wildcards.step}"
         input:
-            checkpoint=POLARMAE_CHECKPOINT,
+            checkpoint=complete_checkpoints(POLARMAE_CHECKPOINT),
+            # the run's checkpoints, the per-run job's input: a switch of analysis.jobs
+            # then reruns nothing
+            run_checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
             events=lartpc_data("test"),
         output:
             **POLARMAE_ANALYSIS,
         params:
             settings=polarmae_analysis_settings(),
             jobs=polarmae_analysis_jobs,
-            device=lookup(dpath="device", within=config),
+            device=DEVICE,
+            runtime=ANALYSIS_RUNTIME["polarmae"],
         threads: lookup(dpath="analysis/polarmae/threads", within=config)
         resources:
             **job_resources("analyse_polarmae"),
@@ -210,8 +225,8 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "../../envs/pipeline.yaml"
         shell:
             "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
-            " --settings {params.settings:q} --device {params.device} --threads {threads}"
-            " --no-progress > {log} 2>&1"
+            " --settings {params.settings:q} --runtime {params.runtime:q}"
+            " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 else:
 
@@ -220,7 +235,7 @@ else:
             "Symmetry analysis of PoLAr-MAE run {wildcards.run} at every checkpoint of both"
             " phases"
         input:
-            checkpoints=polarmae_run_checkpoints(),
+            checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
             events=lartpc_data("test"),
         output:
             **{table: polarmae_run_checkpoints(pattern)
@@ -228,7 +243,8 @@ else:
         params:
             settings=polarmae_analysis_settings(),
             jobs=polarmae_analysis_jobs,
-            device=lookup(dpath="device", within=config),
+            device=DEVICE,
+            runtime=ANALYSIS_RUNTIME["polarmae"],
         threads: lookup(dpath="analysis/polarmae/threads", within=config)
         resources:
             **job_resources("analyse_polarmae", checkpoints=len(polarmae_run_checkpoints())),
@@ -240,8 +256,8 @@ else:
             "../../envs/pipeline.yaml"
         shell:
             "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
-            " --settings {params.settings:q} --device {params.device} --threads {threads}"
-            " --no-progress > {log} 2>&1"
+            " --settings {params.settings:q} --runtime {params.runtime:q}"
+            " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 
 rule collect_polarmae_analysis:
@@ -278,7 +294,8 @@ rule polarmae_example:
     params:
         settings=polarmae_analysis_settings(),
         run=polarmae_example_run(),
-        device=lookup(dpath="device", within=config),
+        runtime=ANALYSIS_RUNTIME["polarmae"],
+        device=DEVICE,
     benchmark:
         benchmark_file("polarmae_example"),
     log:
@@ -288,4 +305,5 @@ rule polarmae_example:
     shell:
         "python -m symlearn polarmae-example --checkpoint {input.checkpoint}"
         " --events {input.events} --settings {params.settings:q} --run {params.run}"
-        " --out {output} --device {params.device} > {log} 2>&1"
+        " --out {output} --runtime {params.runtime:q} --device {params.device}"
+        " > {log} 2>&1"

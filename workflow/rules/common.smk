@@ -29,6 +29,9 @@ from symlearn.config import (  # noqa: E402
     coerce_command_line_strings,
     cluster_cores,
     gpu_request,
+    HowItRuns,
+    how_it_runs,
+    load_config_file,
     load_schema,
     pet_analysed_epochs,
     pet_checkpoint_scope,
@@ -39,9 +42,15 @@ from symlearn.config import (  # noqa: E402
     polarmae_checkpoint_steps,
     polarmae_run_settings,
     polarmae_runs,
+    result_config,
+    results_folder_errors,
+    result_settings,
     external_models,
     external_model_settings,
 )
+from symlearn.checkpoints import check_complete  # noqa: E402
+from symlearn.errors import CheckpointError  # noqa: E402
+from symlearn.interrupts import pass_on_interrupts  # noqa: E402
 from symlearn.figures import FIGURES as FIGURE_IDS, TABLES as TABLE_IDS  # noqa: E402
 from symlearn.figures.provenance import software_versions  # noqa: E402
 
@@ -49,9 +58,14 @@ _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.y
 # concise messages that name every bad key, before any job starts ...
 _SCHEMA_TREE = load_schema(_SCHEMA)
 try:
+    # a key repeated in a configuration file: Snakemake keeps the last silently
+    for _path in workflow.configfiles:
+        load_config_file(_path)
     # nested --config values arrive as strings; read them as the schema expects
     coerce_command_line_strings(config, _SCHEMA_TREE)
     check_config(config, _SCHEMA_TREE)
+    if _problems := results_folder_errors(config, os.getcwd(), workflow.basedir):
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(_problems))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 for _warning in config_warnings(config):
@@ -109,6 +123,15 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 EXTERNAL_MODELS = external_models(config)
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
+# How a job runs, never what it writes (symlearn.config.HOW_IT_RUNS): params of type
+# HowItRuns, which Snakemake leaves out of the params whose change reruns a job. Threads
+# go through each rule's `threads`, which it does not track either.
+DEVICE = HowItRuns(str(config["device"]))
+FETCH_RETRY_OPTIONS = HowItRuns("--retries {retries} --timeout {timeout}".format(
+    **how_it_runs(config, "data.fetch")))
+POLARMAE_CACHE_EVENTS = HowItRuns(str(how_it_runs(config, "polarmae")["cache_events"]))
+ANALYSIS_RUNTIME = {family: HowItRuns(how_it_runs(config, f"analysis.{family}"))
+                    for family in ("pet", "polarmae", "metatomic")}
 
 
 wildcard_constraints:
@@ -232,8 +255,11 @@ def polarmae_analysis_jobs(wildcards, input, output):
 
 
 def pet_settings_json(wildcards):
-    """A run's merged settings, as the JSON the train command reads."""
-    return json.dumps(pet_run_settings(config, wildcards.run), sort_keys=True)
+    """A run's merged settings, as the JSON the train command reads (without its
+    threads: how it runs)."""
+    settings = pet_run_settings(config, wildcards.run)
+    settings["training"] = result_settings(settings["training"], "pet.training")
+    return json.dumps(settings, sort_keys=True)
 
 
 def pet_threads(wildcards):
@@ -344,8 +370,6 @@ def fetch_options(urls, sha256):
     options = [f"--url {shlex.quote(url)}" for url in urls]
     if sha256 is not None:
         options.append(f"--sha256 {sha256}")
-    fetch = config["data"]["fetch"]
-    options.append(f"--retries {fetch['retries']} --timeout {fetch['timeout']}")
     return " ".join(options)
 
 
@@ -393,7 +417,7 @@ def polarmae_settings_json(wildcards):
 def analysis_settings(family):
     """A family's analysis settings plus the shared quadrature check (and, for PET,
     fig3's layers, what --figure-layers-only analyses), as JSON."""
-    settings = dict(config["analysis"][family])
+    settings = result_settings(config["analysis"][family], f"analysis.{family}")
     settings["quadrature_check"] = config["analysis"]["quadrature_check"]
     if family == "pet":
         settings["figure_layers"] = config["figures"]["fig3_layers"]
@@ -419,6 +443,34 @@ def polarmae_checkpoints(phase, run=None):
         **runs,
         allow_missing=True,
     )
+
+
+def complete_checkpoints(patterns):
+    """An input function: ``patterns`` (checkpoints, with wildcards) for one job, each
+    that exists already checked complete (symlearn.checkpoints.check_complete) when the
+    jobs are planned. A truncated checkpoint then stops the run before any job starts,
+    naming the file, and the finished tables that read it stay: Snakemake deletes the
+    outputs of a job that fails, not of one that never starts."""
+    def checked(wildcards):
+        paths = expand(patterns, **wildcards)
+        for path in paths:
+            if os.path.exists(path):
+                try:
+                    check_complete(path)
+                except CheckpointError as err:
+                    raise WorkflowError(f"{err}; restore it, or delete it to retrain "
+                                        "the run that wrote it") from None
+        return paths[0] if isinstance(patterns, str) else paths
+
+    return checked
+
+
+def pet_run_checkpoints(wildcards):
+    """Input function: the checkpoints of a PET run that its analyses read, checked
+    (complete_checkpoints)."""
+    epochs = pet_analysed_epochs(config, wildcards.run)
+    return complete_checkpoints(
+        expand(PET_CHECKPOINT, epoch=epochs, allow_missing=True))(wildcards)
 
 
 def polarmae_run_checkpoints(pattern=POLARMAE_CHECKPOINT):
@@ -605,3 +657,10 @@ def final_targets():
         *figure_targets(),
         *external_targets(),
     ]
+
+
+onstart:
+    # a local run's running jobs stop with it on Ctrl-C or a SIGTERM to Snakemake
+    # (symlearn.interrupts); a cluster's are cancelled by its executor
+    if workflow.local_exec:
+        pass_on_interrupts(logger.info)

@@ -20,6 +20,7 @@ rule fetch_mad:
         dataset=download_pattern("atomistic"),
     params:
         options=mad_fetch_options,
+        retry_options=FETCH_RETRY_OPTIONS,
     benchmark:
         benchmark_file("fetch_mad", "dataset", "split"),
     log:
@@ -28,7 +29,8 @@ rule fetch_mad:
         "../../envs/pipeline.yaml"
     shell:
         # the progress bar goes to the terminal and to the log
-        "python -m symlearn fetch {output.data} {params.options} 2>&1 | tee {log}"
+        "python -m symlearn fetch {output.data} {params.options} {params.retry_options}"
+        " 2>&1 | tee {log}"
 
 
 rule make_atomistic:
@@ -166,6 +168,7 @@ rule fetch_pilarnet:
         file=r"[^\s]+\.h5",
     params:
         options=pilarnet_fetch_options,
+        retry_options=FETCH_RETRY_OPTIONS,
     benchmark:
         benchmark_file("fetch_pilarnet", "dataset", "file"),
     log:
@@ -174,7 +177,8 @@ rule fetch_pilarnet:
         "../../envs/pipeline.yaml"
     shell:
         # the progress bar goes to the terminal and to the log
-        "python -m symlearn fetch {output.data} {params.options} 2>&1 | tee {log}"
+        "python -m symlearn fetch {output.data} {params.options} {params.retry_options}"
+        " 2>&1 | tee {log}"
 
 
 rule lartpc_split:

@@ -17,8 +17,9 @@ rule provenance:
             category="Provenance",
         ),
     params:
+        # what the results depend on (not how the jobs ran: symlearn.config.HOW_IT_RUNS);
         # a function: the mirror templates' {file} is not a wildcard
-        config=lambda wildcards: json.dumps(config, sort_keys=True),
+        config=lambda wildcards: json.dumps(result_config(config), sort_keys=True),
         # a change of any version reruns the rule (params are a rerun trigger)
         versions=SOFTWARE_VERSIONS,
     benchmark:

@@ -15,10 +15,14 @@ rule analyse_metatomic:
         structures=f"{RESULTS}/analysis/metatomic/{{model}}/structures.parquet",
     params:
         settings=lambda wildcards: json.dumps(
-            external_model_settings(config, wildcards.model), sort_keys=True
+            result_settings(
+                external_model_settings(config, wildcards.model), "analysis.metatomic"
+            ),
+            sort_keys=True,
         ),
         out_dir=lambda wildcards, output: os.path.dirname(output.errors),
-        device=lookup(dpath="device", within=config),
+        device=DEVICE,
+        runtime=ANALYSIS_RUNTIME["metatomic"],
     threads: lookup(dpath="analysis/metatomic/threads", within=config)
     resources:
         **job_resources("analyse_metatomic"),
@@ -31,7 +35,8 @@ rule analyse_metatomic:
     shell:
         "python -m symlearn analyse-metatomic --model {input.model}"
         " --structures {input.structures} --settings {params.settings:q}"
-        " --out-dir {params.out_dir} --device {params.device} --threads {threads}"
+        " --out-dir {params.out_dir} --runtime {params.runtime:q}"
+        " --device {params.device} --threads {threads}"
         " > {log} 2>&1"
 
 

@@ -21,7 +21,7 @@ rule train_pet:
     params:
         settings=pet_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
-        device=lookup(dpath="device", within=config),
+        device=DEVICE,
     threads: pet_threads
     resources:
         **job_resources("train_pet"),
@@ -53,8 +53,8 @@ rule pretrain_polarmae:
     params:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
-        device=lookup(dpath="device", within=config),
-        cache_events=lookup(dpath="polarmae/cache_events", within=config),
+        device=DEVICE,
+        cache_events=POLARMAE_CACHE_EVENTS,
     threads: lookup(dpath="polarmae/threads", within=config)
     resources:
         **job_resources("pretrain_polarmae"),
@@ -87,8 +87,8 @@ rule finetune_polarmae:
     params:
         settings=polarmae_settings_json,
         out_dir=lambda wildcards, output: os.path.dirname(output.log),
-        device=lookup(dpath="device", within=config),
-        cache_events=lookup(dpath="polarmae/cache_events", within=config),
+        device=DEVICE,
+        cache_events=POLARMAE_CACHE_EVENTS,
     threads: lookup(dpath="polarmae/threads", within=config)
     resources:
         **job_resources("finetune_polarmae"),

@@ -28,10 +28,34 @@ def _degree_arg(text: str) -> int:
     return value
 
 
+def _at_least(minimum: int, what: str):
+    """An argparse type: an integer >= ``minimum``, refused with what it counts."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: {what} must be >= {minimum}")
+        return value
+    return parse
+
+
+#: the counts of the command line, checked where they are parsed
+_THREADS = _at_least(1, "threads")
+_COUNT = _at_least(1, "a count")
+_BATCH = _at_least(1, "a batch size")
+_SEED = _at_least(0, "a seed")
+_ATTEMPTS = _at_least(0, "retries")
+
+
 def _json_arg(text: str):
     """A JSON value given inline, or ``@file`` holding one."""
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
+        try:
+            text = Path(text[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise argparse.ArgumentTypeError(f"{text[1:]}: cannot be read ({err})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
@@ -89,6 +113,9 @@ def _lartpc_split(args: argparse.Namespace) -> None:
 
 def _prepare_pet_data(args: argparse.Namespace) -> None:
     from .data.extxyz import write_training_view
+    from .io import writable_file
+
+    writable_file(args.output)
 
     summary = write_training_view(args.input, args.output,
                                   max_structures=args.max_structures, seed=args.seed)
@@ -105,12 +132,14 @@ def _pet_memmap(args: argparse.Namespace) -> None:
 
 def _geometric_targets(args: argparse.Namespace) -> None:
     from .data.extxyz import read_frames, write_frames
+    from .io import writable_file
     from .pet.geometric import add_geometric_targets, target_irreps
 
+    writable_file(args.output)
     start = time.perf_counter()
     frames = read_frames(args.input)
     add_geometric_targets(frames, cutoff=args.cutoff, width=args.cutoff_width,
-                          lambda_max=args.lambda_max)
+                          lambda_max=args.lambda_max, source=args.input)
     write_frames(frames, args.output)
     LOGGER.info("wrote %s: %d structures (%d atoms) with %s in %.1f s", args.output,
                 len(frames), sum(len(a) for a in frames),
@@ -132,11 +161,14 @@ def _train_pet(args: argparse.Namespace) -> None:
 def _checkpoint_jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The (checkpoint, output folder) pairs of an analysis command: its --checkpoint
     and --out-dir options, paired in the order given."""
+    from .checkpoints import check_all_complete
     from .errors import SymlearnError
 
     if len(args.checkpoint) != len(args.out_dir):
         raise SymlearnError(f"{len(args.checkpoint)} --checkpoint but {len(args.out_dir)} "
                             "--out-dir: give one --out-dir per --checkpoint, in order")
+    # every checkpoint before the first analysis: a bad one costs no computation
+    check_all_complete(args.checkpoint)
     for option in ("as_given_only", "figure_layers_only"):
         unknown = sorted(set(getattr(args, option, None) or []) - set(args.checkpoint))
         if unknown:
@@ -164,18 +196,26 @@ def _analyse_pet(args: argparse.Namespace) -> None:
         LOGGER.info("%s: analysis finished: %s", checkpoint, json.dumps(summary))
 
 
+def _runtime_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", type=_json_arg, default=None,
+                   help="settings that change how the command runs, not what it writes "
+                        "(batch sizes, memory), JSON or @file: laid over --settings. The "
+                        "workflow passes them here, apart from the settings it tracks")
+
+
 def _analysis_arguments(p: argparse.ArgumentParser, settings: str, tables: str,
                         checkpoints: bool = False) -> None:
     """What every analysis command takes besides its inputs; ``checkpoints``: one
     --out-dir per --checkpoint, both repeatable (several checkpoints in one process)."""
     p.add_argument("--settings", type=_json_arg, required=True, help=settings)
+    _runtime_argument(p)
     if checkpoints:
         p.add_argument("--out-dir", required=True, action="append",
                        help=f"receives {tables}; one per --checkpoint, in the same order")
     else:
         p.add_argument("--out-dir", required=True, help=f"receives {tables}")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=_THREADS, default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -307,7 +347,9 @@ def _quadrature_table(args: argparse.Namespace) -> None:
 
 def _figure(args: argparse.Namespace) -> None:
     from .figures import build
+    from .io import writable_file
 
+    writable_file(args.out)
     inputs = dict(item.split("=", 1) for item in args.input)
     paths = build(args.figure, inputs, args.out, args.options)
     LOGGER.info("%s: wrote %s", args.figure, ", ".join(str(p) for p in paths.values()))
@@ -333,15 +375,26 @@ def _compare_claims(args: argparse.Namespace) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from .config import check_config, config_warnings, deep_merge, load_config_file
+    from .config import (
+        DEFAULT_CONFIG,
+        check_config,
+        coerce_command_line_strings,
+        config_warnings,
+        deep_merge,
+        load_config_file,
+    )
 
+    # as the workflow sees them: on top of the embedded default, read the same way
+    files = list(args.configfile) if args.alone else [str(DEFAULT_CONFIG),
+                                                      *args.configfile]
     config: dict = {}
-    for path in args.configfile:
+    for path in files:
         config = deep_merge(config, load_config_file(path))
+    coerce_command_line_strings(config)
     check_config(config)
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{' + '.join(args.configfile)}: valid")
+    print(f"{' + '.join(files)}: valid")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,8 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='structures per subset, JSON, e.g. \'{"bulk": 40}\'')
     p.add_argument("--split", type=_json_arg, required=True,
                    help='fractions, JSON, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'')
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--max-atoms", type=int, required=True)
+    p.add_argument("--seed", type=_SEED, required=True)
+    p.add_argument("--max-atoms", type=_COUNT, required=True)
     p.add_argument("--metals", nargs="+", default=None,
                    help="metals of the crystals, alloys, clusters and surfaces (default: "
                         "every metal EMT knows)")
@@ -373,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a URL of the file; repeat for mirrors, tried in order")
     p.add_argument("--sha256", default=None,
                    help="the pinned SHA-256; omitted: unpinned, the sum seen is recorded")
-    p.add_argument("--retries", type=int, default=5,
+    p.add_argument("--retries", type=_ATTEMPTS, default=5,
                    help="extra rounds over the mirrors after a failure (back-off 2 s, 4 s, ...)")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="seconds without data before a connection counts as failed")
@@ -383,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "lartpc-split", help="check PILArNet-M files, write a split's manifest")
     p.add_argument("files", nargs="+", help="HDF5 files, read in this order")
-    p.add_argument("--events", type=int, nargs=2, metavar=("FIRST", "STOP"),
+    p.add_argument("--events", type=_at_least(0, "an event index"),
+                   nargs=2, metavar=("FIRST", "STOP"),
                    help="events [FIRST, STOP) of the files taken together (default: all)")
     p.add_argument("--output", required=True, help="the manifest (.json)")
     p.set_defaults(func=_lartpc_split)
@@ -392,9 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="check a MAD-style extxyz file, write its PET view")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--max-structures", type=int, default=None,
+    p.add_argument("--max-structures", type=_COUNT, default=None,
                    help="keep a seeded random subset of this many frames, in file order")
-    p.add_argument("--seed", type=int, default=0, help="seed of the subset")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the subset")
     p.set_defaults(func=_prepare_pet_data)
 
     p = commands.add_parser(
@@ -410,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff", type=float, required=True, help="neighbour cutoff, Å")
     p.add_argument("--cutoff-width", type=float, required=True,
                    help="width of the smooth step ending at the cutoff, Å")
-    p.add_argument("--lambda-max", type=int, required=True,
+    p.add_argument("--lambda-max", type=_degree_arg, required=True,
                    help="highest angular momentum of the density projections")
     p.set_defaults(func=_geometric_targets)
 
@@ -426,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "test split) the closing evaluation is skipped")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=_THREADS, default=None)
     p.set_defaults(func=_train_pet)
 
     p = commands.add_parser("analyse-pet",
@@ -469,16 +523,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-degree", type=_degree_arg, default=None,
                    help="quadrature degree (default: the smallest that does not alias "
                         "the outputs, max(2 lambda_max, lambda_max + L))")
-    p.add_argument("--n-structures", type=int, default=None,
+    p.add_argument("--n-structures", type=_COUNT, default=None,
                    help="a seeded random subset of this many structures (default 8)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_SEED, default=None)
     p.add_argument("--forces", choices=["conservative", "non_conservative", "none"],
                    default=None, help="default conservative: -dE/dx and the virial")
     p.add_argument("--outputs", nargs="+", default=None, help="only these outputs")
     p.add_argument("--layers", nargs="+", default=None, help="only these feature outputs")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None)
-    p.add_argument("--batch-atoms", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch-atoms", type=_BATCH, default=None)
+    p.add_argument("--threads", type=_THREADS, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None,
                    help="folder for the tables (default diagnose-<model name>)")
@@ -492,17 +546,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structures", required=True, help="extxyz file (the test split)")
     p.add_argument("--settings", type=_json_arg, required=True,
                    help="the analysis.pet settings, JSON or @file")
-    p.add_argument("--n-rotations", type=int, required=True,
+    p.add_argument("--n-rotations", type=_at_least(2, "random rotations (a variance)"),
+                   required=True,
                    help="random O(3) elements for the projected model's own A")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=_SEED, required=True)
     p.add_argument("--out", required=True, help="the purification table (CSV)")
     p.add_argument("--train", default=None,
                    help="extxyz file (the training split) over which the lab-frame offsets "
                         "are averaged; without it, no offset_removed stage")
-    p.add_argument("--n-offset-structures", type=int, default=16,
+    p.add_argument("--n-offset-structures", type=_COUNT, default=16,
                    help="training structures the offsets are averaged over")
+    _runtime_argument(p)
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=_THREADS, default=None)
     p.set_defaults(func=_purify_pet)
 
     p = commands.add_parser("collect", help="one table of every checkpoint per kind")
@@ -524,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="simulate the embedded LArTPC events (PILArNet-M layout)")
     p.add_argument("--n-events", type=_json_arg, required=True,
                    help='events per split, JSON, e.g. \'{"train": 96, "val": 12, "test": 12}\'')
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=_SEED, required=True)
     p.add_argument("--layout", choices=["v1", "v2"], default="v2")
     p.add_argument("--out-dir", required=True, help="receives train/val/test.h5")
     p.set_defaults(func=_make_lartpc)
@@ -540,8 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finetune: the pre-training checkpoint whose encoder it starts from")
     p.add_argument("--out-dir", required=True, help="receives step_K.ckpt, train_log.csv")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--cache-events", type=int, default=2048,
+    p.add_argument("--threads", type=_THREADS, default=None)
+    p.add_argument("--cache-events", type=_at_least(0, "cached events"), default=2048,
                    help="preprocessed events (with their grouping) kept in memory")
     p.set_defaults(func=_train_polarmae)
 
@@ -561,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", required=True)
     p.add_argument("--settings", type=_json_arg, required=True,
                    help="the analysis.polarmae settings and branching_radius, JSON")
+    _runtime_argument(p)
     p.add_argument("--run", required=True, help="the run's name (a column of the table)")
     p.add_argument("--out", required=True, help="CSV")
     p.add_argument("--device", default="auto")
@@ -596,11 +653,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "default=results/figures/claims.csv")
     p.set_defaults(func=_compare_claims)
 
-    p = commands.add_parser("check-config", help="validate configuration files")
+    p = commands.add_parser("check-config",
+                            help="validate configuration files as the workflow reads them")
     p.add_argument("configfile", nargs="+",
-                   help="YAML files, later ones overriding earlier ones")
+                   help="YAML files, later ones overriding earlier ones, laid on "
+                        "config/config.yaml as the workflow lays them")
+    p.add_argument("--alone", action="store_true",
+                   help="check the files without the embedded default under them")
     p.set_defaults(func=_check_config)
     return parser
+
+
+#: the config section each command's --settings come from, checked before any work
+SETTINGS_SECTIONS = {"analyse-pet": "analysis.pet", "purify-pet": "analysis.pet",
+                     "analyse-polarmae": "analysis.polarmae",
+                     "polarmae-example": "analysis.polarmae",
+                     "analyse-metatomic": "analysis.metatomic"}
 
 
 def _terminate(signum, frame) -> None:
@@ -611,6 +679,15 @@ def _terminate(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "runtime", None):
+        args.settings = {**args.settings, **args.runtime}
+    if section := SETTINGS_SECTIONS.get(args.command):
+        from .config import settings_errors
+
+        if problems := settings_errors(args.settings, section):
+            print(f"symlearn {args.command}: error: " + "; ".join(problems),
+                  file=sys.stderr)
+            return 2
     signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s][%(levelname)s] %(name)s: %(message)s",
@@ -623,6 +700,11 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except SymlearnError as err:  # bad input; anything else is a bug: its traceback
         print(f"symlearn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the machine's answer (read-only, full, no permission)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"symlearn {args.command}: error: {where}{err.strerror or err}",
+              file=sys.stderr)
         return 2
     return 0
 

@@ -10,6 +10,7 @@ Both run when the workflow starts, before any job, and from ``symlearn check-con
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,11 +23,33 @@ from .errors import SymlearnError
 from .symmetry.degrees import grid_degree, required_degree
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+#: the embedded default, which the workflow lays every --configfile on
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 SPLITS = ("train", "val", "test")
 
 
 class ConfigError(SymlearnError, ValueError):
     """The configuration is invalid; the message lists every problem by key."""
+
+
+class DuplicateKey(ValueError):
+    """A key given twice in one mapping of a YAML file (YAML keeps the last silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, refusing a key repeated in one mapping, naming both lines."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKey(f"key {key!r} is given twice in one mapping (lines "
+                                   f"{seen[key]} and {line}); YAML would keep the last "
+                                   "silently")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_config_file(path: str | Path) -> dict:
@@ -41,7 +64,9 @@ def load_config_file(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read ({err})") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except DuplicateKey as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -87,6 +112,36 @@ def schema_errors(config: Mapping[str, Any], schema: Mapping | None = None) -> l
         # an allOf/$ref failure repeats its sub-errors; report the innermost ones
         leaves = [e for e in error.context if not e.context] if error.context else [error]
         messages.extend(_describe(leaf) for leaf in leaves)
+    return list(dict.fromkeys(messages))
+
+
+def settings_errors(settings: Mapping[str, Any], section: str,
+                    option: str = "--settings") -> list[str]:
+    """A command's ``--settings`` against the schema of the config section they come
+    from (``analysis.pet``, ...): a missing key, a wrong type or a value out of range,
+    one line each, naming the key. The how-it-runs keys that reach a command apart
+    (its threads) are not required; keys the section lacks (the quadrature check the
+    workflow adds) are allowed."""
+    root = load_schema()
+    node: Mapping = root
+    for key in section.split("."):
+        node = _resolve(node, root)["properties"][key]
+    node = dict(_resolve(node, root))
+    node["required"] = [key for key in node.get("required", []) if key != "threads"]
+    node["additionalProperties"] = True
+    node["$defs"] = root.get("$defs", {})
+    validator = jsonschema.Draft202012Validator(node)
+    missing, messages = [], []
+    for error in sorted(validator.iter_errors(dict(settings)),
+                        key=lambda e: list(e.absolute_path)):
+        if error.validator == "required" and not error.absolute_path:
+            missing += [key for key in node["required"] if key not in settings]
+            continue
+        leaves = [e for e in error.context if not e.context] if error.context else [error]
+        messages += [f"{option}: {_describe(leaf)}" for leaf in leaves]
+    if missing:
+        messages.insert(0, f"{option} lacks {', '.join(dict.fromkeys(missing))} (the "
+                           f"{section} settings)")
     return list(dict.fromkeys(messages))
 
 
@@ -141,7 +196,10 @@ def coerce_command_line_strings(config: dict, schema: Mapping | None = None,
     null or a list there: Snakemake parses only the top level of a ``--config`` value,
     so ``pet='{"training": {"epochs": 3}}'`` arrives as ``{"epochs": "3"}``. A string
     the schema accepts as a string is left alone; one that still does not fit is left
-    for the check to name. Works in place and returns ``config``."""
+    for the check to name. YAML 1.1 strings such as ``1e-3`` become numbers the same
+    way, and a whole float (``20.0``) where only an integer fits becomes that integer.
+    The workflow and ``symlearn check-config`` both call it, so they accept and refuse
+    the same files. Works in place and returns ``config``."""
     schema = load_schema() if schema is None else schema
     node = _resolve(schema if _node is None else _node, schema)
     if not isinstance(config, dict):
@@ -168,6 +226,10 @@ def coerce_command_line_strings(config: dict, schema: Mapping | None = None,
                 if _accepts(child, parsed) or isinstance(parsed, dict) and (
                         "object" in types):
                     config[key] = value = parsed
+        types = _types(child)
+        if (isinstance(value, float) and value.is_integer() and "integer" in types
+                and "number" not in types):
+            config[key] = value = int(value)  # 20.0 where a count is expected
         if isinstance(value, dict):
             coerce_command_line_strings(value, schema, child)
     return config
@@ -243,6 +305,76 @@ def pet_output_lambda_max(config: Mapping[str, Any], run: str) -> int:
     if pet_run_settings(config, run)["targets"] == "geometric":
         return config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
     return 2
+
+
+#: the settings that change how a job runs, never what it writes, by config section
+#: ("" for the top level): the workflow hands them to its commands outside Snakemake's
+#: ``params``, so a change of one reruns nothing (docs/reruns.md gives the reasons).
+#: Absent on purpose: ``pet.training.num_workers`` (metatrain draws the augmentation's
+#: rotations in the data-loader workers, so their number changes the draws) and every
+#: ``dtype`` and ``precision`` (they change the numbers).
+HOW_IT_RUNS: dict[str, tuple[str, ...]] = {
+    "": ("device", "resources"),
+    "data.fetch": ("retries", "timeout"),
+    "pet.training": ("threads",),
+    "polarmae": ("threads", "cache_events"),
+    "analysis": ("jobs", "grid_warning_copies"),
+    "analysis.pet": ("threads", "batch_atoms", "memory_gb"),
+    "analysis.polarmae": ("threads", "batch_points"),
+    "analysis.metatomic": ("threads", "batch_atoms"),
+}
+
+
+class HowItRuns:
+    """A ``params`` value that changes how a job runs, never what it writes. Snakemake
+    reruns a job when a params value it can represent (a builtin type) changes, and
+    leaves other types out of that comparison; in the shell command this one reads as
+    its text (JSON for a mapping). tests/integration checks that a change reruns
+    nothing."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.value if isinstance(self.value, str) else json.dumps(self.value,
+                                                                          sort_keys=True)
+
+    def __repr__(self) -> str:
+        return f"HowItRuns({self.value!r})"
+
+
+def result_settings(settings: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """``settings`` (config section ``section``) without its how-it-runs keys: what a
+    job's ``params`` carry, so that only these changes rerun it."""
+    drop = HOW_IT_RUNS.get(section, ())
+    return {key: value for key, value in settings.items() if key not in drop}
+
+
+def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration without its how-it-runs settings (a PET run's own training
+    threads included): what the results depend on, as the provenance records it."""
+    result = copy.deepcopy(dict(config))
+    for section, keys in HOW_IT_RUNS.items():
+        settings = result
+        for key in filter(None, section.split(".")):
+            settings = settings.get(key) or {}
+        for key in keys:
+            settings.pop(key, None)
+    for run in (result.get("pet", {}).get("runs") or {}).values():
+        if run and isinstance(run.get("training"), dict):
+            run["training"].pop("threads", None)
+    return result
+
+
+def how_it_runs(config: Mapping[str, Any], section: str,
+                exclude: tuple[str, ...] = ("threads",)) -> dict[str, Any]:
+    """The how-it-runs settings of one config section (``threads`` excluded: they reach
+    a job through its ``threads``, which Snakemake does not track either)."""
+    settings: Any = config
+    for key in filter(None, section.split(".")):
+        settings = settings[key]
+    return {key: settings[key] for key in HOW_IT_RUNS[section]
+            if key in settings and key not in exclude}
 
 
 # the rules whose jobs ask a cluster for a GPU (config `resources`, profiles/slurm/)
@@ -664,6 +796,24 @@ def config_warnings(config: Mapping[str, Any]) -> list[str]:
             warnings.append(f"{key}: {n} asked, but the synthetic test split holds {test} "
                             f"structures; the analysis will use all {test}")
     return warnings
+
+
+def results_folder_errors(config: Mapping[str, Any], workdir: str | Path,
+                          repository: str | Path) -> list[str]:
+    """The ``results`` folder that is surely a mistake: a null spelt as a string (what
+    ``--config results=null`` gives), or a working folder inside the repository but
+    not its root (``snakemake -s ../Snakefile`` from ``docs/``), which would write the
+    results into that subfolder."""
+    errors = []
+    results = config.get("results")
+    if isinstance(results, str) and results.strip().lower() in ("null", "none", "~", ""):
+        errors.append(f"results: {results!r} is not a folder name (give a path, e.g. "
+                      "results)")
+    workdir, repository = Path(workdir).resolve(), Path(repository).resolve()
+    if workdir != repository and workdir.is_relative_to(repository):
+        errors.append(f"the working folder {workdir} is inside the repository but not its "
+                      f"root: run snakemake from {repository} (or --directory elsewhere)")
+    return errors
 
 
 def check_config(config: Mapping[str, Any], schema: Mapping | None = None) -> None:

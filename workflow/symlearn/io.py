@@ -120,3 +120,33 @@ def sha256_path(path: str | os.PathLike) -> str:
         digest.update(file.relative_to(root).as_posix().encode() + b"\0")
         digest.update(sha256_file(file).encode() + b"\0")
     return digest.hexdigest()
+
+
+def writable_folder(out_dir: str | os.PathLike) -> Path:
+    """The output folder, refused at once (naming it) when nothing could be written
+    there: found before the work, not after. Nothing is created."""
+    from .errors import DataError
+
+    out = Path(out_dir)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"{out}: the output folder cannot be created ({existing} is not "
+                        "a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: the output folder is not writable"
+                        + ("" if existing == out else f" ({existing} is not writable)"))
+    return out
+
+
+def writable_file(path: str | os.PathLike) -> Path:
+    """An output file, refused at once (naming it) when it could not be written: a
+    folder in its place, or a folder for it that cannot be created or written to."""
+    from .errors import DataError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give the path of the file to write")
+    writable_folder(path.parent)
+    return path

@@ -14,12 +14,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import DataError
+from ..io import writable_folder
 
 
 @dataclass
@@ -73,22 +73,6 @@ def select_inputs(n_total: int, n_select: int, seed: int) -> list[int]:
         return list(range(n_total))
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(n_total, size=n_select, replace=False))
-
-
-def writable_folder(out_dir: str | os.PathLike) -> Path:
-    """The output folder, refused at once (naming it) when nothing could be written
-    there: found before an analysis is computed, not after. Nothing is created."""
-    out = Path(out_dir)
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"{out}: the output folder cannot be created ({existing} is not "
-                        "a folder)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"{out}: the output folder is not writable"
-                        + ("" if existing == out else f" ({existing} is not writable)"))
-    return out
 
 
 @dataclass

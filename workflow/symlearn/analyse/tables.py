@@ -90,6 +90,32 @@ def spectrum_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pooled.rename(columns={"name": "layer"})[POOLED_SPECTRUM]
 
 
+def _check_judged(frame: pd.DataFrame, table: str, entry: Mapping[str, Any]) -> None:
+    """A NaN where the figures and the findings read a number fails the collection,
+    naming the checkpoint and the row: the test error of a part with a reference, A on
+    a row measured on a grid, a character fraction. (Empty where nothing was measured
+    is not a NaN: an as-given evaluation has no A.)"""
+    if table == "errors":
+        checks = {"rmse_as_given": frame["reference_rms"] > 0,
+                  "equivariance_rmse": frame["grid_degree"].notna()}
+        name = "target"
+    elif table == "spectrum":
+        checks = {"fraction": pd.Series(True, index=frame.index)}
+        name = "layer"
+    else:
+        return
+    for column, measured in checks.items():
+        bad = measured & ~np.isfinite(pd.to_numeric(frame[column], errors="coerce"))
+        if bad.any():
+            row = frame[bad].iloc[0]
+            checkpoint = ", ".join(f"{key} {entry[key]}" for key in entry
+                                   if key not in TABLE_COLUMNS and key != "augmentation")
+            raise DataError(f"{entry[table]} ({checkpoint}): {column} is not a number for "
+                            f"{row[name]} ({row['o3_lambda']},{int(row['o3_sigma']):+d}), "
+                            f"and {int(bad.sum())} row(s) in all; the figures and the "
+                            "findings read it")
+
+
 def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.DataFrame:
     """One table of every run and checkpoint. Each entry gives the path of each
     checkpoint's ``table`` (``errors``, ``spectrum`` or ``instability``) and the keys
@@ -108,6 +134,7 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
         missing = sorted(set(columns) - set(frame.columns))
         if missing:
             raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")
+        _check_judged(frame, table, entry)
         frames.append(frame[columns].assign(**{k: entry[k] for k in keys}))
     if not frames:
         return pd.DataFrame(columns=["run", "augmentation", "epoch", *columns])

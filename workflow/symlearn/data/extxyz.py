@@ -44,10 +44,20 @@ class MissingLabel(DataError):
     that is present but wrong is a plain :class:`DataError`."""
 
 
+#: a position farther than this from the origin (Å) is refused: no structure of the
+#: data sets spans more than a few hundred Å, and 1e12 Å is an error of units or parsing
+MAX_COORDINATE = 1e5
+#: two atoms (or an atom and a periodic image) closer than this (Å) cannot be a
+#: physical structure (the shortest bond, H2's, is 0.74 Å): a duplicated atom, mostly
+MIN_DISTANCE = 0.1
+
+
 def check_geometry(atoms: Atoms, path: str | os.PathLike, index: int) -> Atoms:
-    """A frame whose positions or cell hold a NaN or an infinity raises, naming the
-    file, the frame, the atom and the field: neighbour lists, targets and models would
-    otherwise carry it on silently (or fail far away, naming neither)."""
+    """A frame that cannot be physical raises, naming the file, the frame and the atoms:
+    a NaN or infinite position or cell, a position beyond :data:`MAX_COORDINATE`, or
+    two atoms closer than :data:`MIN_DISTANCE`. Neighbour lists, targets and models
+    would otherwise carry it on silently (a NaN density, say) or fail far away, naming
+    neither. Every reader of structures calls it."""
     positions = atoms.positions
     if not np.all(np.isfinite(positions)):
         atom = int(np.flatnonzero(~np.isfinite(positions).all(axis=1))[0])
@@ -57,7 +67,37 @@ def check_geometry(atoms: Atoms, path: str | os.PathLike, index: int) -> Atoms:
     if not np.all(np.isfinite(cell)):
         raise DataError(f"{path}: frame {index}: the cell has non-finite entries "
                         f"{cell.tolist()}")
+    far = np.abs(positions).max(axis=1) > MAX_COORDINATE
+    if far.any():
+        atom = int(np.flatnonzero(far)[0])
+        raise DataError(f"{path}: frame {index}: atom {atom} is at {positions[atom].tolist()}"
+                        f", beyond {MAX_COORDINATE:g} Å of the origin (units?)")
+    close = _closest_pair(atoms)
+    if close is not None:
+        i, j, distance = close
+        raise DataError(f"{path}: frame {index}: atoms {i} and {j} are {distance:.3g} Å "
+                        f"apart, closer than {MIN_DISTANCE:g} Å (a duplicated atom?)")
     return atoms
+
+
+def _closest_pair(atoms: Atoms) -> tuple[int, int, float] | None:
+    """The closest pair of atoms (periodic images included) under :data:`MIN_DISTANCE`,
+    or None."""
+    from vesin import NeighborList
+
+    if len(atoms) == 0:
+        return None
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    box = np.asarray(atoms.cell, dtype=np.float64)
+    if pbc.any() and abs(np.linalg.det(box)) < 1e-12:
+        pbc = np.zeros(3, dtype=bool)  # a periodic flag without a cell: checked as open
+        box = np.zeros((3, 3))
+    i, j, d = NeighborList(cutoff=MIN_DISTANCE, full_list=False).compute(
+        np.asarray(atoms.positions, dtype=np.float64), box, pbc.tolist(), quantities="ijd")
+    if len(d) == 0:
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k])
 
 
 def read_frames(path: str | os.PathLike) -> list[Atoms]:
@@ -152,6 +192,14 @@ def _frame_texts(path: str | os.PathLike, keep: np.ndarray | None = None,
         handle = open(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    try:
+        yield from _split_frames(path, handle, keep, texts)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a text file (byte {err.start} of a line is not "
+                        "UTF-8): not extxyz") from None
+
+
+def _split_frames(path, handle, keep, texts) -> Iterator[tuple[int, str | None]]:
     with handle:
         index = 0
         lineno = 0  # lines consumed so far

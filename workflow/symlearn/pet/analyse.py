@@ -385,6 +385,25 @@ class CheckpointSetup:
                 f"structures of {structures}; {settings['dtype']} on {self.device}")
 
 
+def check_elements(model: torch.nn.Module, frames: Mapping[int, Atoms], structures: str,
+                   checkpoint: str) -> None:
+    """Refuse, naming the file, frame and element, a structure with an element the
+    checkpoint was not trained on (PET would fail on it with an index error)."""
+    from ase.data import chemical_symbols
+
+    from ..errors import DataError
+
+    known = {int(z) for z in model.atomic_types}
+    for index, atoms in frames.items():
+        unknown = sorted({int(z) for z in atoms.numbers} - known)
+        if unknown:
+            raise DataError(
+                f"{structures}: frame {index} has "
+                f"{', '.join(chemical_symbols[z] for z in unknown)}, an element "
+                f"{checkpoint} was not trained on (it knows "
+                f"{', '.join(chemical_symbols[z] for z in sorted(known))})")
+
+
 def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      device: str = "cpu", threads: int | None = None,
                      layers: Sequence[str] | None = None,
@@ -418,6 +437,7 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     keep = np.zeros(n_frames, dtype=bool)
     keep[selected] = True
     frames = dict(iter_frames(structures, keep))
+    check_elements(model, frames, structures, checkpoint)
     check = QuadratureCheck.from_settings(quadrature.degree, settings)
     return CheckpointSetup(adapter, context, frames, selected, device, n_frames, check)
 

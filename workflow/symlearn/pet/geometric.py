@@ -142,16 +142,25 @@ def density_projections(atoms: Atoms, cutoff: float, width: float,
 
 
 def add_geometric_targets(frames: list[Atoms], cutoff: float, width: float,
-                          lambda_max: int) -> None:
+                          lambda_max: int, source: str = "the structures") -> None:
     """Store every target of :func:`target_irreps` in ``atoms.arrays``, in place.
 
-    One neighbour list per frame serves all targets.
+    One neighbour list per frame serves all targets. A target that comes out NaN or
+    infinite raises, naming ``source``, the frame, the atom and the target: metatrain
+    would skip it in its losses and the analysis would lose it without a word.
     """
-    for atoms in frames:
+    from ..errors import DataError
+
+    for index, atoms in enumerate(frames):
         centres, vectors = _neighbours(atoms, cutoff)
         n_atoms = len(atoms)
-        atoms.arrays["pseudoscalar"] = _pseudoscalar(n_atoms, centres, vectors,
-                                                     cutoff, width)
+        targets = {"pseudoscalar": _pseudoscalar(n_atoms, centres, vectors, cutoff, width)}
         density = _density(n_atoms, centres, vectors, cutoff, width, lambda_max)
-        for o3_lambda, values in density.items():
-            atoms.arrays[f"density_l{o3_lambda}"] = values
+        targets.update({f"density_l{o3_lambda}": values
+                        for o3_lambda, values in density.items()})
+        for name, values in targets.items():
+            bad = ~np.isfinite(np.asarray(values).reshape(n_atoms, -1)).all(axis=1)
+            if bad.any():
+                raise DataError(f"{source}: frame {index}: the {name} target of atom "
+                                f"{int(np.flatnonzero(bad)[0])} is not finite")
+            atoms.arrays[name] = values

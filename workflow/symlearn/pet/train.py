@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 import yaml
 
-from ..checkpoints import read_checkpoint
+from ..checkpoints import mismatch, read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..errors import CheckpointError, DataError
@@ -558,4 +558,7 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
         raise CheckpointError(f"{path} is not a PET checkpoint of metatrain (architecture "
                               f"{name!r}, expected 'pet')")
     with edge_embedding():  # rebuilt with the edge embedding its weights belong to
-        return model_from_checkpoint(checkpoint, context=context)
+        try:
+            return model_from_checkpoint(checkpoint, context=context)
+        except (RuntimeError, KeyError) as err:  # load_state_dict, a missing entry
+            raise mismatch(path, err) from None

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoints import read_checkpoint
+from ..checkpoints import mismatch, read_checkpoint
 from ..cluster import resolve_device, use_threads
 from ..config import checkpoint_epochs
 from ..errors import CheckpointError
@@ -189,7 +189,10 @@ def load_polarmae(path: str | Path, device: str | torch.device = "cpu",
         raise CheckpointError(f"{path} is not a PoLAr-MAE checkpoint of this pipeline "
                               f"(expected format {FORMAT!r})")
     model = build_model(checkpoint["settings"])
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:
+        raise mismatch(path, err) from None
     meta = {k: checkpoint[k] for k in ("phase", "step", "settings")}
     return model.to(device=device, dtype=dtype).eval(), meta
 
