@@ -11,10 +11,10 @@ if ANALYSIS_JOBS == "per_checkpoint":
         message:
             "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
         input:
-            checkpoint=complete_checkpoints(PET_CHECKPOINT),
-            # the run's analysed checkpoints, the per-run job's input: a switch of
-            # analysis.jobs then reruns nothing (a training writes them all at once)
-            run_checkpoints=pet_run_checkpoints,
+            # the run's analysed checkpoints, the per-run job's input (the one analysed
+            # among them): a switch of analysis.jobs then reruns nothing, and a training
+            # writes them all at once
+            checkpoints=pet_run_checkpoints,
             structures=run_data("test"),
         output:
             **PET_ANALYSIS,
@@ -202,10 +202,9 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
             " {wildcards.step}"
         input:
-            checkpoint=complete_checkpoints(POLARMAE_CHECKPOINT),
-            # the run's checkpoints, the per-run job's input: a switch of analysis.jobs
-            # then reruns nothing
-            run_checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
+            # the run's checkpoints of both phases, the per-run job's input (the one
+            # analysed among them): a switch of analysis.jobs then reruns nothing
+            checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
             events=lartpc_data("test"),
         output:
             **POLARMAE_ANALYSIS,

@@ -221,12 +221,14 @@ def run_data(split, training=False):
     return lambda wildcards: pet_data(split, wildcards.run, training)
 
 
-def _checkpoint_folders(input, output):
-    """A job's (checkpoint, output folder) pairs: its ``checkpoint`` input (one
-    checkpoint) or ``checkpoints`` (a run's), with the folders of its ``errors``
-    outputs, in the same order."""
-    checkpoints = [input.checkpoint] if "checkpoint" in input.keys() else input.checkpoints
-    errors = output.errors if isinstance(output.errors, list) else [output.errors]
+def _checkpoint_folders(wildcards, input, output, pattern):
+    """A job's (checkpoint, output folder) pairs, in order: every checkpoint of a
+    per-run job; for a per-checkpoint job, whose input lists the run's checkpoints as
+    the per-run job's does, the one its wildcards name (``pattern``)."""
+    if isinstance(output.errors, list):
+        checkpoints, errors = input.checkpoints, output.errors
+    else:
+        checkpoints, errors = expand(pattern, **wildcards), [output.errors]
     return [(checkpoint, os.path.dirname(table))
             for checkpoint, table in zip(checkpoints, errors, strict=True)]
 
@@ -240,7 +242,7 @@ def pet_analysis_jobs(wildcards, input, output):
     --as-given-only or --figure-layers-only for those that get less than everything
     (symlearn.config.pet_checkpoint_scope)."""
     options = []
-    for checkpoint, folder in _checkpoint_folders(input, output):
+    for checkpoint, folder in _checkpoint_folders(wildcards, input, output, PET_CHECKPOINT):
         options.append(_pair_options(checkpoint, folder))
         epoch = int(re.search(r"epoch_(\d+)\.ckpt$", checkpoint).group(1))
         scope = pet_checkpoint_scope(config, wildcards.run, epoch)
@@ -251,7 +253,8 @@ def pet_analysis_jobs(wildcards, input, output):
 
 def polarmae_analysis_jobs(wildcards, input, output):
     """analyse-polarmae's --checkpoint/--out-dir pairs for a job's checkpoints."""
-    return " ".join(_pair_options(*pair) for pair in _checkpoint_folders(input, output))
+    return " ".join(_pair_options(*pair) for pair in
+                    _checkpoint_folders(wildcards, input, output, POLARMAE_CHECKPOINT))
 
 
 def pet_settings_json(wildcards):
