@@ -44,8 +44,11 @@ def _run(tmp_path, *args):
       "--settings", json.dumps({**SETTINGS, "n_structures": 0, "seed": None})],
      "--settings: n_structures: 0 is less than the minimum of 1"),
     (["analyse-polarmae", "--checkpoint", "c.ckpt", "--out-dir", "o", "--events", "e.h5",
-      "--settings", '{"n_events": 2}'],
+      "--settings", '{"n_events": 0}'],
      "--settings lacks seed, lambda_max, grid_degree, batch_points, dtype"),
+    (["analyse-polarmae", "--checkpoint", "c.ckpt", "--out-dir", "o", "--events", "e.h5",
+      "--settings", '{"n_events": 0}'],
+     "--settings: n_events: 0 is less than the minimum of 1"),
     (["purify-pet", "--checkpoint", "c.ckpt", "--structures", "s.xyz", "--settings", "{}",
       "--n-rotations", "-2", "--seed", "0", "--out", "p.csv"],
      "argument --n-rotations: -2: random rotations (a variance) must be >= 2"),
@@ -251,3 +254,28 @@ def test_a_nan_where_a_number_is_read_fails_the_collection_naming_the_checkpoint
     assert ("bad.csv (run geo-sh8, epoch 30): equivariance_rmse is not a number for "
             "density_l2 (2,+1)") in stderr
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_the_workflow_reads_a_configuration_as_check_config_does(tmp_path):
+    """A whole 20.0 where a count is expected and YAML 1.1's 1e-3 plan as they check;
+    `results=null` and a working folder inside the repository (docs/) are refused at
+    the start, naming the problem."""
+    from dryrun import ROOT
+
+    def plan(*args, cwd=tmp_path):
+        return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--snakefile",
+                               str(ROOT / "Snakefile"), *args], capture_output=True,
+                              text=True, cwd=cwd)
+
+    (tmp_path / "mine.yaml").write_text(
+        "pet:\n  training:\n    epochs: 20.0\n    learning_rate: 1e-3\n")
+    done = plan("--directory", str(tmp_path), "--configfile", str(tmp_path / "mine.yaml"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "epoch_20.ckpt" in done.stdout
+    done = plan("--directory", str(tmp_path), "--config", "results=null")
+    assert done.returncode != 0
+    assert "results: 'null' is not a folder name" in done.stdout + done.stderr
+    done = plan(cwd=ROOT / "docs")
+    assert done.returncode != 0
+    assert "inside the repository but not its root" in done.stdout + done.stderr
+    assert not (ROOT / "docs" / "results").exists()
