@@ -408,7 +408,6 @@ HOW_IT_RUNS_CHANGES = {
     "downloads": {"data": {"fetch": {"retries": 2, "timeout": 10}}},
     "cluster resources": {"resources": {"train_pet": {"runtime": 99, "mem_mb": 999}}},
     "grid warning": {"analysis": {"grid_warning_copies": 100}},
-    "job layout": {"analysis": {"jobs": "per_checkpoint"}},
 }
 
 
@@ -419,6 +418,19 @@ def test_a_setting_of_how_jobs_run_reruns_nothing(finished_run, tmp_path, name):
     result = snakemake(directory, configfile, "-n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_switch_of_job_layout_reruns_no_pet_analysis(finished_run, tmp_path):
+    """analysis.jobs: per_checkpoint reruns no PET analysis (a per-checkpoint job lists
+    its run's checkpoints, as the per-run job does). The PoLAr-MAE analyses do rerun: a
+    per-run job reads both phases, and a pre-training's per-checkpoint analysis must
+    not wait for the fine-tuning (docs/reruns.md)."""
+    directory, _ = finished_run
+    change = {"analysis": {"jobs": "per_checkpoint"}}
+    result = snakemake(directory, _config(tmp_path, deep_merge(TINY, change)), "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _job_counts(result.stdout) == {"analyse_polarmae": 12, **POLARMAE_DOWNSTREAM}, \
+        result.stdout[-3000:]
 
 
 def test_a_result_setting_reruns_exactly_what_depends_on_it(finished_run, tmp_path):

@@ -202,9 +202,9 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
             " {wildcards.step}"
         input:
-            # the run's checkpoints of both phases, the per-run job's input (the one
-            # analysed among them): a switch of analysis.jobs then reruns nothing
-            checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
+            # its own checkpoint only, so that a pre-training's analyses need no
+            # fine-tuning; a switch of analysis.jobs reruns them (docs/reruns.md)
+            checkpoint=complete_checkpoints(POLARMAE_CHECKPOINT),
             events=lartpc_data("test"),
         output:
             **POLARMAE_ANALYSIS,

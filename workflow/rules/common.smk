@@ -228,7 +228,7 @@ def _checkpoint_folders(wildcards, input, output, pattern):
     if isinstance(output.errors, list):
         checkpoints, errors = input.checkpoints, output.errors
     else:
-        checkpoints, errors = expand(pattern, **wildcards), [output.errors]
+        checkpoints, errors = [expand(pattern, **wildcards)[0]], [output.errors]
     return [(checkpoint, os.path.dirname(table))
             for checkpoint, table in zip(checkpoints, errors, strict=True)]
 
