@@ -29,7 +29,7 @@ the symmetry analysis (docs/symmetry.md, "Purification"):
   (n - 1 normalisation) is the estimate. It costs a grid of evaluations per prediction.
 
 The bias stages differ from the original by an output shift that does not depend on the
-orientation (:func:`output_shift`), so their analyses reuse the original's forward passes
+orientation (:func:`output_shifts`), so their analyses reuse the original's forward passes
 on each grid plus that shift; a model where the check fails is evaluated on its own.
 """
 
@@ -170,34 +170,48 @@ def remove_constant_offsets(adapter: PETAdapter, structures: list, context: Grid
     return changes, evaluations
 
 
-def output_shift(original: PETAdapter, changed: PETAdapter, structure,
-                 rotation: torch.Tensor) -> dict[str, torch.Tensor] | None:
-    """``changed``'s outputs minus ``original``'s on ``structure``, per target, when
-    that difference does not depend on the orientation, else None. A change of readout
-    biases is such a difference: a node bias adds the same lab-frame value to every
-    atom, an edge bias adds it weighted by a sum of cutoff functions of the distances.
-    Checked on the identity and on ``rotation``, to 1e-10 of the outputs."""
+def output_shifts(original: PETAdapter, changed: Mapping[str, PETAdapter], structure,
+                  rotation: torch.Tensor) -> dict[str, dict[str, torch.Tensor] | None]:
+    """Per changed model, its outputs minus ``original``'s on ``structure``, per target,
+    when that difference does not depend on the orientation, else None. A change of
+    readout biases is such a difference: a node bias adds the same lab-frame value to
+    every atom, an edge bias adds it weighted by a sum of cutoff functions of the
+    distances. Checked on the identity and on ``rotation``, to 1e-10 of the outputs;
+    the original is evaluated there once for all."""
     kinds, _ = original.names(structure, [], outputs=True)
     names = list(kinds)
     probes = torch.stack([torch.eye(3, dtype=rotation.dtype, device=rotation.device),
                           rotation]).to(original.dtype).to(original.device)
     before = original.evaluate(original.rotated_systems(structure, probes), names)
-    after = changed.evaluate(changed.rotated_systems(structure, probes), names)
+    return {key: _shift(before, adapter.evaluate(adapter.rotated_systems(structure, probes),
+                                                 names))
+            for key, adapter in changed.items()}
+
+
+def _shift(before: Mapping[str, torch.Tensor],
+           after: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """``after - before`` on the first probe, or None where it differs between the two."""
     shift = {}
-    for name in names:
-        difference = after[name] - before[name]
-        scale = max(float(before[name].abs().max()), float(after[name].abs().max()),
-                    torch.finfo(before[name].dtype).tiny)
+    for name, value in before.items():
+        difference = after[name] - value
+        scale = max(float(value.abs().max()), float(after[name].abs().max()),
+                    torch.finfo(value.dtype).tiny)
         if float((difference[0] - difference[1]).abs().max()) > 1e-10 * scale:
             return None
         shift[name] = difference[0]
     return shift
 
 
+def output_shift(original: PETAdapter, changed: PETAdapter, structure,
+                 rotation: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """:func:`output_shifts` of one changed model."""
+    return output_shifts(original, {"changed": changed}, structure, rotation)["changed"]
+
+
 class GridOutputs:
     """The outputs of one model on every batch of one grid, kept as they are evaluated,
     so that a model that differs from it by an orientation-independent shift
-    (:func:`output_shift`) is analysed without a forward pass of its own."""
+    (:func:`output_shifts`) is analysed without a forward pass of its own."""
 
     def __init__(self, adapter: PETAdapter, structure):
         kinds, _ = adapter.names(structure, [], outputs=True)
@@ -339,8 +353,7 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
                 check_context.quadrature.exactness, original.output_lambda_max), check_rows))
         # the bias stages differ from the original by a constant per atom: their
         # outputs on a grid are the original's plus that shift, one forward pass for all
-        shifts = {stage: output_shift(original, adapter, structure, rotations[0])
-                  for stage, adapter in models[1:]}
+        shifts = output_shifts(original, dict(models[1:]), structure, rotations[0])
         derived += sum(shift is not None for shift in shifts.values())
         for grid, grid_exact, sink in grids:
             recorded = GridOutputs(original, structure)
