@@ -86,12 +86,13 @@ def http_server():
     thread.join(timeout=5)
 
 
-# The two longest test files (a tiny pipeline through a real SLURM, mostly waiting on
-# the scheduler; the tiny pipeline run locally). With `--dist loadfile
-# --no-loadscope-reorder` (pyproject.toml) pytest-xdist hands out whole files in
-# collection order, one to each worker first: listed first, each starts at once on a
-# worker of its own while the third runs the short files.
-LONGEST_FIRST = ("tests/slurm/test_slurm_profile.py", "tests/integration/test_workflow.py")
+# The longest test files (a tiny pipeline through a real SLURM, mostly waiting on the
+# scheduler; the tiny pipeline run locally; trainings stopped half way). With `--dist
+# loadfile --no-loadscope-reorder` (pyproject.toml) pytest-xdist hands out whole files
+# in collection order, one to each worker first: listed first, each starts at once on a
+# worker of its own, and the short files fill in behind them.
+LONGEST_FIRST = ("tests/slurm/test_slurm_profile.py", "tests/integration/test_workflow.py",
+                 "tests/integration/test_interrupts.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -233,9 +233,9 @@ def test_gpu_rules_asked_for_a_gpu_on_the_gpu_partition(slurm_run):
         first_attempt = min(attempts, key=lambda job: int(job["JobId"]))
         minutes = config["resources"][RUN_ANALYSIS_RESOURCES.get(rule, rule)]["runtime"]
         if rule in RUN_ANALYSIS_RESOURCES:
-            # the runtime of one checkpoint's analysis, times the run's checkpoints: 2
-            # (PET: epochs 0 and 4) or 4 (PoLAr-MAE: steps 0 and 4 of both phases)
-            minutes *= 4 if "polarmae" in rule else 2
+            # the runtime of one checkpoint's analysis, times the job's checkpoints: 2
+            # (PET: epochs 0 and 4; PoLAr-MAE: steps 0 and 4 of one phase)
+            minutes *= 2
         assert first_attempt["TimeLimit"] == f"{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 

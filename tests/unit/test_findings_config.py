@@ -18,7 +18,8 @@ def test_findings_runs_the_default_jobs_into_its_own_folder(root):
     # and geo-sh4 (their trainings and analyses) and polarmae-euler (its two phases and
     # its analysis)
     extra = {"train_pet": 2, "analyse_pet_geometric_run": 2, "pretrain_polarmae": 1,
-             "finetune_polarmae": 1, "analyse_polarmae_run": 1, "total": 7}
+             "finetune_polarmae": 1, "analyse_polarmae_pretrain_run": 1,
+             "analyse_polarmae_finetune_run": 1, "total": 8}
     assert findings == {job: count + extra.get(job, 0) for job, count in default.items()}
     config = configuration("findings.yaml")
     assert config["results"] != configuration()["results"]

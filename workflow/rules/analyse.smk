@@ -202,9 +202,11 @@ if ANALYSIS_JOBS == "per_checkpoint":
             "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
             " {wildcards.step}"
         input:
-            # its own checkpoint only, so that a pre-training's analyses need no
-            # fine-tuning; a switch of analysis.jobs reruns them (docs/reruns.md)
-            checkpoint=complete_checkpoints(POLARMAE_CHECKPOINT),
+            # every checkpoint of its phase, as the per-run job of that phase lists
+            # them: a switch of analysis.jobs then reruns nothing, and a pre-training's
+            # analyses still need no fine-tuning (one training job writes a phase's
+            # checkpoints, so it waits for nothing more)
+            checkpoints=complete_checkpoints(polarmae_phase_checkpoints),
             events=lartpc_data("test"),
         output:
             **POLARMAE_ANALYSIS,
@@ -229,34 +231,40 @@ if ANALYSIS_JOBS == "per_checkpoint":
 
 else:
 
-    rule analyse_polarmae_run:
-        message:
-            "Symmetry analysis of PoLAr-MAE run {wildcards.run} at every checkpoint of both"
-            " phases"
-        input:
-            checkpoints=complete_checkpoints(polarmae_run_checkpoints()),
-            events=lartpc_data("test"),
-        output:
-            **{table: polarmae_run_checkpoints(pattern)
-               for table, pattern in POLARMAE_ANALYSIS.items()},
-        params:
-            settings=polarmae_analysis_settings(),
-            jobs=polarmae_analysis_jobs,
-            device=DEVICE,
-            runtime=ANALYSIS_RUNTIME["polarmae"],
-        threads: lookup(dpath="analysis/polarmae/threads", within=config)
-        resources:
-            **job_resources("analyse_polarmae", checkpoints=len(polarmae_run_checkpoints())),
-        benchmark:
-            benchmark_file("analyse_polarmae_run", "run")
-        log:
-            f"{RESULTS}/logs/analyse_polarmae_run/{{run}}.log",
-        conda:
-            "../../envs/pipeline.yaml"
-        shell:
-            "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
-            " --settings {params.settings:q} --runtime {params.runtime:q}"
-            " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
+    # one job per run and phase: a pre-training's analyses need no fine-tuning, and
+    # each table lists the same checkpoints as under per_checkpoint
+    for _phase in POLARMAE_PHASES:
+
+        rule:
+            name:
+                POLARMAE_RUN_ANALYSIS_RULES[_phase]
+            message:
+                f"Symmetry analysis of PoLAr-MAE run {{wildcards.run}} at every {_phase}"
+                " checkpoint"
+            input:
+                checkpoints=complete_checkpoints(polarmae_checkpoints(_phase)),
+                events=lartpc_data("test"),
+            output:
+                **{table: polarmae_checkpoints(_phase, pattern=pattern)
+                   for table, pattern in POLARMAE_ANALYSIS.items()},
+            params:
+                settings=polarmae_analysis_settings(),
+                jobs=polarmae_analysis_jobs,
+                device=DEVICE,
+                runtime=ANALYSIS_RUNTIME["polarmae"],
+            threads: lookup(dpath="analysis/polarmae/threads", within=config)
+            resources:
+                **job_resources("analyse_polarmae", checkpoints=len(POLARMAE_STEPS[_phase])),
+            benchmark:
+                benchmark_file(POLARMAE_RUN_ANALYSIS_RULES[_phase], "run")
+            log:
+                f"{RESULTS}/logs/{POLARMAE_RUN_ANALYSIS_RULES[_phase]}/{{run}}.log",
+            conda:
+                "../../envs/pipeline.yaml"
+            shell:
+                "python -m symlearn analyse-polarmae {params.jobs} --events {input.events}"
+                " --settings {params.settings:q} --runtime {params.runtime:q}"
+                " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 
 rule collect_polarmae_analysis:

@@ -116,6 +116,9 @@ PET_RUN_ANALYSIS_RULES = {"standard": "analyse_pet_run",
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_PHASES = ("pretrain", "finetune")
+# analysis.jobs per_run: one PoLAr-MAE analysis job per run and phase
+POLARMAE_RUN_ANALYSIS_RULES = {"pretrain": "analyse_polarmae_pretrain_run",
+                               "finetune": "analyse_polarmae_finetune_run"}
 POLARMAE_STEPS = {phase: polarmae_checkpoint_steps(config, phase) for phase in POLARMAE_PHASES}
 FIGURES = f"{RESULTS}/figures"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -435,27 +438,30 @@ def polarmae_analysis_settings():
     return json.dumps(settings, sort_keys=True)
 
 
-def polarmae_checkpoints(phase, run=None):
-    """A run's checkpoints of one phase, at every scheduled step (run None: with the
-    {run} wildcard left in)."""
+def polarmae_checkpoints(phase, run=None, pattern=POLARMAE_CHECKPOINT):
+    """``pattern`` (by default the checkpoint) at every scheduled step of one phase of a
+    run, in training order (run None: with the {run} wildcard left in)."""
     runs = {} if run is None else {"run": run}
-    return expand(
-        POLARMAE_CHECKPOINT,
-        phase=phase,
-        step=POLARMAE_STEPS[phase],
-        **runs,
-        allow_missing=True,
-    )
+    return expand(pattern, phase=phase, step=POLARMAE_STEPS[phase], **runs,
+                  allow_missing=True)
+
+
+def polarmae_phase_checkpoints(wildcards):
+    """Every checkpoint of the job's {run} and {phase}: what a per-checkpoint analysis
+    lists, as the per-run job of its phase does, so that a switch of analysis.jobs
+    reruns nothing."""
+    return polarmae_checkpoints(wildcards.phase, wildcards.run)
 
 
 def complete_checkpoints(patterns):
-    """An input function: ``patterns`` (checkpoints, with wildcards) for one job, each
+    """An input function: ``patterns`` (checkpoints, with wildcards, or an input
+    function that gives them) for one job, each
     that exists already checked complete (symlearn.checkpoints.check_complete) when the
     jobs are planned. A truncated checkpoint then stops the run before any job starts,
     naming the file, and the finished tables that read it stay: Snakemake deletes the
     outputs of a job that fails, not of one that never starts."""
     def checked(wildcards):
-        paths = expand(patterns, **wildcards)
+        paths = expand(patterns(wildcards) if callable(patterns) else patterns, **wildcards)
         for path in paths:
             if os.path.exists(path):
                 try:
@@ -474,14 +480,6 @@ def pet_run_checkpoints(wildcards):
     epochs = pet_analysed_epochs(config, wildcards.run)
     return complete_checkpoints(
         expand(PET_CHECKPOINT, epoch=epochs, allow_missing=True))(wildcards)
-
-
-def polarmae_run_checkpoints(pattern=POLARMAE_CHECKPOINT):
-    """``pattern`` at every (phase, step) of a run, in training order, the {run}
-    wildcard left in: what a per-run analysis job reads (the checkpoints) and writes
-    (each table)."""
-    return [expand(pattern, phase=phase, step=step, allow_missing=True)[0]
-            for phase in POLARMAE_PHASES for step in POLARMAE_STEPS[phase]]
 
 
 def polarmae_training_outputs():

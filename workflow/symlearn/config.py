@@ -380,15 +380,18 @@ def how_it_runs(config: Mapping[str, Any], section: str,
 # the rules whose jobs ask a cluster for a GPU (config `resources`, profiles/slurm/)
 GPU_RULES = ("train_pet", "pretrain_polarmae", "finetune_polarmae", "analyse_pet",
              "analyse_polarmae", "purify_pet", "analyse_pet_run",
-             "analyse_pet_geometric_run", "analyse_polarmae_run")
+             "analyse_pet_geometric_run", "analyse_polarmae_pretrain_run",
+             "analyse_polarmae_finetune_run")
 #: the checkpoint analysis rules of each analysis.jobs setting (only one set is defined)
 ANALYSIS_RULES = {"per_checkpoint": ("analyse_pet", "analyse_polarmae"),
                   "per_run": ("analyse_pet_run", "analyse_pet_geometric_run",
-                              "analyse_polarmae_run")}
+                              "analyse_polarmae_pretrain_run",
+                              "analyse_polarmae_finetune_run")}
 #: a per-run analysis rule -> the resources entry it takes (its runtime per checkpoint)
 RUN_ANALYSIS_RESOURCES = {"analyse_pet_run": "analyse_pet",
                           "analyse_pet_geometric_run": "analyse_pet",
-                          "analyse_polarmae_run": "analyse_polarmae"}
+                          "analyse_polarmae_pretrain_run": "analyse_polarmae",
+                          "analyse_polarmae_finetune_run": "analyse_polarmae"}
 #: GPU rules that run only when the configuration names an exported model
 EXTERNAL_GPU_RULES = ("analyse_metatomic",)
 

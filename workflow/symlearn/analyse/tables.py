@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..symmetry import InputAnalysis
 from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS, TABLE_COLUMNS
+
+if TYPE_CHECKING:  # torch: the collect jobs read tables without it
+    from ..symmetry import InputAnalysis
 
 SIGMAS = (1, -1)
 #: the pooled values, before the quadrature check adds its columns
