@@ -79,6 +79,16 @@ else:
                 " --device {params.device} --threads {threads} --no-progress > {log} 2>&1"
 
 
+# seconds of reading tables and drawing: under --profile slurm they run where snakemake
+# runs, with no wait in a queue and no job start-up (docs/slurm.md)
+localrules:
+    collect_pet_analysis,
+    collect_geometric_analysis,
+    collect_purification,
+    quadrature_table,
+    collect_polarmae_analysis,
+
+
 rule collect_pet_analysis:
     message:
         "Collecting the PET analysis tables of every run and checkpoint"

@@ -2,6 +2,22 @@
 and the provenance (resolved configuration, software versions) the report shows."""
 
 
+# seconds of reading tables and drawing: under --profile slurm they run where snakemake
+# runs, with no wait in a queue and no job start-up (docs/slurm.md)
+localrules:
+    provenance,
+    fig1,
+    fig2,
+    fig3,
+    fig4,
+    fig5,
+    fig6,
+    fig7,
+    fig8,
+    table1,
+    claims,
+
+
 rule provenance:
     message:
         "Recording the resolved configuration and the software versions"

@@ -40,6 +40,13 @@ rule analyse_metatomic:
         " > {log} 2>&1"
 
 
+# seconds of reading tables and drawing: under --profile slurm they run where snakemake
+# runs, with no wait in a queue and no job start-up (docs/slurm.md)
+localrules:
+    collect_metatomic_analysis,
+    figure_external,
+
+
 rule collect_metatomic_analysis:
     message:
         "Collecting the analysis tables of every exported model"

@@ -2,6 +2,13 @@
 gathered into one table and one figure."""
 
 
+# seconds of reading tables and drawing: under --profile slurm they run where snakemake
+# runs, with no wait in a queue and no job start-up (docs/slurm.md)
+localrules:
+    collect_benchmarks,
+    figure_cost,
+
+
 rule collect_benchmarks:
     message:
         "Collecting the benchmark record of every job into one table"

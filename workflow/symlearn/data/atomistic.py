@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+# ase.build, EMT and FIRE are imported where they are used: the workflow's start-up
+# check (element_errors) imports this module in every Snakemake process
 from ase import Atoms
-from ase.build import add_adsorbate, bulk, fcc100, fcc110, fcc111, molecule
-from ase.calculators.emt import EMT
 from ase.data import atomic_numbers, reference_states
-from ase.optimize import FIRE
 
 from ..config import split_counts
 
@@ -106,6 +106,7 @@ def _strain(atoms: Atoms, deformation: np.ndarray) -> None:
 def _crystal(symbol: str, rng: np.random.Generator, max_atoms: int,
              volume_scale: float, min_atoms: int = 2) -> Atoms:
     """A metal in fcc, bcc, hcp or sc at the fcc volume per atom (times a scale)."""
+    from ase.build import bulk
     v_atom = _fcc_a(symbol) ** 3 / 4.0 * volume_scale
     lattice = rng.choice(["fcc", "bcc", "hcp", "sc"])
     if lattice == "fcc":
@@ -151,6 +152,7 @@ def _rattled(rng: np.random.Generator, max_atoms: int, elements: Elements) -> At
 
 
 def _surface(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
+    from ase.build import add_adsorbate, fcc100, fcc110, fcc111
     symbol = str(rng.choice(elements.metals))
     build = [fcc111, fcc100, fcc110][rng.integers(3)]
     adsorbate = rng.random() < 0.5 and bool(elements.adsorbates)
@@ -169,6 +171,7 @@ def _surface(rng: np.random.Generator, max_atoms: int, elements: Elements) -> At
 
 def _cluster(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
     """A compact piece of a metal (or binary alloy) crystal, cut around a random point."""
+    from ase.build import bulk
     symbols = rng.choice(elements.metals,
                          size=rng.integers(1, min(2, len(elements.metals)) + 1),
                          replace=False)
@@ -187,6 +190,9 @@ def _cluster(rng: np.random.Generator, max_atoms: int, elements: Elements) -> At
 def _relaxed_molecule(name: str) -> Atoms:
     """A G2 molecule relaxed with EMT: the G2 geometries sit far from EMT's minima
     (forces of several eV/A), so the molecules are rattled around EMT's own."""
+    from ase.build import molecule
+    from ase.calculators.emt import EMT
+    from ase.optimize import FIRE
     atoms = molecule(name)
     atoms.calc = EMT()
     FIRE(atoms, logfile=None).run(fmax=0.02, steps=500)
@@ -205,6 +211,7 @@ def _molecule(rng: np.random.Generator, max_atoms: int, elements: Elements) -> A
 
 def _alloy(rng: np.random.Generator, max_atoms: int, elements: Elements) -> Atoms:
     """Random substitutional fcc alloy of two or three metals (Vegard lattice constant)."""
+    from ase.build import bulk
     symbols = rng.choice(elements.metals,
                          size=rng.integers(2, min(3, len(elements.metals)) + 1),
                          replace=False)
@@ -229,6 +236,7 @@ BUILDERS: Mapping[str, Callable[[np.random.Generator, int, Elements], Atoms]] = 
 
 def label(atoms: Atoms, subset: str, frame_id: int) -> Atoms:
     """Return a calculator-free copy of ``atoms`` carrying EMT labels in MAD's keys."""
+    from ase.calculators.emt import EMT
     atoms = atoms.copy()
     atoms.calc = EMT()
     energy = float(atoms.get_potential_energy())
