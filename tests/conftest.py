@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
+
+# One OpenMP thread for torch in the test processes and the commands they start (a
+# command given --threads still takes its own): three workers share two cores, and
+# OpenMP threads that wait by spinning on an oversubscribed machine burn CPU that the
+# other workers need. Set before any test module imports torch.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 import yaml

@@ -37,10 +37,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from test_workflow import TINY, _config  # noqa: E402
 
-# the tiny configuration of the integration test, with two checkpoints per run
+# the tiny configuration of the integration test, with two checkpoints per run, one
+# geometric run and one purified run: every rule still runs, in fewer jobs (the
+# integration test runs the rest)
 SLURM_TINY = deep_merge(TINY, {
-    "pet": {"training": {"checkpoint_every": 4}},
+    "pet": {"training": {"checkpoint_every": 4}, "runs": {"geo-sh2": None}},
     "polarmae": {"pretrain": {"checkpoint_every": 4}, "finetune": {"checkpoint_every": 4}},
+    "analysis": {"purification": {"runs": ["pet-aug"]}},
 })
 # the cluster's own values, given the way the README tells users to give theirs: all of
 # them for the full run (without an accounting database SLURM accepts any account, and
