@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,24 @@ from symlearn.config import deep_merge
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+#: what a PET run's training reads: made once, then copied into each test's project
+PET_DATA = [f"results/data/atomistic/synthetic/pet/{split}.xyz" for split in ("train", "val")]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A project whose PET training data is made, with Snakemake's records of it."""
+    directory = tmp_path_factory.mktemp("prepared")
+    result = snakemake(directory, _config(directory, TINY), *PET_DATA)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return directory
+
+
+def _project(prepared: Path, where: Path) -> Path:
+    """A copy of the prepared project (modification times kept) in ``where``."""
+    shutil.copytree(prepared, where, dirs_exist_ok=True, symlinks=True,
+                    copy_function=shutil.copy2)
+    return where
 
 
 def _start_until(directory: Path, configfile: Path, written: Path, cores: str,
@@ -44,12 +63,13 @@ def _start_until(directory: Path, configfile: Path, written: Path, cores: str,
     return process, output
 
 
-def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
+def test_killed_training_resumes_from_its_last_checkpoint(prepared, tmp_path):
     """SIGKILL the whole snakemake process group once a checkpoint exists; a plain
     rerun continues the training from it instead of starting again."""
+    _project(prepared, tmp_path)
     configfile = _config(tmp_path, deep_merge(
         TINY, {"pet": {"training": {"epochs": 16, "checkpoint_every": 2}}}))
-    # one training (its data first): analysing its 9 checkpoints is not what is tested
+    # one training, on the prepared data: analysing its 9 checkpoints is not tested here
     target = "results/train/pet/pet-aug/best_model.pt"
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
     process, output = _start_until(tmp_path, configfile, resume / "epoch_4.ckpt", "2",
@@ -72,12 +92,14 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_snakemake_stops_its_jobs_within_seconds(tmp_path, signum):
+def test_an_interrupted_snakemake_stops_its_jobs_within_seconds(prepared, tmp_path,
+                                                               signum):
     """Ctrl-C (SIGINT) or SIGTERM sent to snakemake's own process, a training running:
     the training stops within seconds instead of running to its end, snakemake exits,
     nothing finished-looking is left, and the next run plans the training again."""
     import psutil
 
+    _project(prepared, tmp_path)
     configfile = _config(tmp_path, deep_merge(TINY, {"pet": {"training": {
         "epochs": 400, "checkpoint_every": 2}}}))
     target = "results/train/pet/pet-aug/best_model.pt"

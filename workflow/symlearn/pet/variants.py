@@ -36,44 +36,22 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
-from e3nn.o3._spherical_harmonics import _spherical_harmonics
+
+
+def __getattr__(name: str):
+    # the embedding module lives beside this one, imported on first use: e3nn's
+    # import takes about a second, which every standard run would pay
+    if name == "SolidHarmonicsEdgeEmbedding":
+        from .solid_harmonics import SolidHarmonicsEdgeEmbedding
+        return SolidHarmonicsEdgeEmbedding
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: the key of PET's hyperparameters that records the variant in checkpoints
 HYPERS_KEY = "symlearn_edge_embedding"
 EMBEDDINGS = ("cartesian", "solid_harmonics")
 #: what the harmonics are taken of: the unit edge vector, or the vector over the cutoff
 SCALES = ("unit", "cutoff")
-
-
-class SolidHarmonicsEdgeEmbedding(torch.nn.Module):
-    """``(x, y, z, r) -> W [Y^s_{l m}(u) for l <= lmax, r / cutoff] + b``, with ``Y^s``
-    e3nn's solid harmonics (homogeneous polynomials of degree l; any real basis of them
-    spans the same space, which the linear map mixes) of ``u = r̂`` (``scale="unit"``)
-    or ``u = v / cutoff`` (``scale="cutoff"``; the module docstring says why it is not
-    the default). e3nn's kernel ``_spherical_harmonics`` is called directly: it is
-    TorchScript-compatible, so metatrain can export the model, which its
-    ``SphericalHarmonics`` module is not when scripted inside another module."""
-
-    def __init__(self, lmax: int, cutoff: float, d_model: int, scale: str = "unit"):
-        super().__init__()
-        if lmax < 1:
-            raise ValueError(f"the solid-harmonics embedding needs lmax >= 1, got {lmax}")
-        if scale not in SCALES:
-            raise ValueError(f"edge_embedding.scale must be one of {SCALES}, got {scale!r}")
-        self.lmax = int(lmax)
-        self.cutoff = float(cutoff)
-        self.unit = scale == "unit"
-        self.linear = torch.nn.Linear((self.lmax + 1) ** 2 + 1, d_model)
-
-    def forward(self, edges: torch.Tensor) -> torch.Tensor:
-        distance = edges[..., 3:4]
-        if self.unit:  # padded edges (zero vectors) keep zero harmonics above l = 0
-            vectors = edges[..., :3] / distance.clamp_min(1e-12)
-        else:
-            vectors = edges[..., :3] / self.cutoff
-        harmonics = _spherical_harmonics(self.lmax, vectors[..., 0], vectors[..., 1],
-                                         vectors[..., 2])
-        return self.linear(torch.cat([harmonics, distance / self.cutoff], dim=-1))
 
 
 def check_spec(spec: Mapping[str, Any], default_scale: str = "unit") -> dict[str, Any]:
@@ -99,9 +77,10 @@ def apply_edge_embedding(model: torch.nn.Module, spec: Mapping[str, Any]) -> Non
     spec = check_spec(spec, default_scale="cutoff")
     if spec["type"] == "cartesian":
         return
+    from . import solid_harmonics  # e3nn (and torch._dynamo): only for this variant
     for layer in model.backend.gnn_layers:
         old = layer.edge_embedder
-        layer.edge_embedder = SolidHarmonicsEdgeEmbedding(
+        layer.edge_embedder = solid_harmonics.SolidHarmonicsEdgeEmbedding(
             spec["lmax"], model.cutoff, old.out_features, spec["scale"]).to(
                 dtype=old.weight.dtype, device=old.weight.device)
 
