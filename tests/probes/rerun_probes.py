@@ -51,12 +51,23 @@ def plan(output: str) -> str:
     return f"{total} jobs: " + ", ".join(f"{rule} {n}" for rule, n in counts.items())
 
 
+#: Snakemake's framing around an error: its banner, the rule, the input function
+FRAMING = ("Using ", "Assuming ", "Building DAG", "Config file", "Host:", "Provided ",
+           "SNAKEMAKE", "=====", "Date:", "Workflow ID:", "Platform:", "User:",
+           "Snakemake version:", "Python version:", "Command:", "Snakefile:",
+           "Base directory:", "Run directory:", "Working directory:", "Config file(s):",
+           "Config MD5:", "WorkflowError in file", "invalid configuration:", "File \"",
+           "InputFunctionException", "Error:", "WorkflowError:", "Wildcards:",
+           "Traceback:")
+
+
 def refusal(output: str) -> str:
-    """The first line that says what is wrong (Snakemake's banner lines skipped)."""
-    skip = ("Using ", "Assuming ", "Building DAG", "Config file", "Host:", "Provided ")
-    lines = [line.strip() for line in output.splitlines()
-             if line.strip() and not line.strip().startswith(skip)]
-    return lines[0] if lines else "(no output)"
+    """The first line that says what is wrong, Snakemake's framing left out."""
+    for line in output.splitlines():
+        text = line.strip()
+        if text and not text.startswith(FRAMING):
+            return text.removeprefix("- ")
+    return "(no output)"
 
 
 def report(name: str, code: int, output: str) -> None:
@@ -83,7 +94,9 @@ def probe(project: Path) -> None:
     config = project / "config"
     probes = {
         "epochs: 30.0": "pet:\n  training:\n    epochs: 30.0\n",
-        "learning_rate: 1e-3": "pet:\n  training:\n    learning_rate: 1e-3\n",
+        # the default's own values, as YAML 1.1 reads them (a float that is whole,
+        # and 3e-3, which YAML 1.1 reads as a string): nothing to rerun
+        "learning_rate: 3e-3": "pet:\n  training:\n    learning_rate: 3e-3\n",
         "epochs: 30.5": "pet:\n  training:\n    epochs: 30.5\n",
         "a duplicated block": "pet:\n  training:\n    epochs: 2\npet:\n  training:\n"
                               "    epochs: 3\n",
@@ -99,7 +112,8 @@ def probe(project: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "symlearn", "check-config",
                            "config/paper.yaml"], cwd=project, capture_output=True,
                           text=True)
-    report("check-config config/paper.yaml", done.returncode, done.stdout + done.stderr)
+    print(f"- check-config config/paper.yaml: exit {done.returncode}: "
+          f"{refusal(done.stdout + done.stderr)}", flush=True)
 
     checkpoints = sorted((project / "results" / "train" / "pet" / "pet-aug" /
                           "checkpoints").glob("epoch_*.ckpt"),
