@@ -14,7 +14,7 @@ if ANALYSIS_JOBS == "per_checkpoint":
             # the run's analysed checkpoints, the per-run job's input (the one analysed
             # among them): a switch of analysis.jobs then reruns nothing, and a training
             # writes them all at once
-            checkpoints=pet_run_checkpoints,
+            checkpoints=complete_checkpoints(pet_run_checkpoints),
             structures=run_data("test"),
         output:
             **PET_ANALYSIS,

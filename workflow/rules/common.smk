@@ -475,11 +475,11 @@ def complete_checkpoints(patterns):
 
 
 def pet_run_checkpoints(wildcards):
-    """Input function: the checkpoints of a PET run that its analyses read, checked
-    (complete_checkpoints)."""
-    epochs = pet_analysed_epochs(config, wildcards.run)
-    return complete_checkpoints(
-        expand(PET_CHECKPOINT, epoch=epochs, allow_missing=True))(wildcards)
+    """Every checkpoint of the job's PET {run} that its analyses read: what a
+    per-checkpoint analysis lists, as the per-run job does, so that a switch of
+    analysis.jobs reruns nothing."""
+    return expand(PET_CHECKPOINT, run=wildcards.run,
+                  epoch=pet_analysed_epochs(config, wildcards.run))
 
 
 def polarmae_training_outputs():

@@ -348,6 +348,15 @@ class HowItRuns:
         return f"HowItRuns({self.value!r})"
 
 
+def _section(config: Mapping[str, Any], section: str, missing: Any = None) -> Any:
+    """The mapping at a dotted config ``section`` ("" for the top level); with
+    ``missing`` given, that value where a level is absent or null, else a KeyError."""
+    settings: Any = config
+    for key in filter(None, section.split(".")):
+        settings = settings[key] if missing is None else (settings.get(key) or missing)
+    return settings
+
+
 def result_settings(settings: Mapping[str, Any], section: str) -> dict[str, Any]:
     """``settings`` (config section ``section``) without its how-it-runs keys: what a
     job's ``params`` carry, so that only these changes rerun it."""
@@ -360,9 +369,7 @@ def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
     threads included): what the results depend on, as the provenance records it."""
     result = copy.deepcopy(dict(config))
     for section, keys in HOW_IT_RUNS.items():
-        settings = result
-        for key in filter(None, section.split(".")):
-            settings = settings.get(key) or {}
+        settings = _section(result, section, missing={})
         for key in keys:
             settings.pop(key, None)
     for run in (result.get("pet", {}).get("runs") or {}).values():
@@ -375,9 +382,7 @@ def how_it_runs(config: Mapping[str, Any], section: str,
                 exclude: tuple[str, ...] = ("threads",)) -> dict[str, Any]:
     """The how-it-runs settings of one config section (``threads`` excluded: they reach
     a job through its ``threads``, which Snakemake does not track either)."""
-    settings: Any = config
-    for key in filter(None, section.split(".")):
-        settings = settings[key]
+    settings = _section(config, section)
     return {key: settings[key] for key in HOW_IT_RUNS[section]
             if key in settings and key not in exclude}
 
