@@ -28,10 +28,15 @@ TINY = {
                   "num_heads": 2, "num_gnn_layers": 1},
         "training": {"epochs": 4, "checkpoint_every": 2, "threads": 1, "num_workers": 0},
         "geometric_runs": None,
-        # the cheaper harmonics run in place of the default's geo-sh8
+        "control_model": {"soap": {"max_angular": 2, "max_radial": 2},
+                          "bpnn": {"num_neurons_per_layer": 8}},
+        # the cheaper harmonics run in place of the default's geo-sh8, and the exactly
+        # equivariant control of config/findings.yaml
         "runs": {"geo-sh8": None,
                  "geo-sh2": {"augmentation": "o3", "targets": "geometric",
-                             "edge_embedding": {"type": "solid_harmonics", "lmax": 2}}},
+                             "edge_embedding": {"type": "solid_harmonics", "lmax": 2}},
+                 "geo-control": {"architecture": "soap_bpnn", "augmentation": "none",
+                                 "targets": "geometric"}},
     },
     "polarmae": {
         "model": {"width": 16, "depth": 2, "heads": 2},
@@ -48,7 +53,7 @@ TINY = {
                                   "n_offset_structures": 2},
                  "quadrature_check": {"n_inputs": 1, "delta": 2}},
 }
-GEOMETRIC_RUNS = ("geo-cartesian", "geo-sh2")
+GEOMETRIC_RUNS = ("geo-cartesian", "geo-sh2", "geo-control")
 POLARMAE_RUNS = ("polarmae-o3", "polarmae-none")
 
 

@@ -33,7 +33,7 @@ REPORT = {"collect_benchmarks": 1, "figure_cost": 1}
 # what depends on the analysis tables: their collection, the PET figures, table1
 DOWNSTREAM = {"collect_pet_analysis": 1, "fig2": 1, "fig3": 1, "table1": 1, "all": 1,
               "collect_geometric_analysis": 1, "fig6": 1, "fig7": 1, "claims": 1,
-              **REPORT}
+              "learnability": 1, **REPORT}
 # ... and on the PoLAr-MAE ones
 POLARMAE_DOWNSTREAM = {"collect_polarmae_analysis": 1, "fig4": 1, "fig5": 1, "table1": 1,
                        "claims": 1, "all": 1, **REPORT}
@@ -90,9 +90,9 @@ def test_outputs_exist_and_load(finished_run):
             errors = pd.read_csv(analysis / "errors.csv")
             assert list(errors.columns) == [
                 "target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
-                "equivariance_rmse", "n_samples", "reference_rms", "quadrature_error",
-                "accuracy_quadrature_error", "grid_degree", "check_degree",
-                "quadrature_flagged"]
+                "equivariance_rmse", "n_samples", "reference_rms", "output_rms",
+                "quadrature_error", "accuracy_quadrature_error", "grid_degree",
+                "check_degree", "quadrature_flagged"]
             assert {"energy", "non_conservative_force"} <= set(errors["target"])
             spectrum = pd.read_csv(analysis / "spectrum.csv")
             assert list(spectrum.columns) == [
@@ -135,8 +135,23 @@ def test_geometric_runs_and_purification(finished_run):
     assert set(errors["run"]) == set(GEOMETRIC_RUNS)
     assert set(errors["target"]) == {"pseudoscalar", "density_l0", "density_l1",
                                      "density_l2"}
-    assert set(errors["edge_embedding"]) == {"cartesian", "solid_harmonics"}
+    assert set(errors["edge_embedding"]) == {"cartesian", "solid_harmonics", "soap_bpnn"}
     assert (errors["reference_rms"] > 0).all()
+    # the exactly equivariant control, trained and analysed by the pipeline: A of every
+    # output part at float64 round-off against the RMS of the output, at every
+    # analysed checkpoint (checkpoint 0 is evaluated as given only: no A)
+    control = errors[(errors["run"] == "geo-control") & errors["equivariance_rmse"].notna()]
+    assert len(control) and (control["output_rms"] > 0).all()
+    assert (control["equivariance_rmse"] < 1e-9 * control["output_rms"]).all(), control
+    spectrum = pd.read_csv(results / "analysis" / "pet" / "geometric" / "spectrum.csv")
+    own = spectrum[(spectrum["run"] == "geo-control")
+                   & (spectrum["layer"] == "pseudoscalar")].set_index(
+                       ["o3_lambda", "o3_sigma"])["fraction"]
+    assert own.loc[(0, -1)] == pytest.approx(1.0, abs=1e-9)
+    learnability = pd.read_csv(results / "figures" / "learnability.csv")
+    assert set(learnability["run"]) == set(GEOMETRIC_RUNS)
+    assert "control's largest equivariance RMSE" in (
+        results / "figures" / "learnability.md").read_text()
     # analysis.pet.geometric_every (10): multiples of it, and the last checkpoint
     assert set(errors["epoch"]) == {0, 4}
     assert not (results / "analysis" / "pet" / "geo-sh2" / "epoch_2").exists()
@@ -157,7 +172,13 @@ def test_geometric_runs_and_purification(finished_run):
     purification = pd.read_csv(results / "analysis" / "purification.csv")
     assert set(purification["run"]) == {"pet-aug", "geo-cartesian"}
     assert set(purification["stage"]) == {"original", "bias_removed", "offset_removed",
-                                           "projected"}
+                                           "projected", "readout_refit"}
+    refit = purification[purification["stage"] == "readout_refit"]
+    assert refit["mu"].notna().all() and purification.loc[
+        purification["stage"] != "readout_refit", "mu"].isna().all()
+    for run in ("pet-aug", "geo-cartesian"):
+        ckpt = results / "analysis" / "purification" / f"{run}_readout_refit.ckpt"
+        assert ckpt.stat().st_size > 0
     offset = purification[purification["stage"] == "offset_removed"]
     assert (offset["setup_evaluations"] > 0).all()
     assert (offset["evaluations_per_prediction"] == 1).all()
@@ -489,8 +510,9 @@ def test_forcerun_train_pet_reruns_only_training(finished_run):
     result = snakemake(directory, configfile, "-n", "--forcerun", "train_pet")
     assert result.returncode == 0, result.stderr
     # the standard runs at epochs 0, 2, 4; the geometric ones at 0 and 4 (geometric_every)
-    assert _job_counts(result.stdout) == {"train_pet": 4, "analyse_pet_run": 2,
-                                          "analyse_pet_geometric_run": 2,
+    assert _job_counts(result.stdout) == {"train_pet": 2 + len(GEOMETRIC_RUNS),
+                                          "analyse_pet_run": 2,
+                                          "analyse_pet_geometric_run": len(GEOMETRIC_RUNS),
                                           "purify_pet": 2, "collect_purification": 1,
                                           "fig8": 1, **DOWNSTREAM}
 
@@ -501,7 +523,8 @@ def test_forcerun_analyse_pet_touches_no_model(finished_run):
                        "analyse_pet_geometric_run")
     assert result.returncode == 0, result.stderr
     assert _job_counts(result.stdout) == {"analyse_pet_run": 2,
-                                          "analyse_pet_geometric_run": 2, **DOWNSTREAM}
+                                          "analyse_pet_geometric_run": len(GEOMETRIC_RUNS),
+                                          **DOWNSTREAM}
     result = snakemake(directory, configfile, "-n", "--forcerun",
                        "analyse_polarmae_pretrain_run", "analyse_polarmae_finetune_run")
     assert _job_counts(result.stdout) == {"analyse_polarmae_pretrain_run": 2,
@@ -533,7 +556,8 @@ def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
     assert result.returncode == 0, result.stderr
     # the standard runs at 0, 2, 4, the geometric ones at 0 (as given) and 4; 2 runs x
     # 2 phases x 3 steps (the job layout is not a result: the provenance stays)
-    assert _job_counts(result.stdout) == {"analyse_pet": 10, "analyse_polarmae": 12,
+    assert _job_counts(result.stdout) == {"analyse_pet": 2 * 3 + 2 * len(GEOMETRIC_RUNS),
+                                          "analyse_polarmae": 12,
                                           **DOWNSTREAM, **POLARMAE_DOWNSTREAM}
     assert result.stdout.count("--as-given-only") == len(GEOMETRIC_RUNS)
     assert result.stdout.count("--figure-layers-only") == 2 * 2  # epochs 0 and 2

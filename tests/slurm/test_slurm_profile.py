@@ -41,7 +41,8 @@ from test_workflow import TINY, _config  # noqa: E402
 # geometric run and one purified run: every rule still runs, in fewer jobs (the
 # integration test runs the rest)
 SLURM_TINY = deep_merge(TINY, {
-    "pet": {"training": {"checkpoint_every": 4}, "runs": {"geo-sh2": None}},
+    "pet": {"training": {"checkpoint_every": 4}, "runs": {"geo-sh2": None,
+                                                           "geo-control": None}},
     "polarmae": {"pretrain": {"checkpoint_every": 4}, "finetune": {"checkpoint_every": 4}},
     "analysis": {"purification": {"runs": ["pet-aug"]}},
 })
@@ -173,7 +174,8 @@ def slurm_run(cluster, tmp_path_factory):
 #: the rules that run where snakemake runs (localrules; the downloads are not in this run)
 LOCAL_RULES = {"collect_pet_analysis", "collect_geometric_analysis", "collect_purification",
                "collect_polarmae_analysis", "quadrature_table", "provenance", "fig1",
-               "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "table1", "claims",
+               "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "table1", "learnability",
+               "claims",
                "collect_benchmarks", "figure_cost"}
 
 

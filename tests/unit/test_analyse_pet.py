@@ -310,8 +310,8 @@ def test_bad_inputs_name_the_problem(checkpoint, tiny_pet_data, tmp_path):
     with pytest.raises(GridTooCoarse, match="lambda=4 need degree >= 8"):
         analyse_pet_checkpoint(str(checkpoint), structures, str(tmp_path), high,
                                progress=False)
-    torch.save({"architecture_name": "soap_bpnn"}, tmp_path / "other.ckpt")
-    with pytest.raises(CheckpointError, match="architecture 'soap_bpnn'"):
+    torch.save({"architecture_name": "nanopet"}, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="architecture 'nanopet'"):
         analyse_pet_checkpoint(str(tmp_path / "other.ckpt"), structures, str(tmp_path),
                                SETTINGS, progress=False)
     assert not list(tmp_path.glob("*.csv"))

@@ -54,12 +54,16 @@ def spectrum_table(low=0.9, odd=0.01, force_start=0.1, force_end=0.6, error=0.0)
     return pd.DataFrame(rows)
 
 
-def geometric_table(cartesian=0.9, harmonics=(0.6, 0.3), density=(0.8, 0.2)):
+def geometric_table(cartesian=0.9, harmonics=(0.6, 0.3), density=(0.8, 0.2),
+                    control=(0.2, 0.1)):
     """Relative test RMSEs (reference RMS 1) of the pseudoscalar and density_l8 at the
-    last epoch: Cartesian, then solid harmonics L = 2 and L = 8."""
+    last epoch: Cartesian, then solid harmonics L = 2 and L = 8, then the exactly
+    equivariant control (pseudoscalar, density_l8; None: no control run)."""
     runs = [("geo-cartesian", "cartesian", None, cartesian, density[0]),
             ("geo-sh2", "solid_harmonics", 2, harmonics[0], 0.7),
             ("geo-sh8", "solid_harmonics", 8, harmonics[1], density[1])]
+    if control is not None:
+        runs.append(("geo-control", "soap_bpnn", None, *control))
     rows = []
     for run, kind, lmax, pseudo, high in runs:
         for target, lam, sigma, value in (("pseudoscalar", 0, -1, pseudo),
@@ -72,16 +76,22 @@ def geometric_table(cartesian=0.9, harmonics=(0.6, 0.3), density=(0.8, 0.2)):
     return pd.DataFrame(rows)
 
 
-def purification_table(a_after=0.4, rmse_after=1.05, error=0.0, reference=4.0):
-    """The stress of pet-aug before (A 1, RMSE 1) and with the readout offset removed
-    (reference RMS ``reference``: learned, relative RMSE 0.25, by default)."""
+def purification_table(a_after=0.4, rmse_after=1.05, error=0.0, reference=4.0,
+                       rmse_least=0.9):
+    """The stress of pet-aug before (A 1, RMSE 1) and refitted at mu 0 (A 2, RMSE
+    ``rmse_least``), 1 (A ``a_after``, RMSE ``rmse_after``) and 10 (A 0.1, RMSE 1.5, never
+    within 1.1 x) (reference RMS ``reference``: learned, relative RMSE 0.25, by
+    default)."""
     rows = []
-    for stage, a, rmse in (("original", 1.0, 1.0), ("offset_removed", a_after, rmse_after)):
+    for stage, mu, a, rmse in (("original", math.nan, 1.0, 1.0),
+                               ("readout_refit", 0.0, 2.0, rmse_least),
+                               ("readout_refit", 1.0, a_after, rmse_after),
+                               ("readout_refit", 10.0, 0.1, 1.5)):
         for lam, sigma in STRESS_PARTS:
             zero = lam == 1
             rows.append(dict(run="pet-aug", augmentation="o3", edge_embedding="cartesian",
                              edge_lmax=None, epoch=30, target="non_conservative_stress",
-                             o3_lambda=lam, o3_sigma=sigma, stage=stage,
+                             o3_lambda=lam, o3_sigma=sigma, stage=stage, mu=mu,
                              rmse_as_given=0.0 if zero else rmse,
                              equivariance_rmse=0.0 if zero else a, n_samples=8,
                              reference_rms=0.0 if zero else reference,
@@ -101,6 +111,18 @@ def instability_table(branching=0.3, segment=0.1):
                              equivariance_rmse=0.01, accuracy=0.9,
                              recall_as_given=0.9))
     return pd.DataFrame(rows)
+
+
+def points_frame() -> pd.DataFrame:
+    """polarmae-o3's points.parquet: 4 events of 10 points, instability rising with A
+    in each, the 4 most unstable points of each on track segments (finding 8 holds:
+    tests/unit/test_claim_instability.py judges it each way)."""
+    ranks = [float(k) for k in range(10)] * 4
+    return pd.DataFrame({
+        "event": [e for e in range(4) for _ in range(10)], "point": list(range(10)) * 4,
+        "location": ([""] * 6 + ["track segment"] * 4) * 4,
+        "equivariance_mse": [r + 0.1 * (i // 10) for i, r in enumerate(ranks)],
+        "instability": [r / 10 for r in ranks]})
 
 
 def verdict(check, **tables):
@@ -180,6 +202,21 @@ def test_geometric_findings_each_way():
     cartesian_only = cartesian_only[cartesian_only["edge_embedding"] == "cartesian"]
     assert verdict(five, geometric_errors=cartesian_only) == NOT_RUN
     assert verdict(six, geometric_errors=None) == NOT_RUN
+    # judged only where the exactly equivariant control learns the target
+    checks = {number: check for number, _, _, check in claims.CLAIMS}
+    for number, control in ((5, (0.7, 0.1)), (6, (0.2, 0.6))):
+        result = claims.judge(number, checks[number],
+                              geometric_errors=geometric_table(control=control))
+        assert result.verdict == NOT_RUN, number
+        assert [e.run for e in result.unlearned] == ["geo-control"]
+        assert "geo-control" in result.why_not_run()
+        result = claims.judge(number, checks[number],
+                              geometric_errors=geometric_table(control=None))
+        assert result.verdict == NOT_RUN
+        assert "no exactly equivariant control run" in result.why_not_run()
+    # the control is not a PET embedding: never the best solid-harmonics run
+    assert verdict(five, geometric_errors=geometric_table(control=(0.01, 0.01))) == \
+        REPRODUCED
 
 
 def test_purification_each_way():
@@ -187,20 +224,33 @@ def test_purification_each_way():
     assert verdict(check, purification=purification_table(0.4, 1.05)) == REPRODUCED
     assert verdict(check, purification=purification_table(0.6, 1.1)) == REPRODUCED  # <=
     assert verdict(check, purification=purification_table(0.8, 1.0)) == NOT_REPRODUCED
+    # mu 1 is not within 1.1 x: mu 0, whose A doubles, is judged
     assert verdict(check, purification=purification_table(0.4, 1.3)) == NOT_REPRODUCED
+    # no mu within 1.1 x: not reproduced, saying so
+    result = claims.judge(7, claims.purification_halves_stress,
+                          purification=purification_table(0.4, 1.3, rmse_least=1.2))
+    assert result.verdict == NOT_REPRODUCED
+    assert "no mu of 3 keeps the stress test RMSE" in result.why_not_run()
+    # the evidence names the mu judged
+    result = claims.judge(7, claims.purification_halves_stress,
+                          purification=purification_table())
+    assert "mu = 1 " in " ".join(e.quantity for e in result.evidence)
+    assert "pet-aug: mu = 1, the largest of 3" in result.why_not_run()
     assert verdict(check, purification=purification_table(0.55, 1.0, error=0.1)) == \
         NOT_REPRODUCED
     table = purification_table()
     assert verdict(check, purification=table[table["stage"] == "original"]) == NOT_RUN
 
 
-def test_branching_points_each_way():
-    check = claims.branching_points_less_stable
-    assert verdict(check, instability=instability_table(0.3, 0.1)) == REPRODUCED
-    assert verdict(check, instability=instability_table(0.1, 0.3)) == NOT_REPRODUCED
-    table = instability_table()
-    result = check(instability=table[table["group"] == "branching"])
-    assert result.verdict == NOT_RUN and "track segments" in result.reason
+def test_finding_8_reads_the_points_of_the_augmented_run():
+    """Finding 8 is judged on every analysed point (tests/unit/test_claim_instability.py
+    judges it each way); with the instability table alone it is not run, naming the
+    input it lacks."""
+    check = claims.unstable_where_a_is_high
+    result = check(instability=instability_table())
+    assert result.verdict == NOT_RUN and "--input points_polarmae-o3=" in result.reason
+    assert verdict(check, instability=instability_table(),
+                   points={"polarmae-o3": points_frame()}) == REPRODUCED
 
 
 def test_every_finding_is_not_run_without_tables():
@@ -219,6 +269,8 @@ def test_build_writes_both_files(tmp_path):
         # every column of the collected table (those the fixture leaves out are empty)
         table.reindex(columns=list(dict.fromkeys([*table.columns, *claims.INPUTS[name]]))
                       ).to_csv(inputs[name], index=False)
+    inputs["points_polarmae-o3"] = tmp_path / "points.parquet"
+    points_frame().to_parquet(inputs["points_polarmae-o3"])
     paths = build("claims", inputs, tmp_path / "claims")
     table = pd.read_csv(paths["csv"])
     verdicts = table.drop_duplicates("claim").set_index("claim")["verdict"]
@@ -226,7 +278,7 @@ def test_build_writes_both_files(tmp_path):
                                   4: REPRODUCED, 5: NOT_RUN, 6: NOT_RUN, 7: REPRODUCED,
                                   8: REPRODUCED}
     text = (tmp_path / "claims.md").read_text()
-    assert "Verdicts: 6 reproduced, 0 not reproduced, 2 not run" in text
+    assert "Verdicts: 6 reproduced, 0 not reproduced, 0 inconclusive, 2 not run" in text
     assert "no run trained on the geometric targets" in text
 
 
@@ -299,7 +351,8 @@ def test_findings_are_judged_only_on_models_that_learned():
     for number in (5, 6):
         good = claims.judge(number, checks[number],
                             geometric_errors=_with_density(geometric_table(), 0.2))
-        assert good.verdict == REPRODUCED and len(good.preconditions) == 9
+        # 4 runs x 3 densities, and the control's pseudoscalar or density_l8
+        assert good.verdict == REPRODUCED and len(good.preconditions) == 13
         bad = claims.judge(number, checks[number],
                            geometric_errors=_with_density(geometric_table(), -0.2))
         assert bad.verdict == NOT_RUN
@@ -313,7 +366,8 @@ def test_findings_are_judged_only_on_models_that_learned():
     result = claims.judge(8, checks[8], instability=_class_rows(0.3))
     assert result.verdict == NOT_RUN
     assert result.unlearned[0].value == pytest.approx(0.7)
-    assert claims.judge(8, checks[8], instability=_class_rows(0.9)).verdict == REPRODUCED
+    assert claims.judge(8, checks[8], instability=_class_rows(0.9),
+                        points={"polarmae-o3": points_frame()}).verdict == REPRODUCED
 
 
 def _deviatoric(errors: pd.DataFrame, rmse: float, a_aug: float) -> pd.DataFrame:

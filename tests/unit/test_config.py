@@ -571,3 +571,14 @@ def test_the_start_check_knows_what_metatrain_pet_has(tiny_pet_run):
     model = load_pet(tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt", dtype=torch.float64)
     tops = {name.split(".")[0] for name, _ in model.backend.named_modules() if name}
     assert tops <= set(PET_MODULES), tops - set(PET_MODULES)
+
+
+@pytest.mark.parametrize(("mus", "named"), [
+    ([], "analysis.purification.refit_mu: empty"),
+    ([0, -1.0], "analysis.purification.refit_mu: -1.0: each weight must be finite"),
+    ([0, float("inf")], "analysis.purification.refit_mu: inf: each weight must be finite"),
+    ([float("nan")], "analysis.purification.refit_mu: nan: each weight must be finite")])
+def test_bad_refit_weights_are_refused(default_config, mus, named):
+    default_config["analysis"]["purification"]["refit_mu"] = mus
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        check_config(default_config)

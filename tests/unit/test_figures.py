@@ -163,7 +163,8 @@ def _purification() -> pd.DataFrame:
     return pd.DataFrame([
         dict(run="pet-noaug", augmentation="none", edge_embedding="cartesian", edge_lmax=None,
              epoch=10, target=target, o3_lambda=lam, o3_sigma=sigma, stage=stage,
-             rmse_as_given=0.2, accuracy_rmse=0.21, equivariance_rmse=0.1, n_samples=6,
+             mu=np.nan, rmse_as_given=0.2, accuracy_rmse=0.21, equivariance_rmse=0.1,
+             n_samples=6,
              reference_rms=1.0, quadrature_error=0.01, accuracy_quadrature_error=0.01,
              grid_degree=GRID, check_degree=CHECK, quadrature_flagged=False,
              equivariance_estimate="quadrature", setup_evaluations=setup,

@@ -122,6 +122,12 @@ STAGE_COST = {"original": (0, 1), "bias_removed": (0, 1), "offset_removed": (N_T
 #: the (run, target, stage) whose equivariance RMSE is flagged
 FLAGGED_STAGES = {("pet-aug", "non_conservative_force", "original"),
                   ("pet-geo-sh4", "density_l1", "offset_removed")}
+#: the readout refit: mu -> factors on the original (accuracy, equivariance) RMSE; mu 10
+#: is the largest within 1.1 x the original's test RMSE, for every output
+REFIT_FACTORS = {0.0: (0.8, 3.0), 0.1: (0.9, 2.0), 1.0: (1.0, 1.0), 10.0: (1.08, 0.4),
+                 100.0: (1.3, 0.1)}
+CHOSEN_MU = 10.0
+REFIT_SETUP = N_TRAIN * (N_GRID + 2) + 200 * 2
 
 
 def _purification() -> pd.DataFrame:
@@ -132,7 +138,9 @@ def _purification() -> pd.DataFrame:
             zero = (lam, sigma) == (1, -1)  # the antisymmetric stress vanishes
             accuracy = 0.0 if zero else rng.uniform(0.01, 0.1)
             equivariance = 0.0 if zero else accuracy * rng.uniform(0.05, 0.5)
-            for stage, (acc_factor, eqv_factor) in STAGE_FACTORS.items():
+            stages = [(stage, np.nan, factors) for stage, factors in STAGE_FACTORS.items()]
+            stages += [("readout_refit", mu, factors) for mu, factors in REFIT_FACTORS.items()]
+            for stage, mu, (acc_factor, eqv_factor) in stages:
                 equivariance_stage = equivariance * eqv_factor + 1e-19
                 if run == "pet-noaug" and target == "energy" and stage == "projected":
                     equivariance_stage = 0.0  # exactly symmetric: not drawn on a log axis
@@ -140,14 +148,14 @@ def _purification() -> pd.DataFrame:
                 rows.append(dict(
                     run=run, augmentation=augmentation, edge_embedding=embedding,
                     edge_lmax=lmax, epoch=30, target=target, o3_lambda=lam, o3_sigma=sigma,
-                    stage=stage, rmse_as_given=accuracy * acc_factor + 1e-19,
+                    stage=stage, mu=mu, rmse_as_given=accuracy * acc_factor + 1e-19,
                     accuracy_rmse=accuracy * acc_factor * 1.1 + 1e-19,
                     equivariance_rmse=equivariance_stage, n_samples=24, reference_rms=1.0,
                     **_quadrature(0.3 * equivariance_stage, not projected,
                                   (run, target, stage) in FLAGGED_STAGES),
                     equivariance_estimate="random_rotations" if projected else "quadrature",
-                    setup_evaluations=STAGE_COST[stage][0],
-                    evaluations_per_prediction=STAGE_COST[stage][1]))
+                    setup_evaluations=STAGE_COST.get(stage, (REFIT_SETUP,))[0],
+                    evaluations_per_prediction=STAGE_COST.get(stage, (0, 1))[1]))
     return pd.DataFrame(rows)
 
 
@@ -354,97 +362,108 @@ def test_fig7_draws_a_narrow_range_on_a_linear_axis(tables):
                                                    errors["o3_lambda"])))
 
 
+def _whole(parts: pd.DataFrame, column: str) -> float:
+    """A whole output's RMSE from its parts, per component (2 lambda + 1 each)."""
+    weights = 2 * parts["o3_lambda"] + 1
+    return float(np.sqrt((weights * parts[column] ** 2).sum() / weights.sum()))
+
+
 def test_fig8_csv_is_what_is_drawn(tables):
     (purification,) = _read(tables, "purification")
     data = pd.read_csv(build("fig8", tables, tables["errors"].parent / "f8")["csv"])
-    # every run, part, stage and quantity but the vanishing antisymmetric stress
-    parts = {"pet-noaug": ["energy", "forces", "stress tr(σ)/√3", "stress λ=2"],
-             "pet-aug": ["energy", "forces", "stress tr(σ)/√3", "stress λ=2"],
-             "pet-geo-sh4": ["pseudoscalar", "density λ=0", "density λ=1", "density λ=2"]}
+    outputs = {run: list(dict.fromkeys(t for t, _, _ in spec[3]))
+               for run, spec in PURIFIED.items()}
     stages = ["original", "bias_removed", "offset_removed", "projected"]
     assert list(dict.fromkeys(data["run"])) == list(PURIFIED)
-    for run, expected in parts.items():
-        assert list(dict.fromkeys(data.loc[data["run"] == run, "part"])) == expected
-    assert len(data) == sum(map(len, parts.values())) * len(stages) * 2
-    assert list(data["stage"].iloc[:4]) == stages
-    # values in plotted units, ratios to the original stage as the fixture made them
-    merged = data.merge(purification, on=["run", "target", "o3_lambda", "o3_sigma", "stage"],
-                        suffixes=("", "_input"))
-    factor = merged["target"].map(lambda t: style.target_unit(t)[1])
-    for quantity, column in (("as_given", "rmse_as_given"),
-                             ("equivariance", "equivariance_rmse")):
-        rows = merged["quantity"] == quantity
-        np.testing.assert_allclose(merged.loc[rows, "value"],
-                                   (merged[column] * factor)[rows], rtol=1e-12)
+    for run, expected in outputs.items():
+        rows = data[data["run"] == run]
+        assert list(dict.fromkeys(rows["target"])) == expected
+        for target in expected:
+            own = rows[rows["target"] == target]
+            # the stages in order, one row each, then the refit by increasing mu
+            assert list(own["stage"]) == stages + ["readout_refit"] * len(REFIT_FACTORS)
+            same(own["mu"].iloc[len(stages):], list(REFIT_FACTORS))
+            assert own["mu"].iloc[:len(stages)].isna().all()
+    # whole outputs in plotted units: the parts pooled per component, the vanishing
+    # antisymmetric stress left out
+    source = purification[purification["o3_lambda"].ne(1)
+                          | purification["target"].ne("non_conservative_stress")]
+    for row in data.itertuples():
+        parts = source[(source["run"] == row.run) & (source["target"] == row.target)
+                       & (source["stage"] == row.stage)]
+        if row.stage == "readout_refit":
+            parts = parts[parts["mu"] == row.mu]
+        factor = style.target_unit(row.target)[1]
+        assert row.rmse_as_given == pytest.approx(factor * _whole(parts, "rmse_as_given"),
+                                                  rel=1e-12)
+        assert row.equivariance_rmse == pytest.approx(
+            factor * _whole(parts, "equivariance_rmse"), rel=1e-12)
+        assert row.quadrature_flagged == ((row.run, row.target, row.stage) in FLAGGED_STAGES)
+    # the chosen refit: mu 10 of every output, the largest within 1.1 x
+    chosen = data[data["chosen"]]
+    assert len(chosen) == sum(map(len, outputs.values()))
+    assert (chosen["mu"] == CHOSEN_MU).all() and (chosen["stage"] == "readout_refit").all()
     # the cost of each stage in model evaluations, as the input says
-    for stage, (setup, each) in STAGE_COST.items():
+    for stage, (setup, each) in {**STAGE_COST, "readout_refit": (REFIT_SETUP, 1)}.items():
         rows = data[data["stage"] == stage]
         assert (rows["setup_evaluations"] == setup).all()
         assert (rows["evaluations_per_prediction"] == each).all()
     assert (data.loc[data["target"] == "energy", "unit"] == "meV/atom").all()
     assert (data.loc[data["target"] == "pseudoscalar", "unit"] == "dimensionless").all()
-    offset = data[(data["stage"] == "offset_removed") & (data["quantity"] == "equivariance")]
-    np.testing.assert_allclose(offset["ratio"], 0.5, rtol=1e-9)
-    accuracy = data[(data["stage"] == "projected") & (data["quantity"] == "as_given")]
-    np.testing.assert_allclose(accuracy["ratio"], 1.02, rtol=1e-9)
-    assert (data.loc[data["stage"] == "original", "ratio"] == 1).all()
-    projected = data[(data["stage"] == "projected") & (data["quantity"] == "equivariance")]
+    projected = data[data["stage"] == "projected"]
     assert (projected["equivariance_estimate"] == "random_rotations").all()
+    assert projected["quadrature_error"].isna().all()
 
     fig = fig8.plot(data)
     drawn = [d for d in artists(fig) if d["lines"]]
     titles = [d["ax"].get_title() for d in drawn]
     suptitles = [sub._suptitle.get_text() for sub in fig.subfigs[:-1]]
-    costs = [sub._supxlabel.get_text() for sub in fig.subfigs[:-1]]
+    xlabels = {sub._supxlabel.get_text() for sub in fig.subfigs[:-1]}
+    ylabels = {sub._supylabel.get_text() for sub in fig.subfigs[:-1]}
     legend = fig.subfigs[-1].legends[0]
     labels = [t.get_text() for t in legend.get_texts()]
-    title = legend.get_title().get_text()
-    ticks = [[t.get_text() for t in d["ax"].get_xticklabels()] for d in drawn]
     texts = [[t.get_text() for t in d["ax"].texts] for d in drawn]
-    plt.close(fig)
-    assert suptitles == [style.run_label(run, PURIFIED[run][0]) for run in PURIFIED]
-    assert costs == [f"evaluations: offset removal {N_TRAIN * N_GRID:,} once + "
-                     f"1/prediction; projection {N_GRID}/prediction"] * len(PURIFIED)
+    assert suptitles == [
+        style.run_label(run, PURIFIED[run][0]) + "\nevaluations once: offset removal "
+        f"{N_TRAIN * N_GRID:,}, refit {REFIT_SETUP:,}\nper prediction: projection "
+        f"{N_GRID}, the others 1" for run in PURIFIED]
+    assert xlabels == {"test RMSE as given (test structures)"}
+    assert ylabels == {"A: equivariance RMSE (quadrature grid)"}
     assert labels == ["original", "biases removed", "offset removed",
-                      "projected (symmetrized)", "quadrature error > tolerance"]
-    assert "test: test RMSE (as given)" in title and "equiv.: equivariance RMSE" in title
-    assert ticks == [["test", "equiv."]] * len(drawn)
-    assert titles == ["energy\n(meV/atom)", "forces\n(meV/Å)", "stress tr(σ)/√3\n(meV/Å³)",
-                      "stress λ=2\n(meV/Å³)"] * 2 + parts["pet-geo-sh4"]
-    # panel by panel, stage by stage: (test RMSE as given, equivariance RMSE) from the
-    # input, a zero not drawn (log axis); A's quadrature error as a bar where there is
-    # one (not for the projected stage); open markers where flagged
-    panels = [(run, target, lam, sigma) for run, spec in PURIFIED.items()
-              for target, lam, sigma in spec[3] if (lam, sigma) != (1, -1)]
+                      "projected (symmetrized)", "readout refit (curve: μ)", "chosen refit",
+                      "quadrature error > tolerance"]
+    panels = [(run, target) for run, targets in outputs.items() for target in targets]
     assert len(panels) == len(drawn)
-    source = purification.set_index(["run", "target", "o3_lambda", "o3_sigma", "stage"])
-    n_zero = 0
-    for d, key in zip(drawn, panels, strict=True):
+    assert titles[:3] == ["energy (meV/atom)", "forces (meV/Å)", "stress (meV/Å³)"]
+    for d, (run, target) in zip(drawn, panels, strict=True):
         ax = d["ax"]
-        assert ax.get_yscale() == "log"
-        factor = style.target_unit(key[1])[1]
-        markers = _data_lines(ax, fig8.STAGE_PATH)
-        assert len(markers) == len(stages)
-        bars, marks = [], []
-        for line, stage, offset in zip(markers, stages, (-0.3, -0.1, 0.1, 0.3), strict=True):
-            row = source.loc[(*key, stage)]
-            values = factor * np.array([row["rmse_as_given"], row["equivariance_rmse"]])
-            drawable = np.where(values > 0, values, np.nan)
-            n_zero += int(np.isnan(drawable).sum())
-            same(line.get_xdata(), [offset, 1 + offset])
-            same(line.get_ydata(), drawable)
-            if np.isfinite(row["quadrature_error"]):
-                bars.append((1 + offset, values[1], factor * row["quadrature_error"]))
-            if (key[0], key[1], stage) in FLAGGED_STAGES:
-                marks.append((1 + offset, values[1]))
-        same_bars(ax, bars)
-        same(flagged_points(ax), np.array(marks).reshape(-1, 2))
-        # the equivariance ratios of the three later stages, in stage order
-        ratios = [source.loc[(*key, stage), "equivariance_rmse"]
-                  / source.loc[(*key, "original"), "equivariance_rmse"] for stage in stages[1:]]
-        assert texts[drawn.index(d)] == [f"×{r:.2g}" for r in ratios]
-    assert n_zero == 1  # pet-noaug's exactly symmetric projected energy
-    assert texts[0] == ["×0.7", "×0.5", "×0"]
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+        rows = data[(data["run"] == run) & (data["target"] == target)]
+        lines = {line.get_gid(): line for line in ax.get_lines() if len(line.get_xdata())}
+        refit = rows[rows["stage"] == "readout_refit"]
+        # the refit's curve through every mu, in order; the chosen one ringed
+        curve = lines[fig8.REFIT_CURVE]
+        drawable = lambda v: np.where(v > 0, v, np.nan)  # noqa: E731
+        same(curve.get_xdata(), drawable(refit["rmse_as_given"].to_numpy()))
+        same(curve.get_ydata(), drawable(refit["equivariance_rmse"].to_numpy()))
+        ring = lines[fig8.CHOSEN]
+        best = refit[refit["chosen"]]
+        same(ring.get_xdata(), best["rmse_as_given"])
+        same(ring.get_ydata(), drawable(best["equivariance_rmse"].to_numpy()))
+        for stage in stages:
+            point = rows[rows["stage"] == stage]
+            same(lines[stage].get_xdata(), point["rmse_as_given"])
+            same(lines[stage].get_ydata(), drawable(point["equivariance_rmse"].to_numpy()))
+        # labelled sparsely: the chosen mu, and the curve's ends unless next to it
+        assert "μ=1e1" in texts[drawn.index(d)]
+        assert set(texts[drawn.index(d)]) <= {"μ=0", "μ=1e1", "μ=1e2"}
+        # every point inside the panel
+        for line in lines.values():
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            keep = np.isfinite(y)
+            assert (x[keep] > ax.get_xlim()[0]).all() and (x[keep] < ax.get_xlim()[1]).all()
+            assert (y[keep] > ax.get_ylim()[0]).all() and (y[keep] < ax.get_ylim()[1]).all()
+    plt.close(fig)
 
 
 def test_fig8_rejects_unknown_stages(tables):

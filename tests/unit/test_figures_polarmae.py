@@ -354,3 +354,114 @@ def test_figures_from_the_command_line(tables, tmp_path, capsys):
                  "--out", str(tmp_path / "cli" / "fig5")])
     assert code == 2
     assert "fig5 needs the input table(s) spectrum" in capsys.readouterr().err
+
+
+def _points(seed: int, n_events: int = 4, n: int = 60) -> pd.DataFrame:
+    """A points.parquet of ``n_events`` events: A over two decades, instability rising
+    with it in a few discrete steps, every fifth point a branching point and every
+    other one on a track segment."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for event in range(n_events):
+        a = 10 ** rng.uniform(-5, -1, n)
+        steps = np.round(np.clip(0.3 * (np.log10(a) + 5) + rng.normal(0, 0.3, n), 0, 1), 1)
+        point = np.arange(n)
+        frames.append(pd.DataFrame({
+            "event": 3 * event + 1, "point": point, "semantic": point % 4,
+            "location": np.where(point % 5 == 0, "branching",
+                                 np.where(point % 2 == 0, "track segment", "")),
+            "equivariance_mse": a, "squared_error": 0.1, "instability": steps,
+            "symmetrized_class": point % 4, "correct": True, "correct_as_given": 1.0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture()
+def point_files(tmp_path):
+    paths = {}
+    for k, run in enumerate(RUNS):
+        paths[run] = str(tmp_path / f"points_{run}.parquet")
+        _points(k).to_parquet(paths[run])
+    return paths
+
+
+def test_fig4_panel_c_is_what_is_drawn(tables, point_files, tmp_path):
+    """(c): per run, the binned mean instability of all points and of each location in
+    quantile bins of the per-point equivariance RMSE, with standard errors; the title
+    gives the run's Spearman correlation, its interval over events and its counts."""
+    from symlearn.figures import pointwise
+
+    spectrum, instability = pd.read_csv(tables["spectrum"]), pd.read_csv(tables["instability"])
+    table = fig4.data(spectrum, instability, points=point_files)
+    bins = table[table["panel"] == "c"]
+    assert list(dict.fromkeys(bins["run"])) == list(RUNS)
+    assert (bins["step"] == 40).all() and (bins["phase"] == "finetune").all()
+    expected = {}
+    for k, run in enumerate(RUNS):
+        points = _points(k)
+        found = pointwise.correlation(points)
+        mine = bins[bins["run"] == run]
+        assert (mine["spearman"] == found.value).all() and found.value > 0
+        assert (mine["spearman_ci_low"] == found.low).all()
+        assert (mine["spearman_ci_high"] == found.high).all()
+        assert (mine["n_events"] == 4).all() and (mine["run_points"] == 240).all()
+        assert list(dict.fromkeys(mine["group"])) == list(fig4.CURVES)
+        for curve in fig4.CURVES:
+            chosen = points if curve == fig4.ALL_POINTS else points[points["location"] == curve]
+            want = pointwise.binned(chosen, fig4.BINS[curve])
+            got = mine[mine["group"] == curve]
+            assert len(got) == len(want) > 1
+            for column in ("equivariance_rmse", "instability", "instability_se", "n_points"):
+                same(got[column], want[column])
+            assert got["n_points"].sum() == len(chosen)
+            expected[run, curve] = want
+
+    paths = build("fig4", tables, tmp_path / "out" / "fig4", {"points": point_files})
+    check_written_figure(fig4, paths)
+    fig = fig4.plot(pd.read_csv(paths["csv"]))
+    assert len(fig.subfigs) == 3
+    axes = fig.subfigs[2].axes
+    legend = [t.get_text() for t in fig.subfigs[2].legends[0].get_texts()]
+    titles = [ax.get_title() for ax in axes]
+    try:
+        assert len(axes) == len(RUNS)  # three runs in two columns: no empty axes
+        assert legend == ["all points", "branching point", "track segment"]
+        for ax, run in zip(axes, RUNS, strict=True):
+            found = bins[bins["run"] == run].iloc[0]
+            assert ax.get_title().splitlines() == [
+                run, f"Spearman ρ = {found['spearman']:.2f} [{found['spearman_ci_low']:.2f}, "
+                f"{found['spearman_ci_high']:.2f}]", "4 events, 240 points"]
+            assert ax.get_xscale() == "log"  # A spans four decades
+            lines = data_lines(ax)
+            assert len(lines) == len(fig4.CURVES)
+            bars = []
+            for line, curve in zip(lines, fig4.CURVES, strict=True):
+                want = expected[run, curve]
+                same(line.get_xdata(), want["equivariance_rmse"])
+                same(line.get_ydata(), want["instability"])
+                bars += list(zip(want["equivariance_rmse"], want["instability"],
+                                 want["instability_se"], strict=True))
+            same_bars(ax, bars)
+    finally:
+        plt.close(fig)
+    assert len(set(titles)) == len(RUNS)
+
+
+def test_fig4_without_points_has_no_panel_c(tables):
+    spectrum, instability = pd.read_csv(tables["spectrum"]), pd.read_csv(tables["instability"])
+    table = fig4.data(spectrum, instability)
+    assert "c" not in set(table["panel"])
+    fig = fig4.plot(table)
+    count = len(fig.subfigs)
+    plt.close(fig)
+    assert count == 2
+
+
+def test_fig4_names_an_unreadable_points_file_or_an_unknown_run(tables, point_files,
+                                                                tmp_path):
+    spectrum, instability = pd.read_csv(tables["spectrum"]), pd.read_csv(tables["instability"])
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 not really")
+    with pytest.raises(FigureError, match=rf"{corrupt}: unreadable as Parquet"):
+        fig4.data(spectrum, instability, points={"polarmae-o3": str(corrupt)})
+    with pytest.raises(FigureError, match="points of run 'polarmae-x'"):
+        fig4.data(spectrum, instability, points={"polarmae-x": point_files["polarmae-o3"]})

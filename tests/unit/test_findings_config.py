@@ -14,12 +14,12 @@ from project import configuration
 def test_findings_runs_the_default_jobs_into_its_own_folder(root):
     _, default = dry_run()
     _, findings = dry_run("--configfile", str(root / "config" / "findings.yaml"))
-    # the same jobs, with other settings, and the runs the default leaves out: geo-sh2
-    # and geo-sh4 (their trainings and analyses) and polarmae-euler (its two phases and
-    # its analysis)
-    extra = {"train_pet": 2, "analyse_pet_geometric_run": 2, "pretrain_polarmae": 1,
+    # the same jobs, with other settings, and the runs the default leaves out: geo-sh2,
+    # geo-sh4 and the control geo-control (their trainings and analyses) and
+    # polarmae-euler (its two phases and its analysis)
+    extra = {"train_pet": 3, "analyse_pet_geometric_run": 3, "pretrain_polarmae": 1,
              "finetune_polarmae": 1, "analyse_polarmae_pretrain_run": 1,
-             "analyse_polarmae_finetune_run": 1, "total": 8}
+             "analyse_polarmae_finetune_run": 1, "total": 10}
     assert findings == {job: count + extra.get(job, 0) for job, count in default.items()}
     config = configuration("findings.yaml")
     assert config["results"] != configuration()["results"]

@@ -115,8 +115,9 @@ def test_checkpoints_load_at_their_epoch(trained, tiny_pet_data):
 
 
 def test_checkpoint_of_another_architecture_is_named(tmp_path):
-    torch.save({"architecture_name": "soap_bpnn"}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="architecture 'soap_bpnn', expected 'pet'"):
+    torch.save({"architecture_name": "nanopet"}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="architecture 'nanopet', expected one of pet, "
+                                         "soap_bpnn"):
         load_checkpoint(tmp_path / "other.ckpt")
     torch.save({"format": "symlearn-polarmae-1", "phase": "finetune"},
                tmp_path / "polarmae.ckpt")
@@ -199,8 +200,8 @@ def _interrupt_after(monkeypatch, epoch):
     """Make the next training die right after it saved the checkpoint of ``epoch``."""
     make = pet._make_trainer
 
-    def make_dying(schedule):
-        class Dying(make(schedule)):
+    def make_dying(schedule, architecture="pet"):
+        class Dying(make(schedule, architecture)):
             def _save_epoch(self, model, directory, completed):
                 super()._save_epoch(model, directory, completed)
                 if completed == epoch:

@@ -141,13 +141,21 @@ rule purify_pet:
         structures=run_data("test"),
         train=run_data("train"),
     output:
-        f"{RESULTS}/analysis/purification/{{run}}.csv",
+        table=f"{RESULTS}/analysis/purification/{{run}}.csv",
+        # the chosen readout refit (stage readout_refit), an ordinary PET checkpoint
+        refit=f"{RESULTS}/analysis/purification/{{run}}_readout_refit.ckpt",
     # one long job after its training: start it before the shorter analyses
     priority: 10
     params:
         settings=analysis_settings("pet"),
         n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),
         n_offset=lookup(dpath="analysis/purification/n_offset_structures", within=config),
+        refit_mu=json.dumps(config["analysis"]["purification"]["refit_mu"]),
+        refit_structures=(
+            ""
+            if config["analysis"]["purification"]["refit_structures"] is None
+            else f"--refit-structures {config['analysis']['purification']['refit_structures']}"
+        ),
         seed=lookup(dpath="analysis/purification/seed", within=config),
         device=DEVICE,
         runtime=ANALYSIS_RUNTIME["pet"],
@@ -163,8 +171,10 @@ rule purify_pet:
     shell:
         "python -m symlearn purify-pet --checkpoint {input.checkpoint}"
         " --structures {input.structures} --settings {params.settings:q}"
-        " --n-rotations {params.n_rotations} --seed {params.seed} --out {output}"
+        " --n-rotations {params.n_rotations} --seed {params.seed} --out {output.table}"
         " --train {input.train} --n-offset-structures {params.n_offset}"
+        " --refit-mu {params.refit_mu:q} {params.refit_structures}"
+        " --refit-checkpoint {output.refit}"
         " --runtime {params.runtime:q} --device {params.device} --threads {threads}"
         " > {log} 2>&1"
 

@@ -582,6 +582,13 @@ def figure_ids():
     return [figure for figure in FIGURE_IDS if figure not in skipped]
 
 
+def learnability_inputs(wildcards):
+    """The learnability table's input: the geometric runs' errors, where there are any."""
+    if PET_RUNS_BY_TARGETS["geometric"]:
+        return {"geometric_errors": rules.collect_geometric_analysis.output.errors}
+    return {}
+
+
 def table1_inputs(wildcards):
     """table1's input tables (the geometric runs' errors where there are such runs)."""
     inputs = {
@@ -598,14 +605,42 @@ def table1_inputs(wildcards):
     return inputs
 
 
+def polarmae_final_points():
+    """points_<run> -> the points.parquet of each PoLAr-MAE run's last fine-tuning
+    checkpoint (finding 8 and fig4 (c) read every analysed point)."""
+    return {
+        f"points_{run}": expand(POLARMAE_ANALYSIS["points"], run=run, phase="finetune",
+                                step=max(POLARMAE_STEPS["finetune"]))[0]
+        for run in POLARMAE_RUNS
+    }
+
+
+def fig4_inputs(wildcards):
+    """fig4's tables: the collected spectrum and instability, and every run's points."""
+    return {
+        "spectrum": rules.collect_polarmae_analysis.output.spectrum,
+        "instability": rules.collect_polarmae_analysis.output.instability,
+        **polarmae_final_points(),
+    }
+
+
+def fig4_options(wildcards, input):
+    """fig4's --options: run -> the points.parquet of its last fine-tuning checkpoint."""
+    return json.dumps({"points": {name[len("points_"):]: path
+                                  for name, path in input.items()
+                                  if name.startswith("points_")}})
+
+
 def claims_inputs(wildcards):
     """The tables the findings are judged on (the geometric runs' errors where there are
-    such runs; a finding whose table is absent is "not run")."""
+    such runs; a finding whose table is absent is "not run"), and each PoLAr-MAE run's
+    points.parquet at its last fine-tuning checkpoint (points_<run>: finding 8)."""
     inputs = {
         "errors": rules.collect_pet_analysis.output.errors,
         "spectrum": rules.collect_pet_analysis.output.spectrum,
         "purification": rules.collect_purification.output[0],
         "instability": rules.collect_polarmae_analysis.output.instability,
+        **polarmae_final_points(),
     }
     if PET_RUNS_BY_TARGETS["geometric"]:
         inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors

@@ -15,6 +15,7 @@ localrules:
     fig7,
     fig8,
     table1,
+    learnability,
     claims,
 
 
@@ -119,12 +120,13 @@ rule fig4:
     message:
         "fig4: PoLAr-MAE token spectra per block, equivariance error vs instability"
     input:
-        spectrum=rules.collect_polarmae_analysis.output.spectrum,
-        instability=rules.collect_polarmae_analysis.output.instability,
+        # the collected tables and each run's points.parquet (panel c)
+        unpack(fig4_inputs),
     output:
         **figure_outputs("fig4", "PoLAr-MAE"),
     params:
         prefix=output_prefix,
+        options=fig4_options,
     benchmark:
         benchmark_file("fig4"),
     log:
@@ -133,7 +135,8 @@ rule fig4:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure fig4 --input spectrum={input.spectrum}"
-        " --input instability={input.instability} --out {params.prefix} > {log} 2>&1"
+        " --input instability={input.instability} --options {params.options:q}"
+        " --out {params.prefix} > {log} 2>&1"
 
 
 rule fig5:
@@ -243,6 +246,32 @@ rule table1:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure table1 {params.inputs} --out {params.prefix} > {log} 2>&1"
+
+
+rule learnability:
+    message:
+        "learnability: each geometric target's test error, the equivariant control beside the PET runs"
+    input:
+        unpack(learnability_inputs),
+    output:
+        csv=report(
+            f"{FIGURES}/learnability.csv",
+            caption="../report/learnability.rst",
+            category="Summary",
+            labels={"table": "learnability"},
+        ),
+        md=f"{FIGURES}/learnability.md",
+    params:
+        prefix=output_prefix,
+        inputs=table_input_arguments,
+    benchmark:
+        benchmark_file("learnability"),
+    log:
+        f"{RESULTS}/logs/figures/learnability.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m symlearn figure learnability {params.inputs} --out {params.prefix} > {log} 2>&1"
 
 
 rule claims:

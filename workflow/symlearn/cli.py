@@ -253,7 +253,9 @@ def _purify_pet(args: argparse.Namespace) -> None:
     table = purify_checkpoint(args.checkpoint, args.structures, args.out, args.settings,
                               n_rotations=args.n_rotations, seed=args.seed,
                               device=args.device, threads=args.threads, train=args.train,
-                              n_offset_structures=args.n_offset_structures)
+                              n_offset_structures=args.n_offset_structures,
+                              refit_mu=args.refit_mu, refit_structures=args.refit_structures,
+                              refit_checkpoint=args.refit_checkpoint)
     LOGGER.info("wrote %s: %d rows", args.out, len(table))
 
 
@@ -556,6 +558,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "are averaged; without it, no offset_removed stage")
     p.add_argument("--n-offset-structures", type=_COUNT, default=16,
                    help="training structures the offsets are averaged over")
+    p.add_argument("--refit-mu", type=_json_arg, default=[],
+                   help="JSON list of the weights mu of A^2 in the readout refit (one "
+                        "readout_refit row set each; needs --train); [] for none")
+    p.add_argument("--refit-structures", type=_COUNT, default=None,
+                   help="training structures whose squared error (as given) the refit "
+                        "minimises (default: all)")
+    p.add_argument("--refit-checkpoint", default=None,
+                   help="where to save the chosen refit as a PET checkpoint")
     _runtime_argument(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=_THREADS, default=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -286,15 +287,23 @@ def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     if spec is None:
         raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
     targets = spec.get("targets", "standard")
+    architecture = spec.get("architecture") or "pet"
     # the runs on the geometric targets take pet.geometric_runs over the shared
-    # defaults, then their own keys
+    # defaults, then their own keys; a control (SOAP-BPNN) run takes its model from
+    # pet.control_model, and only the training settings from the shared ones
     shared = (config["pet"].get("geometric_runs") or {}) if targets == "geometric" else {}
+    if architecture == "pet":
+        model = deep_merge(config["pet"]["model"], shared.get("model") or {})
+        embedding = dict(spec.get("edge_embedding") or {"type": "cartesian"})
+    else:
+        model = dict(config["pet"].get("control_model") or {})
+        embedding = {"type": architecture}
     settings = {
+        "architecture": architecture,
         "augmentation": spec["augmentation"],
         "targets": targets,
-        "edge_embedding": dict(spec.get("edge_embedding") or {"type": "cartesian"}),
-        "model": deep_merge(deep_merge(config["pet"]["model"], shared.get("model") or {}),
-                            spec.get("model", {})),
+        "edge_embedding": embedding,
+        "model": deep_merge(model, spec.get("model", {})),
         "training": deep_merge(deep_merge(config["pet"]["training"],
                                           shared.get("training") or {}),
                                spec.get("training", {})),
@@ -499,6 +508,11 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for run in pet_runs(config):
         settings = pet_run_settings(config, run)
         model = settings["model"]
+        if settings["architecture"] != "pet":
+            from .pet.control import control_errors
+
+            errors += control_errors(run, config["pet"]["runs"][run], settings)
+            continue
         if model["d_pet"] % model["num_heads"]:
             geometric = ((config["pet"].get("geometric_runs") or {}).get("model")
                          if settings["targets"] == "geometric" else None)
@@ -531,10 +545,21 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if degree > LARGEST_LEBEDEV_ORDER:
             errors.append(f"{key}: asks for a grid of degree {degree}, above the largest "
                           f"Lebedev order SciPy has ({LARGEST_LEBEDEV_ORDER})")
+    mus = config["analysis"]["purification"]["refit_mu"]
+    bad = [mu for mu in mus if not (isinstance(mu, (int, float)) and math.isfinite(mu)
+                                    and mu >= 0)]
+    if not mus or bad:
+        errors.append("analysis.purification.refit_mu: "
+                      + (f"{', '.join(map(str, bad))}: each weight must be finite and >= 0"
+                         if bad else "empty; give at least one weight (0: an ordinary "
+                                     "least-squares refit)"))
     for run in config["analysis"]["purification"]["runs"]:
         if run not in pet_runs(config):
             errors.append(f"analysis.purification.runs: {run!r} is not a PET run "
                           f"(runs: {', '.join(pet_runs(config))})")
+        elif pet_run_settings(config, run)["architecture"] != "pet":
+            errors.append(f"analysis.purification.runs: {run!r} is an equivariant "
+                          "control; purification refits PET's readouts")
     fig3_layers = config.get("figures", {}).get("fig3_layers")
     if fig3_layers and analysis["layers"] is not None:
         unknown = [x for x in fig3_layers if x not in analysis["layers"]]
@@ -606,7 +631,8 @@ def pet_layer_errors(config: Mapping[str, Any]) -> list[str]:
     """``analysis.pet.layers`` and ``figures.fig3_layers`` entries that no analysed run
     has, found at the start rather than in every analysis job."""
     errors = []
-    runs = pet_runs(config)
+    # a control answers its own layers (symlearn.pet.control.control_layers)
+    runs = [r for r in pet_runs(config) if pet_run_settings(config, r)["architecture"] == "pet"]
     for layer in config["analysis"]["pet"]["layers"] or []:
         for run in runs:
             problem = pet_layer_problem(layer, config, run)

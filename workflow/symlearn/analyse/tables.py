@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS, TABLE_COLUMNS
+from ..table_schemas import ADDED_COLUMNS, ERRORS_COLUMNS, SPECTRUM_COLUMNS, TABLE_COLUMNS
 
 if TYPE_CHECKING:  # torch: the collect jobs read tables without it
     from ..symmetry import InputAnalysis
 
 SIGMAS = (1, -1)
 #: the pooled values, before the quadrature check adds its columns
-POOLED_ERRORS = ERRORS_COLUMNS[:8]
+POOLED_ERRORS = ERRORS_COLUMNS[:9]
 POOLED_SPECTRUM = SPECTRUM_COLUMNS[:5]
 
 
@@ -34,7 +34,10 @@ def input_rows(analysis: InputAnalysis, info: Mapping[str, Any]) -> list[dict[st
         for (lam, sigma), stats in per_irrep.items():
             row = dict(info, table="errors", name=target, o3_lambda=lam, o3_sigma=sigma,
                        n_samples=stats.n_samples,
-                       equivariance_mse=float(stats.variance.mean()))
+                       equivariance_mse=float(stats.variance.mean()),
+                       # over the orbit: |Pi|^2 + v, per component
+                       output_ms=float((stats.mean.square().sum(-1) / stats.n_components
+                                        + stats.variance).mean()))
             if stats.squared_error is not None:
                 row["accuracy_mse"] = float(stats.squared_error.mean())
                 if stats.as_given_squared_error is not None:
@@ -64,12 +67,14 @@ def errors_table(rows: pd.DataFrame) -> pd.DataFrame:
         as_given=errors.get("as_given_mse", np.nan) * errors["n_samples"],
         accuracy=errors.get("accuracy_mse", np.nan) * errors["n_samples"],
         equivariance=errors["equivariance_mse"] * errors["n_samples"],
-        reference=errors.get("reference_ms", np.nan) * errors["n_samples"])
+        reference=errors.get("reference_ms", np.nan) * errors["n_samples"],
+        output=errors.get("output_ms", np.nan) * errors["n_samples"])
     every = lambda x: x.sum(min_count=len(x))  # noqa: E731  (NaN unless all known)
     pooled = errors.groupby(["name", "o3_lambda", "o3_sigma"], sort=False).agg(
         as_given=("as_given", every), accuracy=("accuracy", every),
         equivariance=("equivariance", every),
-        n_samples=("n_samples", "sum"), reference=("reference", every)).reset_index()
+        n_samples=("n_samples", "sum"), reference=("reference", every),
+        output=("output", every)).reset_index()
     return pd.DataFrame({
         "target": pooled["name"], "o3_lambda": pooled["o3_lambda"],
         "o3_sigma": pooled["o3_sigma"],
@@ -78,6 +83,7 @@ def errors_table(rows: pd.DataFrame) -> pd.DataFrame:
         "equivariance_rmse": np.sqrt(pooled["equivariance"] / pooled["n_samples"]),
         "n_samples": pooled["n_samples"].astype(int),
         "reference_rms": np.sqrt(pooled["reference"] / pooled["n_samples"]),
+        "output_rms": np.sqrt(pooled["output"] / pooled["n_samples"]),
     })[POOLED_ERRORS]
 
 
@@ -133,6 +139,9 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
             raise DataError(f"{entry[table]}: no such table") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{entry[table]}: the table is empty (no header)") from None
+        for column in ADDED_COLUMNS:  # a table written before the column existed
+            if column in columns and column not in frame.columns:
+                frame[column] = np.nan
         missing = sorted(set(columns) - set(frame.columns))
         if missing:
             raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")

@@ -3,8 +3,8 @@
 One module per figure: ``INPUTS`` names the tables it reads and their columns,
 ``data(**tables, **options)`` builds the table of exactly what is plotted and
 ``plot(table)`` draws it; :func:`build` reads the inputs and writes ``prefix``.pdf,
-.png and .csv. A table module (``table1``, ``claims``) has its own ``build``. ``style`` holds the
-shared look.
+.png and .csv. A table module (``table1``, ``claims``, ``learnability``) has its own
+``build``. ``style`` holds the shared look.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ MODEL_FIGURES = ("external",)
 #: of the jobs went, from results/benchmarks.csv)
 RUN_FIGURES = ("cost",)
 #: the tables it writes (one module each): .csv and .md; claims: the paper's findings,
-#: each with a computed verdict
-TABLES = ("table1", "claims")
+#: each with a computed verdict; learnability: each geometric target's test error for
+#: the equivariant control and each PET run
+TABLES = ("table1", "claims", "learnability")
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:

@@ -7,6 +7,8 @@ so for each one, with a verdict computed from the tables, never typed:
   than its quadrature error (a value within its quadrature error of the threshold does
   not count);
 - ``not reproduced``: at least one does not;
+- ``inconclusive``: none fails, but one judged with a bootstrap interval (``ci_low``,
+  ``ci_high``; finding 8) has an interval that straddles its threshold;
 - ``not run``: the configuration lacks the runs or tables the finding needs (the reason
   says which), or a run it reads has not learned its targets (below). That is not an
   error.
@@ -34,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_text_atomic
+from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
+from .pointwise import LOCATIONS, correlation, read_points
 from .tables import (
     ERRORS,
     FINETUNE,
@@ -42,6 +46,7 @@ from .tables import (
     INSTABILITY,
     PSEUDOSCALAR,
     SPECTRUM,
+    FigureError,
     augmentations,
     final_checkpoint,
     informative_parts,
@@ -58,16 +63,22 @@ INPUTS = {"errors": ERRORS,
           "instability": INSTABILITY}
 #: every input may be absent: the findings that need it are then "not run"
 OPTIONAL = tuple(INPUTS)
+#: ``--input points_<run>=PATH``: the points.parquet of a PoLAr-MAE run's last
+#: fine-tuning checkpoint (finding 8)
+POINTS_PREFIX = "points_"
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
 #: the standard outputs, as the analysis names them
 ENERGY, FORCES, STRESS = "energy", "non_conservative_force", "non_conservative_stress"
 OUTPUTS = (ENERGY, FORCES, STRESS)
-#: the purification stage compared with the original (the readout offset removed)
-PURIFIED = "offset_removed"
+#: the purification stage compared with the original (the readout refit, at the largest
+#: weight mu of A^2 within REFIT_RMSE_FACTOR x the original's test RMSE as given)
+PURIFIED = REFIT
 COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "role", "part", "run",
            "checkpoint", "quantity", "value", "quadrature_error", "relation", "threshold",
-           "holds"]
+           "holds", "ci_low", "ci_high"]
 #: a run counts as having learned an output below this relative test RMSE (as given):
 #: half the error of predicting zero everywhere
 LEARNED_BELOW = 0.5
@@ -95,20 +106,54 @@ class Evidence:
     error: float
     relation: str  # "<", "<=", ">" or ">="
     threshold: float
+    #: a bootstrap interval (low, high) of ``value`` (None: none; NaN ends: none could
+    #: be drawn). With one, the number holds when the estimate and the whole interval
+    #: meet the criterion, fails when the estimate and the interval's best end do not,
+    #: and is otherwise undecided (the finding is "inconclusive")
+    ci: tuple[float, float] | None = None
+
+    @property
+    def ci_low(self) -> float:
+        return math.nan if self.ci is None else float(self.ci[0])
+
+    @property
+    def ci_high(self) -> float:
+        return math.nan if self.ci is None else float(self.ci[1])
+
+    def _ends(self) -> tuple[float, float]:
+        """(worst, best) end of the interval for the criterion."""
+        if self.relation in (">", ">="):
+            return self.ci_low, self.ci_high
+        return self.ci_high, self.ci_low
 
     @property
     def holds(self) -> bool:
-        error = 0.0 if math.isnan(self.error) else abs(self.error)
-        if not math.isfinite(self.value):
+        if self.ci is not None:
+            return self._meets(self.value, 0.0) and self._meets(self._ends()[0], 0.0)
+        return self._meets(self.value, self.error)
+
+    @property
+    def undecided(self) -> bool:
+        """A number with an interval that neither holds nor fails outright: the interval
+        straddles the threshold, or could not be drawn."""
+        if self.ci is None or self.holds or not math.isfinite(self.value):
+            return False
+        best = self._ends()[1]
+        return not math.isfinite(best) or self._meets(best, 0.0) or \
+            self._meets(self.value, 0.0)
+
+    def _meets(self, value: float, error: float) -> bool:
+        error = 0.0 if math.isnan(error) else abs(error)
+        if not math.isfinite(value):
             return False
         if self.relation == "<":
-            return self.value + error < self.threshold
+            return value + error < self.threshold
         if self.relation == "<=":
-            return self.value + error <= self.threshold
+            return value + error <= self.threshold
         if self.relation == ">":
-            return self.value - error > self.threshold
+            return value - error > self.threshold
         if self.relation == ">=":
-            return self.value - error >= self.threshold
+            return value - error >= self.threshold
         raise ValueError(f"unknown relation {self.relation!r}")
 
 
@@ -121,6 +166,8 @@ class Verdict:
     #: output parts left out of the criterion because a run read did not learn them
     #: (beyond :data:`LEARNED_PARTS`, whose failure makes the finding "not run")
     excluded: list[str] = field(default_factory=list)
+    #: for a judged finding, what its numbers rest on (finding 8: events and points)
+    basis: str = ""
 
     @property
     def unlearned(self) -> list[Evidence]:
@@ -130,14 +177,20 @@ class Verdict:
     def verdict(self) -> str:
         if self.reason or not self.evidence or self.unlearned:
             return NOT_RUN
-        return REPRODUCED if all(e.holds for e in self.evidence) else NOT_REPRODUCED
+        if all(e.holds for e in self.evidence):
+            return REPRODUCED
+        if any(not e.holds and not e.undecided for e in self.evidence):
+            return NOT_REPRODUCED
+        return INCONCLUSIVE
 
     def why_not_run(self) -> str:
-        """Why the finding is not run; for a judged one, the parts it left out."""
+        """Why the finding is not run; for a judged one, the parts it left out and what
+        its numbers rest on."""
         if self.verdict != NOT_RUN:
-            return ("not judged, not learned (relative test RMSE as given >= "
-                    f"{LEARNED_BELOW:g}): " + "; ".join(self.excluded)) if self.excluded \
-                else ""
+            excluded = ("not judged, not learned (relative test RMSE as given >= "
+                        f"{LEARNED_BELOW:g}): " + "; ".join(self.excluded)) \
+                if self.excluded else ""
+            return "; ".join(text for text in (excluded, self.basis) if text)
         if self.reason or not self.unlearned:
             return self.reason
         return ("judged only on models that learned their targets (relative test RMSE "
@@ -319,6 +372,43 @@ def _geometric_runs(errors: pd.DataFrame | None) -> tuple[list[str], list[str]] 
     return cartesian, harmonics
 
 
+#: the edge_embedding value of a control run in the geometric tables: metatrain's
+#: SOAP-BPNN, exactly equivariant (symlearn.pet.control)
+CONTROL = "soap_bpnn"
+
+
+def control_runs(errors: pd.DataFrame | None) -> list[str]:
+    """The exactly equivariant control runs of a geometric table."""
+    if errors is None:
+        return []
+    return [r.run for r in errors.drop_duplicates("run").itertuples(index=False)
+            if r.edge_embedding == CONTROL]
+
+
+def _no_control(target: str) -> Verdict:
+    return _not_run(f"no exactly equivariant control run (architecture: soap_bpnn) on "
+                    f"the geometric targets, so whether the {target} can be learnt at "
+                    "this scale is unknown (config/findings.yaml trains one)")
+
+
+def learned_by_control(geometric_errors: pd.DataFrame | None,
+                       target: str) -> list[Evidence]:
+    """The control's relative test RMSE of ``target`` at its last checkpoint, which
+    must be below :data:`LEARNED_BELOW`: a target no model learns at this scale says
+    nothing about PET's embeddings."""
+    if geometric_errors is None:
+        return []
+    final = final_checkpoint(geometric_errors)
+    evidence = []
+    for run in control_runs(geometric_errors):
+        score = _final_relative(final, run, target)
+        if score is not None:
+            evidence.append(Evidence(f"{style.target_label(target)} (control)", run,
+                                     score[1], "relative test RMSE (as given)", score[0],
+                                     math.nan, "<", LEARNED_BELOW))
+    return evidence
+
+
 def _final_relative(final: pd.DataFrame, run: str, target: str) -> tuple[float, str] | None:
     rows = final[(final["run"] == run) & (final["target"] == target)]
     if rows.empty:
@@ -329,10 +419,13 @@ def _final_relative(final: pd.DataFrame, run: str, target: str) -> tuple[float, 
 def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None, **_) -> Verdict:
     """5: the Cartesian run's relative test RMSE of the pseudoscalar (test RMSE as given
     / RMS of the reference) exceeds 0.5, and the best solid-harmonics run's is below
-    0.5 x the Cartesian run's, at the last checkpoints."""
+    0.5 x the Cartesian run's, at the last checkpoints. Judged only where the exactly
+    equivariant control learns the pseudoscalar (a precondition)."""
     runs = _geometric_runs(geometric_errors)
     if isinstance(runs, Verdict):
         return runs
+    if not control_runs(geometric_errors):
+        return _no_control(style.target_label(PSEUDOSCALAR))
     cartesian, harmonics = runs
     final = final_checkpoint(geometric_errors)
     plain = _final_relative(final, cartesian[0], PSEUDOSCALAR)
@@ -350,10 +443,13 @@ def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None, **_) -> 
 
 def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None, **_) -> Verdict:
     """6: at the highest density lambda, the relative test RMSE of the highest-L
-    solid-harmonics run is below 0.5 x that of the Cartesian run."""
+    solid-harmonics run is below 0.5 x that of the Cartesian run. Judged only where
+    the exactly equivariant control learns that density (a precondition)."""
     runs = _geometric_runs(geometric_errors)
     if isinstance(runs, Verdict):
         return runs
+    if not control_runs(geometric_errors):
+        return _no_control("highest-lambda density")
     cartesian, harmonics = runs
     density = geometric_errors[geometric_errors["target"].map(
         lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
@@ -373,9 +469,10 @@ def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None, **_) -> 
 
 
 def purification_halves_stress(purification: pd.DataFrame | None, **_) -> Verdict:
-    """7: removing the readouts' lab-frame offset makes the stress A at most 0.6 x the
-    original's, with the stress test RMSE (as given) at most 1.1 x, for each purified run
-    trained with O(3) augmentation."""
+    """7: the readout refit (stage readout_refit) at the largest mu whose stress test
+    RMSE (as given) is at most 1.1 x the original's makes the stress A at most 0.6 x the
+    original's, for each purified run trained with O(3) augmentation; a run where no mu
+    keeps the test RMSE within 1.1 x is not reproduced."""
     if purification is None:
         return _not_run("no purification table")
     stress = purification[purification["target"] == STRESS]
@@ -383,49 +480,109 @@ def purification_halves_stress(purification: pd.DataFrame | None, **_) -> Verdic
     if not runs:
         return _not_run("no purified run trained with O(3) augmentation that has the stress")
     verdict = Verdict()
+    bases = []
     for run in runs:
         # parts that vanish identically (the antisymmetric part) are left out
         rows = informative_parts(stress[stress["run"] == run])
-        before, after = (rows[rows["stage"] == stage] for stage in ("original", PURIFIED))
-        if before.empty or after.empty:
+        before, refits = rows[rows["stage"] == "original"], rows[rows["stage"] == PURIFIED]
+        if before.empty or refits.empty:
             return _not_run(f"run {run} lacks the original or the {PURIFIED} stage")
-        (g0, a0, e0), (g1, a1, e1) = whole_output(before), whole_output(after)
         checkpoint = _epoch(rows["epoch"].iloc[0])
+        mu, _ = refit_choices(rows)[STRESS]
+        g0, a0, e0 = whole_output(before)
+        mus = sorted(set(refits["mu"].astype(float)))
+        if mu is None:
+            best = min(whole_output(refits[refits["mu"] == m])[0] for m in mus) / g0
+            verdict.evidence.append(Evidence(
+                "stress test RMSE", run, checkpoint,
+                f"test RMSE (as given) of the stress, {PURIFIED} at its most accurate mu "
+                "/ original", best, math.nan, "<=", REFIT_RMSE_FACTOR))
+            bases.append(f"{run}: no mu of {len(mus)} keeps the stress test RMSE (as "
+                         f"given) within {REFIT_RMSE_FACTOR:g} x the original's")
+            continue
+        g1, a1, e1 = whole_output(refits[refits["mu"] == mu])
         # ratio bound: numerator up by its error, denominator down by its own
         ratio = a1 / a0
         error = (a1 + e1) / max(a0 - e0, np.finfo(float).tiny) - ratio
         verdict.evidence += [
             Evidence("stress A", run, checkpoint,
-                     f"equivariance RMSE of the stress, {PURIFIED} / original",
-                     ratio, error, "<=", 0.6),
+                     f"equivariance RMSE of the stress, {PURIFIED} at mu = {mu:g} / "
+                     "original", ratio, error, "<=", 0.6),
             Evidence("stress test RMSE", run, checkpoint,
-                     f"test RMSE (as given) of the stress, {PURIFIED} / original",
-                     g1 / g0, math.nan, "<=", 1.1)]
+                     f"test RMSE (as given) of the stress, {PURIFIED} at mu = {mu:g} / "
+                     "original", g1 / g0, math.nan, "<=", REFIT_RMSE_FACTOR)]
+        bases.append(f"{run}: mu = {mu:g}, the largest of {len(mus)} within "
+                     f"{REFIT_RMSE_FACTOR:g} x the original's stress test RMSE (as given)")
+    verdict.basis = "; ".join(bases)
     return verdict
 
 
-def branching_points_less_stable(instability: pd.DataFrame | None, **_) -> Verdict:
-    """8: at each augmented PoLAr-MAE run's last fine-tuning checkpoint, the mean
-    instability at branching points exceeds that on plain track segments."""
+def _points_of(points: Mapping | None, run: str) -> pd.DataFrame | str:
+    """The per-point table of ``run`` (a DataFrame, or the path of its points.parquet),
+    or why there is none (the message names the file)."""
+    source = (points or {}).get(run)
+    if source is None:
+        return (f"no points.parquet of run {run} at its last fine-tuning checkpoint "
+                f"(--input {POINTS_PREFIX}{run}=PATH)")
+    if isinstance(source, pd.DataFrame):
+        return source
+    try:
+        return read_points(source)
+    except FigureError as err:
+        return str(err)
+
+
+def unstable_where_a_is_high(instability: pd.DataFrame | None,
+                             points: Mapping | None = None, **_) -> Verdict:
+    """8: at each augmented PoLAr-MAE run's last fine-tuning checkpoint, over every
+    analysed point (``points``: run -> its points.parquet, path or table):
+    (a) the Spearman rank correlation of a point's A (the orbit variance of its class
+    probabilities) and its instability is positive, with its 95 % percentile bootstrap
+    interval over events (:func:`symlearn.figures.pointwise.correlation`) above 0 (an
+    interval that straddles 0: inconclusive);
+    (b) the mean instability at branching points or on track segments, whichever is
+    larger, exceeds the mean over all points."""
     if instability is None:
         return _not_run("no PoLAr-MAE instability table")
     runs = _runs_with(instability, "o3")
     if not runs:
         return _not_run("no PoLAr-MAE run trained with O(3) augmentation")
-    tuned = instability[(instability["phase"] == FINETUNE)
-                        & (instability["grouping"] == "location")]
-    verdict = Verdict()
+    tuned = instability[instability["phase"] == FINETUNE]
+    verdict, bases = Verdict(), []
     for run in runs:
-        rows = tuned[tuned["run"] == run]
-        rows = rows[rows["step"] == rows["step"].max()]
-        groups = dict(zip(rows["group"], rows["instability"], strict=False))
-        if not {"branching", "track segment"} <= set(groups):
-            return _not_run(f"run {run} has no instability at branching points and on "
-                            "track segments at its last fine-tuning step")
+        steps = tuned.loc[tuned["run"] == run, "step"]
+        if steps.empty:
+            return _not_run(f"run {run} has no fine-tuning checkpoint in the instability "
+                            "table")
+        checkpoint = f"fine-tuning step {int(steps.max())}"
+        table = _points_of(points, run)
+        if isinstance(table, str):
+            return _not_run(table)
+        table = table.dropna(subset=["equivariance_mse", "instability"])
+        if table.empty:
+            return _not_run(f"run {run}: its points table holds no analysed point")
+        found = correlation(table)
         verdict.evidence.append(Evidence(
-            "branching - segment", run, f"fine-tuning step {int(rows['step'].iloc[0])}",
-            "mean instability at branching points minus on track segments",
-            float(groups["branching"] - groups["track segment"]), math.nan, ">", 0.0))
+            "(a) A vs instability", run, checkpoint,
+            f"Spearman rank correlation of per-point A and instability, pooled over "
+            f"{found.basis}; interval: 95 % percentile bootstrap over events "
+            f"({found.resamples} resamples, seed {found.seed})",
+            found.value, math.nan, ">", 0.0, ci=(found.low, found.high)))
+        means = {where: table.loc[table["location"] == where, "instability"].mean()
+                 for where in LOCATIONS}
+        means = {where: value for where, value in means.items() if pd.notna(value)}
+        if not means:
+            return _not_run(f"run {run}: no analysed point at a branching point or on a "
+                            "track segment")
+        where = max(means, key=means.get)
+        place = "at branching points" if where == "branching" else "on track segments"
+        verdict.evidence.append(Evidence(
+            f"(b) {where} - all points", run, checkpoint,
+            f"mean instability {place} (the larger of the two) minus over all "
+            f"{found.n_points} points",
+            float(means[where] - table["instability"].mean()), math.nan, ">", 0.0))
+        bases.append(f"{run}: {found.basis}")
+    verdict.basis = "judged on " + "; ".join(bases)
     return verdict
 
 
@@ -484,6 +641,26 @@ def learned_low_densities(geometric_errors=None, **_) -> list[Evidence]:
     return _learned(final_checkpoint(geometric_errors), run_order(geometric_errors), parts)
 
 
+def learnable_pseudoscalar(geometric_errors=None, **_) -> list[Evidence]:
+    """5: the low densities learned by every run, and the pseudoscalar by the control."""
+    return (learned_low_densities(geometric_errors)
+            + learned_by_control(geometric_errors, PSEUDOSCALAR))
+
+
+def learnable_high_lambda(geometric_errors=None, **_) -> list[Evidence]:
+    """6: the low densities learned by every run, and the highest-lambda density by the
+    control."""
+    evidence = learned_low_densities(geometric_errors)
+    if geometric_errors is None:
+        return evidence
+    density = geometric_errors[geometric_errors["target"].map(
+        lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
+    if density.empty:
+        return evidence
+    target = f"density_l{int(density['o3_lambda'].max())}"
+    return evidence + learned_by_control(geometric_errors, target)
+
+
 def learned_stress(purification=None, **_) -> list[Evidence]:
     """7: each purified augmented run learned the stress (as trained, before any
     purification)."""
@@ -539,25 +716,31 @@ CLAIMS: list[tuple[int, str, str, Callable[..., Verdict]]] = [
     (5, "The standard PET fails to learn a pseudoscalar; the modified edge embedding "
         "learns it.",
      "relative test RMSE of the Cartesian run > 0.5, and that of the best "
-     "solid-harmonics run < 0.5 x the Cartesian run's",
+     "solid-harmonics run < 0.5 x the Cartesian run's; judged where the exactly "
+     "equivariant control learns the pseudoscalar (< 0.5)",
      pseudoscalar_needs_harmonics),
     (6, "Higher-order input embeddings are needed for high-lambda targets.",
      "at the highest lambda, the relative test RMSE of the highest-L run < 0.5 x that "
-     "of the Cartesian run",
+     "of the Cartesian run; judged where the exactly equivariant control learns it "
+     "(< 0.5)",
      high_lambda_needs_high_order),
     (7, "Readout purification roughly halves the stress A with little loss of accuracy.",
      "stress A after / before <= 0.6, and test RMSE after / before <= 1.1",
      purification_halves_stress),
-    (8, "PoLAr-MAE is less stable at branching points than on plain track segments.",
-     "mean instability at branching points > on segments, for the augmented run",
-     branching_points_less_stable),
+    (8, "PoLAr-MAE: high A goes with classification instability under rigid rotations, "
+        "related to branching points or track segments.",
+     "(a) Spearman correlation of per-point A and instability > 0, its 95 % bootstrap "
+     "interval over events above 0 (straddling 0: inconclusive); (b) mean instability at "
+     "branching points or on track segments (the larger) > over all points; every "
+     "analysed point of the augmented run's last fine-tuning checkpoint",
+     unstable_where_a_is_high),
 ]
 
 
 #: claim number -> the relative test errors its runs must reach (the runs it reads)
 PRECONDITIONS: dict[int, Callable[..., list[Evidence]]] = {
     1: learned_augmented, 2: learned_both, 3: learned_augmented, 4: learned_forces,
-    5: learned_low_densities, 6: learned_low_densities, 7: learned_stress,
+    5: learnable_pseudoscalar, 6: learnable_high_lambda, 7: learned_stress,
     8: learned_classes}
 
 
@@ -570,7 +753,8 @@ def judge(number: int, check: Callable[..., Verdict], **tables) -> Verdict:
 
 def data(**tables: pd.DataFrame | None) -> pd.DataFrame:
     """One row per number judged and per precondition (one row for a finding that is
-    not run for want of tables)."""
+    not run for want of tables). ``points``: PoLAr-MAE run -> its points.parquet (path
+    or table), for finding 8."""
     rows = []
     for number, finding, criterion, check in CLAIMS:
         verdict = judge(number, check, **tables)
@@ -585,12 +769,35 @@ def data(**tables: pd.DataFrame | None) -> pd.DataFrame:
                                  checkpoint=e.checkpoint, quantity=e.quantity,
                                  value=e.value, quadrature_error=e.error,
                                  relation=e.relation, threshold=e.threshold,
-                                 holds=e.holds))
+                                 holds=e.holds, ci_low=e.ci_low, ci_high=e.ci_high))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
 def _number(value) -> str:
     return "—" if pd.isna(value) else f"{value:.3g}"
+
+
+def _value(row, error: bool = True) -> str:
+    """A judged number with its quadrature error (``error``) or its bootstrap
+    interval."""
+    text = _number(row.value)
+    if error and not pd.isna(getattr(row, "quadrature_error", math.nan)):
+        text += f" ± {_number(row.quadrature_error)}"
+    low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
+    if not (pd.isna(low) and pd.isna(high)):
+        text += f" [95 % CI {_number(low)}, {_number(high)}]"
+    return text
+
+
+def _straddles(row) -> bool:
+    """Whether a row of claims.csv is undecided: its bootstrap interval straddles its
+    threshold (:attr:`Evidence.undecided`)."""
+    low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
+    if pd.isna(low) and pd.isna(high):
+        return False
+    return Evidence(row.part, row.run, row.checkpoint, row.quantity, float(row.value),
+                    math.nan, row.relation, float(row.threshold),
+                    ci=(float(low), float(high))).undecided
 
 
 def _criteria(group: pd.DataFrame) -> pd.DataFrame:
@@ -615,10 +822,9 @@ def _judged(group: pd.DataFrame) -> str:
     rows = _criteria(group).dropna(subset=["value"]).sort_values("holds", kind="stable")
     items = []
     for row in rows.head(6).itertuples(index=False):
-        error = "" if pd.isna(row.quadrature_error) else f" ± {_number(row.quadrature_error)}"
-        mark = "" if row.holds else " (fails)"
-        items.append(f"{row.part}, {row.run}, {row.checkpoint}: {_number(row.value)}"
-                     f"{error}{mark}")
+        mark = "" if row.holds else (" (interval straddles the threshold)"
+                                     if _straddles(row) else " (fails)")
+        items.append(f"{row.part}, {row.run}, {row.checkpoint}: {_value(row)}{mark}")
     if len(rows) > 6:
         items.append(f"... {len(rows) - 6} more in claims.csv")
     return "; ".join(items)
@@ -632,7 +838,9 @@ def markdown(table: pd.DataFrame) -> str:
         "Each verdict is computed from this run's analysis tables with the criterion "
         "shown, fixed from the paper's statement (arXiv:2603.24638). A number counts only "
         "when it meets its criterion by more than its quadrature error (± below; numbers "
-        "without ± are not quadrature estimates). `not run`: the configuration lacks "
+        "without ± are not quadrature estimates), or, where it has a bootstrap interval "
+        "(95 % CI below), when the whole interval does; `inconclusive`: no number fails "
+        "but an interval straddles its threshold. `not run`: the configuration lacks "
         "what the finding needs. The embedded default is small: its verdicts show the "
         "chain working, not the paper's scale.",
         "",
@@ -642,8 +850,7 @@ def markdown(table: pd.DataFrame) -> str:
         "about (last column); otherwise it is `not run`. Another output part that a run "
         "did not learn is left out of the criterion, and named.",
         "",
-        "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}"
-                                 for v in (REPRODUCED, NOT_REPRODUCED, NOT_RUN)),
+        "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS),
         "",
         "| # | finding | criterion | verdict | judged on | relative test RMSE of the "
         "runs read |",
@@ -667,13 +874,21 @@ def _deciding(group: pd.DataFrame) -> str:
     if rows.empty or group.iloc[0]["verdict"] == NOT_RUN:
         return reason if isinstance(reason, str) else ""
     failing = rows[~rows["holds"].astype(bool)]
+    # a number that fails outright before one whose interval straddles its threshold
+    failing = failing.iloc[np.argsort([_straddles(row) for _, row in failing.iterrows()],
+                                      kind="stable")]
     if not failing.empty:
         row = failing.iloc[0]
     else:
-        margin = (rows["value"] - rows["threshold"]).abs() / rows["threshold"].abs().clip(
+        # a number with a bootstrap interval is as close as the interval's worst end
+        value = rows["value"]
+        if "ci_low" in rows and "ci_high" in rows:
+            worst = rows["ci_low"].where(rows["relation"].isin([">", ">="]), rows["ci_high"])
+            value = worst.where(worst.notna(), value)
+        margin = (value - rows["threshold"]).abs() / rows["threshold"].abs().clip(
             lower=1e-300)
         row = rows.loc[margin.idxmin()]
-    return f"{_number(row['value'])} ({row['part']}, {row['run']}, {row['checkpoint']})"
+    return f"{_value(row, error=False)} ({row['part']}, {row['run']}, {row['checkpoint']})"
 
 
 def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
@@ -702,9 +917,13 @@ def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
 
 
 def build(inputs, prefix):
+    """Read the tables (``points_<run>``: a run's points.parquet, read by finding 8,
+    which is "not run" where it is unreadable) and write ``prefix``.csv and .md."""
     tables = {name: read_table(inputs[name], columns) if name in inputs else None
               for name, columns in INPUTS.items()}
-    table = data(**tables)
+    points = {name[len(POINTS_PREFIX):]: path for name, path in inputs.items()
+              if name.startswith(POINTS_PREFIX)}
+    table = data(**tables, points=points)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table))
     write_text_atomic(prefix + ".csv", table.to_csv(index=False))

@@ -52,7 +52,8 @@ TARGETS = {
 #: a neighbour-density projection target, ``density_l3``: its lambda
 DENSITY = re.compile(r"density_l(\d+)")
 #: the edge embeddings of the geometric-target runs -> label
-EMBEDDINGS = {"cartesian": "Cartesian", "solid_harmonics": "solid harmonics"}
+EMBEDDINGS = {"cartesian": "Cartesian", "solid_harmonics": "solid harmonics",
+              "soap_bpnn": "SOAP-BPNN control (equivariant)"}
 #: the stages of a purified run, in order -> label
 STAGES = {"original": "original", "bias_removed": "biases removed",
           "offset_removed": "offset removed", "projected": "projected (symmetrized)"}

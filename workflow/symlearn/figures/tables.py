@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import SymlearnError
 from ..table_schemas import (  # noqa: F401 (the tables the figures read)
+    ADDED_COLUMNS,
     ERRORS,
     EXAMPLE,
     FINETUNE,
@@ -51,15 +52,20 @@ class FigureError(SymlearnError, ValueError):
     """An input table a figure cannot be drawn from (the message names the file)."""
 
 
+
+
 def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     """A CSV table, with a clear error naming the file when it is missing, empty or
-    lacks a column."""
+    lacks a column (one of :data:`ADDED_COLUMNS` is read as NaN)."""
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
         raise FigureError(f"{path}: no such table") from None
     except pd.errors.EmptyDataError:
         raise FigureError(f"{path}: the table is empty") from None
+    for column in ADDED_COLUMNS:
+        if column in columns and column not in table.columns:
+            table[column] = float("nan")
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise FigureError(f"{path}: missing column(s) {', '.join(missing)}")

@@ -7,6 +7,8 @@ transformation, only the pair vectors turn), and as many rotated copies as fit i
 ``batch_atoms`` atoms go through one forward pass. Internal features come from
 metatrain's ``mtt::feature::<module path>`` hooks (node-like per atom, edge-like per
 pair), the readout features from ``mtt::aux::<target>_last_layer_features``.
+The same adapter evaluates the SOAP-BPNN control (:mod:`symlearn.pet.control`),
+which has no PET modules: its layers are its features, readout features and outputs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..data.rotated_systems import per_copy
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from ..symmetry.degrees import resolves_variances
+from .control import control_layers, is_control, model_targets
 from .train import CUSTOM_PREFIX
 
 FEATURE_PREFIX = "mtt::feature::"
@@ -73,7 +76,11 @@ def load_pet(checkpoint: str, device: str | torch.device = "cpu",
 def default_layers(model: torch.nn.Module) -> list[str]:
     """Every layer docs/symmetry.md asks for, in forward order: embeddings, each GNN layer's
     transformer layers and its node and edge outputs, the concatenated ``feature``
-    output, each head's readout features, and the outputs themselves."""
+    output, each head's readout features, and the outputs themselves (a control:
+    :func:`symlearn.pet.control.control_layers`)."""
+    if is_control(model):
+        return control_layers(model, [t for t in model_targets(model)
+                                      if target_kind(t) is not None])
     names = [name for name, _ in model.backend.named_modules()]
     layers = [n for n in names if n.startswith("node_embedders.") and n.count(".") == 1]
     layers += [n for n in names if n == "edge_embedder"]
@@ -87,7 +94,7 @@ def default_layers(model: torch.nn.Module) -> list[str]:
         for layer in transformer:
             layers += [f"{layer}_node", f"{layer}_edge"]
         layers += [f"{prefix}_node", f"{prefix}_edge"]
-    targets = [t for t in model.target_names if target_kind(t) is not None]
+    targets = [t for t in model_targets(model) if target_kind(t) is not None]
     layers.append("feature")
     layers += [f"mtt::aux::{t.removeprefix(CUSTOM_PREFIX)}_last_layer_features"
                for t in targets]
@@ -101,7 +108,7 @@ def figure_layers(model: torch.nn.Module) -> list[str]:
     the shared ``feature`` output and every output."""
     layers = default_layers(model)
     gnn = [x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)]
-    targets = [t for t in model.target_names if target_kind(t) is not None]
+    targets = [t for t in model_targets(model) if target_kind(t) is not None]
     return gnn[-1:] + ["feature"] + targets
 
 
@@ -147,9 +154,12 @@ class PETAdapter:
         self.model = model
         self.dtype = next(model.parameters()).dtype
         self.device = next(model.parameters()).device
-        self.targets = [t for t in model.target_names if target_kind(t) is not None]
+        self.targets = [t for t in model_targets(model) if target_kind(t) is not None]
         self.kinds = {t: target_kind(t) for t in self.targets}
         self.layers = list(default_layers(model) if layers is None else layers)
+        if is_control(model):  # of analysis.pet.layers, a control answers its own
+            own = default_layers(model)
+            self.layers = [layer for layer in self.layers if layer in own]
         self._options = model.requested_neighbor_lists()
         self._outputs = {}
         for name in [*self.targets, *self.layers]:
@@ -159,7 +169,8 @@ class PETAdapter:
     def _check_layers(self) -> None:
         from metatrain.pet.modules.diagnostic import FEATURIZER_INPUT_NAMES
 
-        modules = {name for name, _ in self.model.backend.named_modules()}
+        modules = {name for name, _ in getattr(self.model, "backend", self.model)
+                   .named_modules()}
         modules |= set(FEATURIZER_INPUT_NAMES)
         supported = set(self.model.supported_outputs())
         for layer in self.layers:
@@ -549,7 +560,8 @@ def as_given_rows(adapter: PETAdapter, structure: Structure,
                              o3_sigma=sigma, n_samples=len(z), equivariance_mse=np.nan,
                              accuracy_mse=np.nan, symmetrized_mse=np.nan,
                              as_given_mse=float(((z - y).square().sum(-1) / d).mean()),
-                             reference_ms=float((y.square().sum(-1) / d).mean())))
+                             reference_ms=float((y.square().sum(-1) / d).mean()),
+                             output_ms=float((z.square().sum(-1) / d).mean())))
     return rows
 
 
@@ -559,10 +571,11 @@ def evaluate_pet_as_given(checkpoint: str, structures: str, out_dir: str,
     """The test error of one checkpoint on the selected structures as given, without
     the grid: what a learning curve reads (fig6 (a)) at a fraction of an analysis'
     cost. Writes the same three tables as :func:`analyse_pet_checkpoint`: in
-    ``errors.csv`` only ``rmse_as_given``, ``n_samples`` and ``reference_rms`` are
-    filled (A, the orientation-averaged error, their quadrature errors and the grid
-    degrees are empty: nothing was measured on a grid), ``spectrum.csv`` has no rows
-    (no layer was projected), ``structures.parquet`` the per-structure rows."""
+    ``errors.csv`` only ``rmse_as_given``, ``n_samples``, ``reference_rms`` and
+    ``output_rms`` (of the structures as given) are filled (A, the orientation-averaged
+    error, their quadrature errors and the grid degrees are empty: nothing was
+    measured on a grid), ``spectrum.csv`` has no rows (no layer was projected),
+    ``structures.parquet`` the per-structure rows."""
     import time
     from pathlib import Path
 

@@ -1,6 +1,6 @@
 """Post-hoc purification of a trained PET's readouts, and what it does to accuracy and A.
 
-Four stages of the same checkpoint, each analysed on the structures and O(3) grid of
+Five stages of the same checkpoint, each analysed on the structures and O(3) grid of
 the symmetry analysis (docs/symmetry.md, "Purification"):
 
 - ``original``: the model as trained;
@@ -27,6 +27,16 @@ the symmetry analysis (docs/symmetry.md, "Purification"):
   elements ``h``: ``rho(h)^-1 Pi(h x)`` is the symmetrized prediction on the grid
   translated by ``h`` (``GridContext.shifted``), and its sample variance over ``h``
   (n - 1 normalisation) is the estimate. It costs a grid of evaluations per prediction.
+- ``readout_refit``, one row set per weight ``mu``: every last layer refitted in closed
+  form to minimise ``MSE + mu A^2`` (:mod:`symlearn.pet.readout_refit`: the output is
+  linear in those weights, so both are quadratic forms). ``MSE`` is over
+  ``refit_structures`` training structures as given, ``A^2`` over the grids of the
+  ``n_offset_structures`` the offset stage evaluates anyway (the same forward passes).
+  On the test structures each refit's outputs are the original's plus a change linear
+  in the features recorded from the original's forward passes, so no ``mu`` costs a
+  pass of its own. Each output's chosen refit (the largest ``mu`` within
+  :data:`symlearn.table_schemas.REFIT_RMSE_FACTOR` x the original's test RMSE as given)
+  is saved as an ordinary PET checkpoint and checked against the table's outputs.
 
 The bias stages differ from the original by an output shift that does not depend on the
 orientation (:func:`output_shifts`), so their analyses reuse the original's forward passes
@@ -36,7 +46,7 @@ on each grid plus that shift; a model where the check fails is evaluated on its 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +56,9 @@ import torch
 from ..analyse.tables import QuadratureCheck, checked_tables, input_rows
 from ..symmetry import GridContext, OutputKind
 from ..symmetry.degrees import resolves_variances
-from ..table_schemas import PURIFICATION_COLUMNS
+from ..table_schemas import PURIFICATION_COLUMNS, REFIT_RMSE_FACTOR, STAGES, refit_choices
 from .analyse import PETAdapter, select_structures, setup_checkpoint, table_name, target_kind
-
-STAGES = ("original", "bias_removed", "offset_removed", "projected")
+from .readout_refit import ReadoutRefit, RefitPredictor
 
 
 def invariant_part(bias: torch.Tensor, kind: OutputKind, context: GridContext) -> torch.Tensor:
@@ -90,15 +99,21 @@ def remove_covariant_biases(model: torch.nn.Module, context: GridContext) -> dic
 
 
 def lab_frame_average(adapter: PETAdapter, structure, context: GridContext,
-                      targets: list[str], batch_atoms: int) -> dict[str, torch.Tensor]:
+                      targets: list[str], batch_atoms: int,
+                      refit: ReadoutRefit | None = None) -> dict[str, torch.Tensor]:
     """``O(x) = sum_g w_g f(g x)`` per target, (samples, ...), in the lab frame: the
-    outputs are not turned back, so only what is fixed in the lab frame survives."""
+    outputs are not turned back, so only what is fixed in the lab frame survives. With
+    ``refit``, the same forward passes (of ``refit``'s model, the same weights) also
+    add this structure's grid to the readout refit's ``A^2``."""
     sums: dict[str, torch.Tensor] = {}
     size = adapter.copies_per_batch(structure, batch_atoms, context)
     for index in context.batches(size):
-        values = adapter.evaluate(adapter.transformed(structure, context.matrices[index]),
-                                  targets)
+        g = context.matrices[index]
         weights = context.weights[index]
+        if refit is None:
+            values = adapter.evaluate(adapter.transformed(structure, g), targets)
+        else:
+            values = refit.grid_batch(adapter.transformed(structure, g), g, weights, targets)
         for name in targets:
             term = torch.einsum("g,g...->...", weights, values[name].to(weights))
             sums[name] = sums[name] + term if name in sums else term
@@ -119,10 +134,13 @@ def offset_targets(adapter: PETAdapter) -> list[str]:
 
 
 def remove_constant_offsets(adapter: PETAdapter, structures: list, context: GridContext,
-                            batch_atoms: int) -> tuple[dict[str, float], int]:
+                            batch_atoms: int, refit: ReadoutRefit | None = None
+                            ) -> tuple[dict[str, float], int]:
     """Fold, in place, the least-squares constant that cancels each readout's lab-frame
     non-invariant offset into its bias (see the module docstring); return the norm of
-    the bias change per target and the model evaluations spent."""
+    the bias change per target and the model evaluations spent. With ``refit`` (of a
+    model with ``adapter``'s weights as they are on entry), the grid passes also give
+    every target's ``A^2`` of the readout refit on these structures."""
     model = adapter.model
     targets = offset_targets(adapter)
     numerator: dict[str, torch.Tensor] = {}
@@ -132,9 +150,15 @@ def remove_constant_offsets(adapter: PETAdapter, structures: list, context: Grid
     for structure in structures:
         kinds, _ = adapter.names(structure, [], outputs=True)
         names = [t for t in targets if t in kinds]
+        if refit is not None and kinds:
+            refit.begin_grid(structure, list(kinds))
+            averages = lab_frame_average(adapter, structure, context, list(kinds),
+                                         batch_atoms, refit)
+            refit.end_grid()
+        elif names:
+            averages = lab_frame_average(adapter, structure, context, names, batch_atoms)
         if not names:
             continue
-        averages = lab_frame_average(adapter, structure, context, names, batch_atoms)
         evaluations += context.quadrature.n_rotations
         # the output's response to a unit change of every bias component: the scale
         # of the readout (and, for a stress, the atoms per volume)
@@ -213,16 +237,37 @@ class GridOutputs:
     so that a model that differs from it by an orientation-independent shift
     (:func:`output_shifts`) is analysed without a forward pass of its own."""
 
-    def __init__(self, adapter: PETAdapter, structure):
+    def __init__(self, adapter: PETAdapter, structure,
+                 predictor: RefitPredictor | None = None):
         kinds, _ = adapter.names(structure, [], outputs=True)
         self.adapter, self.structure, self.names = adapter, structure, list(kinds)
+        self.predictor = predictor
         self.batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+        self.deltas: list[list[dict[str, torch.Tensor]]] = []
 
     def evaluate(self, g: torch.Tensor) -> dict[str, torch.Tensor]:
-        values = self.adapter.evaluate(self.adapter.transformed(self.structure, g),
-                                       self.names)
+        systems = self.adapter.transformed(self.structure, g)
+        if self.predictor is None:
+            values = self.adapter.evaluate(systems, self.names)
+        else:
+            values, deltas = self.predictor.evaluate(systems, self.names)
+            self.deltas.append(deltas)
         self.batches.append((g.clone(), {n: v.clone() for n, v in values.items()}))
         return values
+
+    def refitted(self, j: int):
+        """An ``evaluate`` for the ``j``-th refit of the predictor: the recorded
+        batches plus that refit's output changes (the output is linear in the
+        readout weights, :mod:`symlearn.pet.readout_refit`)."""
+        shifts = iter(self.deltas)
+        shifted = self.shifted({})
+
+        def evaluate(g: torch.Tensor) -> dict[str, torch.Tensor]:
+            values, delta = shifted(g), next(shifts)[j]
+            return {name: values[name] + delta[name] if name in delta else values[name]
+                    for name in self.names}
+
+        return evaluate
 
     def shifted(self, shift: Mapping[str, torch.Tensor]):
         """An ``evaluate`` for the shifted model: the recorded batches, in the order
@@ -234,7 +279,8 @@ class GridOutputs:
             if not torch.equal(recorded, g):
                 raise RuntimeError("a shifted model is analysed on another grid than the "
                                    "recorded one")
-            return {name: values[name] + shift[name] for name in self.names}
+            return {name: values[name] + shift[name] if name in shift else values[name]
+                    for name in self.names}
 
         return evaluate
 
@@ -273,36 +319,97 @@ def _symmetrized(row: dict, equivariance_mse: float = np.nan) -> dict:
 
 def _stage_table(rows: list[dict], check_rows: list[dict], stage: str, estimate: str,
                  check: QuadratureCheck, setup_evaluations: int,
-                 per_prediction: int) -> pd.DataFrame:
+                 per_prediction: int, mu: float = np.nan) -> pd.DataFrame:
     def named(rows):
         frame = pd.DataFrame(rows)
         return frame.assign(name=frame["name"].map(table_name)) if len(frame) else frame
 
-    print(f"stage {stage}:", flush=True)
+    print(f"stage {stage}" + ("" if np.isnan(mu) else f", mu {mu:g}") + ":", flush=True)
     table, _ = checked_tables(named(rows), named(check_rows), "structure", check)
     table.insert(3, "stage", stage)
-    return table.assign(equivariance_estimate=estimate, setup_evaluations=setup_evaluations,
+    return table.assign(mu=float(mu), equivariance_estimate=estimate,
+                        setup_evaluations=setup_evaluations,
                         evaluations_per_prediction=per_prediction)[PURIFICATION_COLUMNS]
 
 
-def training_structures(adapter: PETAdapter, path: str, n: int, seed: int) -> list:
-    """A seeded random subset of ``n`` training structures, prepared for ``adapter``."""
-    from ..data.extxyz import count_frames, iter_frames
+def training_structures(adapter: PETAdapter, path: str, n: int | None, seed: int,
+                        labels: bool = False) -> list:
+    """A seeded random subset of ``n`` training structures (None: all), prepared for
+    ``adapter``; with their references when ``labels``."""
+    from ..data.extxyz import count_frames, frame_labels, iter_frames
 
     n_frames = count_frames(path)
-    chosen = select_structures(n_frames, n, seed)
+    chosen = select_structures(n_frames, n_frames if n is None else n, seed)
     keep = np.zeros(n_frames, dtype=bool)
     keep[chosen] = True
-    return [adapter.structure(index, atoms) for index, atoms in iter_frames(path, keep)]
+    return [adapter.structure(index, atoms,
+                              frame_labels(atoms, path, index) if labels else None)
+            for index, atoms in iter_frames(path, keep)]
+
+
+def storage_dtype(checkpoint: str, refit: ReadoutRefit) -> torch.dtype | None:
+    """The dtype the checkpoint stores the refitted readouts in (None: none)."""
+    from ..checkpoints import read_checkpoint
+
+    state = read_checkpoint(checkpoint)["model_state_dict"]
+    names = list(refit.state_entries({t: 0.0 * f.w0 for t, f in refit.fits.items()}))
+    return state[names[0]].dtype if names else None
+
+
+def save_refit_checkpoint(source: str, out: str, entries: Mapping[str, torch.Tensor]) -> None:
+    """Write ``source``'s checkpoint with the readout ``entries`` replaced (atomically),
+    in the model weights an analysis and a restart load and in the best-model weights
+    export loads: an ordinary PET checkpoint of the refitted model."""
+    from ..checkpoints import read_checkpoint
+    from ..errors import CheckpointError
+    from ..io import atomic_path
+
+    checkpoint = read_checkpoint(source)
+    for key in ("model_state_dict", "best_model_state_dict"):
+        state = checkpoint.get(key)
+        if state is None:
+            continue
+        missing = sorted(set(entries) - set(state))
+        if missing:
+            raise CheckpointError(f"{source}: {key} lacks {', '.join(missing)}")
+        for name, value in entries.items():
+            state[name] = value.detach().to(dtype=state[name].dtype).clone()
+    with atomic_path(Path(out)) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def _verify_refit(path: str, original: PETAdapter, predictor: RefitPredictor, j: int,
+                  structure, rotation: torch.Tensor) -> float:
+    """The largest difference, relative to the outputs, between the saved refit
+    evaluated on ``structure`` (as given and turned by ``rotation``) and the outputs the
+    tables use for it (the original's plus the predicted change)."""
+    from .analyse import load_pet
+
+    saved = PETAdapter(load_pet(path, original.device, original.dtype), layers=[])
+    kinds, _ = original.names(structure, [], outputs=True)
+    names = list(kinds)
+    g = torch.stack([torch.eye(3, dtype=rotation.dtype), rotation]).to(original.dtype)
+    predictor.begin(structure, names)
+    values, deltas = predictor.evaluate(original.rotated_systems(structure, g), names)
+    actual = saved.evaluate(saved.rotated_systems(structure, g), names)
+    worst = 0.0
+    for name in names:
+        expected = values[name] + deltas[j].get(name, 0.0)
+        scale = max(float(expected.abs().max()), torch.finfo(expected.dtype).tiny)
+        worst = max(worst, float((actual[name] - expected).abs().max()) / scale)
+    return worst
 
 
 def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapping,
                       n_rotations: int, seed: int, device: str = "cpu",
                       threads: int | None = None, train: str | None = None,
-                      n_offset_structures: int = 16) -> pd.DataFrame:
-    """Accuracy and A of the four stages of one checkpoint (``offset_removed`` needs
-    the ``train`` structures); writes the table to ``out`` (atomically) and returns
-    it."""
+                      n_offset_structures: int = 16, refit_mu: Sequence[float] = (),
+                      refit_structures: int | None = None,
+                      refit_checkpoint: str | None = None) -> pd.DataFrame:
+    """Accuracy and A of the stages of one checkpoint (``offset_removed`` and
+    ``readout_refit``, one set of rows per ``refit_mu``, need the ``train``
+    structures); writes the table to ``out`` (atomically) and returns it, and the
+    chosen refit's checkpoint to ``refit_checkpoint`` when given."""
     import time
 
     from ..data.extxyz import frame_labels
@@ -310,6 +417,10 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
     from ..symmetry.quadrature import haar_o3
 
     start = time.perf_counter()
+    mus = [float(mu) for mu in refit_mu] if train is not None else []
+    if any(not (np.isfinite(mu) and mu >= 0) for mu in mus):
+        raise ValueError(f"refit_mu: {list(refit_mu)} has a weight that is negative or "
+                         "not finite")
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads, layers=[])
     context, check = setup.context, setup.check
     check_context = setup.check_context()
@@ -324,22 +435,39 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
           + ", ".join(f"{k} {v:.3g}" for k, v in removed.items()), flush=True)
     offset_free = PETAdapter(copy.deepcopy(original.model), layers=[])
     offset_evaluations = 0
+    refit = ReadoutRefit(original) if mus else None
+    if refit is not None:
+        on = training_structures(original, train, refit_structures, seed, labels=True)
+        for structure in on:
+            refit.add_as_given(structure)
+        print(f"readout refit: squared error on {len(on)} training structures as given "
+              f"({refit.evaluations} evaluations)", flush=True)
     if train is not None:
         fitted_on = training_structures(offset_free, train, n_offset_structures, seed)
         shifts, offset_evaluations = remove_constant_offsets(offset_free, fitted_on,
-                                                             context, batch_atoms)
+                                                             context, batch_atoms, refit)
         print(f"lab-frame offset removed, fitted on {len(fitted_on)} training structures "
               f"of {train} ({offset_evaluations} evaluations; bias change per target: "
               + ", ".join(f"{k} {v:.3g}" for k, v in shifts.items()) + ")", flush=True)
+    predictor, refit_setup = None, 0
+    if refit is not None:
+        refit_setup = refit.evaluations
+        changes, ratios = refit.solve(mus, storage_dtype(checkpoint, refit))
+        predictor = refit.predictor(changes)
+        print(f"readout refit: A^2 on the grid of the same {len(fitted_on)} structures "
+              f"({refit_setup} evaluations in all); mu scaled by tr H_mse / tr H_A per "
+              "target: " + ", ".join(f"{k} {v:.3g}" for k, v in ratios.items())
+              + "".join(f"; {note}" for note in refit.notes), flush=True)
     rng = np.random.default_rng(seed)
     rotations = torch.as_tensor(haar_o3(n_rotations, rng))
     exact = setup.exact_outputs
     models = [("original", original), ("bias_removed", purified)]
     if train is not None:
         models.append(("offset_removed", offset_free))
+    refits = [(STAGES[-1], j) for j in range(len(mus))]
 
-    rows = {stage: [] for stage in STAGES}
-    check_rows = {stage: [] for stage in STAGES}
+    rows = {stage: [] for stage in [*STAGES, *refits]}
+    check_rows = {stage: [] for stage in [*STAGES, *refits]}
     derived = 0
     for index in setup.selected:
         atoms = setup.frames[index]
@@ -355,8 +483,11 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
         # outputs on a grid are the original's plus that shift, one forward pass for all
         shifts = output_shifts(original, dict(models[1:]), structure, rotations[0])
         derived += sum(shift is not None for shift in shifts.values())
+        if predictor is not None:
+            predictor.begin(structure, original.names(structure, [], outputs=True)[0])
         for grid, grid_exact, sink in grids:
-            recorded = GridOutputs(original, structure)
+            # the refits' outputs: the original's plus a change linear in its features
+            recorded = GridOutputs(original, structure, predictor)
             for stage, adapter in models:
                 shift = shifts.get(stage)
                 evaluate = (recorded.evaluate if stage == "original"
@@ -365,6 +496,11 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
                                            batch_atoms=batch_atoms, exact_outputs=grid_exact,
                                            evaluate=evaluate)
                 sink[stage] += _rows(analysis, info)
+            for key in refits:
+                analysis = original.analyse(structure, grid, layers=[],
+                                            batch_atoms=batch_atoms, exact_outputs=grid_exact,
+                                            evaluate=recorded.refitted(key[1]))
+                sink[key] += _rows(analysis, info)
         bias_rows = [r for r in rows["bias_removed"] if r["structure"] == index]
         rows["projected"] += _projected_rows(purified, structure, context, rotations,
                                              batch_atoms, bias_rows)
@@ -377,12 +513,51 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
           flush=True)
     costs = {"original": (0, 1), "bias_removed": (0, 1),
              "offset_removed": (offset_evaluations, 1), "projected": (0, n_grid)}
-    table = pd.concat([
-        _stage_table(rows[stage], check_rows[stage], stage,
-                     "random_rotations" if stage == "projected" else "quadrature", check,
-                     *costs[stage])
-        for stage in STAGES if rows[stage]], ignore_index=True)
+    tables = [_stage_table(rows[stage], check_rows[stage], stage,
+                           "random_rotations" if stage == "projected" else "quadrature",
+                           check, *costs[stage])
+              for stage in STAGES[:-1] if rows[stage]]
+    tables += [_stage_table(rows[key], check_rows[key], STAGES[-1], "quadrature", check,
+                            refit_setup, 1, mus[key[1]]) for key in refits if rows[key]]
+    table = pd.concat(tables, ignore_index=True)
+    if predictor is not None:
+        _save_chosen(table, mus, refit, changes, checkpoint, refit_checkpoint, original,
+                     setup, structures, rotations[0])
     with atomic_path(Path(out)) as tmp:
         table.to_csv(tmp, index=False)
     print(f"done in {time.perf_counter() - start:.1f} s", flush=True)
     return table
+
+
+def _save_chosen(table: pd.DataFrame, mus: list[float], refit: ReadoutRefit, changes: list,
+                 checkpoint: str, out: str | None, original: PETAdapter, setup,
+                 structures: str, rotation: torch.Tensor) -> None:
+    """Choose each output's refit (:func:`symlearn.table_schemas.refit_choices`; an
+    output no mu keeps within the factor stays as trained), save the model they make to
+    ``out``, and check it against the table's outputs on the first test structure."""
+    from ..data.extxyz import frame_labels
+
+    choices = refit_choices(table)
+    names = {table_name(t): t for t in refit.fits}  # the tables drop metatrain's mtt::
+    chosen = {}
+    for target, (mu, ratio) in choices.items():
+        if mu is None:
+            print(f"readout refit: {target}: no mu keeps the test RMSE (as given) within "
+                  f"{REFIT_RMSE_FACTOR} x the original's; left as trained", flush=True)
+            continue
+        chosen[names[target]] = changes[mus.index(mu)][names[target]]
+        print(f"readout refit: {target}: chosen mu {mu:g} (test RMSE as given {ratio:.3g} "
+              "x the original's)", flush=True)
+    if out is None:
+        return
+    save_refit_checkpoint(checkpoint, out, refit.state_entries(chosen))
+    index = setup.selected[0]
+    atoms = setup.frames[index]
+    structure = original.structure(index, atoms, frame_labels(atoms, structures, index))
+    worst = _verify_refit(out, original, refit.predictor([chosen]), 0, structure, rotation)
+    print(f"readout refit: saved {out}; its outputs match the table's to {worst:.1e} "
+          "(relative)", flush=True)
+    if not worst < 1e-8:
+        raise RuntimeError(f"{out}: the saved refit's outputs differ from those the table "
+                           f"describes by {worst:.3g} (relative); the readout is not the "
+                           "linear map the refit assumes")

@@ -17,8 +17,11 @@ symmetry analysis needs from a training run:
   checkpoint with the random-number state saved beside it, so it reproduces the
   uninterrupted run.
 
-Both additions are a subclass of PET's trainer, installed as ``metatrain.pet``'s
-trainer only for the duration of one training call.
+Both additions are a subclass of the architecture's trainer, installed as its
+package's trainer only for the duration of one training call. The same driver trains
+any architecture of :data:`ARCHITECTURES`: PET, and metatrain's SOAP-BPNN, the exactly
+O(3)-equivariant control (:mod:`symlearn.pet.control`), with the same data, splits,
+checkpoints and resume.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ def loss_weight_name(target: str) -> str:
 
 
 TARGET_SETS = ("standard", "geometric")
+#: the metatrain architectures a run may name (``architecture``): PET, the model under
+#: study, and SOAP-BPNN, the exactly equivariant control
+ARCHITECTURES = ("pet", "soap_bpnn")
 
 
 def _spherical(key: str, o3_lambda: int, o3_sigma: int) -> dict[str, Any]:
@@ -211,7 +217,8 @@ def build_options(settings: Mapping[str, Any], train: str | Path, val: str | Pat
         "seed": int(training["seed"]),
         "device": device,
         "base_precision": int(training["precision"]),
-        "architecture": {"name": "pet", "model": dict(settings["model"]),
+        "architecture": {"name": settings.get("architecture", "pet"),
+                         "model": dict(settings["model"]),
                          "training": hypers},
         "training_set": _dataset(train, targets),
         "validation_set": _dataset(val, targets),
@@ -258,11 +265,20 @@ _BEST_FIELDS = ("best_epoch", "best_metric", "best_model_state_dict",
                 "best_optimizer_state_dict")
 
 
-def _make_trainer(schedule: list[int]) -> type:
-    from metatrain.pet.trainer import Trainer
+def _trainer_module(architecture: str):
+    import importlib
+
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    return importlib.import_module(f"metatrain.{architecture}.trainer")
+
+
+def _make_trainer(schedule: list[int], architecture: str = "pet") -> type:
+    Trainer = _trainer_module(architecture).Trainer  # noqa: N806
 
     class _Trainer(Trainer):
-        """PET's trainer, saving ``epoch_{k}.ckpt`` (+ RNG state) on the schedule."""
+        """The architecture's trainer, saving ``epoch_{k}.ckpt`` (+ RNG state) on the
+        schedule."""
 
         def train(self, model, dtype, devices, train_datasets, val_datasets,
                   checkpoint_dir):
@@ -311,7 +327,8 @@ def _make_trainer(schedule: list[int]) -> type:
             ``best_*`` fields (what export reads) and the training's best so far under
             :data:`TRAINING_BEST` (what a restart reads)."""
             best = {name: getattr(self, name) for name in _BEST_FIELDS}
-            if best["best_model_state_dict"] is not None:
+            if (best["best_model_state_dict"] is not None
+                    and hasattr(model, "finetune_config")):  # PET's, not SOAP-BPNN's
                 best["best_model_state_dict"]["finetune_config"] = model.finetune_config
             self.best_epoch = completed - 1 if completed else None  # metatrain counts from 0
             self.best_model_state_dict = copy.deepcopy(model.state_dict())
@@ -363,24 +380,31 @@ class _RestartSafeLambdaLR(torch.optim.lr_scheduler.LambdaLR):
 
 @contextlib.contextmanager
 def _pet_trainer(trainer: type, augmentation: str,
-                 resume_rng: Mapping[str, Any] | None = None) -> Iterator[None]:
-    """Install ``trainer`` (and, for ``none``, the identity augmenter) in metatrain.
+                 resume_rng: Mapping[str, Any] | None = None,
+                 architecture: str = "pet") -> Iterator[None]:
+    """Install ``trainer`` (and, for ``none``, the identity augmenter) in metatrain's
+    ``architecture`` package. SOAP-BPNN has no augmenter: it is equivariant by
+    construction, so its runs take ``augmentation: none``.
 
-    PET's trainer builds its learning-rate scheduler after all set-up and right before
+    Both trainers build its learning-rate scheduler after all set-up and right before
     its epoch loop; the wrapped scheduler factory is where a restart is mended. With
     ``resume_rng``, the random state saved with the restart checkpoint is set back
     there (set-up itself draws from the global generator: every data-loader pass of
     the composition and scaler fits takes a seed), and the learning rate is restored
     together with the scheduler state.
     """
-    import metatrain.pet
-    import metatrain.pet.trainer as pet_trainer
+    import importlib
 
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, "
                          f"got {augmentation!r}")
-    saved = (metatrain.pet.__trainer__, pet_trainer.O3Augmenter,
-             pet_trainer.get_scheduler)
+    package = importlib.import_module(f"metatrain.{architecture}")
+    module = _trainer_module(architecture)
+    if augmentation != "none" and not hasattr(module, "O3Augmenter"):
+        raise ValueError(f"augmentation: {architecture} has no augmenter (it is "
+                         "equivariant by construction); set augmentation: none")
+    saved = (package.__trainer__, getattr(module, "O3Augmenter", None),
+             module.get_scheduler)
     pending = [resume_rng]
 
     def get_scheduler(*args, **kwargs):
@@ -391,15 +415,17 @@ def _pet_trainer(trainer: type, augmentation: str,
             pending[0] = None
         return scheduler
 
-    metatrain.pet.__trainer__ = trainer
-    pet_trainer.get_scheduler = get_scheduler
-    if augmentation == "none":
-        pet_trainer.O3Augmenter = _IdentityAugmenter
+    package.__trainer__ = trainer
+    module.get_scheduler = get_scheduler
+    if augmentation == "none" and saved[1] is not None:
+        module.O3Augmenter = _IdentityAugmenter
     try:
         yield
     finally:
-        (metatrain.pet.__trainer__, pet_trainer.O3Augmenter,
-         pet_trainer.get_scheduler) = saved
+        package.__trainer__ = saved[0]
+        if saved[1] is not None:
+            module.O3Augmenter = saved[1]
+        module.get_scheduler = saved[2]
 
 
 # --------------------------------------------------------------------------------------
@@ -518,10 +544,14 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
         rng_file = resume / f"epoch_{restart_epoch}.rng.pt"
         resume_rng = torch.load(rng_file, weights_only=False) if rng_file.exists() else None
     attempt = work.attempt()
+    architecture = settings.get("architecture", "pet")
+    variant = (edge_embedding(settings.get("edge_embedding") or {"type": "cartesian"})
+               if architecture == "pet" else contextlib.nullcontext())
 
     with (_training_logs(resume / f"attempt_{attempt}.log"),
-          _pet_trainer(_make_trainer(schedule), settings["augmentation"], resume_rng),
-          edge_embedding(settings.get("edge_embedding") or {"type": "cartesian"})):
+          _pet_trainer(_make_trainer(schedule, architecture), settings["augmentation"],
+                       resume_rng, architecture),
+          variant):
         train_model(OmegaConf.create(options), output=resume / "model.pt",
                     extensions=resume / "extensions", checkpoint_dir=resume,
                     restart_from=restart_from)
@@ -554,9 +584,9 @@ def load_checkpoint(path: str | Path, context: str = "restart") -> torch.nn.Modu
         raise CheckpointError(f"{path} is a PoLAr-MAE checkpoint, not a PET one; analyse "
                               "it with analyse-polarmae")
     name = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
-    if name != "pet":
+    if name not in ARCHITECTURES:
         raise CheckpointError(f"{path} is not a PET checkpoint of metatrain (architecture "
-                              f"{name!r}, expected 'pet')")
+                              f"{name!r}, expected one of {', '.join(ARCHITECTURES)})")
     with edge_embedding():  # rebuilt with the edge embedding its weights belong to
         try:
             return model_from_checkpoint(checkpoint, context=context)
