@@ -49,8 +49,6 @@ CURVES = (ALL_POINTS, *LOCATIONS)
 CURVE_LABELS = {ALL_POINTS: "all points", **{g: style.group_label(g) for g in LOCATIONS}}
 #: quantile bins of the equivariance RMSE, for all points and for one location
 BINS = {ALL_POINTS: 10, **dict.fromkeys(LOCATIONS, 5)}
-#: the equivariance axis of panel c is logarithmic when it spans more than this factor
-LOG_SPAN = 10.0
 #: panels of c side by side
 PANEL_COLUMNS = 2
 COLUMNS = [
@@ -176,7 +174,11 @@ def correlation_title(row) -> str:
                            and math.isfinite(row["spearman_ci_high"]))
                 else f" [{_number(row['spearman_ci_low'])}, {_number(row['spearman_ci_high'])}]")
     return (f"{row['run']}\nSpearman ρ = {_number(row['spearman'])}{interval}\n"
-            f"{int(row['n_events'])} events, {int(row['run_points'])} points")
+            f"{_count(row['n_events'], 'event')}, {_count(row['run_points'], 'point')}")
+
+
+def _count(n, noun: str) -> str:
+    return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
 
 
 def _correlations(fig, bins: pd.DataFrame) -> None:
@@ -187,8 +189,10 @@ def _correlations(fig, bins: pd.DataFrame) -> None:
     rows = math.ceil(len(runs) / columns)
     axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, sharey=True,
                                       squeeze=False)).ravel()
-    low, high = bins["rmse_low"].min(), bins["rmse_high"].max()
-    log_x = low > 0 and high / low > LOG_SPAN
+    low = bins["rmse_low"].min()
+    # log whenever it can be: a linear axis of small values carries an offset text
+    # (x 1e-5) that sits on the axis label
+    log_x = low > 0
     log_y = bool((bins["instability"] > 0).all())
     drawn = []
     for ax, run in zip(axes, runs, strict=False):

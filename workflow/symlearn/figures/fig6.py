@@ -124,7 +124,8 @@ def _errors(fig, lines: pd.DataFrame, styles, flagged: bool) -> None:
     if flagged:  # the mark is drawn in panel b: one legend for the figure
         handles.append(style.flag_handle())
         handles[-1].set_label(style.FLAGGED_LABEL + " (b)")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, title="edge embedding")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2,
+               title=style.legend_title(lines["label"]))
     style.panel_label(fig, "a")
 
 

@@ -72,5 +72,6 @@ def plot(table: pd.DataFrame):
     ax.set_xlabel("λ of the neighbour-density projection")
     ax.set_ylabel(style.RELATIVE.replace(" (", "\n("))
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, title="edge embedding")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2,
+               title=style.legend_title(labels))
     return fig

@@ -238,6 +238,15 @@ def embedding_key(edge_embedding: str, edge_lmax=None) -> tuple[int, float]:
     return kind, -1.0 if edge_lmax is None or pd.isna(edge_lmax) else float(edge_lmax)
 
 
+def legend_title(labels: Iterable[str]) -> str:
+    """The title of a legend of geometric runs: their edge embeddings, and the
+    equivariant control where it is one of them (it is no PET embedding)."""
+    control = EMBEDDINGS["soap_bpnn"]
+    if any(str(label).startswith(control) for label in labels):
+        return "PET edge embedding, or the control"
+    return "edge embedding"
+
+
 def embedding_labels(runs: Iterable[tuple]) -> dict[str, str]:
     """run -> legend label, from (run, edge_embedding, edge_lmax) tuples: runs sorted by
     their embedding (:func:`embedding_key`, ties in the order given), each labelled by
