@@ -29,22 +29,47 @@ def control_run(make_tiny_settings, tiny_pet_data, tmp_path_factory):
     settings = make_tiny_settings()
     settings.update(architecture="soap_bpnn", augmentation="none",
                     model=copy.deepcopy(TINY_CONTROL))
-    settings["training"].update(epochs=2, checkpoint_every=2)
+    settings["training"].update(epochs=2, checkpoint_every=1)
     out = tmp_path_factory.mktemp("control_run")
     train_pet(settings, tiny_pet_data["train"], tiny_pet_data["val"], out_dir=out,
               threads=1)
-    return out
+    return out, settings
 
 
 def test_control_trains_with_pet_checkpoints_and_resume_files(control_run):
     from symlearn.pet.train import load_checkpoint
 
+    control_run, _ = control_run
     names = sorted(p.name for p in (control_run / "checkpoints").iterdir())
-    assert names == ["epoch_0.ckpt", "epoch_2.ckpt"]
+    assert names == ["epoch_0.ckpt", "epoch_1.ckpt", "epoch_2.ckpt"]
     model = load_checkpoint(control_run / "checkpoints" / "epoch_2.ckpt")
     assert type(model).__name__ == "SoapBpnn"
     log = pd.read_csv(control_run / "train_log.csv")
     assert list(log["epoch"]) == [1, 2]
+
+
+def test_an_interrupted_control_resumes_exactly(control_run, tiny_pet_data, tmp_path,
+                                                monkeypatch):
+    """The control's training resumes from its last checkpoint as PET's does: the
+    resumed run's weights are the uninterrupted run's."""
+    from metatrain.utils.errors import ArchitectureError
+    from test_train_pet import _assert_same_weights, _interrupt_after, _Interrupted, _state
+
+    from symlearn.pet.train import train_pet
+
+    control_run, settings = control_run
+    out = tmp_path / "run"
+    data = {"train": tiny_pet_data["train"], "val": tiny_pet_data["val"]}
+    _interrupt_after(monkeypatch, 1)
+    with pytest.raises(ArchitectureError) as info:
+        train_pet(settings, **data, out_dir=out, threads=1)
+    assert isinstance(info.value.__cause__, _Interrupted)
+    monkeypatch.undo()
+    summary = train_pet(settings, **data, out_dir=out, threads=1)
+    assert summary["resumed_from_epoch"] == 1
+    for k in (0, 1, 2):
+        _assert_same_weights(_state(control_run / "checkpoints" / f"epoch_{k}.ckpt"),
+                             _state(out / "checkpoints" / f"epoch_{k}.ckpt"))
 
 
 def output_rms(errors: pd.DataFrame) -> dict[str, float]:
@@ -58,6 +83,7 @@ def output_rms(errors: pd.DataFrame) -> dict[str, float]:
 def test_control_a_is_at_round_off_and_its_b_is_pure(control_run, tiny_pet_data, tmp_path):
     from symlearn.pet.analyse import analyse_pet_checkpoint
 
+    control_run, _ = control_run
     out = tmp_path / "analysis"
     analyse_pet_checkpoint(str(control_run / "checkpoints" / "epoch_2.ckpt"),
                            str(tiny_pet_data["test"]), str(out), SETTINGS, device="cpu",
