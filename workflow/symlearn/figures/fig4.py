@@ -220,7 +220,8 @@ def _correlations(fig, bins: pd.DataFrame) -> None:
             style.log_axis(ax, "y")
         else:
             ax.set_ylim(bottom=0)
-    for ax in kept[-columns:]:
+    for ax in kept[-columns:]:  # the lowest panel of each column, which may not be
+        ax.xaxis.set_tick_params(which="both", labelbottom=True)  # in the last row
         ax.set_xlabel("per-point equivariance RMSE\nof the class probabilities",
                       fontsize=style.FONT_SIZE - 1)
     for ax in kept[::columns]:
