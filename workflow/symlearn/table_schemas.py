@@ -14,6 +14,14 @@ from __future__ import annotations
 #: NaN there (output_rms, the RMS of an output over the grid beside A), so results of an
 #: earlier version still collect and draw
 ADDED_COLUMNS = ("output_rms",)
+
+
+def with_added_columns(frame, columns) -> None:
+    """Give ``frame`` (in place) NaN in every column of :data:`ADDED_COLUMNS` that
+    ``columns`` asks for and it lacks."""
+    for column in ADDED_COLUMNS:
+        if column in columns and column not in frame.columns:
+            frame[column] = float("nan")
 #: the grid degrees of a table, and whether its quadrature check flagged a value
 CHECK_COLUMNS = ["grid_degree", "check_degree", "quadrature_flagged"]
 #: an output part: rmse_as_given, the error on the inputs as given (the identity

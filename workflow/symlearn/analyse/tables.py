@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..table_schemas import ADDED_COLUMNS, ERRORS_COLUMNS, SPECTRUM_COLUMNS, TABLE_COLUMNS
+from ..table_schemas import (
+    ERRORS_COLUMNS,
+    SPECTRUM_COLUMNS,
+    TABLE_COLUMNS,
+    with_added_columns,
+)
 
 if TYPE_CHECKING:  # torch: the collect jobs read tables without it
     from ..symmetry import InputAnalysis
@@ -139,9 +144,7 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
             raise DataError(f"{entry[table]}: no such table") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{entry[table]}: the table is empty (no header)") from None
-        for column in ADDED_COLUMNS:  # a table written before the column existed
-            if column in columns and column not in frame.columns:
-                frame[column] = np.nan
+        with_added_columns(frame, columns)  # a table written before them
         missing = sorted(set(columns) - set(frame.columns))
         if missing:
             raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")

@@ -391,6 +391,15 @@ def _no_control(target: str) -> Verdict:
                     "this scale is unknown (config/findings.yaml trains one)")
 
 
+def highest_density(errors: pd.DataFrame | None) -> int | None:
+    """The largest lambda among the density projections of a geometric table, or None."""
+    if errors is None:
+        return None
+    density = errors[errors["target"].map(
+        lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
+    return None if density.empty else int(density["o3_lambda"].max())
+
+
 def learned_by_control(geometric_errors: pd.DataFrame | None,
                        target: str) -> list[Evidence]:
     """The control's relative test RMSE of ``target`` at its last checkpoint, which
@@ -451,11 +460,9 @@ def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None, **_) -> 
     if not control_runs(geometric_errors):
         return _no_control("highest-lambda density")
     cartesian, harmonics = runs
-    density = geometric_errors[geometric_errors["target"].map(
-        lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
-    if density.empty:
+    lam = highest_density(geometric_errors)
+    if lam is None:
         return _not_run("no density projection in the geometric errors table")
-    lam = int(density["o3_lambda"].max())
     target = f"density_l{lam}"
     final = final_checkpoint(geometric_errors)
     high, plain = (_final_relative(final, run, target) for run in (harmonics[-1],
@@ -651,14 +658,10 @@ def learnable_high_lambda(geometric_errors=None, **_) -> list[Evidence]:
     """6: the low densities learned by every run, and the highest-lambda density by the
     control."""
     evidence = learned_low_densities(geometric_errors)
-    if geometric_errors is None:
+    lam = highest_density(geometric_errors)
+    if lam is None:
         return evidence
-    density = geometric_errors[geometric_errors["target"].map(
-        lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
-    if density.empty:
-        return evidence
-    target = f"density_l{int(density['o3_lambda'].max())}"
-    return evidence + learned_by_control(geometric_errors, target)
+    return evidence + learned_by_control(geometric_errors, f"density_l{lam}")
 
 
 def learned_stress(purification=None, **_) -> list[Evidence]:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from .tables import FigureError
 
@@ -47,14 +46,15 @@ def read_points(path: str | Path) -> pd.DataFrame:
 
 
 def spearman(x, y) -> float:
-    """The Spearman rank correlation of ``x`` and ``y``: the Pearson correlation of
-    their ranks, tied values sharing their mean rank. NaN where either is constant."""
-    rx = rankdata(np.asarray(x, float))
-    ry = rankdata(np.asarray(y, float))
-    rx -= rx.mean()
-    ry -= ry.mean()
-    denominator = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    return float(rx @ ry) / denominator if denominator > 0 else math.nan
+    """The Spearman rank correlation of ``x`` and ``y`` (scipy's, tied values sharing
+    their mean rank). NaN where either is constant."""
+    import warnings
+
+    from scipy.stats import ConstantInputWarning, spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        return float(spearmanr(np.asarray(x, float), np.asarray(y, float)).statistic)
 
 
 @dataclass(frozen=True)

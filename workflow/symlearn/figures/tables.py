@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..errors import SymlearnError
 from ..table_schemas import (  # noqa: F401 (the tables the figures read)
-    ADDED_COLUMNS,
     ERRORS,
     EXAMPLE,
     FINETUNE,
@@ -34,6 +33,7 @@ from ..table_schemas import (  # noqa: F401 (the tables the figures read)
     PURIFICATION,
     SPECTRUM,
     STAGES,
+    with_added_columns,
 )
 from . import style
 
@@ -63,9 +63,7 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
         raise FigureError(f"{path}: no such table") from None
     except pd.errors.EmptyDataError:
         raise FigureError(f"{path}: the table is empty") from None
-    for column in ADDED_COLUMNS:
-        if column in columns and column not in table.columns:
-            table[column] = float("nan")
+    with_added_columns(table, columns)
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise FigureError(f"{path}: missing column(s) {', '.join(missing)}")
