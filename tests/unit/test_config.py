@@ -17,6 +17,7 @@ from symlearn.config import (
     pet_checkpoint_epochs,
     pet_run_settings,
     pet_runs,
+    semantic_errors,
 )
 
 
@@ -582,3 +583,18 @@ def test_bad_refit_weights_are_refused(default_config, mus, named):
     default_config["analysis"]["purification"]["refit_mu"] = mus
     with pytest.raises(ConfigError, match=re.escape(named)):
         check_config(default_config)
+
+
+@pytest.mark.parametrize("where", ["geometric_runs", "run"])
+def test_a_run_with_its_own_checkpoint_epochs_is_refused(default_config, where):
+    """The checkpoint epochs are one list for every PET run (the training rule's outputs):
+    a run given epochs of its own would train, then fail the workflow. Refused at the
+    start, naming the key once."""
+    if where == "geometric_runs":
+        default_config["pet"]["geometric_runs"] = {"training": {"epochs": 20}}
+        key = "pet.geometric_runs.training.epochs: 20 differs"
+    else:
+        default_config["pet"]["runs"]["pet-aug"]["training"] = {"checkpoint_every": 5}
+        key = "pet.runs.pet-aug.training.checkpoint_every: 5 differs"
+    named = [e for e in semantic_errors(default_config) if key in e]
+    assert len(named) == 1 and named[0].startswith(key)

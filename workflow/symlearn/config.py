@@ -508,6 +508,19 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for run in pet_runs(config):
         settings = pet_run_settings(config, run)
         model = settings["model"]
+        # every PET run shares pet.training's checkpoint epochs (the training rule's
+        # outputs and the figures' epoch axis are one list); a run of its own would
+        # train, then fail the workflow for checkpoints it never wrote
+        for key in ("epochs", "checkpoint_every"):
+            if settings["training"][key] != training[key]:
+                own = key in ((config["pet"]["runs"][run] or {}).get("training") or {})
+                where = (f"pet.runs.{run}.training.{key}" if own
+                         else f"pet.geometric_runs.training.{key}")
+                message = (f"{where}: {settings['training'][key]} differs from "
+                           f"pet.training.{key} ({training[key]}); every PET run shares "
+                           "the checkpoint epochs of pet.training")
+                if message not in errors:  # pet.geometric_runs: named once
+                    errors.append(message)
         if settings["architecture"] != "pet":
             from .pet.control import control_errors
 
