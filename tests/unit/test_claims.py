@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from symlearn.figures import build, claims
-from symlearn.figures.claims import NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from symlearn.figures.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 STRESS_PARTS = [(0, 1), (1, -1), (2, 1)]
 
@@ -410,3 +411,63 @@ def test_claims_table_shows_the_relative_errors_beside_the_verdicts(tmp_path):
     text = claims.markdown(table)
     assert "relative test RMSE of the runs read" in text
     assert "pet-aug: energy (0,+1) 0.7 (not learned)" in text
+
+
+# -- intervals from the per-structure rows ---------------------------------------------
+
+
+def _structure_rows(rng, a_aug, a_plain, n_structures=8):
+    """Per-structure rows of pet-aug and pet-noaug at epoch 30 (analyse.tables' format):
+    each structure's squared equivariance error of energy, forces and the stress parts
+    drawn around ``a_aug`` / ``a_plain`` (callables of the structure index)."""
+    rows = []
+    for run, augmentation, a in (("pet-aug", "o3", a_aug), ("pet-noaug", "none", a_plain)):
+        for s in range(n_structures):
+            n_atoms = 8 + s
+            for target, lam, sigma, samples in (
+                    ("energy", 0, 1, 1), ("non_conservative_force", 1, 1, n_atoms),
+                    ("non_conservative_stress", 0, 1, 1),
+                    ("non_conservative_stress", 2, 1, 1)):
+                rows.append(dict(run=run, augmentation=augmentation, epoch=30, structure=s,
+                                 table="errors", name=target, o3_lambda=lam, o3_sigma=sigma,
+                                 n_samples=samples, equivariance_mse=a(s) ** 2,
+                                 as_given_mse=0.01 * (1 + rng.uniform()),
+                                 accuracy_mse=0.01, reference_ms=1.0, output_ms=1.0))
+    return pd.DataFrame(rows)
+
+
+def _pooled_errors(rows):
+    from symlearn.analyse.tables import errors_table as pool
+
+    frames = [pool(group).assign(run=run, augmentation=augmentation, epoch=epoch,
+                                 quadrature_error=0.0, grid_degree=8, check_degree=12,
+                                 quadrature_flagged=False)
+              for (run, augmentation, epoch), group in rows.groupby(
+                  ["run", "augmentation", "epoch"], sort=False)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_the_per_structure_rows_give_every_judged_number_an_interval():
+    """Claims 1 and 2 from pooled tables and the per-structure rows they were pooled
+    from: each judged number gets a 95 % interval that holds it. The augmented run's A
+    is half the plain run's on every structure, so finding 2 is reproduced on the
+    whole interval (paired: the same structures). One structure on which the augmented
+    run is far worse makes it inconclusive: the interval then reaches above 0."""
+    rng = np.random.default_rng(0)
+    rows = _structure_rows(rng, lambda s: 0.02 * (1 + s), lambda s: 0.04 * (1 + s))
+    table = claims.data(**(dict.fromkeys(claims.INPUTS) | {"errors": _pooled_errors(rows)}),
+                        structures=rows)
+    judged = table[(table["role"] == "criterion") & table["claim"].isin([1, 2])]
+    assert len(judged) and judged["ci_low"].notna().all()
+    assert ((judged["ci_low"] <= judged["value"]) & (judged["value"] <= judged["ci_high"])).all()
+    two = table[table["claim"] == 2]
+    assert two["verdict"].iloc[0] == REPRODUCED and (two["ci_high"].dropna() < 0).all()
+
+    worse = _structure_rows(rng, lambda s: 0.02 * (1 + s) if s else 1.0,
+                            lambda s: 0.04 * (1 + s))
+    table = claims.data(**(dict.fromkeys(claims.INPUTS) | {"errors": _pooled_errors(worse)}),
+                        structures=worse)
+    two = table[(table["claim"] == 2) & (table["role"] == "criterion")]
+    assert two["verdict"].iloc[0] == INCONCLUSIVE
+    assert (two["ci_low"] < 0).all() and (two["ci_high"] > 0).any()
+    assert "interval straddles the threshold by" in claims.markdown(table)

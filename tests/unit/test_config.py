@@ -598,3 +598,14 @@ def test_a_run_with_its_own_checkpoint_epochs_is_refused(default_config, where):
         key = "pet.runs.pet-aug.training.checkpoint_every: 5 differs"
     named = [e for e in semantic_errors(default_config) if key in e]
     assert len(named) == 1 and named[0].startswith(key)
+
+
+@pytest.mark.parametrize("value, message", [
+    (100_001, "100001 is greater than the maximum of 100000"),
+    (1, "1 is less than the minimum of 2"),
+    ("many", "'many' is not of type 'integer'")])
+def test_bootstrap_resamples_beyond_the_limit_are_refused_naming_the_key(
+        default_config, value, message):
+    default_config["figures"]["bootstrap"]["resamples"] = value
+    with pytest.raises(ConfigError, match=rf"figures\.bootstrap\.resamples: {message}"):
+        check_config(default_config)

@@ -368,9 +368,22 @@ def test_purify_checkpoint_table(tiny_pet_run, tiny_pet_data, tmp_path):
     table = purify_checkpoint(str(out / "checkpoints" / "epoch_4.ckpt"),
                               str(tiny_pet_data["test"]), str(tmp_path / "p.csv"),
                               settings, n_rotations=3, seed=0,
-                              train=str(tiny_pet_data["train"]), n_offset_structures=3)
+                              train=str(tiny_pet_data["train"]), n_offset_structures=3,
+                              structures_out=str(tmp_path / "p.parquet"))
     assert list(table.columns) == PURIFICATION_COLUMNS
     assert pd.read_csv(tmp_path / "p.csv").shape == table.shape
+    # the per-structure rows of every stage pool to the table's numbers (the bootstrap
+    # intervals of finding 7 are drawn from them)
+    from symlearn.bootstrap import Pooled
+
+    rows = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(dict.fromkeys(rows["stage"])) == list(STAGES[:-1])
+    for stage, part in table.groupby("stage", sort=False):
+        pooled = Pooled(rows[rows["stage"] == stage])
+        for row in part.itertuples(index=False):
+            assert pooled.rmse(row.target, row.o3_lambda, row.o3_sigma,
+                               "rmse_as_given").value == pytest.approx(row.rmse_as_given,
+                                                                       rel=1e-9, abs=1e-300)
     # no refit weights given: every stage but the readout refit (test_readout_refit.py)
     assert list(dict.fromkeys(table["stage"])) == list(STAGES[:-1])
     assert table["mu"].isna().all()

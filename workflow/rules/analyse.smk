@@ -97,6 +97,8 @@ rule collect_pet_analysis:
     output:
         errors=f"{RESULTS}/analysis/pet/errors.csv",
         spectrum=f"{RESULTS}/analysis/pet/spectrum.csv",
+        # the per-structure rows: the bootstrap intervals of the claims and figures
+        structures=f"{RESULTS}/analysis/pet/structures.parquet",
     params:
         checkpoints=pet_checkpoint_entries("standard"),
     benchmark:
@@ -107,7 +109,8 @@ rule collect_pet_analysis:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn collect --checkpoints {params.checkpoints:q}"
-        " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
+        " --out errors={output.errors} --out spectrum={output.spectrum}"
+        " --out structures={output.structures} > {log} 2>&1"
 
 
 rule collect_geometric_analysis:
@@ -118,6 +121,8 @@ rule collect_geometric_analysis:
     output:
         errors=f"{RESULTS}/analysis/pet/geometric/errors.csv",
         spectrum=f"{RESULTS}/analysis/pet/geometric/spectrum.csv",
+        # the per-structure rows: the bootstrap intervals of the claims and figures
+        structures=f"{RESULTS}/analysis/pet/geometric/structures.parquet",
     params:
         checkpoints=pet_checkpoint_entries("geometric"),
     benchmark:
@@ -128,7 +133,8 @@ rule collect_geometric_analysis:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn collect --checkpoints {params.checkpoints:q}"
-        " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
+        " --out errors={output.errors} --out spectrum={output.spectrum}"
+        " --out structures={output.structures} > {log} 2>&1"
 
 
 rule purify_pet:
@@ -144,6 +150,8 @@ rule purify_pet:
         table=f"{RESULTS}/analysis/purification/{{run}}.csv",
         # the chosen readout refit (stage readout_refit), an ordinary PET checkpoint
         refit=f"{RESULTS}/analysis/purification/{{run}}_readout_refit.ckpt",
+        # the per-structure rows of every stage: finding 7's bootstrap interval
+        structures=f"{RESULTS}/analysis/purification/{{run}}_structures.parquet",
     # one long job after its training: start it before the shorter analyses
     priority: 10
     params:
@@ -174,7 +182,7 @@ rule purify_pet:
         " --n-rotations {params.n_rotations} --seed {params.seed} --out {output.table}"
         " --train {input.train} --n-offset-structures {params.n_offset}"
         " --refit-mu {params.refit_mu:q} {params.refit_structures}"
-        " --refit-checkpoint {output.refit}"
+        " --refit-checkpoint {output.refit} --structures-out {output.structures}"
         " --runtime {params.runtime:q} --device {params.device} --threads {threads}"
         " > {log} 2>&1"
 
@@ -185,7 +193,8 @@ rule collect_purification:
     input:
         unpack(purification_tables),
     output:
-        f"{RESULTS}/analysis/purification.csv",
+        table=f"{RESULTS}/analysis/purification.csv",
+        structures=f"{RESULTS}/analysis/purification_structures.parquet",
     params:
         checkpoints=purification_entries,
     benchmark:
@@ -196,7 +205,8 @@ rule collect_purification:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn collect --checkpoints {params.checkpoints:q}"
-        " --out purification={output} > {log} 2>&1"
+        " --out purification={output.table} --out structures={output.structures}"
+        " > {log} 2>&1"
 
 
 rule quadrature_table:

@@ -312,13 +312,13 @@ def pet_run_keys(run):
 
 
 def pet_checkpoint_tables(targets):
-    """Input function: the errors and spectrum tables of every checkpoint of the runs
-    trained on ``targets``, as named inputs."""
+    """Input function: the errors and spectrum tables and the per-structure rows of
+    every checkpoint of the runs trained on ``targets``, as named inputs."""
     return lambda wildcards: {
         f"{kind}_{run}_{epoch}": expand(PET_ANALYSIS[kind], run=run, epoch=epoch)[0]
         for run in PET_RUNS_BY_TARGETS[targets]
         for epoch in pet_analysed_epochs(config, run)
-        for kind in ("errors", "spectrum")
+        for kind in ("errors", "spectrum", "structures")
     }
 
 
@@ -332,6 +332,7 @@ def pet_checkpoint_entries(targets):
                 "epoch": epoch,
                 "errors": input[f"errors_{run}_{epoch}"],
                 "spectrum": input[f"spectrum_{run}_{epoch}"],
+                "structures": input[f"structures_{run}_{epoch}"],
             }
             for run in PET_RUNS_BY_TARGETS[targets]
             for epoch in pet_analysed_epochs(config, run)
@@ -340,9 +341,15 @@ def pet_checkpoint_entries(targets):
 
 
 def purification_tables(wildcards):
-    """The purification table of every purified run, as named inputs."""
+    """The purification table and per-structure rows of every purified run, as named
+    inputs."""
     return {
-        run: expand(rules.purify_pet.output[0], run=run)[0] for run in PURIFIED_RUNS
+        name: expand(path, run=run)[0]
+        for run in PURIFIED_RUNS
+        for name, path in (
+            (run, rules.purify_pet.output.table),
+            (f"structures_{run}", rules.purify_pet.output.structures),
+        )
     }
 
 
@@ -350,7 +357,12 @@ def purification_entries(wildcards, input):
     """The JSON list the collect command reads for the purification tables."""
     return json.dumps(
         [
-            {**pet_run_keys(run), "epoch": PET_EPOCHS[-1], "purification": input[run]}
+            {
+                **pet_run_keys(run),
+                "epoch": PET_EPOCHS[-1],
+                "purification": input[run],
+                "structures": input[f"structures_{run}"],
+            }
             for run in PURIFIED_RUNS
         ]
     )
@@ -595,7 +607,8 @@ def table1_inputs(wildcards):
         "errors": rules.collect_pet_analysis.output.errors,
         "polarmae_errors": rules.collect_polarmae_analysis.output.errors,
         "instability": rules.collect_polarmae_analysis.output.instability,
-        "purification": rules.collect_purification.output[0],
+        "purification": rules.collect_purification.output.table,
+        "purification_structures": rules.collect_purification.output.structures,
         "config": rules.provenance.output.config,
     }
     if PET_RUNS_BY_TARGETS["geometric"]:
@@ -625,10 +638,12 @@ def fig4_inputs(wildcards):
 
 
 def fig4_options(wildcards, input):
-    """fig4's --options: run -> the points.parquet of its last fine-tuning checkpoint."""
+    """fig4's --options: run -> the points.parquet of its last fine-tuning checkpoint,
+    and the bootstrap's resamples and seed (its intervals over events)."""
     return json.dumps({"points": {name[len("points_"):]: path
                                   for name, path in input.items()
-                                  if name.startswith("points_")}})
+                                  if name.startswith("points_")},
+                       **config["figures"]["bootstrap"]})
 
 
 def claims_inputs(wildcards):
@@ -638,12 +653,15 @@ def claims_inputs(wildcards):
     inputs = {
         "errors": rules.collect_pet_analysis.output.errors,
         "spectrum": rules.collect_pet_analysis.output.spectrum,
-        "purification": rules.collect_purification.output[0],
+        "structures": rules.collect_pet_analysis.output.structures,
+        "purification": rules.collect_purification.output.table,
+        "purification_structures": rules.collect_purification.output.structures,
         "instability": rules.collect_polarmae_analysis.output.instability,
         **polarmae_final_points(),
     }
     if PET_RUNS_BY_TARGETS["geometric"]:
         inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors
+        inputs["geometric_structures"] = rules.collect_geometric_analysis.output.structures
     return inputs
 
 

@@ -78,10 +78,13 @@ rule fig2:
     input:
         errors=rules.collect_pet_analysis.output.errors,
         spectrum=rules.collect_pet_analysis.output.spectrum,
+        # the per-structure rows: the bars' bootstrap intervals
+        structures=rules.collect_pet_analysis.output.structures,
     output:
         **figure_outputs("fig2", "PET"),
     params:
         prefix=output_prefix,
+        options=json.dumps(lookup(dpath="figures/bootstrap", within=config)),
     benchmark:
         benchmark_file("fig2"),
     log:
@@ -90,7 +93,8 @@ rule fig2:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure fig2 --input errors={input.errors}"
-        " --input spectrum={input.spectrum} --out {params.prefix} > {log} 2>&1"
+        " --input spectrum={input.spectrum} --input structures={input.structures}"
+        " --options {params.options:q} --out {params.prefix} > {log} 2>&1"
 
 
 rule fig3:
@@ -206,7 +210,7 @@ rule fig8:
     message:
         "fig8: accuracy and equivariance before and after purifying the readouts"
     input:
-        purification=rules.collect_purification.output[0],
+        purification=rules.collect_purification.output.table,
     output:
         **figure_outputs("fig8", "Purification"),
     params:
@@ -290,6 +294,8 @@ rule claims:
     params:
         prefix=output_prefix,
         inputs=table_input_arguments,
+        # the intervals' resamples and seed
+        options=json.dumps(lookup(dpath="figures/bootstrap", within=config)),
     benchmark:
         benchmark_file("claims"),
     log:
@@ -297,5 +303,6 @@ rule claims:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn figure claims {params.inputs} --out {params.prefix} > {log} 2>&1"
+        "python -m symlearn figure claims {params.inputs} --options {params.options:q}"
+        " --out {params.prefix} > {log} 2>&1"
 

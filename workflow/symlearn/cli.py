@@ -255,25 +255,33 @@ def _purify_pet(args: argparse.Namespace) -> None:
                               device=args.device, threads=args.threads, train=args.train,
                               n_offset_structures=args.n_offset_structures,
                               refit_mu=args.refit_mu, refit_structures=args.refit_structures,
-                              refit_checkpoint=args.refit_checkpoint)
+                              refit_checkpoint=args.refit_checkpoint,
+                              structures_out=args.structures_out)
     LOGGER.info("wrote %s: %d rows", args.out, len(table))
 
 
 def _collect(args: argparse.Namespace) -> None:
-    from .analyse.tables import collect_checkpoints
+    from .analyse.tables import collect_checkpoints, collect_inputs
     from .errors import SymlearnError
     from .io import atomic_path
     from .table_schemas import TABLE_COLUMNS
 
     outputs = dict(item.split("=", 1) for item in args.out)
-    unknown = sorted(set(outputs) - set(TABLE_COLUMNS))
+    # structures: the per-input rows (Parquet), the raw material of the intervals
+    known = [*TABLE_COLUMNS, "structures"]
+    unknown = sorted(set(outputs) - set(known))
     if unknown:
         raise SymlearnError(f"--out: unknown table(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(TABLE_COLUMNS)}")
+                            f"{', '.join(known)}")
     for table, out in outputs.items():
-        collected = collect_checkpoints(args.checkpoints, table)
-        with atomic_path(out) as tmp:
-            collected.to_csv(tmp, index=False)
+        if table == "structures":
+            collected = collect_inputs(args.checkpoints, table)
+            with atomic_path(out) as tmp:
+                collected.to_parquet(tmp, index=False)
+        else:
+            collected = collect_checkpoints(args.checkpoints, table)
+            with atomic_path(out) as tmp:
+                collected.to_csv(tmp, index=False)
         LOGGER.info("wrote %s: %d rows from %d checkpoints", out, len(collected),
                     len(args.checkpoints))
 
@@ -566,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "minimises (default: all)")
     p.add_argument("--refit-checkpoint", default=None,
                    help="where to save the chosen refit as a PET checkpoint")
+    p.add_argument("--structures-out", default=None,
+                   help="where to write the per-structure rows of every stage (Parquet)")
     _runtime_argument(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=_THREADS, default=None)
@@ -577,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
                         '"errors": path, "spectrum": path, ...}')
     p.add_argument("--out", action="append", required=True, metavar="TABLE=PATH",
                    help="a collected table to write (repeat): errors, spectrum, instability, "
-                        "purification")
+                        "purification; structures: the per-input rows, as Parquet")
     p.set_defaults(func=_collect)
 
     p = commands.add_parser("collect-benchmarks",

@@ -156,6 +156,50 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
     return collected[[*keys, *columns]]
 
 
+#: what the collected per-input table keeps of each input's rows: the raw material of
+#: the bootstrap intervals (symlearn.bootstrap), pooled as the tables pool them
+INPUT_VALUES = ["table", "name", "o3_lambda", "o3_sigma", "n_samples", "as_given_mse",
+                "equivariance_mse", "accuracy_mse", "reference_ms", "output_ms", "fraction"]
+
+
+def main_grid_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """An analysis's per-input rows without those of its quadrature check (the checked
+    inputs analysed again on the finer grid, the larger ``grid_degree``)."""
+    if "grid_degree" not in frame or frame["grid_degree"].isna().all():
+        return frame
+    return frame[frame["grid_degree"] == frame["grid_degree"].min()]
+
+
+def collect_inputs(entries: list[Mapping[str, Any]], table: str = "structures",
+                   input: str = "structure") -> pd.DataFrame:
+    """One table of the per-input rows (``input``: the column naming an input) of every
+    checkpoint, on the main grid, with the keys of its checkpoint leading as in
+    :func:`collect_checkpoints`; a value an analysis did not measure is NaN."""
+    frames, keys = [], []
+    for entry in entries:
+        keys = [k for k in entry if k not in TABLE_COLUMNS and k != table]
+        try:
+            frame = pd.read_parquet(entry[table])
+        except FileNotFoundError:
+            raise DataError(f"{entry[table]}: no such table") from None
+        except Exception as err:  # pyarrow's own errors for a corrupt file
+            raise DataError(f"{entry[table]}: unreadable as Parquet "
+                            f"({type(err).__name__})") from None
+        missing = [c for c in (input, "name", "o3_lambda", "o3_sigma") if c not in frame]
+        if missing:
+            raise DataError(f"{entry[table]}: missing column(s) {', '.join(missing)}")
+        # a purification's rows also name their stage and weight mu
+        stages = [c for c in ("stage", "mu") if c in frame]
+        frame = main_grid_rows(frame).reindex(columns=[input, *stages, *INPUT_VALUES])
+        if frame["table"].isna().all():
+            frame["table"] = "errors"
+        frames.append(frame.assign(**{k: entry[k] for k in keys}))
+    if not frames:
+        return pd.DataFrame(columns=[*keys, input, *INPUT_VALUES])
+    collected = pd.concat(frames, ignore_index=True)
+    return collected[[*keys, *(c for c in frames[0].columns if c not in keys)]]
+
+
 @dataclass(frozen=True)
 class QuadratureCheck:
     """The convergence check of an analysis (``analysis.quadrature_check``): the first

@@ -3,12 +3,14 @@
 A reader runs the pipeline to learn whether the paper's findings hold; this table says
 so for each one, with a verdict computed from the tables, never typed:
 
-- ``reproduced``: every number the finding is judged on meets its criterion, by more
-  than its quadrature error (a value within its quadrature error of the threshold does
-  not count);
-- ``not reproduced``: at least one does not;
-- ``inconclusive``: none fails, but one judged with a bootstrap interval (``ci_low``,
-  ``ci_high``; finding 8) has an interval that straddles its threshold;
+- ``reproduced``: every number the finding is judged on meets its criterion over its
+  whole interval: the 95 % bootstrap interval over the analysed inputs (``ci_low``,
+  ``ci_high``; :mod:`symlearn.bootstrap`), widened on each side by the number's
+  quadrature error (a number without per-input rows: the value +- its quadrature
+  error);
+- ``not reproduced``: the whole interval of at least one number fails it;
+- ``inconclusive``: none fails outright, but an interval straddles its threshold (the
+  Markdown says by how much);
 - ``not run``: the configuration lacks the runs or tables the finding needs (the reason
   says which), or a run it reads has not learned its targets (below). That is not an
   error.
@@ -35,10 +37,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..bootstrap import RESAMPLES, SEED, Estimate, Pooled
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
-from .pointwise import LOCATIONS, correlation, read_points
+from .pointwise import LOCATIONS, correlation, excess_instability, read_points
 from .tables import (
     ERRORS,
     FINETUNE,
@@ -50,6 +53,7 @@ from .tables import (
     augmentations,
     final_checkpoint,
     informative_parts,
+    read_inputs,
     read_table,
     run_order,
     whole_output,
@@ -63,6 +67,9 @@ INPUTS = {"errors": ERRORS,
           "instability": INSTABILITY}
 #: every input may be absent: the findings that need it are then "not run"
 OPTIONAL = tuple(INPUTS)
+#: the per-structure rows (Parquet) of the standard and the geometric PET runs, from
+#: which the intervals are drawn; absent, the numbers are judged without an interval
+PER_INPUT = ("structures", "geometric_structures", "purification_structures")
 #: ``--input points_<run>=PATH``: the points.parquet of a PoLAr-MAE run's last
 #: fine-tuning checkpoint (finding 8)
 POINTS_PREFIX = "points_"
@@ -106,10 +113,12 @@ class Evidence:
     error: float
     relation: str  # "<", "<=", ">" or ">="
     threshold: float
-    #: a bootstrap interval (low, high) of ``value`` (None: none; NaN ends: none could
-    #: be drawn). With one, the number holds when the estimate and the whole interval
-    #: meet the criterion, fails when the estimate and the interval's best end do not,
-    #: and is otherwise undecided (the finding is "inconclusive")
+    #: a 95 % bootstrap interval (low, high) of ``value`` over the analysed inputs.
+    #: With one, the number holds when the whole interval, widened on each side by the
+    #: quadrature error, meets the criterion, fails when none of it does, and is
+    #: otherwise undecided (the finding is "inconclusive"). NaN ends: none could be
+    #: drawn (one input), so the number is undecided; None: no per-input rows to draw
+    #: one from (tables of an earlier version), so it is judged as value +- error
     ci: tuple[float, float] | None = None
 
     @property
@@ -120,27 +129,42 @@ class Evidence:
     def ci_high(self) -> float:
         return math.nan if self.ci is None else float(self.ci[1])
 
+    def bounds(self) -> tuple[float, float] | None:
+        """The interval judged: the bootstrap interval (stretched to hold the estimate)
+        widened by the quadrature error; NaN ends where none could be drawn; None
+        without one (judged as value +- error)."""
+        if self.ci is None or not math.isfinite(self.value):
+            return None
+        error = 0.0 if math.isnan(self.error) else abs(self.error)
+        return (min(self.ci_low, self.value) - error, max(self.ci_high, self.value) + error)
+
     def _ends(self) -> tuple[float, float]:
-        """(worst, best) end of the interval for the criterion."""
-        if self.relation in (">", ">="):
-            return self.ci_low, self.ci_high
-        return self.ci_high, self.ci_low
+        """(worst, best) end of the judged interval for the criterion."""
+        low, high = self.bounds()
+        return (low, high) if self.relation in (">", ">=") else (high, low)
 
     @property
     def holds(self) -> bool:
-        if self.ci is not None:
-            return self._meets(self.value, 0.0) and self._meets(self._ends()[0], 0.0)
-        return self._meets(self.value, self.error)
+        if self.bounds() is None:
+            return self._meets(self.value, self.error)
+        return self._meets(self._ends()[0], 0.0)
 
     @property
     def undecided(self) -> bool:
-        """A number with an interval that neither holds nor fails outright: the interval
-        straddles the threshold, or could not be drawn."""
-        if self.ci is None or self.holds or not math.isfinite(self.value):
+        """A number whose judged interval straddles its threshold (or could not be
+        drawn): neither holds nor fails outright."""
+        if self.bounds() is None or self.holds:
             return False
         best = self._ends()[1]
-        return not math.isfinite(best) or self._meets(best, 0.0) or \
-            self._meets(self.value, 0.0)
+        return not math.isfinite(best) or self._meets(best, 0.0)
+
+    @property
+    def straddle(self) -> float:
+        """How far an undecided interval reaches past its threshold on the failing side
+        (NaN for a decided number)."""
+        if not self.undecided:
+            return math.nan
+        return abs(self._ends()[0] - self.threshold)
 
     def _meets(self, value: float, error: float) -> bool:
         error = 0.0 if math.isnan(error) else abs(error)
@@ -203,6 +227,84 @@ def _not_run(reason: str) -> Verdict:
     return Verdict(reason=reason)
 
 
+class PerInput:
+    """The per-structure rows of the analysed checkpoints (a collected
+    ``structures.parquet``), pooled once per checkpoint at the estimate and under each
+    bootstrap resample (:class:`symlearn.bootstrap.Pooled`)."""
+
+    def __init__(self, rows: pd.DataFrame | None = None, resamples: int = RESAMPLES,
+                 seed: int = SEED):
+        self.rows, self.resamples, self.seed = rows, int(resamples), int(seed)
+        self._pooled: dict[tuple[str, int], Pooled | None] = {}
+
+    def at(self, run: str, epoch, stage: str | None = None,
+           mu: float | None = None) -> Pooled | None:
+        """The pooled rows of ``run`` at ``epoch`` (a purification's: of one ``stage``
+        and weight ``mu``); None: no rows."""
+        if self.rows is None:
+            return None
+        key = (run, int(epoch), stage, mu)
+        if key not in self._pooled:
+            rows = self.rows
+            chosen = (rows["run"] == run) & (rows["epoch"] == key[1])
+            if stage is not None:
+                chosen &= rows["stage"] == stage
+            if mu is not None:
+                chosen &= np.isclose(rows["mu"].astype(float), float(mu))
+            rows = rows[chosen]
+            self._pooled[key] = (Pooled(rows, resamples=self.resamples, seed=self.seed)
+                                 if len(rows) else None)
+        return self._pooled[key]
+
+
+def _interval(make: Callable[..., Estimate], *args) -> tuple[float, float] | None:
+    """The bootstrap interval of the number ``make(*args)`` pools (the args hold the
+    checkpoints' :class:`Pooled` rows); None where a checkpoint has no per-input rows
+    (an arg is None) or lacks the number."""
+    if any(arg is None for arg in args):
+        return None
+    try:
+        return make(*args).interval()
+    except KeyError:
+        return None
+
+
+def _whole_ratio(pooled: Pooled, target: str, irreps) -> Estimate:
+    """A / test RMSE (as given) of a whole output."""
+    return (pooled.whole(target, irreps, "equivariance_rmse")
+            / pooled.whole(target, irreps, "rmse_as_given"))
+
+
+def _a_difference(mine: Pooled, theirs: Pooled, part: tuple) -> Estimate:
+    return mine.rmse(*part, "equivariance_rmse") - theirs.rmse(*part, "equivariance_rmse")
+
+
+def _sigma_difference(pooled: Pooled, layer: str, odd, even) -> Estimate:
+    return pooled.total_fraction(layer, odd) - pooled.total_fraction(layer, even)
+
+
+def _vector_gain(before: Pooled, after: Pooled) -> Estimate:
+    return after.fraction(FORCES, 1, 1) - before.fraction(FORCES, 1, 1)
+
+
+def _whole_change(before: Pooled, after: Pooled, irreps, column: str) -> Estimate:
+    """after / before of a whole stress RMSE (``column``), finding 7."""
+    return after.whole(STRESS, irreps, column) / before.whole(STRESS, irreps, column)
+
+
+def _relative_test_rmse(pooled: Pooled, part: tuple) -> Estimate:
+    return pooled.rmse(*part, "rmse_as_given") / pooled.rmse(*part, "reference_rms")
+
+
+def _relative_ratio(pooled: Pooled, part: tuple, other: Pooled, other_part: tuple
+                    ) -> Estimate:
+    return _relative_test_rmse(pooled, part) / _relative_test_rmse(other, other_part)
+
+
+def _inputs(value) -> PerInput:
+    return value if isinstance(value, PerInput) else PerInput(value)
+
+
 def _epoch(value) -> str:
     return f"epoch {int(value)}"
 
@@ -234,9 +336,10 @@ def learned_parts(final: pd.DataFrame, runs: list[str]) -> tuple[pd.DataFrame, l
     return final[keep], excluded
 
 
-def small_equivariance_error(errors: pd.DataFrame | None, **_) -> Verdict:
+def small_equivariance_error(errors: pd.DataFrame | None, structures=None, **_) -> Verdict:
     """1: with augmentation, A < 0.5 x the test RMSE (as given) for energy, forces and
     stress, at each augmented run's last checkpoint."""
+    structures = _inputs(structures)
     if errors is None:
         return _not_run("no PET errors table")
     runs = _runs_with(errors, "o3")
@@ -251,16 +354,21 @@ def small_equivariance_error(errors: pd.DataFrame | None, **_) -> Verdict:
                 return _not_run(f"run {run} has no {style.target_label(target)} at its last "
                                 "checkpoint")
             as_given, a, error = whole_output(parts)
+            irreps = list(zip(parts["o3_lambda"], parts["o3_sigma"], strict=True))
+            pooled = structures.at(run, parts["epoch"].iloc[0])
+            ci = _interval(_whole_ratio, pooled, target, irreps)
             verdict.evidence.append(Evidence(
                 style.target_label(target), run, _epoch(parts["epoch"].iloc[0]),
                 "equivariance RMSE / test RMSE (as given), whole output",
-                a / as_given, error / as_given, "<", 0.5))
+                a / as_given, error / as_given, "<", 0.5, ci=ci))
     return verdict
 
 
-def augmentation_helps(errors: pd.DataFrame | None, **_) -> Verdict:
+def augmentation_helps(errors: pd.DataFrame | None, structures=None, **_) -> Verdict:
     """2: A with augmentation < A without, for each output part at the last checkpoint
-    (every augmented run against every run without augmentation)."""
+    (every augmented run against every run without augmentation; resampled in pairs
+    where both analysed the same structures)."""
+    structures = _inputs(structures)
     if errors is None:
         return _not_run("no PET errors table")
     augmented, plain = _runs_with(errors, "o3"), _runs_with(errors, "none")
@@ -278,11 +386,16 @@ def augmentation_helps(errors: pd.DataFrame | None, **_) -> Verdict:
             for row in pairs.itertuples(index=False):
                 # A_aug + its error < A_plain - its error
                 error = _nan0(row.quadrature_error) + _nan0(row.quadrature_error_other)
+                mine_at = structures.at(run, row.epoch)
+                theirs_at = structures.at(other, row.epoch_other)
+                part = (row.target, row.o3_lambda, row.o3_sigma)
+                ci = _interval(_a_difference, mine_at, theirs_at, part)
                 verdict.evidence.append(Evidence(
                     f"{style.target_label(row.target)} ({row.o3_lambda},{row.o3_sigma:+d})",
                     f"{run} vs {other}", _epoch(row.epoch),
                     f"equivariance RMSE of {run} minus that of {other}",
-                    row.equivariance_rmse - row.equivariance_rmse_other, error, "<", 0.0))
+                    row.equivariance_rmse - row.equivariance_rmse_other, error, "<", 0.0,
+                    ci=ci))
     if not verdict.evidence:
         return _not_run("the augmented and plain runs share no output part")
     return verdict
@@ -293,10 +406,11 @@ def _nan0(value) -> float:
 
 
 def low_lambda_features(spectrum: pd.DataFrame | None, errors: pd.DataFrame | None = None,
-                        **_) -> Verdict:
+                        structures=None, **_) -> Verdict:
     """3: in every internal layer of each augmented run's final model, (a) the fraction
     at lambda <= 2 exceeds 0.5 and (b) the sigma = -1 fraction is below the sigma = +1
     fraction."""
+    structures = _inputs(structures)
     if spectrum is None:
         return _not_run("no PET spectrum table")
     runs = _runs_with(spectrum, "o3")
@@ -314,21 +428,31 @@ def low_lambda_features(spectrum: pd.DataFrame | None, errors: pd.DataFrame | No
             checkpoint = _epoch(group["epoch"].iloc[0])
             error = group["quadrature_error"].fillna(0.0)
             low = group["o3_lambda"] <= 2
+            odd = group["o3_sigma"] == -1
+            irreps = {mask: list(zip(group.loc[rows_of, "o3_lambda"],
+                                     group.loc[rows_of, "o3_sigma"], strict=True))
+                      for mask, rows_of in (("low", low), ("odd", odd), ("even", ~odd))}
+            pooled = structures.at(run, group["epoch"].iloc[0])
             verdict.evidence.append(Evidence(
                 f"{layer} (a)", run, checkpoint, "fraction at lambda <= 2",
-                float(group.loc[low, "fraction"].sum()), float(error[low].sum()), ">", 0.5))
-            odd = group["o3_sigma"] == -1
+                float(group.loc[low, "fraction"].sum()), float(error[low].sum()), ">", 0.5,
+                ci=_interval(Pooled.total_fraction, pooled, layer, irreps["low"])))
             verdict.evidence.append(Evidence(
                 f"{layer} (b)", run, checkpoint,
                 "sigma = -1 fraction minus sigma = +1 fraction",
                 float(group.loc[odd, "fraction"].sum() - group.loc[~odd, "fraction"].sum()),
-                float(error.sum()), "<", 0.0))
+                float(error.sum()), "<", 0.0,
+                ci=_interval(_sigma_difference, pooled, layer, irreps["odd"],
+                             irreps["even"])))
     return verdict
 
 
-def force_gains_vector_character(spectrum: pd.DataFrame | None, **_) -> Verdict:
+def force_gains_vector_character(spectrum: pd.DataFrame | None, structures=None,
+                                 **_) -> Verdict:
     """4: the (1,+1) fraction of the force output at each augmented run's last checkpoint
-    exceeds that at epoch 0 by at least 0.2."""
+    exceeds that at epoch 0 by at least 0.2 (resampled in pairs: one run's checkpoints
+    analyse the same structures)."""
+    structures = _inputs(structures)
     if spectrum is None:
         return _not_run("no PET spectrum table")
     runs = _runs_with(spectrum, "o3")
@@ -343,11 +467,13 @@ def force_gains_vector_character(spectrum: pd.DataFrame | None, **_) -> Verdict:
             return _not_run(f"run {run} lacks the force output's spectrum at epoch 0 and "
                             "at a later checkpoint")
         first, last = rows.iloc[0], rows.iloc[-1]
+        before, after = structures.at(run, first["epoch"]), structures.at(run, last["epoch"])
         verdict.evidence.append(Evidence(
             "forces (1,+1)", run, f"epoch {int(last['epoch'])} vs epoch 0",
             "gain of the force output's (1,+1) fraction",
             float(last["fraction"] - first["fraction"]),
-            _nan0(last["quadrature_error"]) + _nan0(first["quadrature_error"]), ">=", 0.2))
+            _nan0(last["quadrature_error"]) + _nan0(first["quadrature_error"]), ">=", 0.2,
+            ci=_interval(_vector_gain, before, after)))
     return verdict
 
 
@@ -425,7 +551,15 @@ def _final_relative(final: pd.DataFrame, run: str, target: str) -> tuple[float, 
     return _relative(rows.iloc[0]), _epoch(rows["epoch"].iloc[0])
 
 
-def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None, **_) -> Verdict:
+def _final_rows(final: pd.DataFrame, structures: PerInput, run: str,
+                target: str) -> tuple[Pooled | None, tuple]:
+    """The pooled rows of ``run``'s last checkpoint and the part ``target`` names."""
+    row = final[(final["run"] == run) & (final["target"] == target)].iloc[0]
+    return structures.at(run, row["epoch"]), (target, row["o3_lambda"], row["o3_sigma"])
+
+
+def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None,
+                                 geometric_structures=None, **_) -> Verdict:
     """5: the Cartesian run's relative test RMSE of the pseudoscalar (test RMSE as given
     / RMS of the reference) exceeds 0.5, and the best solid-harmonics run's is below
     0.5 x the Cartesian run's, at the last checkpoints. Judged only where the exactly
@@ -443,14 +577,20 @@ def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None, **_) -> 
         return _not_run("a geometric run has no pseudoscalar at its last checkpoint")
     best = min(scores, key=lambda run: scores[run][0])
     quantity = "relative test RMSE (as given) of the pseudoscalar"
+    structures = _inputs(geometric_structures)
+    plain_rows = _final_rows(final, structures, cartesian[0], PSEUDOSCALAR)
+    best_rows = _final_rows(final, structures, best, PSEUDOSCALAR)
     return Verdict([
-        Evidence("Cartesian", cartesian[0], plain[1], quantity, plain[0], math.nan, ">", 0.5),
+        Evidence("Cartesian", cartesian[0], plain[1], quantity, plain[0], math.nan, ">", 0.5,
+                 ci=_interval(_relative_test_rmse, *plain_rows)),
         Evidence("best solid harmonics / Cartesian", f"{best} / {cartesian[0]}",
                  scores[best][1], f"ratio of the {quantity}",
-                 scores[best][0] / plain[0], math.nan, "<", 0.5)])
+                 scores[best][0] / plain[0], math.nan, "<", 0.5,
+                 ci=_interval(_relative_ratio, *best_rows, *plain_rows))])
 
 
-def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None, **_) -> Verdict:
+def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None,
+                                 geometric_structures=None, **_) -> Verdict:
     """6: at the highest density lambda, the relative test RMSE of the highest-L
     solid-harmonics run is below 0.5 x that of the Cartesian run. Judged only where
     the exactly equivariant control learns that density (a precondition)."""
@@ -469,13 +609,17 @@ def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None, **_) -> 
                                                                    cartesian[0]))
     if high is None or plain is None:
         return _not_run(f"a geometric run has no {target} at its last checkpoint")
+    structures = _inputs(geometric_structures)
     return Verdict([Evidence(
         f"density lambda = {lam}", f"{harmonics[-1]} / {cartesian[0]}", high[1],
         "ratio of the relative test RMSE (as given)", high[0] / plain[0], math.nan,
-        "<", 0.5)])
+        "<", 0.5, ci=_interval(_relative_ratio,
+                               *_final_rows(final, structures, harmonics[-1], target),
+                               *_final_rows(final, structures, cartesian[0], target)))])
 
 
-def purification_halves_stress(purification: pd.DataFrame | None, **_) -> Verdict:
+def purification_halves_stress(purification: pd.DataFrame | None,
+                               purification_structures=None, **_) -> Verdict:
     """7: the readout refit (stage readout_refit) at the largest mu whose stress test
     RMSE (as given) is at most 1.1 x the original's makes the stress A at most 0.6 x the
     original's, for each purified run trained with O(3) augmentation; a run where no mu
@@ -486,6 +630,7 @@ def purification_halves_stress(purification: pd.DataFrame | None, **_) -> Verdic
     runs = [run for run in _runs_with(purification, "o3") if (stress["run"] == run).any()]
     if not runs:
         return _not_run("no purified run trained with O(3) augmentation that has the stress")
+    structures = _inputs(purification_structures)
     verdict = Verdict()
     bases = []
     for run in runs:
@@ -511,13 +656,20 @@ def purification_halves_stress(purification: pd.DataFrame | None, **_) -> Verdic
         # ratio bound: numerator up by its error, denominator down by its own
         ratio = a1 / a0
         error = (a1 + e1) / max(a0 - e0, np.finfo(float).tiny) - ratio
+        # resampled in pairs: every stage is evaluated on the same structures
+        epoch = rows["epoch"].iloc[0]
+        irreps = list(zip(before["o3_lambda"], before["o3_sigma"], strict=True))
+        pooled = (structures.at(run, epoch, "original"),
+                  structures.at(run, epoch, PURIFIED, mu))
         verdict.evidence += [
             Evidence("stress A", run, checkpoint,
                      f"equivariance RMSE of the stress, {PURIFIED} at mu = {mu:g} / "
-                     "original", ratio, error, "<=", 0.6),
+                     "original", ratio, error, "<=", 0.6,
+                     ci=_interval(_whole_change, *pooled, irreps, "equivariance_rmse")),
             Evidence("stress test RMSE", run, checkpoint,
                      f"test RMSE (as given) of the stress, {PURIFIED} at mu = {mu:g} / "
-                     "original", g1 / g0, math.nan, "<=", REFIT_RMSE_FACTOR)]
+                     "original", g1 / g0, math.nan, "<=", REFIT_RMSE_FACTOR,
+                     ci=_interval(_whole_change, *pooled, irreps, "rmse_as_given"))]
         bases.append(f"{run}: mu = {mu:g}, the largest of {len(mus)} within "
                      f"{REFIT_RMSE_FACTOR:g} x the original's stress test RMSE (as given)")
     verdict.basis = "; ".join(bases)
@@ -540,7 +692,8 @@ def _points_of(points: Mapping | None, run: str) -> pd.DataFrame | str:
 
 
 def unstable_where_a_is_high(instability: pd.DataFrame | None,
-                             points: Mapping | None = None, **_) -> Verdict:
+                             points: Mapping | None = None, resamples: int = RESAMPLES,
+                             seed: int = SEED, **_) -> Verdict:
     """8: at each augmented PoLAr-MAE run's last fine-tuning checkpoint, over every
     analysed point (``points``: run -> its points.parquet, path or table):
     (a) the Spearman rank correlation of a point's A (the orbit variance of its class
@@ -568,7 +721,7 @@ def unstable_where_a_is_high(instability: pd.DataFrame | None,
         table = table.dropna(subset=["equivariance_mse", "instability"])
         if table.empty:
             return _not_run(f"run {run}: its points table holds no analysed point")
-        found = correlation(table)
+        found = correlation(table, resamples, seed)
         verdict.evidence.append(Evidence(
             "(a) A vs instability", run, checkpoint,
             f"Spearman rank correlation of per-point A and instability, pooled over "
@@ -583,11 +736,12 @@ def unstable_where_a_is_high(instability: pd.DataFrame | None,
                             "track segment")
         where = max(means, key=means.get)
         place = "at branching points" if where == "branching" else "on track segments"
+        excess = excess_instability(table, where, resamples, seed)
         verdict.evidence.append(Evidence(
             f"(b) {where} - all points", run, checkpoint,
             f"mean instability {place} (the larger of the two) minus over all "
-            f"{found.n_points} points",
-            float(means[where] - table["instability"].mean()), math.nan, ">", 0.0))
+            f"{found.n_points} points; interval: 95 % percentile bootstrap over events",
+            excess.value, math.nan, ">", 0.0, ci=excess.interval()))
         bases.append(f"{run}: {found.basis}")
     verdict.basis = "judged on " + "; ".join(bases)
     return verdict
@@ -754,10 +908,16 @@ def judge(number: int, check: Callable[..., Verdict], **tables) -> Verdict:
     return verdict
 
 
-def data(**tables: pd.DataFrame | None) -> pd.DataFrame:
+def data(resamples: int = RESAMPLES, seed: int = SEED,
+         **tables: pd.DataFrame | None) -> pd.DataFrame:
     """One row per number judged and per precondition (one row for a finding that is
     not run for want of tables). ``points``: PoLAr-MAE run -> its points.parquet (path
-    or table), for finding 8."""
+    or table), for finding 8; ``structures``, ``geometric_structures``: the per-structure
+    rows of the PET runs, from which the intervals are drawn (``resamples`` resamples,
+    seeded by ``seed``: figures.bootstrap)."""
+    tables = {name: (PerInput(value, resamples, seed) if name in PER_INPUT else value)
+              for name, value in tables.items()}
+    tables.update(resamples=resamples, seed=seed)
     rows = []
     for number, finding, criterion, check in CLAIMS:
         verdict = judge(number, check, **tables)
@@ -792,15 +952,20 @@ def _value(row, error: bool = True) -> str:
     return text
 
 
-def _straddles(row) -> bool:
-    """Whether a row of claims.csv is undecided: its bootstrap interval straddles its
-    threshold (:attr:`Evidence.undecided`)."""
+def _evidence(row) -> Evidence:
+    """A row of claims.csv as the number it judged."""
     low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
-    if pd.isna(low) and pd.isna(high):
-        return False
+    ci = None if pd.isna(low) and pd.isna(high) else (float(low), float(high))
+    error = getattr(row, "quadrature_error", math.nan)
     return Evidence(row.part, row.run, row.checkpoint, row.quantity, float(row.value),
-                    math.nan, row.relation, float(row.threshold),
-                    ci=(float(low), float(high))).undecided
+                    math.nan if pd.isna(error) else float(error), row.relation,
+                    float(row.threshold), ci=ci)
+
+
+def _straddles(row) -> bool:
+    """Whether a row of claims.csv is undecided: its judged interval straddles its
+    threshold (:attr:`Evidence.undecided`)."""
+    return _evidence(row).undecided
 
 
 def _criteria(group: pd.DataFrame) -> pd.DataFrame:
@@ -825,8 +990,10 @@ def _judged(group: pd.DataFrame) -> str:
     rows = _criteria(group).dropna(subset=["value"]).sort_values("holds", kind="stable")
     items = []
     for row in rows.head(6).itertuples(index=False):
-        mark = "" if row.holds else (" (interval straddles the threshold)"
-                                     if _straddles(row) else " (fails)")
+        evidence = _evidence(row)
+        mark = "" if row.holds else " (fails)" if not evidence.undecided else (
+            f" (interval straddles the threshold by {evidence.straddle:.2g})"
+            if math.isfinite(evidence.straddle) else " (no interval: one input)")
         items.append(f"{row.part}, {row.run}, {row.checkpoint}: {_value(row)}{mark}")
     if len(rows) > 6:
         items.append(f"... {len(rows) - 6} more in claims.csv")
@@ -840,12 +1007,14 @@ def markdown(table: pd.DataFrame) -> str:
         "",
         "Each verdict is computed from this run's analysis tables with the criterion "
         "shown, fixed from the paper's statement (arXiv:2603.24638). A number counts only "
-        "when it meets its criterion by more than its quadrature error (± below; numbers "
-        "without ± are not quadrature estimates), or, where it has a bootstrap interval "
-        "(95 % CI below), when the whole interval does; `inconclusive`: no number fails "
-        "but an interval straddles its threshold. `not run`: the configuration lacks "
-        "what the finding needs. The embedded default is small: its verdicts show the "
-        "chain working, not the paper's scale.",
+        "when its whole interval meets its criterion: its 95 % bootstrap interval over "
+        "the analysed structures or events (95 % CI below), widened on each side by its "
+        "quadrature error (± below; numbers without ± are not quadrature estimates); a "
+        "number without an interval counts when it meets the criterion by more than its "
+        "quadrature error. `not reproduced`: a whole interval fails; `inconclusive`: "
+        "none fails, but an interval straddles its threshold. `not run`: the "
+        "configuration lacks what the finding needs. The embedded default is small: its "
+        "verdicts show the chain working, not the paper's scale.",
         "",
         "A finding is judged only on models that learned their targets: each run it "
         "reads must have a relative test RMSE as given (RMSE / RMS of the reference, at "
@@ -919,14 +1088,18 @@ def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(inputs, prefix):
+def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     """Read the tables (``points_<run>``: a run's points.parquet, read by finding 8,
-    which is "not run" where it is unreadable) and write ``prefix``.csv and .md."""
+    which is "not run" where it is unreadable; ``structures``, ``geometric_structures``:
+    the per-structure rows the intervals are drawn from) and write ``prefix``.csv and
+    .md."""
     tables = {name: read_table(inputs[name], columns) if name in inputs else None
               for name, columns in INPUTS.items()}
+    for name in PER_INPUT:
+        tables[name] = read_inputs(inputs[name]) if name in inputs else None
     points = {name[len(POINTS_PREFIX):]: path for name, path in inputs.items()
               if name.startswith(POINTS_PREFIX)}
-    table = data(**tables, points=points)
+    table = data(resamples, seed, **tables, points=points)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table))
     write_text_atomic(prefix + ".csv", table.to_csv(index=False))

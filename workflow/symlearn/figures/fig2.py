@@ -16,25 +16,41 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
+from ..bootstrap import RESAMPLES, SEED
 from . import heatmap, style
-from .tables import ERRORS, QUANTITIES, SPECTRUM, final_checkpoint, long_errors, run_order
+from .tables import (
+    ERRORS,
+    QUANTITIES,
+    SPECTRUM,
+    bar_intervals,
+    final_checkpoint,
+    long_errors,
+    run_order,
+)
 
 INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
+#: the per-structure rows (structures.parquet), from which the bars' intervals are drawn
+PER_INPUT = OPTIONAL = ("structures",)
 #: the hatch of a bar whose quadrature error exceeds the tolerance
 HATCH = "////"
 LABELS = {"as_given": style.AS_GIVEN, "equivariance": style.EQUIVARIANCE}
 
 
-def data(errors: pd.DataFrame, spectrum: pd.DataFrame) -> pd.DataFrame:
-    """Exactly what is plotted: panel a's bars and panel b's heatmap cells."""
-    bars = long_errors(final_checkpoint(errors)).assign(panel="a")
+def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
+         structures: pd.DataFrame | None = None, resamples: int = RESAMPLES,
+         seed: int = SEED) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's bars, with their 95 % bootstrap intervals over
+    the analysed structures where the per-structure rows are given, and panel b's
+    heatmap cells."""
+    bars = bar_intervals(long_errors(final_checkpoint(errors)), structures, resamples,
+                         seed).assign(panel="a")
     cells = heatmap.cells(final_checkpoint(spectrum), ["run", "augmentation", "epoch"])
     cells = cells.assign(panel="b", layer_label=cells["layer"].map(style.layer_label))
     return pd.concat([bars, cells], ignore_index=True)[
         ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
          "unit", "ratio", "layer", "layer_label", "content", "column_label", "o3_lambda",
-         "o3_sigma", "fraction", "quadrature_error", "quadrature_flagged", "grid_degree",
-         "check_degree"]]
+         "o3_sigma", "fraction", "quadrature_error", "ci_low", "ci_high",
+         "quadrature_flagged", "grid_degree", "check_degree"]]
 
 
 def _bars(fig, bars: pd.DataFrame) -> None:
@@ -56,8 +72,10 @@ def _bars(fig, bars: pd.DataFrame) -> None:
                 ax.bar(xk, row["value"], width, color=colors[quantity],
                        hatch=HATCH if flag else None, edgecolor="0.15" if flag else None,
                        linewidth=0)
+            _intervals(ax, x, pair)
             style.error_bars(ax, x, pair["value"], pair["quadrature_error"])
-            top = np.nanmax(pair["value"] + pair["quadrature_error"].fillna(0))
+            top = np.nanmax(np.fmax(pair["value"] + pair["quadrature_error"].fillna(0),
+                                    pair["ci_high"]))
             ratio = pair["ratio"].iloc[0]
             # over the bars drawn (A alone when the structures carry no labels)
             centre = float(np.mean(x[pair["value"].notna().to_numpy()]))
@@ -67,7 +85,8 @@ def _bars(fig, bars: pd.DataFrame) -> None:
         ax.set_xticks(range(len(runs)), runs)
         ax.set_title(part)
         ax.set_ylabel(f"RMSE ({rows['unit'].iloc[0]})")
-        ax.set_ylim(0, (rows["value"] + rows["quadrature_error"].fillna(0)).max() * 1.25)
+        ax.set_ylim(0, np.fmax(rows["value"] + rows["quadrature_error"].fillna(0),
+                               rows["ci_high"]).max() * 1.25)
         ax.margins(x=0.1)
     for ax in axes[len(parts):]:
         ax.axis("off")
@@ -77,9 +96,22 @@ def _bars(fig, bars: pd.DataFrame) -> None:
     if style.flags(bars["quadrature_flagged"]).any():
         handles.append(Patch(facecolor=colors["equivariance"], hatch=HATCH,
                              edgecolor="0.15", linewidth=0, label=style.FLAGGED_LABEL))
+    intervals = "; capped: 95 % CI over structures" if bars["ci_low"].notna().any() else ""
     fig.legend(handles=handles, loc="outside lower center", ncols=2,
-               title="numbers: equivariance / test RMSE (as given); error bars: "
-                     "quadrature error", title_fontsize=style.FONT_SIZE - 1)
+               title="numbers: equivariance / test RMSE (as given);\nerror bars: "
+                     f"quadrature error{intervals}", title_fontsize=style.FONT_SIZE - 1)
+
+
+def _intervals(ax, x, pair: pd.DataFrame) -> None:
+    """Capped whiskers over the bootstrap interval of each bar (none where it is NaN)."""
+    shown = (pair["ci_low"].notna() & pair["ci_high"].notna()).to_numpy()
+    if not shown.any():
+        return
+    value = pair["value"].to_numpy(float)[shown]
+    ax.errorbar(np.asarray(x)[shown], value,
+                yerr=[np.clip(value - pair["ci_low"].to_numpy(float)[shown], 0, None),
+                      np.clip(pair["ci_high"].to_numpy(float)[shown] - value, 0, None)],
+                fmt="none", ecolor="0.45", elinewidth=0.8, capsize=2.0, zorder=3)
 
 
 def plot(table: pd.DataFrame):

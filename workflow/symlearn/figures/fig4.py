@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..bootstrap import RESAMPLES, SEED
+from ..table_schemas import LEARNED_CLASSES
 from . import heatmap, style
-from .pointwise import LOCATIONS, binned, correlation, read_points
+from .pointwise import LOCATIONS, binned, correlation, mean_instability, read_points
 from .tables import (
     INSTABILITY,
     POLARMAE_SPECTRUM,
@@ -56,12 +58,39 @@ COLUMNS = [
     "column_label", "o3_lambda", "o3_sigma", "fraction", "quadrature_error",
     "quadrature_flagged", "grid_degree", "check_degree", "grouping", "group",
     "group_label", "n_points", "equivariance_rmse", "instability", "unstable_fraction",
-    "accuracy", "recall_as_given", "bin", "rmse_low", "rmse_high", "instability_se",
-    "spearman", "spearman_ci_low", "spearman_ci_high", "n_events", "run_points"]
+    "accuracy", "recall_as_given", "instability_ci_low", "instability_ci_high", "bin",
+    "rmse_low", "rmse_high", "instability_se", "spearman", "spearman_ci_low",
+    "spearman_ci_high", "n_events", "run_points"]
 
 
-def point_bins(instability: pd.DataFrame, points: Mapping[str, str | pd.DataFrame]
-               ) -> pd.DataFrame:
+def _point_tables(points: Mapping[str, str | pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {run: read_points(source) if not isinstance(source, pd.DataFrame) else source
+            for run, source in points.items()}
+
+
+def group_intervals(groups: pd.DataFrame, points: Mapping[str, pd.DataFrame],
+                    resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
+    """Panel b's rows (``groups``: the instability table's groups at the last
+    fine-tuning checkpoint) with the 95 % bootstrap interval over events of each
+    group's mean instability, from the run's analysed points (NaN where the run has no
+    points table)."""
+    low, high = [], []
+    for row in groups.itertuples(index=False):
+        table = points.get(row.run)
+        interval = (math.nan, math.nan)
+        if table is not None:
+            chosen = (table["semantic"] == LEARNED_CLASSES.index(row.group)
+                      if row.grouping == CLASS and row.group in LEARNED_CLASSES
+                      else table["location"] == row.group)
+            if chosen.any():
+                interval = mean_instability(table, chosen, resamples, seed).interval()
+        low.append(interval[0])
+        high.append(interval[1])
+    return groups.assign(instability_ci_low=low, instability_ci_high=high)
+
+
+def point_bins(instability: pd.DataFrame, points: Mapping[str, str | pd.DataFrame],
+               resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
     """Panel c's rows: per run of ``points`` (run -> its points.parquet at the last
     fine-tuning checkpoint, path or table), the binned mean instability of every point
     and of each location, with the run's Spearman correlation of A and instability, its
@@ -77,7 +106,7 @@ def point_bins(instability: pd.DataFrame, points: Mapping[str, str | pd.DataFram
         table = table.dropna(subset=["equivariance_mse", "instability"])
         if table.empty:
             continue  # nothing to draw
-        found = correlation(table)
+        found = correlation(table, resamples, seed)
         for curve in CURVES:
             chosen = table if curve == ALL_POINTS else table[table["location"] == curve]
             bins = binned(chosen, BINS[curve])
@@ -92,11 +121,13 @@ def point_bins(instability: pd.DataFrame, points: Mapping[str, str | pd.DataFram
 
 
 def data(spectrum: pd.DataFrame, instability: pd.DataFrame,
-         points: Mapping[str, str | pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Exactly what is plotted: panel a's heatmap cells, panel b's points and panel c's
-    bins (``points``: run -> its points.parquet at the last fine-tuning checkpoint;
-    none: no panel c)."""
-    points_tables = dict(points or {})
+         points: Mapping[str, str | pd.DataFrame] | None = None,
+         resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's heatmap cells, panel b's points (with their
+    bootstrap intervals over events, figures.bootstrap) and panel c's bins
+    (``points``: run -> its points.parquet at the last fine-tuning checkpoint; none: no
+    panel c and no intervals)."""
+    points_tables = _point_tables(dict(points or {}))
     final = final_finetune(spectrum, "spectrum table")
     final = sort_rows(final, {"run": run_order(final), "layer": layer_order(final["layer"]),
                               "o3_sigma": [1, -1]}, then=["o3_lambda"])
@@ -109,9 +140,10 @@ def data(spectrum: pd.DataFrame, instability: pd.DataFrame,
     points = sort_rows(points, {"grouping": [CLASS], "group": [*style.CLASSES, *style.LOCATIONS],
                                 "run": run_order(points)})
     points["group_label"] = points["group"].map(style.group_label)
+    points = group_intervals(points, points_tables, resamples, seed)
     frames = [cells, points]
     if points_tables:
-        frames.append(point_bins(instability, points_tables))
+        frames.append(point_bins(instability, points_tables, resamples, seed))
     return pd.concat([f for f in frames if len(f)], ignore_index=True).reindex(
         columns=COLUMNS)
 
@@ -138,6 +170,16 @@ def _instability(fig, points: pd.DataFrame) -> None:
                 ax.scatter(row["equivariance_rmse"], row["instability"], s=MARKER_AREA,
                            marker=styles[run]["marker"], facecolors=face, edgecolors=color,
                            linewidths=0.9, zorder=3)
+                # the 95 % bootstrap interval over events (none without points)
+                low, high = row["instability_ci_low"], row["instability_ci_high"]
+                shown = low.notna() & high.notna()
+                if shown.any():
+                    value = row["instability"][shown]
+                    ax.errorbar(row["equivariance_rmse"][shown], value,
+                                yerr=[(value - low[shown]).clip(lower=0),
+                                      (high[shown] - value).clip(lower=0)],
+                                fmt="none", ecolor=color, elinewidth=0.7, capsize=1.5,
+                                alpha=0.7, zorder=2)
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=4,
                               markerfacecolor=face, markeredgecolor=color,
                               markeredgewidth=0.9, label=style.group_label(group)))
@@ -150,7 +192,8 @@ def _instability(fig, points: pd.DataFrame) -> None:
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlabel("equivariance RMSE of the class probabilities")
-    ax.set_ylabel("instability (grid-weighted\nshare of orientations)")
+    ax.set_ylabel("instability (grid-weighted\nshare of orientations;\n"
+                  "bars: 95 % CI over events)")
     fig.legend(handles=handles, loc="outside right center", title="group")
     fig.legend(handles=run_handles, loc="outside lower center", ncols=1)
     style.panel_label(fig, "b")

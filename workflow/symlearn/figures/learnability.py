@@ -97,7 +97,7 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines + [""])
 
 
-def build(inputs, prefix):
+def build(inputs, prefix, **_options):
     errors = (read_table(inputs["geometric_errors"], GEOMETRIC_ERRORS)
               if "geometric_errors" in inputs else None)
     table = data(errors)

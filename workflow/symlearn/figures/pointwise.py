@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..bootstrap import Estimate, draw_counts
 from .tables import FigureError
 
 #: the columns the correlation and fig4 (c) read
@@ -101,6 +102,36 @@ def correlation(points: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SE
         low, high = (float(v) for v in np.percentile(
             draws, [50 * (1 - level), 50 * (1 + level)]))
     return Correlation(value, low, high, len(events), len(table), resamples, seed)
+
+
+def mean_instability(points: pd.DataFrame, chosen=None, resamples: int = RESAMPLES,
+                     seed: int = SEED) -> Estimate:
+    """The mean instability of the ``chosen`` points (a boolean mask over ``points``;
+    None: all), under the bootstrap that resamples whole events
+    (:func:`symlearn.bootstrap.draw_counts`): a resampled event brings all its points,
+    as many times as it is drawn. Two calls on the same events share their draws, so
+    their difference is resampled in pairs."""
+    known = points["instability"].notna().to_numpy()
+    table = points[known]
+    codes, events = pd.factorize(table["event"], sort=True)
+    weights = np.vstack([np.ones((1, len(events))), draw_counts(list(events), resamples,
+                                                                seed)])
+    values = table["instability"].to_numpy(float)
+    mask = np.ones(len(table), bool) if chosen is None else np.asarray(chosen, bool)[known]
+    sums, counts = (np.bincount(codes, weights=w, minlength=len(events))
+                    for w in (values * mask, mask.astype(float)))
+    # the events that hold chosen points are the inputs this mean rests on (a group
+    # seen in one event has no spread over events to measure)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return Estimate((weights @ sums) / (weights @ counts), int((counts > 0).sum()))
+
+
+def excess_instability(points: pd.DataFrame, where: str, resamples: int = RESAMPLES,
+                       seed: int = SEED) -> Estimate:
+    """The mean instability of the points at ``where`` (a :data:`LOCATIONS` name) minus
+    that over all points, resampled by events (finding 8 (b))."""
+    return (mean_instability(points, points["location"] == where, resamples, seed)
+            - mean_instability(points, None, resamples, seed))
 
 
 def binned(points: pd.DataFrame, bins: int = 8, min_points: int = 5) -> pd.DataFrame:

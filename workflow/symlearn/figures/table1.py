@@ -444,7 +444,7 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build(inputs, prefix):
+def build(inputs, prefix, **_options):
     tables = {name: read_table(inputs[name], columns) if name in inputs
               else pd.DataFrame(columns=columns)
               for name, columns in INPUTS.items() if columns is not None}

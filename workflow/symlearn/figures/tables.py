@@ -72,6 +72,18 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     return table
 
 
+def read_inputs(path: str | Path) -> pd.DataFrame:
+    """A collected per-input table (``structures.parquet``: the rows the bootstrap
+    intervals are drawn from), with an error naming the file when it is missing or
+    unreadable."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise FigureError(f"{path}: no such table") from None
+    except Exception as err:  # pyarrow raises its own errors for a corrupt file
+        raise FigureError(f"{path}: unreadable as Parquet ({type(err).__name__})") from None
+
+
 def run_order(table: pd.DataFrame) -> list[str]:
     """Runs in the order they first appear (the configuration's order)."""
     return list(dict.fromkeys(table["run"]))
@@ -177,6 +189,36 @@ def long_errors(errors: pd.DataFrame) -> pd.DataFrame:
     return long[["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "part",
                  "unit", "quantity", "value", "quadrature_error", "quadrature_flagged", "ratio",
                  "grid_degree", "check_degree"]]
+
+
+def bar_intervals(long: pd.DataFrame, structures: pd.DataFrame | None,
+                  resamples: int, seed: int) -> pd.DataFrame:
+    """``long`` (:func:`long_errors`'s rows) with the 95 % bootstrap interval over the
+    analysed structures of each value (``ci_low``, ``ci_high``, in plotted units), from
+    the per-structure rows (NaN without them, or with one structure)."""
+    from ..bootstrap import Pooled
+
+    low, high = np.full(len(long), np.nan), np.full(len(long), np.nan)
+    if structures is not None:
+        pooled = {}
+        for k, row in enumerate(long.itertuples(index=False)):
+            key = (row.run, int(row.epoch))
+            if key not in pooled:
+                rows = structures[(structures["run"] == key[0])
+                                  & (structures["epoch"] == key[1])]
+                pooled[key] = Pooled(rows, resamples=resamples, seed=seed) \
+                    if len(rows) else None
+            if pooled[key] is None or not pooled[key].has(row.target, row.o3_lambda,
+                                                          row.o3_sigma):
+                continue
+            factor = style.target_unit(row.target)[1]
+            try:
+                estimate = pooled[key].rmse(row.target, row.o3_lambda, row.o3_sigma,
+                                            QUANTITY_COLUMNS[row.quantity])
+            except KeyError:
+                continue
+            low[k], high[k] = (factor * end for end in estimate.interval())
+    return long.assign(ci_low=low, ci_high=high)
 
 
 def augmentations(table: pd.DataFrame) -> dict[str, str]:

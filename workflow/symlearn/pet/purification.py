@@ -405,11 +405,13 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
                       threads: int | None = None, train: str | None = None,
                       n_offset_structures: int = 16, refit_mu: Sequence[float] = (),
                       refit_structures: int | None = None,
-                      refit_checkpoint: str | None = None) -> pd.DataFrame:
+                      refit_checkpoint: str | None = None,
+                      structures_out: str | None = None) -> pd.DataFrame:
     """Accuracy and A of the stages of one checkpoint (``offset_removed`` and
     ``readout_refit``, one set of rows per ``refit_mu``, need the ``train``
-    structures); writes the table to ``out`` (atomically) and returns it, and the
-    chosen refit's checkpoint to ``refit_checkpoint`` when given."""
+    structures); writes the table to ``out`` (atomically) and returns it, the chosen
+    refit's checkpoint to ``refit_checkpoint`` and the per-structure rows of every
+    stage (the bootstrap's raw material) to ``structures_out`` when given."""
     import time
 
     from ..data.extxyz import frame_labels
@@ -520,6 +522,15 @@ def purify_checkpoint(checkpoint: str, structures: str, out: str, settings: Mapp
     tables += [_stage_table(rows[key], check_rows[key], STAGES[-1], "quadrature", check,
                             refit_setup, 1, mus[key[1]]) for key in refits if rows[key]]
     table = pd.concat(tables, ignore_index=True)
+    if structures_out is not None:
+        per_structure = pd.concat(
+            [pd.DataFrame(rows[stage]).assign(stage=stage, mu=np.nan)
+             for stage in STAGES[:-1] if rows[stage]]
+            + [pd.DataFrame(rows[key]).assign(stage=STAGES[-1], mu=mus[key[1]])
+               for key in refits if rows[key]], ignore_index=True)
+        per_structure["name"] = per_structure["name"].map(table_name)
+        with atomic_path(Path(structures_out)) as tmp:
+            per_structure.to_parquet(tmp, index=False)
     if predictor is not None:
         _save_chosen(table, mus, refit, changes, checkpoint, refit_checkpoint, original,
                      setup, structures, rotations[0])

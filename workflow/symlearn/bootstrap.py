@@ -1,0 +1,199 @@
+"""Bootstrap intervals of the pooled analysis numbers, from the per-input rows.
+
+A checkpoint's numbers pool a few analysed inputs (structures, events), so they move
+with which inputs were drawn. A percentile bootstrap says by how much: each resample
+draws as many inputs as were analysed, with replacement, and pools them with the same
+formulae as the tables (:mod:`symlearn.analyse.tables`): an RMSE weights each input by
+its samples, a character fraction is the mean over inputs. A resample is a vector of
+counts (how often each input was drawn), so pooling every resample of every number is
+one matrix product, and no model is evaluated again.
+
+Pairing: the draws depend only on the seed and the ids of the inputs, so two
+checkpoints (two runs, or two epochs of one run) that analysed the same inputs get the
+same draws, and a difference or ratio between them is resampled in pairs; checkpoints
+that analysed different inputs are resampled independently. docs/statistics.md gives
+the formulae and what an interval covers.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: resamples, seed and coverage of every interval the pipeline writes
+RESAMPLES, SEED, LEVEL = 1000, 0, 0.95
+#: the most resamples a configuration may ask for (each costs a matrix product per
+#: checkpoint; beyond this, the percentiles no longer move at the printed precision)
+MAX_RESAMPLES = 100_000
+
+
+def _id_key(value) -> int:
+    """A non-negative integer for an input id (an int, or the CRC-32 of its text)."""
+    if isinstance(value, (int, np.integer)) and value >= 0:
+        return int(value)
+    return zlib.crc32(str(value).encode())
+
+
+def draw_counts(ids: Iterable, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """(resamples, n) counts: how often each of the ``n`` inputs (``ids``, in sorted
+    order) is drawn in each resample, n draws with replacement per resample. The
+    generator is seeded by ``seed`` and the ids, so the same inputs always get the same
+    draws (paired resampling), and different ones get unrelated draws."""
+    ids = sorted(ids, key=lambda v: (str(type(v)), v))
+    n = len(ids)
+    if resamples < 1 or resamples > MAX_RESAMPLES:
+        raise ValueError(f"resamples: {resamples} is outside 1..{MAX_RESAMPLES}")
+    if n == 0:
+        return np.zeros((resamples, 0), dtype=np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), n,
+                                                        *map(_id_key, ids)]))
+    picks = rng.integers(0, n, size=(resamples, n))
+    flat = picks + n * np.arange(resamples)[:, None]
+    return np.bincount(flat.ravel(), minlength=resamples * n).reshape(resamples, n)
+
+
+def interval(draws: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The ``level`` percentile interval of ``draws`` (NaN draws left out; NaN ends
+    where fewer than two are finite)."""
+    draws = np.asarray(draws, float)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < 2:
+        return math.nan, math.nan
+    low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A pooled number at the estimate (``draws[0]``: every input once) and under each
+    resample (``draws[1:]``)."""
+
+    draws: np.ndarray
+    n_inputs: int
+
+    @property
+    def value(self) -> float:
+        return float(self.draws[0])
+
+    def interval(self, level: float = LEVEL) -> tuple[float, float]:
+        """The percentile interval; NaN with fewer than two inputs (every resample is
+        then the estimate: no spread to measure)."""
+        if self.n_inputs < 2:
+            return math.nan, math.nan
+        return interval(self.draws[1:], level)
+
+    def _combine(self, other, op) -> Estimate:
+        if isinstance(other, Estimate):
+            return Estimate(op(self.draws, other.draws), min(self.n_inputs, other.n_inputs))
+        return Estimate(op(self.draws, other), self.n_inputs)
+
+    def __sub__(self, other) -> Estimate:
+        return self._combine(other, np.subtract)
+
+    def __add__(self, other) -> Estimate:
+        return self._combine(other, np.add)
+
+    def __truediv__(self, other) -> Estimate:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._combine(other, np.divide)
+
+
+#: the per-input columns pooled as RMSEs (weighted by n_samples), and their table names
+MEAN_SQUARES = {"as_given_mse": "rmse_as_given", "equivariance_mse": "equivariance_rmse",
+                "accuracy_mse": "accuracy_rmse", "reference_ms": "reference_rms",
+                "output_ms": "output_rms"}
+KEYS = ["name", "o3_lambda", "o3_sigma"]
+
+
+class Pooled:
+    """The pooled numbers of one checkpoint's per-input rows (``input`` names the
+    input), at the estimate and under ``resamples`` bootstrap resamples of its inputs.
+
+    ``rmse(name, lambda, sigma, column)`` is an errors-table RMSE (``rmse_as_given``,
+    ``equivariance_rmse``, ...), ``fraction(layer, lambda, sigma)`` a spectrum-table
+    character fraction; each is an :class:`Estimate`."""
+
+    def __init__(self, rows: pd.DataFrame, input: str = "structure",
+                 resamples: int = RESAMPLES, seed: int = SEED):
+        self.ids = sorted(set(rows[input]), key=lambda v: (str(type(v)), v))
+        self.n_inputs = len(self.ids)
+        weights = np.vstack([np.ones((1, self.n_inputs), dtype=np.int64),
+                             draw_counts(self.ids, resamples, seed)]).astype(float)
+        position = {v: i for i, v in enumerate(self.ids)}
+        self._rmse: dict[tuple, dict[str, np.ndarray]] = {}
+        self._fraction: dict[tuple, np.ndarray] = {}
+        table = rows["table"] if "table" in rows else pd.Series("errors", index=rows.index)
+        errors, spectrum = rows[table == "errors"], rows[table == "spectrum"]
+        if not errors.empty:
+            self._pool_errors(errors, input, position, weights)
+        if not spectrum.empty and "fraction" in spectrum:
+            self._pool_spectrum(spectrum, input, position, weights)
+
+    @staticmethod
+    def _matrix(rows: pd.DataFrame, input: str, position, values: str,
+                keys: list[tuple]) -> np.ndarray:
+        """(inputs, keys) matrix of ``values`` (NaN where an input lacks a key)."""
+        matrix = np.full((len(position), len(keys)), np.nan)
+        column = {key: k for k, key in enumerate(keys)}
+        for row, value in zip(rows[[input, *KEYS]].itertuples(index=False),
+                              rows[values].to_numpy(float), strict=True):
+            matrix[position[row[0]], column[tuple(row[1:])]] = value
+        return matrix
+
+    def _pool_errors(self, rows, input, position, weights) -> None:
+        keys = list(dict.fromkeys(map(tuple, rows[KEYS].itertuples(index=False))))
+        samples = self._matrix(rows, input, position, "n_samples", keys)
+        present = np.isfinite(samples)
+        samples = np.where(present, samples, 0.0)
+        total = weights @ samples
+        pooled = {key: {} for key in keys}
+        for column, name in MEAN_SQUARES.items():
+            if column not in rows:
+                continue
+            values = self._matrix(rows, input, position, column, keys)
+            # NaN unless every input that has the key has the value (as the tables)
+            known = (~present | np.isfinite(values)).all(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = (weights @ np.nan_to_num(values * samples)) / total
+            mean[:, ~known] = np.nan
+            root = np.sqrt(np.clip(mean, 0.0, None))
+            for k, key in enumerate(keys):
+                pooled[key][name] = root[:, k]
+        self._rmse = pooled
+
+    def _pool_spectrum(self, rows, input, position, weights) -> None:
+        keys = list(dict.fromkeys(map(tuple, rows[KEYS].itertuples(index=False))))
+        values = self._matrix(rows, input, position, "fraction", keys)
+        known = np.isfinite(values)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = (weights @ np.where(known, values, 0.0)) / (weights @ known)
+        self._fraction = {key: mean[:, k] for k, key in enumerate(keys)}
+
+    def has(self, name: str, lam: int, sigma: int) -> bool:
+        key = (name, int(lam), int(sigma))
+        return key in self._rmse or key in self._fraction
+
+    def rmse(self, name: str, lam: int, sigma: int, column: str) -> Estimate:
+        return Estimate(self._rmse[(name, int(lam), int(sigma))][column], self.n_inputs)
+
+    def fraction(self, name: str, lam: int, sigma: int) -> Estimate:
+        return Estimate(self._fraction[(name, int(lam), int(sigma))], self.n_inputs)
+
+    def whole(self, name: str, parts: Sequence[tuple[int, int]], column: str) -> Estimate:
+        """The RMSE of a whole output from its irrep ``parts`` ((lambda, sigma)), per
+        component: each part weighted by its 2 lambda + 1 components, as
+        :func:`symlearn.figures.tables.whole_output`."""
+        weights = np.array([2 * lam + 1 for lam, _ in parts], float)
+        squares = np.stack([self.rmse(name, lam, sigma, column).draws ** 2
+                            for lam, sigma in parts])
+        return Estimate(np.sqrt(weights @ squares / weights.sum()), self.n_inputs)
+
+    def total_fraction(self, name: str, irreps: Iterable[tuple[int, int]]) -> Estimate:
+        """The sum of the character fractions of ``irreps`` of a layer."""
+        return Estimate(sum(self.fraction(name, lam, sigma).draws for lam, sigma in irreps),
+                        self.n_inputs)
