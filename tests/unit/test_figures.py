@@ -640,3 +640,23 @@ def default_config_structures() -> int:
     root = SCHEMA_PATH.parents[2]
     with open(root / "config" / "config.yaml") as handle:
         return yaml.safe_load(handle)["analysis"]["pet"]["n_structures"]
+
+
+def test_table1_rows_carry_the_interval_of_their_own_number(tables, default_config):
+    """Per-structure rows that all equal the pooled values: every resample pools to the
+    same number, so each PET row's interval is that number (the wiring, end to end);
+    without the rows a row has no interval."""
+    errors = pd.read_csv(tables["errors"])
+    final = errors[errors["epoch"] == 10]
+    rows = pd.concat([final.assign(structure=s) for s in range(4)], ignore_index=True)
+    rows = rows.assign(table="errors", name=rows["target"],
+                       equivariance_mse=rows["equivariance_rmse"] ** 2,
+                       as_given_mse=rows["rmse_as_given"] ** 2)
+    args = (errors, _polarmae_errors(), _instability(), _purification(),
+            _geometric_errors(), default_config)
+    table = table1.data(*args, structures=rows).set_index(["key", "run"])
+    for key in ("pet_energy", "pet_forces", "pet_stress"):
+        row = table.loc[(key, "pet-aug")]
+        assert row["ci_low"] == pytest.approx(row["this_run"], rel=1e-9)
+        assert row["ci_high"] == pytest.approx(row["this_run"], rel=1e-9)
+    assert table1.data(*args)["ci_low"].isna().all()

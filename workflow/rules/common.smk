@@ -602,9 +602,11 @@ def learnability_inputs(wildcards):
 
 
 def table1_inputs(wildcards):
-    """table1's input tables (the geometric runs' errors where there are such runs)."""
+    """table1's input tables (the geometric runs' errors where there are such runs),
+    with the per-structure rows its intervals are drawn from."""
     inputs = {
         "errors": rules.collect_pet_analysis.output.errors,
+        "structures": rules.collect_pet_analysis.output.structures,
         "polarmae_errors": rules.collect_polarmae_analysis.output.errors,
         "instability": rules.collect_polarmae_analysis.output.instability,
         "purification": rules.collect_purification.output.table,
@@ -613,6 +615,7 @@ def table1_inputs(wildcards):
     }
     if PET_RUNS_BY_TARGETS["geometric"]:
         inputs["geometric_errors"] = rules.collect_geometric_analysis.output.errors
+        inputs["geometric_structures"] = rules.collect_geometric_analysis.output.structures
     if EXTERNAL_MODELS:
         inputs["external_errors"] = rules.collect_metatomic_analysis.output.errors
     return inputs

@@ -103,11 +103,18 @@ rule fig3:
     input:
         errors=rules.collect_pet_analysis.output.errors,
         spectrum=rules.collect_pet_analysis.output.spectrum,
+        # the per-structure rows: each point's bootstrap interval
+        structures=rules.collect_pet_analysis.output.structures,
     output:
         **figure_outputs("fig3", "PET"),
     params:
         prefix=output_prefix,
-        options=json.dumps({"layers": lookup(dpath="figures/fig3_layers", within=config)}),
+        options=json.dumps(
+            {
+                "layers": lookup(dpath="figures/fig3_layers", within=config),
+                **lookup(dpath="figures/bootstrap", within=config),
+            }
+        ),
     benchmark:
         benchmark_file("fig3"),
     log:
@@ -116,7 +123,8 @@ rule fig3:
         "../../envs/pipeline.yaml"
     shell:
         "python -m symlearn figure fig3 --input errors={input.errors}"
-        " --input spectrum={input.spectrum} --options {params.options:q}"
+        " --input spectrum={input.spectrum} --input structures={input.structures}"
+        " --options {params.options:q}"
         " --out {params.prefix} > {log} 2>&1"
 
 
@@ -242,6 +250,8 @@ rule table1:
     params:
         prefix=output_prefix,
         inputs=table_input_arguments,
+        # the intervals' resamples and seed
+        options=json.dumps(lookup(dpath="figures/bootstrap", within=config)),
     benchmark:
         benchmark_file("table1"),
     log:
@@ -249,7 +259,8 @@ rule table1:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn figure table1 {params.inputs} --out {params.prefix} > {log} 2>&1"
+        "python -m symlearn figure table1 {params.inputs} --options {params.options:q}"
+        " --out {params.prefix} > {log} 2>&1"
 
 
 rule learnability:

@@ -197,3 +197,34 @@ class Pooled:
         """The sum of the character fractions of ``irreps`` of a layer."""
         return Estimate(sum(self.fraction(name, lam, sigma).draws for lam, sigma in irreps),
                         self.n_inputs)
+
+
+class PerInput:
+    """The per-input rows of the analysed checkpoints (a collected
+    ``structures.parquet``: columns run, epoch, and for a purification stage and mu),
+    pooled once per checkpoint at the estimate and under each resample
+    (:class:`Pooled`)."""
+
+    def __init__(self, rows: pd.DataFrame | None = None, resamples: int = RESAMPLES,
+                 seed: int = SEED):
+        self.rows, self.resamples, self.seed = rows, int(resamples), int(seed)
+        self._pooled: dict[tuple[str, int], Pooled | None] = {}
+
+    def at(self, run: str, epoch, stage: str | None = None,
+           mu: float | None = None) -> Pooled | None:
+        """The pooled rows of ``run`` at ``epoch`` (a purification's: of one ``stage``
+        and weight ``mu``); None: no rows."""
+        if self.rows is None:
+            return None
+        key = (run, int(epoch), stage, mu)
+        if key not in self._pooled:
+            rows = self.rows
+            chosen = (rows["run"] == run) & (rows["epoch"] == key[1])
+            if stage is not None:
+                chosen &= rows["stage"] == stage
+            if mu is not None:
+                chosen &= np.isclose(rows["mu"].astype(float), float(mu))
+            rows = rows[chosen]
+            self._pooled[key] = (Pooled(rows, resamples=self.resamples, seed=self.seed)
+                                 if len(rows) else None)
+        return self._pooled[key]

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import RESAMPLES, SEED, Estimate, Pooled
+from ..bootstrap import RESAMPLES, SEED, Estimate, PerInput, Pooled
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
@@ -225,36 +225,6 @@ class Verdict:
 
 def _not_run(reason: str) -> Verdict:
     return Verdict(reason=reason)
-
-
-class PerInput:
-    """The per-structure rows of the analysed checkpoints (a collected
-    ``structures.parquet``), pooled once per checkpoint at the estimate and under each
-    bootstrap resample (:class:`symlearn.bootstrap.Pooled`)."""
-
-    def __init__(self, rows: pd.DataFrame | None = None, resamples: int = RESAMPLES,
-                 seed: int = SEED):
-        self.rows, self.resamples, self.seed = rows, int(resamples), int(seed)
-        self._pooled: dict[tuple[str, int], Pooled | None] = {}
-
-    def at(self, run: str, epoch, stage: str | None = None,
-           mu: float | None = None) -> Pooled | None:
-        """The pooled rows of ``run`` at ``epoch`` (a purification's: of one ``stage``
-        and weight ``mu``); None: no rows."""
-        if self.rows is None:
-            return None
-        key = (run, int(epoch), stage, mu)
-        if key not in self._pooled:
-            rows = self.rows
-            chosen = (rows["run"] == run) & (rows["epoch"] == key[1])
-            if stage is not None:
-                chosen &= rows["stage"] == stage
-            if mu is not None:
-                chosen &= np.isclose(rows["mu"].astype(float), float(mu))
-            rows = rows[chosen]
-            self._pooled[key] = (Pooled(rows, resamples=self.resamples, seed=self.seed)
-                                 if len(rows) else None)
-        return self._pooled[key]
 
 
 def _interval(make: Callable[..., Estimate], *args) -> tuple[float, float] | None:

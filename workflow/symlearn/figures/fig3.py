@@ -5,8 +5,10 @@ line style per run; (b) the character fractions of chosen layers and of every ou
 against epoch: irreps that ever carry at least ``MINOR`` of a layer are drawn, the rest
 (and the content above lambda_max) are summed into "other", so each layer's lines sum
 to one. Quadrature estimates (A, the fractions) carry their quadrature error as an
-error bar, and an open marker where it exceeds the tolerance. What the lines show is
-left to the reader: nothing here is written from a run's results.
+error bar, and an open marker where it exceeds the tolerance; with the per-structure
+rows, every point also carries its 95 % bootstrap interval over the analysed structures
+(capped whiskers: a curve has a few checkpoints). What the lines show is left to the
+reader: nothing here is written from a run's results.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..bootstrap import RESAMPLES, SEED, Estimate, PerInput
 from . import style
 from .tables import (
     ERRORS,
@@ -25,11 +28,14 @@ from .tables import (
     SPECTRUM,
     FigureError,
     augmentations,
+    bar_intervals,
     long_errors,
     run_order,
 )
 
 INPUTS = {"errors": ERRORS, "spectrum": SPECTRUM}
+#: the per-structure rows (structures.parquet), from which the intervals are drawn
+PER_INPUT = OPTIONAL = ("structures",)
 #: an irrep gets its own line if it reaches this fraction of a layer at some checkpoint
 MINOR = 0.02
 OTHER = "other"
@@ -43,10 +49,42 @@ def default_layers(spectrum: pd.DataFrame, targets: Sequence[str]) -> list[str]:
     return chosen + [x for x in layers if x in targets]
 
 
+def fraction_intervals(lines: pd.DataFrame, structures: pd.DataFrame | None,
+                       resamples: int, seed: int) -> pd.DataFrame:
+    """Panel b's lines with the 95 % bootstrap interval of each fraction over the
+    analysed structures; "other" is one minus the layer's drawn irreps, per resample."""
+    low, high = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
+    if structures is not None:
+        inputs = PerInput(structures, resamples, seed)
+        drawn = lines[lines["irrep"] != OTHER].groupby(["run", "epoch", "layer"])
+        kept = {key: list(zip(g["o3_lambda"].astype(int), g["o3_sigma"].astype(int),
+                              strict=True)) for key, g in drawn}
+        for k, row in enumerate(lines.itertuples(index=False)):
+            found = inputs.at(row.run, row.epoch)
+            try:
+                if found is None:
+                    continue
+                if row.irrep == OTHER:
+                    drawn_irreps = kept.get((row.run, row.epoch, row.layer), [])
+                    estimate = Estimate(
+                        1.0 - found.total_fraction(row.layer, drawn_irreps).draws,
+                        found.n_inputs)
+                    low[k], high[k] = estimate.interval()
+                else:
+                    low[k], high[k] = found.fraction(row.layer, row.o3_lambda,
+                                                     row.o3_sigma).interval()
+            except KeyError:
+                continue
+    return lines.assign(ci_low=low, ci_high=high)
+
+
 def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
-         layers: Sequence[str] | None = None) -> pd.DataFrame:
-    """Exactly what is plotted: panel a's RMSE lines and panel b's fraction lines."""
-    lines_a = long_errors(errors).assign(panel="a")
+         layers: Sequence[str] | None = None, structures: pd.DataFrame | None = None,
+         resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's RMSE lines and panel b's fraction lines, each
+    point with its bootstrap interval where the per-structure rows are given."""
+    lines_a = bar_intervals(long_errors(errors), structures, resamples, seed).assign(
+        panel="a")
     if layers is None:
         layers = default_layers(spectrum, errors["target"].unique())
     unknown = [x for x in layers if x not in set(spectrum["layer"])]
@@ -81,15 +119,26 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
     lines_b = lines_b.sort_values(["layer", "run", "irrep", "epoch"],
                                   key=lambda c: c.map(order) if c.name == "layer" else c,
                                   kind="stable")
+    lines_b = fraction_intervals(lines_b, structures, resamples, seed)
     return pd.concat([lines_a, lines_b], ignore_index=True)[
         ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
          "unit", "layer", "layer_label", "irrep", "o3_lambda", "o3_sigma", "fraction",
-         "quadrature_error", "quadrature_flagged"]]
+         "quadrature_error", "ci_low", "ci_high", "quadrature_flagged"]]
 
 
 def _line(ax, x, y, rows: pd.DataFrame, color, line_style: dict) -> None:
-    """One line, its quadrature error bars and open markers on its flagged points."""
+    """One line, its bootstrap whiskers, its quadrature error bars and open markers on
+    its flagged points."""
     ax.plot(x, y, color=color, **line_style)
+    shown = (rows["ci_low"].notna() & rows["ci_high"].notna()).to_numpy()
+    if shown.any():
+        xs, ys = np.asarray(x, float)[shown], np.asarray(y, float)[shown]
+        ax.errorbar(xs, ys, yerr=[np.clip(ys - rows["ci_low"].to_numpy(float)[shown], 0,
+                                          None),
+                                  np.clip(rows["ci_high"].to_numpy(float)[shown] - ys, 0,
+                                          None)],
+                    fmt="none", ecolor=color, elinewidth=0.6, capsize=1.5, alpha=0.6,
+                    zorder=1)
     style.error_bars(ax, x, y, rows["quadrature_error"], color=color)
     style.flag_points(ax, x, y, rows["quadrature_flagged"], marker=line_style["marker"],
                       color=color)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..bootstrap import RESAMPLES, SEED, PerInput
 from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
@@ -39,6 +40,7 @@ from .tables import (
     final_checkpoint,
     final_finetune,
     informative_parts,
+    read_inputs,
     read_table,
     run_order,
     whole_output,
@@ -55,9 +57,11 @@ INPUTS = {"errors": ERRORS,
           "external_errors": ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
+#: the per-structure rows (Parquet) the intervals are drawn from: absent, a row has none
+PER_INPUT = ("structures", "purification_structures", "geometric_structures")
 #: inputs a configuration may not produce (no run trained on the geometric targets):
 #: their rows then say they are not produced
-OPTIONAL = ("geometric_errors", "external_errors")
+OPTIONAL = ("geometric_errors", "external_errors", *PER_INPUT)
 
 #: (key, quantity, target, paper value, where the paper says it)
 PAPER = [
@@ -95,9 +99,9 @@ EXTERNAL = [("external_energy", "energy", ("energy",)),
             ("external_forces", "forces", ("conservative_force", "non_conservative_force")),
             ("external_stress", "stress (full tensor)",
              ("conservative_stress", "non_conservative_stress"))]
-COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "run", "augmentation",
-           "epoch", "step", "n_samples", "setup_evaluations", "evaluations_per_prediction",
-           "status", "configuration"]
+COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "ci_low", "ci_high",
+           "run", "augmentation", "epoch", "step", "n_samples", "setup_evaluations",
+           "evaluations_per_prediction", "status", "configuration"]
 
 
 def whole_target(rows: pd.DataFrame) -> tuple[float, float, int]:
@@ -196,7 +200,8 @@ def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
     return rows
 
 
-def purification_row(purification: pd.DataFrame, configuration: str) -> dict:
+def purification_row(purification: pd.DataFrame, configuration: str,
+                     structures: PerInput | None = None) -> dict:
     """The stress equivariance RMSE after the readout refit (at the chosen mu of
     :func:`refit_choices`) divided by the original's, for the first purified run
     trained with O(3) augmentation that has the stress: each stage's whole tensor
@@ -233,27 +238,41 @@ def purification_row(purification: pd.DataFrame, configuration: str) -> dict:
         return dict(row, status=f"not produced: the {style.target_label(target)} of run "
                                 f"{run} has no equivariance error to reduce")
     cost = stages[PURIFIED_STAGES[0]].iloc[0]
-    return dict(row, this_run=after / before, epoch=int(parts["epoch"].max()),
+    epoch = int(parts["epoch"].max())
+    irreps = _irreps(stages[PURIFIED_STAGES[1]])
+    structures = structures or PerInput()
+    row.update(_interval(structures.at(run, epoch, REFIT, mu),
+                         structures.at(run, epoch, PURIFIED_STAGES[1]),
+                         lambda refit, original: refit.whole(target, irreps,
+                                                             "equivariance_rmse")
+                         / original.whole(target, irreps, "equivariance_rmse")))
+    return dict(row, this_run=after / before, epoch=epoch,
                 n_samples=whole_target(stages[PURIFIED_STAGES[1]])[2],
                 status=f"computed (readout refit at mu = {mu:g})",
                 setup_evaluations=cost["setup_evaluations"],
                 evaluations_per_prediction=cost["evaluations_per_prediction"])
 
 
-def _relative(part: pd.DataFrame, run: str, target: str) -> dict:
-    """The relative test RMSE (as given) of one target of one run, or why there is
-    none."""
+def _relative(part: pd.DataFrame, run: str, target: str,
+              structures: PerInput | None = None) -> dict:
+    """The relative test RMSE (as given) of one target of one run, with its interval,
+    or why there is none."""
     if part.empty:
         return dict(status=f"not produced: no {target} at the last checkpoint of run {run}")
     row = part.iloc[0]
     if not row["reference_rms"] > 0:
         return dict(status=f"not produced: the reference RMS of {target} is zero in run "
                            f"{run}")
+    key = (target, int(row["o3_lambda"]), int(row["o3_sigma"]))
     return dict(this_run=row["rmse_as_given"] / row["reference_rms"], epoch=int(row["epoch"]),
-                n_samples=int(row["n_samples"]), status="computed")
+                n_samples=int(row["n_samples"]), status="computed",
+                **_interval((structures or PerInput()).at(run, row["epoch"]),
+                            lambda p: p.rmse(*key, "rmse_as_given")
+                            / p.rmse(*key, "reference_rms")))
 
 
-def geometric_rows(geometric_errors: pd.DataFrame, configuration: str) -> list[dict]:
+def geometric_rows(geometric_errors: pd.DataFrame, configuration: str,
+                   structures: PerInput | None = None) -> list[dict]:
     """The geometric-target rows, at each run's last checkpoint: the relative test RMSE
     of the pseudoscalar for every run (in embedding order), then that of the highest
     density projection for the first Cartesian run and for the run of highest
@@ -272,7 +291,7 @@ def geometric_rows(geometric_errors: pd.DataFrame, configuration: str) -> list[d
         rows.append(dict(base, key=GEOMETRIC[0], run=run, augmentation=augmentation[run],
                          quantity=f"PET pseudoscalar target, {label[run]} edge embedding: "
                                   "test RMSE (as given) / RMS of the reference",
-                         **_relative(part, run, PSEUDOSCALAR)))
+                         **_relative(part, run, PSEUDOSCALAR, structures)))
 
     density = final[final["target"].map(lambda t: style.DENSITY.fullmatch(str(t)) is not None)]
     if density.empty:
@@ -299,7 +318,7 @@ def geometric_rows(geometric_errors: pd.DataFrame, configuration: str) -> list[d
         rows.append(dict(row, run=run, augmentation=augmentation[run],
                          quantity=f"PET density λ={lam} target, {label[run]} edge "
                                   "embedding: test RMSE (as given) / RMS of the reference",
-                         **_relative(part, run, target)))
+                         **_relative(part, run, target, structures)))
     return rows
 
 
@@ -330,12 +349,44 @@ def external_rows(external_errors: pd.DataFrame, configuration: str) -> list[dic
     return rows
 
 
+def _irreps(parts: pd.DataFrame) -> list[tuple[int, int]]:
+    return list(zip(parts["o3_lambda"], parts["o3_sigma"], strict=True))
+
+
+def _whole_ratio(target: str, irreps: list[tuple[int, int]]):
+    """How to pool A / test RMSE (as given) of a whole output from a checkpoint's rows."""
+    return lambda pooled: (pooled.whole(target, irreps, "equivariance_rmse")
+                           / pooled.whole(target, irreps, "rmse_as_given"))
+
+
+def _interval(*args) -> dict:
+    """``ci_low`` and ``ci_high`` of the number the last arg pools from the others (the
+    checkpoints' :class:`symlearn.bootstrap.Pooled` rows); none where a checkpoint has
+    no per-structure rows or lacks the number."""
+    *pooled, make = args
+    if any(p is None for p in pooled):
+        return {}
+    try:
+        low, high = make(*pooled).interval()
+    except KeyError:
+        return {}
+    return dict(ci_low=low, ci_high=high)
+
+
 def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
          purification: pd.DataFrame, geometric_errors: pd.DataFrame,
-         config: Mapping[str, Any], external_errors: pd.DataFrame | None = None
-         ) -> pd.DataFrame:
-    """One row per quoted number and run: the paper's value and this run's."""
+         config: Mapping[str, Any], external_errors: pd.DataFrame | None = None,
+         structures: pd.DataFrame | None = None,
+         purification_structures: pd.DataFrame | None = None,
+         geometric_structures: pd.DataFrame | None = None,
+         resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
+    """One row per quoted number and run: the paper's value and this run's, with its
+    95 % bootstrap interval over the analysed structures where the per-structure rows
+    are given (figures.bootstrap)."""
     configuration = describe(config)
+    structures = PerInput(structures, resamples, seed)
+    purification_structures = PerInput(purification_structures, resamples, seed)
+    geometric_structures = PerInput(geometric_structures, resamples, seed)
     final = final_checkpoint(errors)
     runs = list(dict.fromkeys(final["run"]))
     rows = []
@@ -356,12 +407,15 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
                                                   else ""))
             else:
                 accuracy, equivariance, n = whole_target(parts)
-                row.update(this_run=equivariance / accuracy, epoch=int(parts["epoch"].iloc[0]),
-                           n_samples=n, status="computed")
+                epoch = int(parts["epoch"].iloc[0])
+                row.update(this_run=equivariance / accuracy, epoch=epoch,
+                           n_samples=n, status="computed",
+                           **_interval(structures.at(run, epoch),
+                                       _whole_ratio(target, _irreps(parts))))
             rows.append(row)
     rows += polarmae_rows(polarmae_errors, instability, configuration)
-    rows.append(purification_row(purification, configuration))
-    rows += geometric_rows(geometric_errors, configuration)
+    rows.append(purification_row(purification, configuration, purification_structures))
+    rows += geometric_rows(geometric_errors, configuration, geometric_structures)
     if external_errors is not None and len(external_errors):
         rows += external_rows(external_errors, configuration)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -372,6 +426,14 @@ def _number(value) -> str:
     if pd.isna(value):
         return "—"
     return f"{100 * value:.0f} %" if 100 * abs(value) >= 9.5 else f"{100 * value:.2g} %"
+
+
+def _value(row) -> str:
+    """This run's number with its 95 % bootstrap interval where it has one."""
+    text = _number(row.this_run)
+    if not (pd.isna(row.ci_low) or pd.isna(row.ci_high)):
+        text += f" [{_number(row.ci_low)}, {_number(row.ci_high)}]"
+    return text
 
 
 def _checkpoint(row) -> str:
@@ -420,14 +482,15 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "embedding. Exported models (external.models), if any: the ratio of each whole "
         "output's equivariance RMSE to its test RMSE as given. The embedded default run "
         "uses small synthetic data and small models: its numbers are not expected to "
-        "match the paper's.",
+        "match the paper's. In brackets: the 95 % bootstrap interval over the analysed "
+        "structures (docs/statistics.md).",
         "",
         "| quantity | run | paper | this run | checkpoint | status |",
         "|---|---|---|---|---|---|",
     ]
     for row in table.itertuples(index=False):
         lines.append(f"| {row.quantity} | {row.run if isinstance(row.run, str) else '—'} "
-                     f"| {_number(row.paper)} | {_number(row.this_run)} | {_checkpoint(row)} "
+                     f"| {_number(row.paper)} | {_value(row)} | {_checkpoint(row)} "
                      f"| {_status(row)} |")
     lines += ["", "Paper values, from arXiv:2603.24638:", ""]
     for row in table.drop_duplicates("key").itertuples(index=False):
@@ -444,13 +507,15 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build(inputs, prefix, **_options):
+def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     tables = {name: read_table(inputs[name], columns) if name in inputs
               else pd.DataFrame(columns=columns)
               for name, columns in INPUTS.items() if columns is not None}
+    for name in PER_INPUT:
+        tables[name] = read_inputs(inputs[name]) if name in inputs else None
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
-    table = data(**tables, config=config)
+    table = data(**tables, config=config, resamples=resamples, seed=seed)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table, config))
     write_text_atomic(prefix + ".csv", table.to_csv(index=False))

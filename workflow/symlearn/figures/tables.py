@@ -196,28 +196,21 @@ def bar_intervals(long: pd.DataFrame, structures: pd.DataFrame | None,
     """``long`` (:func:`long_errors`'s rows) with the 95 % bootstrap interval over the
     analysed structures of each value (``ci_low``, ``ci_high``, in plotted units), from
     the per-structure rows (NaN without them, or with one structure)."""
-    from ..bootstrap import Pooled
+    from ..bootstrap import PerInput
 
     low, high = np.full(len(long), np.nan), np.full(len(long), np.nan)
-    if structures is not None:
-        pooled = {}
-        for k, row in enumerate(long.itertuples(index=False)):
-            key = (row.run, int(row.epoch))
-            if key not in pooled:
-                rows = structures[(structures["run"] == key[0])
-                                  & (structures["epoch"] == key[1])]
-                pooled[key] = Pooled(rows, resamples=resamples, seed=seed) \
-                    if len(rows) else None
-            if pooled[key] is None or not pooled[key].has(row.target, row.o3_lambda,
-                                                          row.o3_sigma):
-                continue
-            factor = style.target_unit(row.target)[1]
-            try:
-                estimate = pooled[key].rmse(row.target, row.o3_lambda, row.o3_sigma,
-                                            QUANTITY_COLUMNS[row.quantity])
-            except KeyError:
-                continue
-            low[k], high[k] = (factor * end for end in estimate.interval())
+    inputs = PerInput(structures, resamples, seed)
+    for k, row in enumerate(long.itertuples(index=False)):
+        pooled = inputs.at(row.run, row.epoch)
+        if pooled is None or not pooled.has(row.target, row.o3_lambda, row.o3_sigma):
+            continue
+        try:
+            estimate = pooled.rmse(row.target, row.o3_lambda, row.o3_sigma,
+                                   QUANTITY_COLUMNS[row.quantity])
+        except KeyError:  # a quantity this checkpoint did not measure
+            continue
+        factor = style.target_unit(row.target)[1]
+        low[k], high[k] = (factor * end for end in estimate.interval())
     return long.assign(ci_low=low, ci_high=high)
 
 
