@@ -178,10 +178,13 @@ rule fig6:
     input:
         geometric_errors=rules.collect_geometric_analysis.output.errors,
         geometric_spectrum=rules.collect_geometric_analysis.output.spectrum,
+        # the per-structure rows: panel a's intervals
+        geometric_structures=rules.collect_geometric_analysis.output.structures,
     output:
         **figure_outputs("fig6", "Geometric targets"),
     params:
         prefix=output_prefix,
+        options=json.dumps(lookup(dpath="figures/bootstrap", within=config)),
     benchmark:
         benchmark_file("fig6"),
     log:
@@ -191,7 +194,8 @@ rule fig6:
     shell:
         "python -m symlearn figure fig6 --input geometric_errors={input.geometric_errors}"
         " --input geometric_spectrum={input.geometric_spectrum}"
-        " --out {params.prefix} > {log} 2>&1"
+        " --input geometric_structures={input.geometric_structures}"
+        " --options {params.options:q} --out {params.prefix} > {log} 2>&1"
 
 
 rule fig7:

@@ -122,67 +122,76 @@ class Pooled:
                  resamples: int = RESAMPLES, seed: int = SEED):
         self.ids = sorted(set(rows[input]), key=lambda v: (str(type(v)), v))
         self.n_inputs = len(self.ids)
-        weights = np.vstack([np.ones((1, self.n_inputs), dtype=np.int64),
-                             draw_counts(self.ids, resamples, seed)]).astype(float)
-        position = {v: i for i, v in enumerate(self.ids)}
-        self._rmse: dict[tuple, dict[str, np.ndarray]] = {}
-        self._fraction: dict[tuple, np.ndarray] = {}
+        self._weights = np.vstack([np.ones((1, self.n_inputs)),
+                                   draw_counts(self.ids, resamples, seed)])
+        self._position = pd.Index(self.ids)
+        self._input = input
         table = rows["table"] if "table" in rows else pd.Series("errors", index=rows.index)
-        errors, spectrum = rows[table == "errors"], rows[table == "spectrum"]
-        if not errors.empty:
-            self._pool_errors(errors, input, position, weights)
-        if not spectrum.empty and "fraction" in spectrum:
-            self._pool_spectrum(spectrum, input, position, weights)
+        self._rows = {"errors": rows[table == "errors"], "spectrum": rows[table == "spectrum"]}
+        # pooled on first use: a figure that reads the errors never pools the spectra
+        self._pooled: dict[str, dict] = {}
 
-    @staticmethod
-    def _matrix(rows: pd.DataFrame, input: str, position, values: str,
-                keys: list[tuple]) -> np.ndarray:
+    def _matrix(self, rows: pd.DataFrame, values: str, keys: pd.MultiIndex) -> np.ndarray:
         """(inputs, keys) matrix of ``values`` (NaN where an input lacks a key)."""
-        matrix = np.full((len(position), len(keys)), np.nan)
-        column = {key: k for k, key in enumerate(keys)}
-        for row, value in zip(rows[[input, *KEYS]].itertuples(index=False),
-                              rows[values].to_numpy(float), strict=True):
-            matrix[position[row[0]], column[tuple(row[1:])]] = value
+        matrix = np.full((self.n_inputs, len(keys)), np.nan)
+        where = self._position.get_indexer(rows[self._input])
+        column = keys.get_indexer(pd.MultiIndex.from_frame(rows[KEYS]))
+        matrix[where, column] = rows[values].to_numpy(float)
         return matrix
 
-    def _pool_errors(self, rows, input, position, weights) -> None:
-        keys = list(dict.fromkeys(map(tuple, rows[KEYS].itertuples(index=False))))
-        samples = self._matrix(rows, input, position, "n_samples", keys)
-        present = np.isfinite(samples)
-        samples = np.where(present, samples, 0.0)
-        total = weights @ samples
-        pooled = {key: {} for key in keys}
-        for column, name in MEAN_SQUARES.items():
-            if column not in rows:
-                continue
-            values = self._matrix(rows, input, position, column, keys)
-            # NaN unless every input that has the key has the value (as the tables)
-            known = (~present | np.isfinite(values)).all(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean = (weights @ np.nan_to_num(values * samples)) / total
-            mean[:, ~known] = np.nan
-            root = np.sqrt(np.clip(mean, 0.0, None))
-            for k, key in enumerate(keys):
-                pooled[key][name] = root[:, k]
-        self._rmse = pooled
+    @staticmethod
+    def _keys(rows: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(rows[KEYS].drop_duplicates())
 
-    def _pool_spectrum(self, rows, input, position, weights) -> None:
-        keys = list(dict.fromkeys(map(tuple, rows[KEYS].itertuples(index=False))))
-        values = self._matrix(rows, input, position, "fraction", keys)
-        known = np.isfinite(values)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = (weights @ np.where(known, values, 0.0)) / (weights @ known)
-        self._fraction = {key: mean[:, k] for k, key in enumerate(keys)}
+    def _errors(self) -> dict[tuple, dict[str, np.ndarray]]:
+        if "errors" not in self._pooled:
+            rows, pooled = self._rows["errors"], {}
+            if len(rows):
+                keys = self._keys(rows)
+                samples = self._matrix(rows, "n_samples", keys)
+                present = np.isfinite(samples)
+                samples = np.where(present, samples, 0.0)
+                total = self._weights @ samples
+                pooled = {tuple(key): {} for key in keys}
+                for column, name in MEAN_SQUARES.items():
+                    if column not in rows:
+                        continue
+                    values = self._matrix(rows, column, keys)
+                    # NaN unless every input that has the key has the value (as the
+                    # tables)
+                    known = (~present | np.isfinite(values)).all(axis=0)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        mean = (self._weights @ np.nan_to_num(values * samples)) / total
+                    mean[:, ~known] = np.nan
+                    root = np.sqrt(np.clip(mean, 0.0, None))
+                    for k, key in enumerate(keys):
+                        pooled[tuple(key)][name] = root[:, k]
+            self._pooled["errors"] = pooled
+        return self._pooled["errors"]
+
+    def _spectrum(self) -> dict[tuple, np.ndarray]:
+        if "spectrum" not in self._pooled:
+            rows, pooled = self._rows["spectrum"], {}
+            if len(rows) and "fraction" in rows:
+                keys = self._keys(rows)
+                values = self._matrix(rows, "fraction", keys)
+                known = np.isfinite(values)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    mean = (self._weights @ np.where(known, values, 0.0)) \
+                        / (self._weights @ known)
+                pooled = {tuple(key): mean[:, k] for k, key in enumerate(keys)}
+            self._pooled["spectrum"] = pooled
+        return self._pooled["spectrum"]
 
     def has(self, name: str, lam: int, sigma: int) -> bool:
-        key = (name, int(lam), int(sigma))
-        return key in self._rmse or key in self._fraction
+        """Whether the errors rows hold this output part."""
+        return (name, int(lam), int(sigma)) in self._errors()
 
     def rmse(self, name: str, lam: int, sigma: int, column: str) -> Estimate:
-        return Estimate(self._rmse[(name, int(lam), int(sigma))][column], self.n_inputs)
+        return Estimate(self._errors()[(name, int(lam), int(sigma))][column], self.n_inputs)
 
     def fraction(self, name: str, lam: int, sigma: int) -> Estimate:
-        return Estimate(self._fraction[(name, int(lam), int(sigma))], self.n_inputs)
+        return Estimate(self._spectrum()[(name, int(lam), int(sigma))], self.n_inputs)
 
     def whole(self, name: str, parts: Sequence[tuple[int, int]], column: str) -> Estimate:
         """The RMSE of a whole output from its irrep ``parts`` ((lambda, sigma)), per

@@ -5,7 +5,8 @@ runs that differ in their edge embedding: PET's standard Cartesian one (a linear
 x, y, z, r) or solid spherical harmonics of the edge vector up to L. (a) The relative
 test RMSE (as given: the test RMSE of the model on the inputs as they are / RMS of the
 reference values; 1 is no better than predicting zero, the dashed line) against epoch,
-one line per run labelled by its embedding;
+one line per run labelled by its embedding, each point with its 95 % bootstrap interval
+over the analysed structures where the per-structure rows are given;
 (b) at each run's last checkpoint, the character fraction of the (lambda = 0,
 sigma = -1) irrep -- the pseudoscalar channel -- of every analysed layer, in forward
 order from top to bottom (layers on the vertical axis so that their names stay
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogLocator
 
+from ..bootstrap import RESAMPLES, SEED, PerInput
 from . import style
 from .tables import (
     GEOMETRIC_ERRORS,
@@ -31,6 +33,8 @@ from .tables import (
 )
 
 INPUTS = {"geometric_errors": GEOMETRIC_ERRORS, "geometric_spectrum": GEOMETRIC_SPECTRUM}
+#: the per-structure rows of the geometric runs: panel a's intervals
+PER_INPUT = OPTIONAL = ("geometric_structures",)
 #: the pseudoscalar irrep (lambda, sigma)
 CHANNEL = (0, -1)
 #: panel b: fractions below this are drawn at it (the value column holds what is drawn)
@@ -60,9 +64,29 @@ def relative_errors(errors: pd.DataFrame, figure: str) -> pd.Series:
     return errors["rmse_as_given"] / errors["reference_rms"]
 
 
-def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame) -> pd.DataFrame:
-    """Exactly what is plotted: panel a's relative-RMSE lines, panel b's fractions
-    (``value``: the fraction, or ``FLOOR`` where it is smaller)."""
+def relative_intervals(lines: pd.DataFrame, structures: pd.DataFrame | None,
+                       resamples: int, seed: int) -> pd.DataFrame:
+    """Panel a's lines with the 95 % bootstrap interval of each relative test RMSE over
+    the analysed structures (NaN without per-structure rows)."""
+    low, high = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
+    inputs = PerInput(structures, resamples, seed)
+    for k, row in enumerate(lines.itertuples(index=False)):
+        pooled = inputs.at(row.run, row.epoch)
+        part = (row.target, row.o3_lambda, row.o3_sigma)
+        if pooled is None or not pooled.has(*part):
+            continue
+        estimate = (pooled.rmse(*part, "rmse_as_given")
+                    / pooled.rmse(*part, "reference_rms"))
+        low[k], high[k] = estimate.interval()
+    return lines.assign(ci_low=low, ci_high=high)
+
+
+def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame,
+         geometric_structures: pd.DataFrame | None = None, resamples: int = RESAMPLES,
+         seed: int = SEED) -> pd.DataFrame:
+    """Exactly what is plotted: panel a's relative-RMSE lines (with their bootstrap
+    intervals where the per-structure rows are given), panel b's fractions (``value``:
+    the fraction, or ``FLOOR`` where it is smaller)."""
     errors = geometric_errors[geometric_errors["target"] == PSEUDOSCALAR]
     if errors.empty:
         raise FigureError(f"fig6: the geometric errors table holds no {PSEUDOSCALAR} target; "
@@ -75,6 +99,7 @@ def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame) -> pd
     labels = run_labels(errors, channel)
     lines = sort_rows(errors, {"run": list(labels)}, then=["epoch"]).assign(panel="a")
     lines["value"] = relative_errors(lines, "fig6")
+    lines = relative_intervals(lines, geometric_structures, resamples, seed)
 
     layers = list(dict.fromkeys(geometric_spectrum["layer"]))  # forward order
     points = sort_rows(final_checkpoint(channel), {"run": list(labels), "layer": layers})
@@ -91,8 +116,8 @@ def data(geometric_errors: pd.DataFrame, geometric_spectrum: pd.DataFrame) -> pd
     table["quadrature_flagged"] = style.flags(table["quadrature_flagged"]) & ~a
     return table[["panel", *RUN_COLUMNS, "epoch", "target", "o3_lambda", "o3_sigma",
                   "rmse_as_given", "reference_rms", "layer", "layer_label", "layer_index",
-                  "fraction", "value", "quadrature_error", "quadrature_flagged",
-                  "grid_degree", "check_degree"]]
+                  "fraction", "value", "ci_low", "ci_high", "quadrature_error",
+                  "quadrature_flagged", "grid_degree", "check_degree"]]
 
 
 def run_styles(table: pd.DataFrame) -> dict[str, dict]:
@@ -114,8 +139,24 @@ def _errors(fig, lines: pd.DataFrame, styles, flagged: bool) -> None:
     ax = fig.subplots()
     for run, line in lines.groupby("run", sort=False):
         ax.plot(line["epoch"], line["value"], label=line["label"].iloc[0], **styles[run])
+        shown = (line["ci_low"].notna() & line["ci_high"].notna()).to_numpy()
+        if shown.any():  # the bootstrap interval over the analysed structures
+            value = line["value"].to_numpy(float)[shown]
+            ax.errorbar(line["epoch"].to_numpy(float)[shown], value,
+                        yerr=[np.clip(value - line["ci_low"].to_numpy(float)[shown], 0, None),
+                              np.clip(line["ci_high"].to_numpy(float)[shown] - value, 0,
+                                      None)],
+                        fmt="none", ecolor=styles[run]["color"], elinewidth=0.6,
+                        capsize=1.5, alpha=0.6, zorder=1)
     zero_predictor_line(ax)
-    style.value_axis(ax, [*lines["value"], 1.0])
+    # the axis follows the values: a few structures can give an interval a long tail
+    # (the frame cuts it), which would squash the lines
+    values = np.asarray([*lines["value"], 1.0], float)
+    values = values[np.isfinite(values)]
+    if style.value_axis(ax, values):
+        ax.set_ylim(values.min() / 1.6, values.max() * 1.6)
+    else:
+        ax.set_ylim(0, values.max() * 1.15)
     ax.set_xlabel("epoch")
     ax.set_ylabel(style.RELATIVE.replace(" (", "\n("))
     ax.set_title("pseudoscalar: test RMSE (as given) / RMS of the reference",
