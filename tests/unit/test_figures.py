@@ -660,3 +660,14 @@ def test_table1_rows_carry_the_interval_of_their_own_number(tables, default_conf
         assert row["ci_low"] == pytest.approx(row["this_run"], rel=1e-9)
         assert row["ci_high"] == pytest.approx(row["this_run"], rel=1e-9)
     assert table1.data(*args)["ci_low"].isna().all()
+
+
+def test_fig3_follows_the_last_gnn_layer_by_index_not_by_appearance():
+    """The checkpoints before the last analyse fig3's layers only, so the last GNN layer
+    appears in the collected table before the earlier ones do; fig3 still follows the
+    last one, at every checkpoint (before: one point, at the last epoch)."""
+    layers = ["gnn_layers.1_node", "feature", "gnn_layers.0_node", "gnn_layers.1_node"]
+    spectrum = pd.DataFrame({"layer": layers})
+    assert fig3.default_layers(spectrum, ["energy"]) == ["gnn_layers.1_node", "feature"]
+    spectrum = pd.DataFrame({"layer": ["gnn_layers.10_node", "gnn_layers.9_node"]})
+    assert fig3.default_layers(spectrum, []) == ["gnn_layers.10_node"]

@@ -103,6 +103,25 @@ class Estimate:
             return self._combine(other, np.divide)
 
 
+def interval_of(make, *args) -> tuple[float, float] | None:
+    """The interval of the :class:`Estimate` ``make(*args)`` pools (the args hold the
+    checkpoints' :class:`Pooled` rows); None where a checkpoint has no per-input rows
+    (an arg is None) or lacks the number."""
+    if any(arg is None for arg in args):
+        return None
+    try:
+        return make(*args).interval()
+    except KeyError:
+        return None
+
+
+def whole_change(before: Pooled, after: Pooled, name: str, parts,
+                 column: str = "equivariance_rmse") -> Estimate:
+    """after / before of a whole output's RMSE (``column``) between two checkpoints or
+    stages (resampled in pairs where they share their inputs)."""
+    return after.whole(name, parts, column) / before.whole(name, parts, column)
+
+
 #: the per-input columns pooled as RMSEs (weighted by n_samples), and their table names
 MEAN_SQUARES = {"as_given_mse": "rmse_as_given", "equivariance_mse": "equivariance_rmse",
                 "accuracy_mse": "accuracy_rmse", "reference_ms": "reference_rms",
@@ -201,6 +220,16 @@ class Pooled:
         squares = np.stack([self.rmse(name, lam, sigma, column).draws ** 2
                             for lam, sigma in parts])
         return Estimate(np.sqrt(weights @ squares / weights.sum()), self.n_inputs)
+
+    def relative(self, name: str, lam: int, sigma: int) -> Estimate:
+        """The relative test RMSE (as given): / RMS of the reference."""
+        return (self.rmse(name, lam, sigma, "rmse_as_given")
+                / self.rmse(name, lam, sigma, "reference_rms"))
+
+    def whole_ratio(self, name: str, parts: Sequence[tuple[int, int]]) -> Estimate:
+        """A / test RMSE (as given) of a whole output from its irrep ``parts``."""
+        return (self.whole(name, parts, "equivariance_rmse")
+                / self.whole(name, parts, "rmse_as_given"))
 
     def total_fraction(self, name: str, irreps: Iterable[tuple[int, int]]) -> Estimate:
         """The sum of the character fractions of ``irreps`` of a layer."""

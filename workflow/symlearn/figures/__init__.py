@@ -28,7 +28,7 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
     """Build one figure or table (``fig1`` ... ``fig8``, ``table1``, ``claims``) from its
     input tables."""
     from . import style
-    from .tables import FigureError, read_inputs, read_table
+    from .tables import FigureError, read_per_input, read_table
 
     known = FIGURES + MODEL_FIGURES + RUN_FIGURES + TABLES
     if figure not in known:
@@ -42,8 +42,8 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
     tables = {name: read_table(inputs[name], columns)
               for name, columns in module.INPUTS.items()}
     # per-input rows (Parquet), optional: the bootstrap intervals a figure draws
-    for name in getattr(module, "PER_INPUT", ()):
-        if name in inputs:
-            tables[name] = read_inputs(inputs[name])
+    tables.update({name: table for name, table in
+                   read_per_input(inputs, getattr(module, "PER_INPUT", ())).items()
+                   if table is not None})
     table = module.data(**tables, **(options or {}))
     return style.save(module.plot(table), table, prefix)

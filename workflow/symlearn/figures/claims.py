@@ -37,7 +37,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import RESAMPLES, SEED, Estimate, PerInput, Pooled
+from ..bootstrap import (
+    RESAMPLES,
+    SEED,
+    Estimate,
+    PerInput,
+    Pooled,
+    interval_of,
+    whole_change,
+)
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
@@ -53,7 +61,7 @@ from .tables import (
     augmentations,
     final_checkpoint,
     informative_parts,
-    read_inputs,
+    read_per_input,
     read_table,
     run_order,
     whole_output,
@@ -227,24 +235,6 @@ def _not_run(reason: str) -> Verdict:
     return Verdict(reason=reason)
 
 
-def _interval(make: Callable[..., Estimate], *args) -> tuple[float, float] | None:
-    """The bootstrap interval of the number ``make(*args)`` pools (the args hold the
-    checkpoints' :class:`Pooled` rows); None where a checkpoint has no per-input rows
-    (an arg is None) or lacks the number."""
-    if any(arg is None for arg in args):
-        return None
-    try:
-        return make(*args).interval()
-    except KeyError:
-        return None
-
-
-def _whole_ratio(pooled: Pooled, target: str, irreps) -> Estimate:
-    """A / test RMSE (as given) of a whole output."""
-    return (pooled.whole(target, irreps, "equivariance_rmse")
-            / pooled.whole(target, irreps, "rmse_as_given"))
-
-
 def _a_difference(mine: Pooled, theirs: Pooled, part: tuple) -> Estimate:
     return mine.rmse(*part, "equivariance_rmse") - theirs.rmse(*part, "equivariance_rmse")
 
@@ -257,18 +247,9 @@ def _vector_gain(before: Pooled, after: Pooled) -> Estimate:
     return after.fraction(FORCES, 1, 1) - before.fraction(FORCES, 1, 1)
 
 
-def _whole_change(before: Pooled, after: Pooled, irreps, column: str) -> Estimate:
-    """after / before of a whole stress RMSE (``column``), finding 7."""
-    return after.whole(STRESS, irreps, column) / before.whole(STRESS, irreps, column)
-
-
-def _relative_test_rmse(pooled: Pooled, part: tuple) -> Estimate:
-    return pooled.rmse(*part, "rmse_as_given") / pooled.rmse(*part, "reference_rms")
-
-
 def _relative_ratio(pooled: Pooled, part: tuple, other: Pooled, other_part: tuple
                     ) -> Estimate:
-    return _relative_test_rmse(pooled, part) / _relative_test_rmse(other, other_part)
+    return pooled.relative(*part) / other.relative(*other_part)
 
 
 def _inputs(value) -> PerInput:
@@ -326,7 +307,7 @@ def small_equivariance_error(errors: pd.DataFrame | None, structures=None, **_) 
             as_given, a, error = whole_output(parts)
             irreps = list(zip(parts["o3_lambda"], parts["o3_sigma"], strict=True))
             pooled = structures.at(run, parts["epoch"].iloc[0])
-            ci = _interval(_whole_ratio, pooled, target, irreps)
+            ci = interval_of(Pooled.whole_ratio, pooled, target, irreps)
             verdict.evidence.append(Evidence(
                 style.target_label(target), run, _epoch(parts["epoch"].iloc[0]),
                 "equivariance RMSE / test RMSE (as given), whole output",
@@ -359,7 +340,7 @@ def augmentation_helps(errors: pd.DataFrame | None, structures=None, **_) -> Ver
                 mine_at = structures.at(run, row.epoch)
                 theirs_at = structures.at(other, row.epoch_other)
                 part = (row.target, row.o3_lambda, row.o3_sigma)
-                ci = _interval(_a_difference, mine_at, theirs_at, part)
+                ci = interval_of(_a_difference, mine_at, theirs_at, part)
                 verdict.evidence.append(Evidence(
                     f"{style.target_label(row.target)} ({row.o3_lambda},{row.o3_sigma:+d})",
                     f"{run} vs {other}", _epoch(row.epoch),
@@ -406,13 +387,13 @@ def low_lambda_features(spectrum: pd.DataFrame | None, errors: pd.DataFrame | No
             verdict.evidence.append(Evidence(
                 f"{layer} (a)", run, checkpoint, "fraction at lambda <= 2",
                 float(group.loc[low, "fraction"].sum()), float(error[low].sum()), ">", 0.5,
-                ci=_interval(Pooled.total_fraction, pooled, layer, irreps["low"])))
+                ci=interval_of(Pooled.total_fraction, pooled, layer, irreps["low"])))
             verdict.evidence.append(Evidence(
                 f"{layer} (b)", run, checkpoint,
                 "sigma = -1 fraction minus sigma = +1 fraction",
                 float(group.loc[odd, "fraction"].sum() - group.loc[~odd, "fraction"].sum()),
                 float(error.sum()), "<", 0.0,
-                ci=_interval(_sigma_difference, pooled, layer, irreps["odd"],
+                ci=interval_of(_sigma_difference, pooled, layer, irreps["odd"],
                              irreps["even"])))
     return verdict
 
@@ -443,7 +424,7 @@ def force_gains_vector_character(spectrum: pd.DataFrame | None, structures=None,
             "gain of the force output's (1,+1) fraction",
             float(last["fraction"] - first["fraction"]),
             _nan0(last["quadrature_error"]) + _nan0(first["quadrature_error"]), ">=", 0.2,
-            ci=_interval(_vector_gain, before, after)))
+            ci=interval_of(_vector_gain, before, after)))
     return verdict
 
 
@@ -552,11 +533,11 @@ def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None,
     best_rows = _final_rows(final, structures, best, PSEUDOSCALAR)
     return Verdict([
         Evidence("Cartesian", cartesian[0], plain[1], quantity, plain[0], math.nan, ">", 0.5,
-                 ci=_interval(_relative_test_rmse, *plain_rows)),
+                 ci=interval_of(Pooled.relative, plain_rows[0], *plain_rows[1])),
         Evidence("best solid harmonics / Cartesian", f"{best} / {cartesian[0]}",
                  scores[best][1], f"ratio of the {quantity}",
                  scores[best][0] / plain[0], math.nan, "<", 0.5,
-                 ci=_interval(_relative_ratio, *best_rows, *plain_rows))])
+                 ci=interval_of(_relative_ratio, *best_rows, *plain_rows))])
 
 
 def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None,
@@ -583,7 +564,7 @@ def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None,
     return Verdict([Evidence(
         f"density lambda = {lam}", f"{harmonics[-1]} / {cartesian[0]}", high[1],
         "ratio of the relative test RMSE (as given)", high[0] / plain[0], math.nan,
-        "<", 0.5, ci=_interval(_relative_ratio,
+        "<", 0.5, ci=interval_of(_relative_ratio,
                                *_final_rows(final, structures, harmonics[-1], target),
                                *_final_rows(final, structures, cartesian[0], target)))])
 
@@ -635,11 +616,12 @@ def purification_halves_stress(purification: pd.DataFrame | None,
             Evidence("stress A", run, checkpoint,
                      f"equivariance RMSE of the stress, {PURIFIED} at mu = {mu:g} / "
                      "original", ratio, error, "<=", 0.6,
-                     ci=_interval(_whole_change, *pooled, irreps, "equivariance_rmse")),
+                     ci=interval_of(whole_change, *pooled, STRESS, irreps)),
             Evidence("stress test RMSE", run, checkpoint,
                      f"test RMSE (as given) of the stress, {PURIFIED} at mu = {mu:g} / "
                      "original", g1 / g0, math.nan, "<=", REFIT_RMSE_FACTOR,
-                     ci=_interval(_whole_change, *pooled, irreps, "rmse_as_given"))]
+                     ci=interval_of(whole_change, *pooled, STRESS, irreps,
+                                    "rmse_as_given"))]
         bases.append(f"{run}: mu = {mu:g}, the largest of {len(mus)} within "
                      f"{REFIT_RMSE_FACTOR:g} x the original's stress test RMSE (as given)")
     verdict.basis = "; ".join(bases)
@@ -1065,8 +1047,7 @@ def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     .md."""
     tables = {name: read_table(inputs[name], columns) if name in inputs else None
               for name, columns in INPUTS.items()}
-    for name in PER_INPUT:
-        tables[name] = read_inputs(inputs[name]) if name in inputs else None
+    tables.update(read_per_input(inputs, PER_INPUT))
     points = {name[len(POINTS_PREFIX):]: path for name, path in inputs.items()
               if name.startswith(POINTS_PREFIX)}
     table = data(resamples, seed, **tables, points=points)

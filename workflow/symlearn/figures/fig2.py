@@ -72,7 +72,8 @@ def _bars(fig, bars: pd.DataFrame) -> None:
                 ax.bar(xk, row["value"], width, color=colors[quantity],
                        hatch=HATCH if flag else None, edgecolor="0.15" if flag else None,
                        linewidth=0)
-            _intervals(ax, x, pair)
+            style.interval_bars(ax, x, pair["value"], pair["ci_low"], pair["ci_high"],
+                                linewidth=0.8, capsize=2.0, alpha=1.0, zorder=3)
             style.error_bars(ax, x, pair["value"], pair["quadrature_error"])
             top = np.nanmax(np.fmax(pair["value"] + pair["quadrature_error"].fillna(0),
                                     pair["ci_high"]))
@@ -100,18 +101,6 @@ def _bars(fig, bars: pd.DataFrame) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncols=2,
                title="numbers: equivariance / test RMSE (as given);\nerror bars: "
                      f"quadrature error{intervals}", title_fontsize=style.FONT_SIZE - 1)
-
-
-def _intervals(ax, x, pair: pd.DataFrame) -> None:
-    """Capped whiskers over the bootstrap interval of each bar (none where it is NaN)."""
-    shown = (pair["ci_low"].notna() & pair["ci_high"].notna()).to_numpy()
-    if not shown.any():
-        return
-    value = pair["value"].to_numpy(float)[shown]
-    ax.errorbar(np.asarray(x)[shown], value,
-                yerr=[np.clip(value - pair["ci_low"].to_numpy(float)[shown], 0, None),
-                      np.clip(pair["ci_high"].to_numpy(float)[shown] - value, 0, None)],
-                fmt="none", ecolor="0.45", elinewidth=0.8, capsize=2.0, zorder=3)
 
 
 def plot(table: pd.DataFrame):

@@ -44,7 +44,10 @@ OTHER = "other"
 def default_layers(spectrum: pd.DataFrame, targets: Sequence[str]) -> list[str]:
     """The last GNN layer's node features, the shared features, and every output."""
     layers = list(dict.fromkeys(spectrum["layer"]))
-    gnn = [x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)]
+    # the last by index, not by first appearance: checkpoints before the last analyse
+    # fig3's layers only, so an earlier GNN layer may first appear after the last one
+    gnn = sorted((x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)),
+                 key=lambda x: int(re.search(r"\d+", x).group()))
     chosen = gnn[-1:] + [x for x in layers if x == "feature"]
     return chosen + [x for x in layers if x in targets]
 
@@ -130,15 +133,7 @@ def _line(ax, x, y, rows: pd.DataFrame, color, line_style: dict) -> None:
     """One line, its bootstrap whiskers, its quadrature error bars and open markers on
     its flagged points."""
     ax.plot(x, y, color=color, **line_style)
-    shown = (rows["ci_low"].notna() & rows["ci_high"].notna()).to_numpy()
-    if shown.any():
-        xs, ys = np.asarray(x, float)[shown], np.asarray(y, float)[shown]
-        ax.errorbar(xs, ys, yerr=[np.clip(ys - rows["ci_low"].to_numpy(float)[shown], 0,
-                                          None),
-                                  np.clip(rows["ci_high"].to_numpy(float)[shown] - ys, 0,
-                                          None)],
-                    fmt="none", ecolor=color, elinewidth=0.6, capsize=1.5, alpha=0.6,
-                    zorder=1)
+    style.interval_bars(ax, x, y, rows["ci_low"], rows["ci_high"], color=color)
     style.error_bars(ax, x, y, rows["quadrature_error"], color=color)
     style.flag_points(ax, x, y, rows["quadrature_flagged"], marker=line_style["marker"],
                       color=color)

@@ -171,15 +171,9 @@ def _instability(fig, points: pd.DataFrame) -> None:
                            marker=styles[run]["marker"], facecolors=face, edgecolors=color,
                            linewidths=0.9, zorder=3)
                 # the 95 % bootstrap interval over events (none without points)
-                low, high = row["instability_ci_low"], row["instability_ci_high"]
-                shown = low.notna() & high.notna()
-                if shown.any():
-                    value = row["instability"][shown]
-                    ax.errorbar(row["equivariance_rmse"][shown], value,
-                                yerr=[(value - low[shown]).clip(lower=0),
-                                      (high[shown] - value).clip(lower=0)],
-                                fmt="none", ecolor=color, elinewidth=0.7, capsize=1.5,
-                                alpha=0.7, zorder=2)
+                style.interval_bars(ax, row["equivariance_rmse"], row["instability"],
+                                    row["instability_ci_low"], row["instability_ci_high"],
+                                    color=color, linewidth=0.7, alpha=0.7, zorder=2)
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=4,
                               markerfacecolor=face, markeredgecolor=color,
                               markeredgewidth=0.9, label=style.group_label(group)))

@@ -75,9 +75,7 @@ def relative_intervals(lines: pd.DataFrame, structures: pd.DataFrame | None,
         part = (row.target, row.o3_lambda, row.o3_sigma)
         if pooled is None or not pooled.has(*part):
             continue
-        estimate = (pooled.rmse(*part, "rmse_as_given")
-                    / pooled.rmse(*part, "reference_rms"))
-        low[k], high[k] = estimate.interval()
+        low[k], high[k] = pooled.relative(*part).interval()
     return lines.assign(ci_low=low, ci_high=high)
 
 
@@ -139,15 +137,8 @@ def _errors(fig, lines: pd.DataFrame, styles, flagged: bool) -> None:
     ax = fig.subplots()
     for run, line in lines.groupby("run", sort=False):
         ax.plot(line["epoch"], line["value"], label=line["label"].iloc[0], **styles[run])
-        shown = (line["ci_low"].notna() & line["ci_high"].notna()).to_numpy()
-        if shown.any():  # the bootstrap interval over the analysed structures
-            value = line["value"].to_numpy(float)[shown]
-            ax.errorbar(line["epoch"].to_numpy(float)[shown], value,
-                        yerr=[np.clip(value - line["ci_low"].to_numpy(float)[shown], 0, None),
-                              np.clip(line["ci_high"].to_numpy(float)[shown] - value, 0,
-                                      None)],
-                        fmt="none", ecolor=styles[run]["color"], elinewidth=0.6,
-                        capsize=1.5, alpha=0.6, zorder=1)
+        style.interval_bars(ax, line["epoch"], line["value"], line["ci_low"],
+                            line["ci_high"], color=styles[run]["color"])
     zero_predictor_line(ax)
     # the axis follows the values: a few structures can give an interval a long tail
     # (the frame cuts it), which would squash the lines

@@ -299,6 +299,20 @@ def error_bars(ax, x, y, error, horizontal: bool = False, color="0.15",
         collection.set_gid(ERROR_BAR)
 
 
+def interval_bars(ax, x, y, low, high, color="0.45", linewidth: float = 0.6,
+                  capsize: float = 1.5, alpha: float = 0.6, zorder: float = 1) -> None:
+    """Capped whiskers from ``low`` to ``high`` about (x, y): the bootstrap intervals
+    (none where an end is NaN; an end on the wrong side of y is drawn at y)."""
+    x, y, low, high = (np.asarray(v, float) for v in (x, y, low, high))
+    keep = np.isfinite(low) & np.isfinite(high) & np.isfinite(x) & np.isfinite(y)
+    if not keep.any():
+        return
+    ax.errorbar(x[keep], y[keep], yerr=[np.clip(y[keep] - low[keep], 0, None),
+                                        np.clip(high[keep] - y[keep], 0, None)],
+                fmt="none", ecolor=color, elinewidth=linewidth, capsize=capsize,
+                alpha=alpha, zorder=zorder)
+
+
 def flag_points(ax, x, y, flagged, marker: str = "o", color="0.15",
                 size: float = 3.4) -> None:
     """Open markers (white face) on the points whose quadrature error exceeds the

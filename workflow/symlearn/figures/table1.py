@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..bootstrap import RESAMPLES, SEED, PerInput
+from ..bootstrap import RESAMPLES, SEED, PerInput, Pooled, interval_of, whole_change
 from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
@@ -40,7 +40,7 @@ from .tables import (
     final_checkpoint,
     final_finetune,
     informative_parts,
-    read_inputs,
+    read_per_input,
     read_table,
     run_order,
     whole_output,
@@ -241,11 +241,8 @@ def purification_row(purification: pd.DataFrame, configuration: str,
     epoch = int(parts["epoch"].max())
     irreps = _irreps(stages[PURIFIED_STAGES[1]])
     structures = structures or PerInput()
-    row.update(_interval(structures.at(run, epoch, REFIT, mu),
-                         structures.at(run, epoch, PURIFIED_STAGES[1]),
-                         lambda refit, original: refit.whole(target, irreps,
-                                                             "equivariance_rmse")
-                         / original.whole(target, irreps, "equivariance_rmse")))
+    row.update(_interval(whole_change, structures.at(run, epoch, PURIFIED_STAGES[1]),
+                         structures.at(run, epoch, REFIT, mu), target, irreps))
     return dict(row, this_run=after / before, epoch=epoch,
                 n_samples=whole_target(stages[PURIFIED_STAGES[1]])[2],
                 status=f"computed (readout refit at mu = {mu:g})",
@@ -266,9 +263,8 @@ def _relative(part: pd.DataFrame, run: str, target: str,
     key = (target, int(row["o3_lambda"]), int(row["o3_sigma"]))
     return dict(this_run=row["rmse_as_given"] / row["reference_rms"], epoch=int(row["epoch"]),
                 n_samples=int(row["n_samples"]), status="computed",
-                **_interval((structures or PerInput()).at(run, row["epoch"]),
-                            lambda p: p.rmse(*key, "rmse_as_given")
-                            / p.rmse(*key, "reference_rms")))
+                **_interval(Pooled.relative, (structures or PerInput()).at(run, row["epoch"]),
+                            *key))
 
 
 def geometric_rows(geometric_errors: pd.DataFrame, configuration: str,
@@ -353,24 +349,11 @@ def _irreps(parts: pd.DataFrame) -> list[tuple[int, int]]:
     return list(zip(parts["o3_lambda"], parts["o3_sigma"], strict=True))
 
 
-def _whole_ratio(target: str, irreps: list[tuple[int, int]]):
-    """How to pool A / test RMSE (as given) of a whole output from a checkpoint's rows."""
-    return lambda pooled: (pooled.whole(target, irreps, "equivariance_rmse")
-                           / pooled.whole(target, irreps, "rmse_as_given"))
-
-
 def _interval(*args) -> dict:
-    """``ci_low`` and ``ci_high`` of the number the last arg pools from the others (the
-    checkpoints' :class:`symlearn.bootstrap.Pooled` rows); none where a checkpoint has
-    no per-structure rows or lacks the number."""
-    *pooled, make = args
-    if any(p is None for p in pooled):
-        return {}
-    try:
-        low, high = make(*pooled).interval()
-    except KeyError:
-        return {}
-    return dict(ci_low=low, ci_high=high)
+    """``ci_low`` and ``ci_high`` of the number the first arg pools from the others
+    (:func:`symlearn.bootstrap.interval_of`); none without per-structure rows."""
+    found = interval_of(*args)
+    return {} if found is None else dict(ci_low=found[0], ci_high=found[1])
 
 
 def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
@@ -410,8 +393,8 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
                 epoch = int(parts["epoch"].iloc[0])
                 row.update(this_run=equivariance / accuracy, epoch=epoch,
                            n_samples=n, status="computed",
-                           **_interval(structures.at(run, epoch),
-                                       _whole_ratio(target, _irreps(parts))))
+                           **_interval(Pooled.whole_ratio, structures.at(run, epoch),
+                                       target, _irreps(parts)))
             rows.append(row)
     rows += polarmae_rows(polarmae_errors, instability, configuration)
     rows.append(purification_row(purification, configuration, purification_structures))
@@ -511,8 +494,7 @@ def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     tables = {name: read_table(inputs[name], columns) if name in inputs
               else pd.DataFrame(columns=columns)
               for name, columns in INPUTS.items() if columns is not None}
-    for name in PER_INPUT:
-        tables[name] = read_inputs(inputs[name]) if name in inputs else None
+    tables.update(read_per_input(inputs, PER_INPUT))
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
     table = data(**tables, config=config, resamples=resamples, seed=seed)

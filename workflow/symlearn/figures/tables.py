@@ -84,6 +84,12 @@ def read_inputs(path: str | Path) -> pd.DataFrame:
         raise FigureError(f"{path}: unreadable as Parquet ({type(err).__name__})") from None
 
 
+def read_per_input(inputs, names) -> dict[str, pd.DataFrame | None]:
+    """The per-input tables ``names`` among ``inputs`` (name -> path), read with
+    :func:`read_inputs`; None for each one not given."""
+    return {name: read_inputs(inputs[name]) if name in inputs else None for name in names}
+
+
 def run_order(table: pd.DataFrame) -> list[str]:
     """Runs in the order they first appear (the configuration's order)."""
     return list(dict.fromkeys(table["run"]))
