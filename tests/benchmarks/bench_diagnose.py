@@ -44,7 +44,7 @@ from symlearn.metatomic.model import load_model  # noqa: E402
 from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
 from symlearn.symmetry.degrees import resolves_variances  # noqa: E402
 
-DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/checkpoints/epoch_30.ckpt"
+DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/seed_0/checkpoints/epoch_30.ckpt"
 DEFAULT_STRUCTURES = ROOT / "results/data/atomistic/synthetic/pet/test.xyz"
 
 

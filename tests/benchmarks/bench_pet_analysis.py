@@ -43,7 +43,7 @@ from symlearn.pet.analyse import (  # noqa: E402
 )
 from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
 
-DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/checkpoints/epoch_30.ckpt"
+DEFAULT_CHECKPOINT = ROOT / "results/train/pet/pet-aug/seed_0/checkpoints/epoch_30.ckpt"
 DEFAULT_STRUCTURES = ROOT / "results/data/atomistic/synthetic/pet/test.xyz"
 
 

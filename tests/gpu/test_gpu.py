@@ -28,8 +28,8 @@ CUDA_RUN = deep_merge(TINY, {"device": "cuda"})
 def cuda_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("cuda_workflow")
     configfile = _config(directory, CUDA_RUN)
-    targets = ["results/train/pet/pet-aug/checkpoints/epoch_4.ckpt",
-               "results/train/polarmae/polarmae-o3/finetune/step_4.ckpt"]
+    targets = ["results/train/pet/pet-aug/seed_0/checkpoints/epoch_4.ckpt",
+               "results/train/polarmae/polarmae-o3/seed_0/finetune/step_4.ckpt"]
     result = snakemake(directory, configfile, *targets)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return directory, configfile

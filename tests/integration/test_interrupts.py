@@ -70,7 +70,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(prepared, tmp_path):
     configfile = _config(tmp_path, deep_merge(
         TINY, {"pet": {"training": {"epochs": 16, "checkpoint_every": 2}}}))
     # one training, on the prepared data: analysing its 9 checkpoints is not tested here
-    target = "results/train/pet/pet-aug/best_model.pt"
+    target = "results/train/pet/pet-aug/seed_0/best_model.pt"
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
     process, output = _start_until(tmp_path, configfile, resume / "epoch_4.ckpt", "2",
                                    target)
@@ -102,7 +102,7 @@ def test_an_interrupted_snakemake_stops_its_jobs_within_seconds(prepared, tmp_pa
     _project(prepared, tmp_path)
     configfile = _config(tmp_path, deep_merge(TINY, {"pet": {"training": {
         "epochs": 400, "checkpoint_every": 2}}}))
-    target = "results/train/pet/pet-aug/best_model.pt"
+    target = "results/train/pet/pet-aug/seed_0/best_model.pt"
     resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
     process, output = _start_until(tmp_path, configfile, resume / "epoch_2.ckpt", "1",
                                    target)

@@ -536,7 +536,7 @@ def test_forcerun_analyse_pet_touches_no_model(finished_run):
                                           "analyse_polarmae_finetune_run": 2,
                                           "polarmae_example": 1, "fig1": 1,
                                           **POLARMAE_DOWNSTREAM}
-    one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
+    one = "results/analysis/pet/pet-aug/seed_0/epoch_2/errors.csv"
     result = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet_run")
     assert _job_counts(result.stdout) == {"analyse_pet_run": 1}
 
@@ -561,7 +561,7 @@ def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
                                           **DOWNSTREAM, **POLARMAE_DOWNSTREAM}
     assert result.stdout.count("--as-given-only") == len(GEOMETRIC_RUNS)
     assert result.stdout.count("--figure-layers-only") == 2 * 2  # epochs 0 and 2
-    tables = [f"results/analysis/pet/{run}/epoch_{epoch}/errors.csv"
+    tables = [f"results/analysis/pet/{run}/seed_0/epoch_{epoch}/errors.csv"
               for run, epoch in (("pet-aug", 2), ("geo-sh2", 0))]
     before = [pd.read_csv(directory / table) for table in tables]
     plan = snakemake(directory, configfile, *tables, "-n", "--forcerun", "analyse_pet")
@@ -590,7 +590,7 @@ def test_a_corrupt_test_split_costs_no_finished_training(finished_run, tmp_path)
     test.write_text(text[: len(text) // 2])
     checkpoints = sorted((directory / "results" / "train" / "pet" / "pet-aug"
                           / "checkpoints").iterdir())
-    one = "results/analysis/pet/pet-aug/epoch_2/errors.csv"
+    one = "results/analysis/pet/pet-aug/seed_0/epoch_2/errors.csv"
     plan = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet_run")
     assert plan.returncode == 0, plan.stderr
     assert _job_counts(plan.stdout) == {"analyse_pet_run": 1}, plan.stdout

@@ -83,8 +83,8 @@ def probe(project: Path) -> None:
     report("analysis.purification.n_rotations=3 (a result)",
            *snakemake(project, "-n", "--config",
                       'analysis={"purification": {"n_rotations": 3}}'))
-    report("README: results/train/pet/pet-aug/best_model.pt --forcerun train_pet",
-           *snakemake(project, "-n", "results/train/pet/pet-aug/best_model.pt",
+    report("README: results/train/pet/pet-aug/seed_0/best_model.pt --forcerun train_pet",
+           *snakemake(project, "-n", "results/train/pet/pet-aug/seed_0/best_model.pt",
                       "--forcerun", "train_pet"))
     for path in sorted((project / "results" / "data").rglob("*")):
         if path.is_file():

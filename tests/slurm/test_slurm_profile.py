@@ -299,8 +299,8 @@ def test_a_job_that_fails_once_is_retried(slurm_run):
 # (a job array) of one PoLAr-MAE run, its jobs asking for more threads than this machine
 # has cores
 SMALL_RUN = "polarmae-o3"
-SMALL_RUN_TARGETS = (f"results/train/polarmae/{SMALL_RUN}/pretrain/train_log.csv",
-                     *(f"results/analysis/polarmae/{SMALL_RUN}/pretrain/step_{step}/errors.csv"
+SMALL_RUN_TARGETS = (f"results/train/polarmae/{SMALL_RUN}/seed_0/pretrain/train_log.csv",
+                     *(f"results/analysis/polarmae/{SMALL_RUN}/seed_0/pretrain/step_{step}/errors.csv"
                        for step in (0, 4)))
 SMALL_RUN_GPU_RULES = ("pretrain_polarmae", "analyse_polarmae")
 

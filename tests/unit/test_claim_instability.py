@@ -240,7 +240,7 @@ def test_an_unreadable_points_table_makes_finding_8_not_run(kind, tmp_path):
     assert (rows["verdict"] == NOT_RUN).all()
     reason = rows["reason"].iloc[0]
     if kind == "no input":
-        assert f"no points.parquet of run {RUN}" in reason and f"points_{RUN}=" in reason
+        assert f"no points.parquet of run {RUN}" in reason and f"points_{RUN}_SEED=" in reason
     else:
         assert str(path) in reason
         assert ("no such table" if kind == "missing" else "unreadable as Parquet") in reason

@@ -249,7 +249,7 @@ def test_finding_8_reads_the_points_of_the_augmented_run():
     input it lacks."""
     check = claims.unstable_where_a_is_high
     result = check(instability=instability_table())
-    assert result.verdict == NOT_RUN and "--input points_polarmae-o3=" in result.reason
+    assert result.verdict == NOT_RUN and "--input points_polarmae-o3_SEED=" in result.reason
     assert verdict(check, instability=instability_table(),
                    points={"polarmae-o3": points_frame()}) == REPRODUCED
 

@@ -161,12 +161,16 @@ def test_geometric_runs_take_their_shared_keys(default_config):
 
 def test_run_settings_merge_overrides(default_config):
     default_config["pet"]["runs"]["wide"] = {
-        "augmentation": "none", "model": {"d_pet": 64}, "training": {"seed": 7}}
+        "augmentation": "none", "model": {"d_pet": 64}, "seeds": [7, 8],
+        "training": {"batch_size": 2}}
     settings = pet_run_settings(default_config, "wide")
     assert settings["augmentation"] == "none"
     assert settings["model"]["d_pet"] == 64
     assert settings["model"]["d_node"] == default_config["pet"]["model"]["d_node"]
+    assert settings["training"]["batch_size"] == 2
+    # the run's own seeds: its first, or the job's
     assert settings["training"]["seed"] == 7
+    assert pet_run_settings(default_config, "wide", 8)["training"]["seed"] == 8
     assert settings["training"]["epochs"] == default_config["pet"]["training"]["epochs"]
     # the shared defaults are not modified by a run's overrides
     assert default_config["pet"]["model"]["d_pet"] == 32

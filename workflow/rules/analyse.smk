@@ -9,7 +9,8 @@ if ANALYSIS_JOBS == "per_checkpoint":
 
     rule analyse_pet:
         message:
-            "Symmetry analysis of PET run {wildcards.run} at epoch {wildcards.epoch}"
+            "Symmetry analysis of PET run {wildcards.run} (seed {wildcards.seed}) at epoch"
+            " {wildcards.epoch}"
         input:
             # the run's analysed checkpoints, the per-run job's input (the one analysed
             # among them): a switch of analysis.jobs then reruns nothing, and a training
@@ -27,9 +28,9 @@ if ANALYSIS_JOBS == "per_checkpoint":
         resources:
             **job_resources("analyse_pet"),
         benchmark:
-            benchmark_file("analyse_pet", "run", "epoch")
+            benchmark_file("analyse_pet", "run", "seed", "epoch")
         log:
-            f"{RESULTS}/logs/analyse_pet/{{run}}/epoch_{{epoch}}.log",
+            f"{RESULTS}/logs/analyse_pet/{{run}}/seed_{{seed}}/epoch_{{epoch}}.log",
         conda:
             "../../envs/pipeline.yaml"
         shell:
@@ -48,7 +49,8 @@ else:
             name:
                 PET_RUN_ANALYSIS_RULES[_targets]
             message:
-                "Symmetry analysis of PET run {wildcards.run} at every analysed checkpoint"
+                "Symmetry analysis of PET run {wildcards.run} (seed {wildcards.seed}) at every"
+                " analysed checkpoint"
             wildcard_constraints:
                 run="|".join(re.escape(run) for run in _runs),
             input:
@@ -68,9 +70,9 @@ else:
             resources:
                 **job_resources("analyse_pet", checkpoints=len(_epochs)),
             benchmark:
-                benchmark_file(PET_RUN_ANALYSIS_RULES[_targets], "run")
+                benchmark_file(PET_RUN_ANALYSIS_RULES[_targets], "run", "seed")
             log:
-                f"{RESULTS}/logs/{PET_RUN_ANALYSIS_RULES[_targets]}/{{run}}.log",
+                f"{RESULTS}/logs/{PET_RUN_ANALYSIS_RULES[_targets]}/{{run}}/seed_{{seed}}.log",
             conda:
                 "../../envs/pipeline.yaml"
             shell:
@@ -139,7 +141,8 @@ rule collect_geometric_analysis:
 
 rule purify_pet:
     message:
-        "Purifying the readouts of PET run {wildcards.run} (final checkpoint)"
+        "Purifying the readouts of PET run {wildcards.run} (seed {wildcards.seed}, final"
+        " checkpoint)"
     input:
         checkpoint=complete_checkpoints(
             expand(PET_CHECKPOINT, epoch=PET_EPOCHS[-1], allow_missing=True)
@@ -147,11 +150,11 @@ rule purify_pet:
         structures=run_data("test"),
         train=run_data("train"),
     output:
-        table=f"{RESULTS}/analysis/purification/{{run}}.csv",
+        table=f"{RESULTS}/analysis/purification/{{run}}/seed_{{seed}}.csv",
         # the chosen readout refit (stage readout_refit), an ordinary PET checkpoint
-        refit=f"{RESULTS}/analysis/purification/{{run}}_readout_refit.ckpt",
+        refit=f"{RESULTS}/analysis/purification/{{run}}/seed_{{seed}}_readout_refit.ckpt",
         # the per-structure rows of every stage: finding 7's bootstrap interval
-        structures=f"{RESULTS}/analysis/purification/{{run}}_structures.parquet",
+        structures=f"{RESULTS}/analysis/purification/{{run}}/seed_{{seed}}_structures.parquet",
     # one long job after its training: start it before the shorter analyses
     priority: 10
     params:
@@ -171,9 +174,9 @@ rule purify_pet:
     resources:
         **job_resources("purify_pet"),
     benchmark:
-        benchmark_file("purify_pet", "run"),
+        benchmark_file("purify_pet", "run", "seed"),
     log:
-        f"{RESULTS}/logs/purify_pet/{{run}}.log",
+        f"{RESULTS}/logs/purify_pet/{{run}}/seed_{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -229,8 +232,8 @@ if ANALYSIS_JOBS == "per_checkpoint":
 
     rule analyse_polarmae:
         message:
-            "Symmetry analysis of PoLAr-MAE run {wildcards.run}, {wildcards.phase} step"
-            " {wildcards.step}"
+            "Symmetry analysis of PoLAr-MAE run {wildcards.run} (seed {wildcards.seed}),"
+            " {wildcards.phase} step {wildcards.step}"
         input:
             # every checkpoint of its phase, as the per-run job of that phase lists
             # them: a switch of analysis.jobs then reruns nothing, and a pre-training's
@@ -249,9 +252,9 @@ if ANALYSIS_JOBS == "per_checkpoint":
         resources:
             **job_resources("analyse_polarmae"),
         benchmark:
-            benchmark_file("analyse_polarmae", "run", "phase", "step")
+            benchmark_file("analyse_polarmae", "run", "seed", "phase", "step")
         log:
-            f"{RESULTS}/logs/analyse_polarmae/{{run}}/{{phase}}_step_{{step}}.log",
+            f"{RESULTS}/logs/analyse_polarmae/{{run}}/seed_{{seed}}/{{phase}}_step_{{step}}.log",
         conda:
             "../../envs/pipeline.yaml"
         shell:
@@ -269,8 +272,8 @@ else:
             name:
                 POLARMAE_RUN_ANALYSIS_RULES[_phase]
             message:
-                f"Symmetry analysis of PoLAr-MAE run {{wildcards.run}} at every {_phase}"
-                " checkpoint"
+                f"Symmetry analysis of PoLAr-MAE run {{wildcards.run}} (seed"
+                f" {{wildcards.seed}}) at every {_phase} checkpoint"
             input:
                 checkpoints=complete_checkpoints(polarmae_checkpoints(_phase)),
                 events=lartpc_data("test"),
@@ -286,9 +289,9 @@ else:
             resources:
                 **job_resources("analyse_polarmae", checkpoints=len(POLARMAE_STEPS[_phase])),
             benchmark:
-                benchmark_file(POLARMAE_RUN_ANALYSIS_RULES[_phase], "run")
+                benchmark_file(POLARMAE_RUN_ANALYSIS_RULES[_phase], "run", "seed")
             log:
-                f"{RESULTS}/logs/{POLARMAE_RUN_ANALYSIS_RULES[_phase]}/{{run}}.log",
+                f"{RESULTS}/logs/{POLARMAE_RUN_ANALYSIS_RULES[_phase]}/{{run}}/seed_{{seed}}.log",
             conda:
                 "../../envs/pipeline.yaml"
             shell:
@@ -324,7 +327,9 @@ rule polarmae_example:
     message:
         "fig1 (b)'s event, classified by the final PoLAr-MAE checkpoint in two orientations"
     input:
-        checkpoint=polarmae_checkpoints("finetune", polarmae_example_run())[-1],
+        # its first seed's
+        checkpoint=polarmae_checkpoints("finetune", polarmae_example_run(),
+                                        POLARMAE_SEEDS[polarmae_example_run()][0])[-1],
         events=lartpc_data("test"),
     output:
         f"{RESULTS}/analysis/polarmae/example.csv",

@@ -42,6 +42,7 @@ from symlearn.config import (  # noqa: E402
     polarmae_checkpoint_steps,
     polarmae_run_settings,
     polarmae_runs,
+    run_seeds,
     result_config,
     results_folder_errors,
     result_settings,
@@ -92,17 +93,22 @@ PET_RUNS_BY_TARGETS = {
 }
 PURIFIED_RUNS = config["analysis"]["purification"]["runs"]
 PET_EPOCHS = pet_checkpoint_epochs(config)
+# each run's training seeds (pet.seeds, pet.control_seeds, polarmae.seeds, or its own)
+PET_SEEDS = {run: run_seeds(config, "pet", run) for run in PET_RUNS}
 # where the trainings publish their checkpoints (the one definition of each pattern)
-PET_CHECKPOINT = f"{RESULTS}/train/pet/{{run}}/checkpoints/epoch_{{epoch}}.ckpt"
-POLARMAE_CHECKPOINT = f"{RESULTS}/train/polarmae/{{run}}/{{phase}}/step_{{step}}.ckpt"
+# (each run is trained once per training seed, under seed_{seed}/)
+PET_TRAINING = f"{RESULTS}/train/pet/{{run}}/seed_{{seed}}"
+PET_CHECKPOINT = f"{PET_TRAINING}/checkpoints/epoch_{{epoch}}.ckpt"
+POLARMAE_TRAINING = f"{RESULTS}/train/polarmae/{{run}}/seed_{{seed}}"
+POLARMAE_CHECKPOINT = f"{POLARMAE_TRAINING}/{{phase}}/step_{{step}}.ckpt"
 # each checkpoint's analysis tables (the one definition of each pattern)
 PET_ANALYSIS = {
-    table: f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{name}"
+    table: f"{RESULTS}/analysis/pet/{{run}}/seed_{{seed}}/epoch_{{epoch}}/{name}"
     for table, name in (("errors", "errors.csv"), ("spectrum", "spectrum.csv"),
                         ("structures", "structures.parquet"))
 }
 POLARMAE_ANALYSIS = {
-    table: f"{RESULTS}/analysis/polarmae/{{run}}/{{phase}}/step_{{step}}/{name}"
+    table: f"{RESULTS}/analysis/polarmae/{{run}}/seed_{{seed}}/{{phase}}/step_{{step}}/{name}"
     for table, name in (("errors", "errors.csv"), ("spectrum", "spectrum.csv"),
                         ("instability", "instability.csv"), ("points", "points.parquet"))
 }
@@ -115,6 +121,7 @@ PET_RUN_ANALYSIS_RULES = {"standard": "analyse_pet_run",
                           "geometric": "analyse_pet_geometric_run"}
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
+POLARMAE_SEEDS = {run: run_seeds(config, "polarmae", run) for run in POLARMAE_RUNS}
 POLARMAE_PHASES = ("pretrain", "finetune")
 # analysis.jobs per_run: one PoLAr-MAE analysis job per run and phase
 POLARMAE_RUN_ANALYSIS_RULES = {"pretrain": "analyse_polarmae_pretrain_run",
@@ -143,6 +150,7 @@ wildcard_constraints:
     run="|".join(re.escape(run) for run in dict.fromkeys(PET_RUNS + POLARMAE_RUNS)),
     phase="|".join(POLARMAE_PHASES),
     step=r"\d+",
+    seed=r"\d+",
     epoch=r"\d+",
     degree=r"\d+",
     model="|".join(re.escape(m) for m in EXTERNAL_MODELS) or "(?!)",
@@ -263,7 +271,7 @@ def polarmae_analysis_jobs(wildcards, input, output):
 def pet_settings_json(wildcards):
     """A run's merged settings, as the JSON the train command reads (without its
     threads: how it runs)."""
-    settings = pet_run_settings(config, wildcards.run)
+    settings = pet_run_settings(config, wildcards.run, int(wildcards.seed))
     settings["training"] = result_settings(settings["training"], "pet.training")
     return json.dumps(settings, sort_keys=True)
 
@@ -273,28 +281,31 @@ def pet_threads(wildcards):
 
 
 def pet_training_outputs():
-    """Every PET run's checkpoints, log and exported model."""
-    return expand(
-        [
-            PET_CHECKPOINT,
-            f"{RESULTS}/train/pet/{{run}}/train_log.csv",
-            f"{RESULTS}/train/pet/{{run}}/best_model.pt",
-        ],
-        run=PET_RUNS,
-        epoch=PET_EPOCHS,
-    )
-
-
-def pet_analysis_outputs():
-    """The symmetry tables of every PET run at every analysed checkpoint."""
+    """Every PET run's checkpoints, log and exported model, for each of its seeds."""
     return [
         path
         for run in PET_RUNS
+        for seed in PET_SEEDS[run]
         for path in expand(
-            f"{RESULTS}/analysis/pet/{{run}}/epoch_{{epoch}}/{{table}}",
+            [PET_CHECKPOINT, f"{PET_TRAINING}/train_log.csv", f"{PET_TRAINING}/best_model.pt"],
             run=run,
+            seed=seed,
+            epoch=PET_EPOCHS,
+        )
+    ]
+
+
+def pet_analysis_outputs():
+    """The symmetry tables of every PET run and seed at every analysed checkpoint."""
+    return [
+        path
+        for run in PET_RUNS
+        for seed in PET_SEEDS[run]
+        for path in expand(
+            list(PET_ANALYSIS.values()),
+            run=run,
+            seed=seed,
             epoch=pet_analysed_epochs(config, run),
-            table=["errors.csv", "spectrum.csv", "structures.parquet"],
         )
     ]
 
@@ -315,8 +326,10 @@ def pet_checkpoint_tables(targets):
     """Input function: the errors and spectrum tables and the per-structure rows of
     every checkpoint of the runs trained on ``targets``, as named inputs."""
     return lambda wildcards: {
-        f"{kind}_{run}_{epoch}": expand(PET_ANALYSIS[kind], run=run, epoch=epoch)[0]
+        f"{kind}_{run}_{seed}_{epoch}": expand(PET_ANALYSIS[kind], run=run, seed=seed,
+                                               epoch=epoch)[0]
         for run in PET_RUNS_BY_TARGETS[targets]
+        for seed in PET_SEEDS[run]
         for epoch in pet_analysed_epochs(config, run)
         for kind in ("errors", "spectrum", "structures")
     }
@@ -329,12 +342,13 @@ def pet_checkpoint_entries(targets):
         [
             {
                 **pet_run_keys(run),
+                "seed": seed,
                 "epoch": epoch,
-                "errors": input[f"errors_{run}_{epoch}"],
-                "spectrum": input[f"spectrum_{run}_{epoch}"],
-                "structures": input[f"structures_{run}_{epoch}"],
+                **{kind: input[f"{kind}_{run}_{seed}_{epoch}"]
+                   for kind in ("errors", "spectrum", "structures")},
             }
             for run in PET_RUNS_BY_TARGETS[targets]
+            for seed in PET_SEEDS[run]
             for epoch in pet_analysed_epochs(config, run)
         ]
     )
@@ -344,11 +358,12 @@ def purification_tables(wildcards):
     """The purification table and per-structure rows of every purified run, as named
     inputs."""
     return {
-        name: expand(path, run=run)[0]
+        name: expand(path, run=run, seed=seed)[0]
         for run in PURIFIED_RUNS
+        for seed in PET_SEEDS[run]
         for name, path in (
-            (run, rules.purify_pet.output.table),
-            (f"structures_{run}", rules.purify_pet.output.structures),
+            (f"table_{run}_{seed}", rules.purify_pet.output.table),
+            (f"structures_{run}_{seed}", rules.purify_pet.output.structures),
         )
     }
 
@@ -359,11 +374,13 @@ def purification_entries(wildcards, input):
         [
             {
                 **pet_run_keys(run),
+                "seed": seed,
                 "epoch": PET_EPOCHS[-1],
-                "purification": input[run],
-                "structures": input[f"structures_{run}"],
+                "purification": input[f"table_{run}_{seed}"],
+                "structures": input[f"structures_{run}_{seed}"],
             }
             for run in PURIFIED_RUNS
+            for seed in PET_SEEDS[run]
         ]
     )
 
@@ -428,8 +445,10 @@ def atomistic_subset(wildcards):
 
 
 def polarmae_settings_json(wildcards):
-    """A PoLAr-MAE run's merged settings, as the JSON the train command reads."""
-    return json.dumps(polarmae_run_settings(config, wildcards.run), sort_keys=True)
+    """A PoLAr-MAE run's merged settings with the job's training seed, as the JSON the
+    train command reads."""
+    return json.dumps(polarmae_run_settings(config, wildcards.run, int(wildcards.seed)),
+                      sort_keys=True)
 
 
 def analysis_settings(family):
@@ -450,11 +469,12 @@ def polarmae_analysis_settings():
     return json.dumps(settings, sort_keys=True)
 
 
-def polarmae_checkpoints(phase, run=None, pattern=POLARMAE_CHECKPOINT):
+def polarmae_checkpoints(phase, run=None, seed=None, pattern=POLARMAE_CHECKPOINT):
     """``pattern`` (by default the checkpoint) at every scheduled step of one phase of a
-    run, in training order (run None: with the {run} wildcard left in)."""
-    runs = {} if run is None else {"run": run}
-    return expand(pattern, phase=phase, step=POLARMAE_STEPS[phase], **runs,
+    run and seed, in training order (run or seed None: that wildcard left in)."""
+    chosen = {key: value for key, value in (("run", run), ("seed", seed))
+              if value is not None}
+    return expand(pattern, phase=phase, step=POLARMAE_STEPS[phase], **chosen,
                   allow_missing=True)
 
 
@@ -462,7 +482,7 @@ def polarmae_phase_checkpoints(wildcards):
     """Every checkpoint of the job's {run} and {phase}: what a per-checkpoint analysis
     lists, as the per-run job of its phase does, so that a switch of analysis.jobs
     reruns nothing."""
-    return polarmae_checkpoints(wildcards.phase, wildcards.run)
+    return polarmae_checkpoints(wildcards.phase, wildcards.run, wildcards.seed)
 
 
 def complete_checkpoints(patterns):
@@ -490,28 +510,30 @@ def pet_run_checkpoints(wildcards):
     """Every checkpoint of the job's PET {run} that its analyses read: what a
     per-checkpoint analysis lists, as the per-run job does, so that a switch of
     analysis.jobs reruns nothing."""
-    return expand(PET_CHECKPOINT, run=wildcards.run,
+    return expand(PET_CHECKPOINT, run=wildcards.run, seed=wildcards.seed,
                   epoch=pet_analysed_epochs(config, wildcards.run))
 
 
 def polarmae_training_outputs():
-    """Every PoLAr-MAE run's checkpoints and logs of both phases."""
+    """Every PoLAr-MAE run's checkpoints and logs of both phases, for each seed."""
     return [
         path
         for run in POLARMAE_RUNS
+        for seed in POLARMAE_SEEDS[run]
         for phase in POLARMAE_PHASES
         for path in [
-            *polarmae_checkpoints(phase, run),
-            f"{RESULTS}/train/polarmae/{run}/{phase}/train_log.csv",
+            *polarmae_checkpoints(phase, run, seed),
+            expand(f"{POLARMAE_TRAINING}/{phase}/train_log.csv", run=run, seed=seed)[0],
         ]
     ]
 
 
 def polarmae_checkpoint_list():
-    """(run, phase, step) of every PoLAr-MAE checkpoint, in training order."""
+    """(run, seed, phase, step) of every PoLAr-MAE checkpoint, in training order."""
     return [
-        (run, phase, step)
+        (run, seed, phase, step)
         for run in POLARMAE_RUNS
+        for seed in POLARMAE_SEEDS[run]
         for phase in POLARMAE_PHASES
         for step in POLARMAE_STEPS[phase]
     ]
@@ -520,8 +542,8 @@ def polarmae_checkpoint_list():
 def polarmae_analysis_outputs():
     """The analysis tables of every PoLAr-MAE checkpoint."""
     return [
-        expand(POLARMAE_ANALYSIS[kind], run=run, phase=phase, step=step)[0]
-        for run, phase, step in polarmae_checkpoint_list()
+        expand(POLARMAE_ANALYSIS[kind], run=run, seed=seed, phase=phase, step=step)[0]
+        for run, seed, phase, step in polarmae_checkpoint_list()
         for kind in ("errors", "spectrum", "instability", "points")
     ]
 
@@ -529,28 +551,30 @@ def polarmae_analysis_outputs():
 def polarmae_checkpoint_tables(wildcards):
     """Every PoLAr-MAE checkpoint's per-checkpoint tables, as named inputs."""
     return {
-        f"{kind}_{run}_{phase}_{step}": expand(POLARMAE_ANALYSIS[kind], run=run, phase=phase,
-                                               step=step)[0]
-        for run, phase, step in polarmae_checkpoint_list()
+        f"{kind}_{run}_{seed}_{phase}_{step}": expand(POLARMAE_ANALYSIS[kind], run=run,
+                                                      seed=seed, phase=phase, step=step)[0]
+        for run, seed, phase, step in polarmae_checkpoint_list()
         for kind in ("errors", "spectrum", "instability")
     }
 
 
 def polarmae_checkpoint_entries(wildcards, input):
-    """The JSON list the collect command reads: run, augmentation, phase, step, tables."""
+    """The JSON list the collect command reads: run, augmentation, seed, phase, step,
+    tables."""
     return json.dumps(
         [
             {
                 "run": run,
                 "augmentation": polarmae_run_settings(config, run)["augmentation"],
+                "seed": seed,
                 "phase": phase,
                 "step": step,
                 **{
-                    kind: input[f"{kind}_{run}_{phase}_{step}"]
+                    kind: input[f"{kind}_{run}_{seed}_{phase}_{step}"]
                     for kind in ("errors", "spectrum", "instability")
                 },
             }
-            for run, phase, step in polarmae_checkpoint_list()
+            for run, seed, phase, step in polarmae_checkpoint_list()
         ]
     )
 
@@ -622,13 +646,26 @@ def table1_inputs(wildcards):
 
 
 def polarmae_final_points():
-    """points_<run> -> the points.parquet of each PoLAr-MAE run's last fine-tuning
-    checkpoint (finding 8 and fig4 (c) read every analysed point)."""
+    """points_<run>_<seed> -> the points.parquet of each PoLAr-MAE run's last
+    fine-tuning checkpoint, per seed (finding 8 and fig4 (c) read every analysed point)."""
     return {
-        f"points_{run}": expand(POLARMAE_ANALYSIS["points"], run=run, phase="finetune",
-                                step=max(POLARMAE_STEPS["finetune"]))[0]
+        f"points_{run}_{seed}": expand(POLARMAE_ANALYSIS["points"], run=run, seed=seed,
+                                       phase="finetune",
+                                       step=max(POLARMAE_STEPS["finetune"]))[0]
         for run in POLARMAE_RUNS
+        for seed in POLARMAE_SEEDS[run]
     }
+
+
+def points_option(input):
+    """run -> seed -> the points.parquet of its last fine-tuning checkpoint, from the
+    points_<run>_<seed> inputs (the JSON of fig4's and the claims' --options)."""
+    points = {}
+    for run in POLARMAE_RUNS:
+        for seed in POLARMAE_SEEDS[run]:
+            if f"points_{run}_{seed}" in input.keys():
+                points.setdefault(run, {})[str(seed)] = input[f"points_{run}_{seed}"]
+    return points
 
 
 def fig4_inputs(wildcards):
@@ -643,10 +680,7 @@ def fig4_inputs(wildcards):
 def fig4_options(wildcards, input):
     """fig4's --options: run -> the points.parquet of its last fine-tuning checkpoint,
     and the bootstrap's resamples and seed (its intervals over events)."""
-    return json.dumps({"points": {name[len("points_"):]: path
-                                  for name, path in input.items()
-                                  if name.startswith("points_")},
-                       **config["figures"]["bootstrap"]})
+    return json.dumps({"points": points_option(input), **config["figures"]["bootstrap"]})
 
 
 def claims_inputs(wildcards):

@@ -4,7 +4,7 @@ and fine-tuning, one job per run and phase."""
 
 rule train_pet:
     message:
-        "Training PET run {wildcards.run}"
+        "Training PET run {wildcards.run} (seed {wildcards.seed})"
     input:
         train=run_data("train", training=True),
         # no test split: a training depends only on what it trains and validates on,
@@ -12,9 +12,9 @@ rule train_pet:
         val=run_data("val", training=True),
     output:
         checkpoints=expand(PET_CHECKPOINT, epoch=PET_EPOCHS, allow_missing=True),
-        log=f"{RESULTS}/train/pet/{{run}}/train_log.csv",
-        model=f"{RESULTS}/train/pet/{{run}}/best_model.pt",
-        options=f"{RESULTS}/train/pet/{{run}}/options.yaml",
+        log=f"{PET_TRAINING}/train_log.csv",
+        model=f"{PET_TRAINING}/best_model.pt",
+        options=f"{PET_TRAINING}/options.yaml",
     # the longest chains first (a training, then its analyses and purification), so
     # that short jobs fill the cores at the end instead of a training running alone
     priority: 10
@@ -26,9 +26,9 @@ rule train_pet:
     resources:
         **job_resources("train_pet"),
     benchmark:
-        benchmark_file("train_pet", "run"),
+        benchmark_file("train_pet", "run", "seed"),
     log:
-        f"{RESULTS}/logs/train_pet/{{run}}.log",
+        f"{RESULTS}/logs/train_pet/{{run}}/seed_{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -40,13 +40,14 @@ rule train_pet:
 
 rule pretrain_polarmae:
     message:
-        "Pre-training PoLAr-MAE run {wildcards.run} (masked point modelling)"
+        "Pre-training PoLAr-MAE run {wildcards.run} (seed {wildcards.seed}; masked point"
+        " modelling)"
     input:
         train=lartpc_data("train"),
         val=lartpc_data("val"),
     output:
         checkpoints=polarmae_checkpoints("pretrain"),
-        log=f"{RESULTS}/train/polarmae/{{run}}/pretrain/train_log.csv",
+        log=f"{POLARMAE_TRAINING}/pretrain/train_log.csv",
     # as the PET trainings: the PoLAr-MAE chains (pre-training, fine-tuning, then
     # their analyses) start early instead of ending the run alone
     priority: 10
@@ -59,9 +60,9 @@ rule pretrain_polarmae:
     resources:
         **job_resources("pretrain_polarmae"),
     benchmark:
-        benchmark_file("pretrain_polarmae", "run"),
+        benchmark_file("pretrain_polarmae", "run", "seed"),
     log:
-        f"{RESULTS}/logs/pretrain_polarmae/{{run}}.log",
+        f"{RESULTS}/logs/pretrain_polarmae/{{run}}/seed_{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -73,14 +74,15 @@ rule pretrain_polarmae:
 
 rule finetune_polarmae:
     message:
-        "Fine-tuning PoLAr-MAE run {wildcards.run} for segmentation"
+        "Fine-tuning PoLAr-MAE run {wildcards.run} (seed {wildcards.seed}) for segmentation"
     input:
         train=lartpc_data("train"),
         val=lartpc_data("val"),
-        pretrained=lambda wildcards: polarmae_checkpoints("pretrain", wildcards.run)[-1],
+        pretrained=lambda wildcards: polarmae_checkpoints("pretrain", wildcards.run,
+                                                          wildcards.seed)[-1],
     output:
         checkpoints=polarmae_checkpoints("finetune"),
-        log=f"{RESULTS}/train/polarmae/{{run}}/finetune/train_log.csv",
+        log=f"{POLARMAE_TRAINING}/finetune/train_log.csv",
     # as the PET trainings: the PoLAr-MAE chains (pre-training, fine-tuning, then
     # their analyses) start early instead of ending the run alone
     priority: 10
@@ -93,9 +95,9 @@ rule finetune_polarmae:
     resources:
         **job_resources("finetune_polarmae"),
     benchmark:
-        benchmark_file("finetune_polarmae", "run"),
+        benchmark_file("finetune_polarmae", "run", "seed"),
     log:
-        f"{RESULTS}/logs/finetune_polarmae/{{run}}.log",
+        f"{RESULTS}/logs/finetune_polarmae/{{run}}/seed_{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     shell:

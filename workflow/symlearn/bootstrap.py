@@ -11,8 +11,14 @@ one matrix product, and no model is evaluated again.
 Pairing: the draws depend only on the seed and the ids of the inputs, so two
 checkpoints (two runs, or two epochs of one run) that analysed the same inputs get the
 same draws, and a difference or ratio between them is resampled in pairs; checkpoints
-that analysed different inputs are resampled independently. docs/statistics.md gives
-the formulae and what an interval covers.
+that analysed different inputs are resampled independently.
+
+Training seeds: a run trained with several seeds gives one number per seed (each seed's
+checkpoint analysed on the same inputs, so with the same draws). The judged number is
+their mean; its interval adds, in quadrature on each side, the bootstrap half-width of
+the mean and the t-interval half-width of the spread between seeds
+(:meth:`Estimate.interval`). docs/statistics.md gives the formulae and what an interval
+covers.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 #: resamples, seed and coverage of every interval the pipeline writes
 RESAMPLES, SEED, LEVEL = 1000, 0, 0.95
@@ -68,32 +75,106 @@ def interval(draws: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def seed_halfwidth(values: np.ndarray, level: float = LEVEL) -> float:
+    """The half-width of the Student t-interval of the mean of ``values`` (one number
+    per training seed): t_{(1+level)/2, S-1} s / sqrt(S); NaN with fewer than two."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return math.nan
+    quantile = stats.t.ppf(0.5 * (1 + level), len(values) - 1)
+    return float(quantile * values.std(ddof=1) / math.sqrt(len(values)))
+
+
+def combined_interval(value: float, boot: tuple[float, float], spread: float
+                      ) -> tuple[float, float]:
+    """The interval of a mean over seeds: on each side, the bootstrap half-width (from
+    ``value`` to the end of ``boot``, at least 0) and the seeds' t half-width
+    ``spread`` added in quadrature. A part that could not be drawn (NaN) is left out;
+    NaN ends where neither could."""
+    parts = [(value - boot[0], boot[1] - value)] if np.isfinite(boot).all() else []
+    if math.isfinite(spread):
+        parts.append((spread, spread))
+    if not parts or not math.isfinite(value):
+        return math.nan, math.nan
+    below = math.sqrt(sum(max(p[0], 0.0) ** 2 for p in parts))
+    above = math.sqrt(sum(max(p[1], 0.0) ** 2 for p in parts))
+    return value - below, value + above
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """A pooled number at the estimate (``draws[0]``: every input once) and under each
-    resample (``draws[1:]``)."""
+    """A pooled number at the estimate (``draws[:, 0]``: every input once) and under each
+    resample (``draws[:, 1:]``), one row per training seed (``seeds``: their labels).
+    Arithmetic between two estimates pairs their seeds (those both have), as it pairs
+    their resamples."""
 
     draws: np.ndarray
     n_inputs: int
+    seeds: tuple = field(default=(None,))
+
+    def __post_init__(self):
+        draws = np.asarray(self.draws, float)
+        object.__setattr__(self, "draws", draws.reshape(1, -1) if draws.ndim == 1 else draws)
+        if len(self.seeds) != self.draws.shape[0]:
+            raise ValueError(f"{self.draws.shape[0]} rows of draws for seeds {self.seeds}")
+
+    @classmethod
+    def over_seeds(cls, estimates: dict) -> Estimate:
+        """One estimate from single-seed ones (seed label -> :class:`Estimate`), whose
+        resamples are paired (the same inputs under the same draws)."""
+        seeds = tuple(estimates)
+        parts = [estimates[seed] for seed in seeds]
+        return cls(np.vstack([p.draws.mean(axis=0) for p in parts]),
+                   min(p.n_inputs for p in parts), seeds)
+
+    @property
+    def n_seeds(self) -> int:
+        return self.draws.shape[0]
+
+    @property
+    def per_seed(self) -> np.ndarray:
+        """The number of each seed (at the estimate)."""
+        return self.draws[:, 0]
 
     @property
     def value(self) -> float:
-        return float(self.draws[0])
+        """The mean over the seeds of the number."""
+        return float(np.mean(self.per_seed))
 
     def interval(self, level: float = LEVEL) -> tuple[float, float]:
-        """The percentile interval; NaN with fewer than two inputs (every resample is
-        then the estimate: no spread to measure)."""
-        if self.n_inputs < 2:
-            return math.nan, math.nan
-        return interval(self.draws[1:], level)
+        """The ``level`` interval of the mean over seeds: the percentile interval of the
+        mean's resamples (none with fewer than two inputs: every resample is then the
+        estimate) combined with the seeds' t-interval (none with one seed) by
+        :func:`combined_interval`; NaN ends where neither can be drawn."""
+        boot = (interval(self.draws[:, 1:].mean(axis=0), level) if self.n_inputs >= 2
+                else (math.nan, math.nan))
+        return combined_interval(self.value, boot, seed_halfwidth(self.per_seed, level))
+
+    def _aligned(self, other: Estimate) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """Both draws on the seeds they share (paired by seed); without a shared seed,
+        each averaged over its own (the spread between seeds then unknown)."""
+        if self.seeds == other.seeds:
+            return self.draws, other.draws, self.seeds
+        shared = [seed for seed in self.seeds if seed in other.seeds]
+        if shared:
+            mine = [self.seeds.index(seed) for seed in shared]
+            theirs = [other.seeds.index(seed) for seed in shared]
+            return self.draws[mine], other.draws[theirs], tuple(shared)
+        return (self.draws.mean(axis=0, keepdims=True),
+                other.draws.mean(axis=0, keepdims=True), ("mean",))
 
     def _combine(self, other, op) -> Estimate:
         if isinstance(other, Estimate):
-            return Estimate(op(self.draws, other.draws), min(self.n_inputs, other.n_inputs))
-        return Estimate(op(self.draws, other), self.n_inputs)
+            mine, theirs, seeds = self._aligned(other)
+            return Estimate(op(mine, theirs), min(self.n_inputs, other.n_inputs), seeds)
+        return Estimate(op(self.draws, other), self.n_inputs, self.seeds)
 
     def __sub__(self, other) -> Estimate:
         return self._combine(other, np.subtract)
+
+    def __rsub__(self, other) -> Estimate:
+        return Estimate(other - self.draws, self.n_inputs, self.seeds)
 
     def __add__(self, other) -> Estimate:
         return self._combine(other, np.add)
@@ -103,16 +184,22 @@ class Estimate:
             return self._combine(other, np.divide)
 
 
-def interval_of(make, *args) -> tuple[float, float] | None:
-    """The interval of the :class:`Estimate` ``make(*args)`` pools (the args hold the
-    checkpoints' :class:`Pooled` rows); None where a checkpoint has no per-input rows
-    (an arg is None) or lacks the number."""
+def estimate_of(make, *args) -> Estimate | None:
+    """The :class:`Estimate` ``make(*args)`` pools (the args hold the checkpoints'
+    :class:`Pooled` rows); None where a checkpoint has no per-input rows (an arg is
+    None) or lacks the number."""
     if any(arg is None for arg in args):
         return None
     try:
-        return make(*args).interval()
+        return make(*args)
     except KeyError:
         return None
+
+
+def interval_of(make, *args) -> tuple[float, float] | None:
+    """The interval of :func:`estimate_of`'s estimate (None where it has none)."""
+    estimate = estimate_of(make, *args)
+    return None if estimate is None else estimate.interval()
 
 
 def whole_change(before: Pooled, after: Pooled, name: str, parts,
@@ -129,13 +216,9 @@ MEAN_SQUARES = {"as_given_mse": "rmse_as_given", "equivariance_mse": "equivarian
 KEYS = ["name", "o3_lambda", "o3_sigma"]
 
 
-class Pooled:
-    """The pooled numbers of one checkpoint's per-input rows (``input`` names the
-    input), at the estimate and under ``resamples`` bootstrap resamples of its inputs.
-
-    ``rmse(name, lambda, sigma, column)`` is an errors-table RMSE (``rmse_as_given``,
-    ``equivariance_rmse``, ...), ``fraction(layer, lambda, sigma)`` a spectrum-table
-    character fraction; each is an :class:`Estimate`."""
+class _OneSeed:
+    """The pooled numbers of one training seed's per-input rows of a checkpoint (see
+    :class:`Pooled`)."""
 
     def __init__(self, rows: pd.DataFrame, input: str = "structure",
                  resamples: int = RESAMPLES, seed: int = SEED):
@@ -202,15 +285,42 @@ class Pooled:
             self._pooled["spectrum"] = pooled
         return self._pooled["spectrum"]
 
+
+class Pooled:
+    """The pooled numbers of one checkpoint's per-input rows (``input`` names the
+    input), at the estimate and under ``resamples`` bootstrap resamples of its inputs;
+    with a ``seed`` column, those of each training seed (their draws paired where they
+    analysed the same inputs).
+
+    ``rmse(name, lambda, sigma, column)`` is an errors-table RMSE (``rmse_as_given``,
+    ``equivariance_rmse``, ...), ``fraction(layer, lambda, sigma)`` a spectrum-table
+    character fraction; each is an :class:`Estimate` with one row per seed."""
+
+    def __init__(self, rows: pd.DataFrame, input: str = "structure",
+                 resamples: int = RESAMPLES, seed: int = SEED):
+        if "seed" in rows and rows["seed"].notna().any():
+            self.seeds = tuple(sorted(int(s) for s in rows["seed"].dropna().unique()))
+            groups = [rows[rows["seed"] == s] for s in self.seeds]
+        else:
+            self.seeds, groups = (None,), [rows]
+        self._seeds = [_OneSeed(group, input, resamples, seed) for group in groups]
+        self.n_inputs = min(one.n_inputs for one in self._seeds)
+
+    def _stacked(self, pick) -> Estimate:
+        return Estimate(np.vstack([pick(one) for one in self._seeds]), self.n_inputs,
+                        self.seeds)
+
     def has(self, name: str, lam: int, sigma: int) -> bool:
-        """Whether the errors rows hold this output part."""
-        return (name, int(lam), int(sigma)) in self._errors()
+        """Whether the errors rows of every seed hold this output part."""
+        return all((name, int(lam), int(sigma)) in one._errors() for one in self._seeds)
 
     def rmse(self, name: str, lam: int, sigma: int, column: str) -> Estimate:
-        return Estimate(self._errors()[(name, int(lam), int(sigma))][column], self.n_inputs)
+        key = (name, int(lam), int(sigma))
+        return self._stacked(lambda one: one._errors()[key][column])
 
     def fraction(self, name: str, lam: int, sigma: int) -> Estimate:
-        return Estimate(self._spectrum()[(name, int(lam), int(sigma))], self.n_inputs)
+        key = (name, int(lam), int(sigma))
+        return self._stacked(lambda one: one._spectrum()[key])
 
     def whole(self, name: str, parts: Sequence[tuple[int, int]], column: str) -> Estimate:
         """The RMSE of a whole output from its irrep ``parts`` ((lambda, sigma)), per
@@ -219,7 +329,8 @@ class Pooled:
         weights = np.array([2 * lam + 1 for lam, _ in parts], float)
         squares = np.stack([self.rmse(name, lam, sigma, column).draws ** 2
                             for lam, sigma in parts])
-        return Estimate(np.sqrt(weights @ squares / weights.sum()), self.n_inputs)
+        return Estimate(np.sqrt(np.tensordot(weights, squares, axes=1) / weights.sum()),
+                        self.n_inputs, self.seeds)
 
     def relative(self, name: str, lam: int, sigma: int) -> Estimate:
         """The relative test RMSE (as given): / RMS of the reference."""
@@ -234,14 +345,14 @@ class Pooled:
     def total_fraction(self, name: str, irreps: Iterable[tuple[int, int]]) -> Estimate:
         """The sum of the character fractions of ``irreps`` of a layer."""
         return Estimate(sum(self.fraction(name, lam, sigma).draws for lam, sigma in irreps),
-                        self.n_inputs)
+                        self.n_inputs, self.seeds)
 
 
 class PerInput:
     """The per-input rows of the analysed checkpoints (a collected
-    ``structures.parquet``: columns run, epoch, and for a purification stage and mu),
-    pooled once per checkpoint at the estimate and under each resample
-    (:class:`Pooled`)."""
+    ``structures.parquet``: columns run, epoch, seed, and for a purification stage and
+    mu), pooled once per checkpoint (over its seeds) at the estimate and under each
+    resample (:class:`Pooled`)."""
 
     def __init__(self, rows: pd.DataFrame | None = None, resamples: int = RESAMPLES,
                  seed: int = SEED):

@@ -281,8 +281,21 @@ def pet_runs(config: Mapping[str, Any]) -> list[str]:
     return [run for run, spec in config["pet"]["runs"].items() if spec is not None]
 
 
-def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
-    """The settings of one PET run: the shared ``pet`` defaults, overridden by the run."""
+def run_seeds(config: Mapping[str, Any], family: str, run: str) -> list[int]:
+    """The training seeds of one run of ``family`` (pet or polarmae): its own
+    ``seeds``, else the family's (``pet.control_seeds`` for a control run)."""
+    spec = config[family]["runs"].get(run) or {}
+    if spec.get("seeds") is not None:
+        return [int(seed) for seed in spec["seeds"]]
+    key = "control_seeds" if (family == "pet" and (spec.get("architecture") or "pet")
+                              != "pet") else "seeds"
+    return [int(seed) for seed in config[family][key]]
+
+
+def pet_run_settings(config: Mapping[str, Any], run: str,
+                     seed: int | None = None) -> dict[str, Any]:
+    """The settings of one PET run: the shared ``pet`` defaults, overridden by the run;
+    with a training ``seed`` (None: the run's first)."""
     spec = config["pet"]["runs"].get(run)
     if spec is None:
         raise ConfigError(f"pet.runs.{run}: no such run (runs: {', '.join(pet_runs(config))})")
@@ -308,6 +321,8 @@ def pet_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
                                           shared.get("training") or {}),
                                spec.get("training", {})),
     }
+    settings["training"]["seed"] = (run_seeds(config, "pet", run)[0] if seed is None
+                                    else int(seed))
     if settings["targets"] == "geometric":
         settings["geometric"] = dict(config["data"]["atomistic"]["geometric_targets"])
     return settings
@@ -925,10 +940,12 @@ def polarmae_runs(config: Mapping[str, Any]) -> list[str]:
     return [run for run, spec in config["polarmae"]["runs"].items() if spec is not None]
 
 
-def polarmae_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]:
+def polarmae_run_settings(config: Mapping[str, Any], run: str,
+                          seed: int | None = None) -> dict[str, Any]:
     """Everything one PoLAr-MAE run's training reads: the shared ``polarmae`` settings
-    overridden by the run, and the data's preprocessing (stored in every checkpoint,
-    so the analysis reads events exactly as the model was trained on them)."""
+    overridden by the run, its training ``seed`` (None: the run's first), and the data's
+    preprocessing (stored in every checkpoint, so the analysis reads events exactly as
+    the model was trained on them)."""
     spec = config["polarmae"]["runs"].get(run)
     if spec is None:
         raise ConfigError(f"polarmae.runs.{run}: no such run "
@@ -940,7 +957,7 @@ def polarmae_run_settings(config: Mapping[str, Any], run: str) -> dict[str, Any]
         "tokenizer": deep_merge(shared["tokenizer"], spec.get("tokenizer", {})),
         "pretrain": dict(shared["pretrain"]),
         "finetune": dict(shared["finetune"]),
-        "seed": shared["seed"],
+        "seed": run_seeds(config, "polarmae", run)[0] if seed is None else int(seed),
         "preprocessing": copy.deepcopy(dict(config["data"]["lartpc"]["preprocessing"])),
     }
 

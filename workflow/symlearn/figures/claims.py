@@ -31,6 +31,7 @@ instability have none), the threshold, the run and the checkpoint.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ from ..bootstrap import (
     Estimate,
     PerInput,
     Pooled,
-    interval_of,
+    estimate_of,
     whole_change,
 )
 from ..io import write_text_atomic
@@ -93,7 +94,7 @@ OUTPUTS = (ENERGY, FORCES, STRESS)
 PURIFIED = REFIT
 COLUMNS = ["claim", "finding", "criterion", "verdict", "reason", "role", "part", "run",
            "checkpoint", "quantity", "value", "quadrature_error", "relation", "threshold",
-           "holds", "ci_low", "ci_high"]
+           "holds", "ci_low", "ci_high", "seeds"]
 #: a run counts as having learned an output below this relative test RMSE (as given):
 #: half the error of predicting zero everywhere
 LEARNED_BELOW = 0.5
@@ -127,7 +128,20 @@ class Evidence:
     #: otherwise undecided (the finding is "inconclusive"). NaN ends: none could be
     #: drawn (one input), so the number is undecided; None: no per-input rows to draw
     #: one from (tables of an earlier version), so it is judged as value +- error
-    ci: tuple[float, float] | None = None
+    ci: tuple[float, float] | Estimate | None = None
+    #: the training seeds the number rests on (it is the mean over them); an
+    #: :class:`~symlearn.bootstrap.Estimate` as ``ci`` gives the value (the mean over
+    #: the seeds of the number), its interval (with the seeds' spread) and their count
+    seeds: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.ci, Estimate):
+            estimate = self.ci
+            if math.isfinite(estimate.value):
+                self.value = estimate.value
+            if estimate.seeds != (None,):
+                self.seeds = estimate.n_seeds
+            self.ci = estimate.interval()
 
     @property
     def ci_low(self) -> float:
@@ -307,7 +321,7 @@ def small_equivariance_error(errors: pd.DataFrame | None, structures=None, **_) 
             as_given, a, error = whole_output(parts)
             irreps = list(zip(parts["o3_lambda"], parts["o3_sigma"], strict=True))
             pooled = structures.at(run, parts["epoch"].iloc[0])
-            ci = interval_of(Pooled.whole_ratio, pooled, target, irreps)
+            ci = estimate_of(Pooled.whole_ratio, pooled, target, irreps)
             verdict.evidence.append(Evidence(
                 style.target_label(target), run, _epoch(parts["epoch"].iloc[0]),
                 "equivariance RMSE / test RMSE (as given), whole output",
@@ -340,7 +354,7 @@ def augmentation_helps(errors: pd.DataFrame | None, structures=None, **_) -> Ver
                 mine_at = structures.at(run, row.epoch)
                 theirs_at = structures.at(other, row.epoch_other)
                 part = (row.target, row.o3_lambda, row.o3_sigma)
-                ci = interval_of(_a_difference, mine_at, theirs_at, part)
+                ci = estimate_of(_a_difference, mine_at, theirs_at, part)
                 verdict.evidence.append(Evidence(
                     f"{style.target_label(row.target)} ({row.o3_lambda},{row.o3_sigma:+d})",
                     f"{run} vs {other}", _epoch(row.epoch),
@@ -387,13 +401,13 @@ def low_lambda_features(spectrum: pd.DataFrame | None, errors: pd.DataFrame | No
             verdict.evidence.append(Evidence(
                 f"{layer} (a)", run, checkpoint, "fraction at lambda <= 2",
                 float(group.loc[low, "fraction"].sum()), float(error[low].sum()), ">", 0.5,
-                ci=interval_of(Pooled.total_fraction, pooled, layer, irreps["low"])))
+                ci=estimate_of(Pooled.total_fraction, pooled, layer, irreps["low"])))
             verdict.evidence.append(Evidence(
                 f"{layer} (b)", run, checkpoint,
                 "sigma = -1 fraction minus sigma = +1 fraction",
                 float(group.loc[odd, "fraction"].sum() - group.loc[~odd, "fraction"].sum()),
                 float(error.sum()), "<", 0.0,
-                ci=interval_of(_sigma_difference, pooled, layer, irreps["odd"],
+                ci=estimate_of(_sigma_difference, pooled, layer, irreps["odd"],
                              irreps["even"])))
     return verdict
 
@@ -424,7 +438,7 @@ def force_gains_vector_character(spectrum: pd.DataFrame | None, structures=None,
             "gain of the force output's (1,+1) fraction",
             float(last["fraction"] - first["fraction"]),
             _nan0(last["quadrature_error"]) + _nan0(first["quadrature_error"]), ">=", 0.2,
-            ci=interval_of(_vector_gain, before, after)))
+            ci=estimate_of(_vector_gain, before, after)))
     return verdict
 
 
@@ -533,11 +547,11 @@ def pseudoscalar_needs_harmonics(geometric_errors: pd.DataFrame | None,
     best_rows = _final_rows(final, structures, best, PSEUDOSCALAR)
     return Verdict([
         Evidence("Cartesian", cartesian[0], plain[1], quantity, plain[0], math.nan, ">", 0.5,
-                 ci=interval_of(Pooled.relative, plain_rows[0], *plain_rows[1])),
+                 ci=estimate_of(Pooled.relative, plain_rows[0], *plain_rows[1])),
         Evidence("best solid harmonics / Cartesian", f"{best} / {cartesian[0]}",
                  scores[best][1], f"ratio of the {quantity}",
                  scores[best][0] / plain[0], math.nan, "<", 0.5,
-                 ci=interval_of(_relative_ratio, *best_rows, *plain_rows))])
+                 ci=estimate_of(_relative_ratio, *best_rows, *plain_rows))])
 
 
 def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None,
@@ -564,7 +578,7 @@ def high_lambda_needs_high_order(geometric_errors: pd.DataFrame | None,
     return Verdict([Evidence(
         f"density lambda = {lam}", f"{harmonics[-1]} / {cartesian[0]}", high[1],
         "ratio of the relative test RMSE (as given)", high[0] / plain[0], math.nan,
-        "<", 0.5, ci=interval_of(_relative_ratio,
+        "<", 0.5, ci=estimate_of(_relative_ratio,
                                *_final_rows(final, structures, harmonics[-1], target),
                                *_final_rows(final, structures, cartesian[0], target)))])
 
@@ -616,11 +630,11 @@ def purification_halves_stress(purification: pd.DataFrame | None,
             Evidence("stress A", run, checkpoint,
                      f"equivariance RMSE of the stress, {PURIFIED} at mu = {mu:g} / "
                      "original", ratio, error, "<=", 0.6,
-                     ci=interval_of(whole_change, *pooled, STRESS, irreps)),
+                     ci=estimate_of(whole_change, *pooled, STRESS, irreps)),
             Evidence("stress test RMSE", run, checkpoint,
                      f"test RMSE (as given) of the stress, {PURIFIED} at mu = {mu:g} / "
                      "original", g1 / g0, math.nan, "<=", REFIT_RMSE_FACTOR,
-                     ci=interval_of(whole_change, *pooled, STRESS, irreps,
+                     ci=estimate_of(whole_change, *pooled, STRESS, irreps,
                                     "rmse_as_given"))]
         bases.append(f"{run}: mu = {mu:g}, the largest of {len(mus)} within "
                      f"{REFIT_RMSE_FACTOR:g} x the original's stress test RMSE (as given)")
@@ -628,19 +642,26 @@ def purification_halves_stress(purification: pd.DataFrame | None,
     return verdict
 
 
-def _points_of(points: Mapping | None, run: str) -> pd.DataFrame | str:
-    """The per-point table of ``run`` (a DataFrame, or the path of its points.parquet),
-    or why there is none (the message names the file)."""
+def _points_of(points: Mapping | None, run: str) -> dict[str, pd.DataFrame] | str:
+    """The per-point tables of ``run``, per training seed (``points[run]``: a DataFrame
+    or the path of a points.parquet, or seed -> one), with its analysed points only; or
+    why there are none (the message names the file). A seed whose table is missing is
+    left out (its training failed); a corrupt one is named."""
     source = (points or {}).get(run)
-    if source is None:
+    if source is None or (isinstance(source, Mapping) and not source):
         return (f"no points.parquet of run {run} at its last fine-tuning checkpoint "
-                f"(--input {POINTS_PREFIX}{run}=PATH)")
-    if isinstance(source, pd.DataFrame):
-        return source
-    try:
-        return read_points(source)
-    except FigureError as err:
-        return str(err)
+                f"(--input {POINTS_PREFIX}{run}_SEED=PATH)")
+    sources = dict(source) if isinstance(source, Mapping) else {"": source}
+    tables = {}
+    for seed, each in sources.items():
+        try:
+            table = each if isinstance(each, pd.DataFrame) else read_points(each)
+        except FigureError as err:
+            return str(err)
+        tables[seed] = table.dropna(subset=["equivariance_mse", "instability"])
+    if all(table.empty for table in tables.values()):
+        return f"run {run}: its points table holds no analysed point"
+    return {seed: table for seed, table in tables.items() if not table.empty}
 
 
 def unstable_where_a_is_high(instability: pd.DataFrame | None,
@@ -667,20 +688,25 @@ def unstable_where_a_is_high(instability: pd.DataFrame | None,
             return _not_run(f"run {run} has no fine-tuning checkpoint in the instability "
                             "table")
         checkpoint = f"fine-tuning step {int(steps.max())}"
-        table = _points_of(points, run)
-        if isinstance(table, str):
-            return _not_run(table)
-        table = table.dropna(subset=["equivariance_mse", "instability"])
-        if table.empty:
-            return _not_run(f"run {run}: its points table holds no analysed point")
-        found = correlation(table, resamples, seed)
+        tables = _points_of(points, run)
+        if isinstance(tables, str):
+            return _not_run(tables)
+        # per training seed (each analysed on the same events, so under the same
+        # draws), then their mean (symlearn.bootstrap.Estimate)
+        found = {s: correlation(table, resamples, seed) for s, table in tables.items()}
+        first = next(iter(found.values()))
+        seeds = f", {len(found)} seeds" if len(found) > 1 else ""
         verdict.evidence.append(Evidence(
             "(a) A vs instability", run, checkpoint,
             f"Spearman rank correlation of per-point A and instability, pooled over "
-            f"{found.basis}; interval: 95 % percentile bootstrap over events "
-            f"({found.resamples} resamples, seed {found.seed})",
-            found.value, math.nan, ">", 0.0, ci=(found.low, found.high)))
-        means = {where: table.loc[table["location"] == where, "instability"].mean()
+            f"{first.basis}{seeds}; interval: 95 % percentile bootstrap over events "
+            f"({first.resamples} resamples, seed {first.seed})",
+            first.value, math.nan, ">", 0.0,
+            ci=Estimate.over_seeds({s: f.estimate for s, f in found.items()})))
+        # the mean over seeds of each location's mean instability (where it has points)
+        means = {where: pd.Series([table.loc[table["location"] == where,
+                                             "instability"].mean()
+                                   for table in tables.values()]).mean()
                  for where in LOCATIONS}
         means = {where: value for where, value in means.items() if pd.notna(value)}
         if not means:
@@ -688,13 +714,14 @@ def unstable_where_a_is_high(instability: pd.DataFrame | None,
                             "track segment")
         where = max(means, key=means.get)
         place = "at branching points" if where == "branching" else "on track segments"
-        excess = excess_instability(table, where, resamples, seed)
+        excess = Estimate.over_seeds({s: excess_instability(table, where, resamples, seed)
+                                      for s, table in tables.items()})
         verdict.evidence.append(Evidence(
             f"(b) {where} - all points", run, checkpoint,
             f"mean instability {place} (the larger of the two) minus over all "
-            f"{found.n_points} points; interval: 95 % percentile bootstrap over events",
-            excess.value, math.nan, ">", 0.0, ci=excess.interval()))
-        bases.append(f"{run}: {found.basis}")
+            f"{first.n_points} points; interval: 95 % percentile bootstrap over events",
+            excess.value, math.nan, ">", 0.0, ci=excess))
+        bases.append(f"{run}: {first.basis}{seeds}")
     verdict.basis = "judged on " + "; ".join(bases)
     return verdict
 
@@ -884,7 +911,8 @@ def data(resamples: int = RESAMPLES, seed: int = SEED,
                                  checkpoint=e.checkpoint, quantity=e.quantity,
                                  value=e.value, quadrature_error=e.error,
                                  relation=e.relation, threshold=e.threshold,
-                                 holds=e.holds, ci_low=e.ci_low, ci_high=e.ci_high))
+                                 holds=e.holds, ci_low=e.ci_low, ci_high=e.ci_high,
+                                 seeds=e.seeds))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -899,8 +927,11 @@ def _value(row, error: bool = True) -> str:
     if error and not pd.isna(getattr(row, "quadrature_error", math.nan)):
         text += f" ± {_number(row.quadrature_error)}"
     low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
+    seeds = getattr(row, "seeds", 1)
     if not (pd.isna(low) and pd.isna(high)):
         text += f" [95 % CI {_number(low)}, {_number(high)}]"
+    if not pd.isna(seeds) and int(seeds) > 1:
+        text += f" (mean of {int(seeds)} seeds)"
     return text
 
 
@@ -960,7 +991,9 @@ def markdown(table: pd.DataFrame) -> str:
         "Each verdict is computed from this run's analysis tables with the criterion "
         "shown, fixed from the paper's statement (arXiv:2603.24638). A number counts only "
         "when its whole interval meets its criterion: its 95 % bootstrap interval over "
-        "the analysed structures or events (95 % CI below), widened on each side by its "
+        "the analysed structures or events (95 % CI below; with several training "
+        "seeds, the number is their mean and the interval adds their spread: "
+        "docs/statistics.md), widened on each side by its "
         "quadrature error (± below; numbers without ± are not quadrature estimates); a "
         "number without an interval counts when it meets the criterion by more than its "
         "quadrature error. `not reproduced`: a whole interval fails; `inconclusive`: "
@@ -1040,6 +1073,19 @@ def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def points_by_run(inputs: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """run -> seed -> path from the ``points_<run>_<seed>`` inputs (``points_<run>``:
+    one table, of an unnamed seed)."""
+    points: dict[str, dict[str, str]] = {}
+    for name, path in inputs.items():
+        if name.startswith(POINTS_PREFIX):
+            run, seed = name[len(POINTS_PREFIX):], ""
+            if (found := re.fullmatch(r"(.+)_(\d+)", run)) is not None:
+                run, seed = found.groups()
+            points.setdefault(run, {})[seed] = path
+    return points
+
+
 def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     """Read the tables (``points_<run>``: a run's points.parquet, read by finding 8,
     which is "not run" where it is unreadable; ``structures``, ``geometric_structures``:
@@ -1048,8 +1094,7 @@ def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     tables = {name: read_table(inputs[name], columns) if name in inputs else None
               for name, columns in INPUTS.items()}
     tables.update(read_per_input(inputs, PER_INPUT))
-    points = {name[len(POINTS_PREFIX):]: path for name, path in inputs.items()
-              if name.startswith(POINTS_PREFIX)}
+    points = points_by_run(inputs)
     table = data(resamples, seed, **tables, points=points)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import RESAMPLES, SEED, Estimate, PerInput
+from ..bootstrap import RESAMPLES, SEED, PerInput
 from . import style
 from .tables import (
     ERRORS,
@@ -69,10 +69,8 @@ def fraction_intervals(lines: pd.DataFrame, structures: pd.DataFrame | None,
                     continue
                 if row.irrep == OTHER:
                     drawn_irreps = kept.get((row.run, row.epoch, row.layer), [])
-                    estimate = Estimate(
-                        1.0 - found.total_fraction(row.layer, drawn_irreps).draws,
-                        found.n_inputs)
-                    low[k], high[k] = estimate.interval()
+                    low[k], high[k] = (1.0 - found.total_fraction(
+                        row.layer, drawn_irreps)).interval()
                 else:
                     low[k], high[k] = found.fraction(row.layer, row.o3_lambda,
                                                      row.o3_sigma).interval()

@@ -63,9 +63,28 @@ COLUMNS = [
     "spearman_ci_high", "n_events", "run_points"]
 
 
-def _point_tables(points: Mapping[str, str | pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return {run: read_points(source) if not isinstance(source, pd.DataFrame) else source
-            for run, source in points.items()}
+def _read(source) -> pd.DataFrame:
+    return source if isinstance(source, pd.DataFrame) else read_points(source)
+
+
+def _point_tables(points: Mapping) -> dict[str, pd.DataFrame]:
+    """run -> its points (``points[run]``: a table or path, or training seed -> one).
+    Several seeds' points are pooled, an event of each seed counted as its own (the
+    bootstrap then resamples seed-events: the curves and intervals show the seeds
+    together, where finding 8 averages over them)."""
+    tables = {}
+    for run, source in points.items():
+        if not isinstance(source, Mapping):
+            tables[run] = _read(source)
+            continue
+        seeds = {seed: _read(each) for seed, each in source.items()}
+        if len(seeds) == 1:
+            tables[run] = next(iter(seeds.values()))
+            continue
+        tables[run] = pd.concat(
+            [table.assign(event=[f"{seed}/{event}" for event in table["event"]])
+             for seed, table in seeds.items()], ignore_index=True)
+    return tables
 
 
 def group_intervals(groups: pd.DataFrame, points: Mapping[str, pd.DataFrame],
@@ -98,11 +117,10 @@ def point_bins(instability: pd.DataFrame, points: Mapping[str, str | pd.DataFram
     final = final_finetune(instability, "instability table")
     known = final.drop_duplicates("run").set_index("run")
     frames = []
-    for run, source in points.items():
+    for run, table in _point_tables(points).items():
         if run not in known.index:
             raise FigureError(f"points of run {run!r}, which the instability table lacks "
                               f"at a fine-tuning checkpoint; runs: {', '.join(known.index)}")
-        table = read_points(source) if not isinstance(source, pd.DataFrame) else source
         table = table.dropna(subset=["equivariance_mse", "instability"])
         if table.empty:
             continue  # nothing to draw

@@ -13,7 +13,7 @@ events: the points of one event share its tracks, so they are not independent dr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,15 @@ class Correlation:
     n_points: int
     resamples: int
     seed: int
+    #: the correlation under each resample (None with fewer than two events)
+    draws: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def estimate(self) -> Estimate:
+        """As an :class:`Estimate` (so that several training seeds, analysed on the same
+        events and so under the same draws, combine as every other number)."""
+        draws = np.empty(0) if self.draws is None else self.draws
+        return Estimate(np.concatenate([[self.value], draws]), self.n_events)
 
     @property
     def basis(self) -> str:
@@ -90,6 +99,7 @@ def correlation(points: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SE
     codes, events = pd.factorize(table["event"], sort=True)
     value = spearman(a, instability) if len(table) else math.nan
     low = high = math.nan
+    draws = None
     if len(events) >= 2:
         members = [np.flatnonzero(codes == k) for k in range(len(events))]
         rng = np.random.default_rng(seed)
@@ -101,7 +111,7 @@ def correlation(points: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SE
         draws = np.nan_to_num(draws, nan=0.0)
         low, high = (float(v) for v in np.percentile(
             draws, [50 * (1 - level), 50 * (1 + level)]))
-    return Correlation(value, low, high, len(events), len(table), resamples, seed)
+    return Correlation(value, low, high, len(events), len(table), resamples, seed, draws)
 
 
 def mean_instability(points: pd.DataFrame, chosen=None, resamples: int = RESAMPLES,

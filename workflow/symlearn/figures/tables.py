@@ -54,9 +54,35 @@ class FigureError(SymlearnError, ValueError):
 
 
 
+#: the values of a collected table that are averaged over training seeds (a judged
+#: number is the mean over seeds); the quadrature errors take the largest seed's
+#: (the error of a mean is at most the largest of its terms'), a flag any seed's
+SEED_MEANS = ("rmse_as_given", "accuracy_rmse", "equivariance_rmse", "reference_rms",
+              "output_rms", "fraction", "residual", "instability", "unstable_fraction",
+              "accuracy", "recall_as_given", "equivariance_estimate")
+SEED_LARGEST = ("quadrature_error", "accuracy_quadrature_error",
+                "residual_quadrature_error", "quadrature_flagged")
+
+
+def seed_means(table: pd.DataFrame) -> pd.DataFrame:
+    """A collected table with a ``seed`` column as the figures and findings read it: one
+    row per checkpoint and part, its values averaged over the seeds that have it (a seed
+    whose run failed is simply absent), and ``n_seeds``, how many. A table without the
+    column (of an earlier version, or not per checkpoint) is returned as it is."""
+    if "seed" not in table:
+        return table
+    values = {c: "mean" for c in SEED_MEANS if c in table}
+    values.update({c: "max" for c in SEED_LARGEST if c in table})
+    keys = [c for c in table.columns if c not in values and c != "seed"]
+    grouped = table.groupby(keys, dropna=False, sort=False)
+    means = grouped.agg({**values, "seed": "nunique"}).rename(columns={"seed": "n_seeds"})
+    return means.reset_index()[[*(c for c in table.columns if c != "seed"), "n_seeds"]]
+
+
 def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     """A CSV table, with a clear error naming the file when it is missing, empty or
-    lacks a column (one of :data:`ADDED_COLUMNS` is read as NaN)."""
+    lacks a column (one of :data:`ADDED_COLUMNS` is read as NaN); a table of several
+    training seeds is read as their means (:func:`seed_means`)."""
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -69,7 +95,7 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
         raise FigureError(f"{path}: missing column(s) {', '.join(missing)}")
     if table.empty:
         raise FigureError(f"{path}: the table has no rows")
-    return table
+    return seed_means(table)
 
 
 def read_inputs(path: str | Path) -> pd.DataFrame:
