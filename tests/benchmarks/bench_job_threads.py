@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--run", default="pet-aug", help="the PET run of config.yaml")
-    parser.add_argument("--checkpoint",
-                        default=str(results / f"train/pet/pet-aug/seed_0/checkpoints/epoch_{last}.ckpt"))
+    parser.add_argument("--checkpoint", default=str(
+        results / f"train/pet/pet-aug/seed_0/checkpoints/epoch_{last}.ckpt"))
     parser.add_argument("--structures",
                         default=str(results / "data/atomistic/synthetic/pet/test.xyz"))
     parser.add_argument("--data", default=str(results / "data/atomistic/synthetic/pet"),
