@@ -38,13 +38,13 @@ def cuda_run(tmp_path_factory):
 def test_trainings_run_on_the_gpu(cuda_run):
     directory, _ = cuda_run
     logs = directory / "results" / "logs"
-    pet = (logs / "train_pet" / "pet-aug.log").read_text()
+    pet = (logs / "train_pet" / "pet-aug" / "seed_0.log").read_text()
     assert "cuda" in pet.lower(), pet[-2000:]
     for phase in ("pretrain", "finetune"):
-        log = (logs / f"{phase}_polarmae" / "polarmae-o3.log").read_text()
+        log = (logs / f"{phase}_polarmae" / "polarmae-o3" / "seed_0.log").read_text()
         assert "device cuda" in log, log[-2000:]
     checkpoint = torch.load(directory / "results" / "train" / "polarmae" / "polarmae-o3"
-                            / "finetune" / "step_4.ckpt", weights_only=False,
+                            / "seed_0" / "finetune" / "step_4.ckpt", weights_only=False,
                             map_location="cpu")
     assert all(torch.isfinite(v).all() for v in checkpoint["model"].values()
                if v.is_floating_point())
@@ -59,7 +59,7 @@ def test_pet_analysis_on_cuda_matches_the_cpu(cuda_run, tmp_path, dtype, toleran
     config = yaml.safe_load(configfile.read_text())
     settings = {**config["analysis"]["pet"], "dtype": dtype,
                 "quadrature_check": config["analysis"]["quadrature_check"]}
-    checkpoint = (directory / "results" / "train" / "pet" / "pet-aug" / "checkpoints"
+    checkpoint = (directory / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "checkpoints"
                   / "epoch_4.ckpt")
     structures = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
     analyse_pet_checkpoint(str(checkpoint), str(structures), str(tmp_path / "cpu"),

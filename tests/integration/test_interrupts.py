@@ -71,7 +71,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(prepared, tmp_path):
         TINY, {"pet": {"training": {"epochs": 16, "checkpoint_every": 2}}}))
     # one training, on the prepared data: analysing its 9 checkpoints is not tested here
     target = "results/train/pet/pet-aug/seed_0/best_model.pt"
-    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
+    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "resume"
     process, output = _start_until(tmp_path, configfile, resume / "epoch_4.ckpt", "2",
                                    target)
     os.killpg(process.pid, signal.SIGKILL)
@@ -82,7 +82,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(prepared, tmp_path):
     assert snakemake(tmp_path, configfile, "--unlock").returncode == 0
     result = snakemake(tmp_path, configfile, target)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    log = (tmp_path / "results" / "logs" / "train_pet" / "pet-aug.log").read_text()
+    log = (tmp_path / "results" / "logs" / "train_pet" / "pet-aug" / "seed_0.log").read_text()
     resumed = re.search(r"resuming .* after (\d+) epoch", log)
     assert resumed and int(resumed.group(1)) >= 4, log[-2000:]
     table = pd.read_csv(resume.parent / "train_log.csv")
@@ -103,7 +103,7 @@ def test_an_interrupted_snakemake_stops_its_jobs_within_seconds(prepared, tmp_pa
     configfile = _config(tmp_path, deep_merge(TINY, {"pet": {"training": {
         "epochs": 400, "checkpoint_every": 2}}}))
     target = "results/train/pet/pet-aug/seed_0/best_model.pt"
-    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "resume"
+    resume = tmp_path / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "resume"
     process, output = _start_until(tmp_path, configfile, resume / "epoch_2.ckpt", "1",
                                    target)
     jobs = psutil.Process(process.pid).children(recursive=True)

@@ -75,7 +75,7 @@ def test_outputs_exist_and_load(finished_run):
         assert (results / "data" / "atomistic" / "synthetic" / f"{split}.xyz").exists()
         assert (results / "data" / "atomistic" / "synthetic" / "pet" / f"{split}.xyz").exists()
     for run in ("pet-aug", "pet-noaug"):
-        run_dir = results / "train" / "pet" / run
+        run_dir = results / "train" / "pet" / run / "seed_0"
         assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
             "epoch_0.ckpt", "epoch_2.ckpt", "epoch_4.ckpt"]
         for checkpoint in (run_dir / "checkpoints").iterdir():
@@ -86,7 +86,7 @@ def test_outputs_exist_and_load(finished_run):
         assert (run_dir / "best_model.pt").stat().st_size > 0
         assert not (run_dir / "resume").exists()
         for epoch in (0, 2, 4):
-            analysis = results / "analysis" / "pet" / run / f"epoch_{epoch}"
+            analysis = results / "analysis" / "pet" / run / "seed_0" / f"epoch_{epoch}"
             errors = pd.read_csv(analysis / "errors.csv")
             assert list(errors.columns) == [
                 "target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
@@ -111,7 +111,7 @@ def test_outputs_exist_and_load(finished_run):
             structures = pd.read_parquet(analysis / "structures.parquet")
             assert structures["structure"].nunique() == 2
         # one job, one log: every checkpoint of the run, each on the grid
-        log = (results / "logs" / "analyse_pet_run" / f"{run}.log").read_text()
+        log = (results / "logs" / "analyse_pet_run" / run / "seed_0.log").read_text()
         for epoch in (0, 2, 4):
             assert f"checkpoints/epoch_{epoch}.ckpt: analysis finished" in log
         # max(2 lambda_max, lambda_max + 2) = 4: 14 nodes x 5 angles x 2
@@ -128,7 +128,7 @@ def test_geometric_runs_and_purification(finished_run):
     for split in ("train", "val", "test"):
         frames = results / "data" / "atomistic" / "synthetic" / "geometric" / f"{split}.xyz"
         assert "density_l2" in frames.read_text()
-    model = load_checkpoint(results / "train" / "pet" / "geo-sh2" / "checkpoints" /
+    model = load_checkpoint(results / "train" / "pet" / "geo-sh2" / "seed_0" / "checkpoints" /
                             "epoch_4.ckpt")
     assert isinstance(model.backend.gnn_layers[0].edge_embedder, SolidHarmonicsEdgeEmbedding)
     errors = pd.read_csv(results / "analysis" / "pet" / "geometric" / "errors.csv")
@@ -154,7 +154,7 @@ def test_geometric_runs_and_purification(finished_run):
         results / "figures" / "learnability.md").read_text()
     # analysis.pet.geometric_every (10): multiples of it, and the last checkpoint
     assert set(errors["epoch"]) == {0, 4}
-    assert not (results / "analysis" / "pet" / "geo-sh2" / "epoch_2").exists()
+    assert not (results / "analysis" / "pet" / "geo-sh2" / "seed_0" / "epoch_2").exists()
     # analysis.pet.scope (figures): only the last checkpoint on the grid, the ones
     # before as given (what fig6 (a) reads)
     before, last = errors[errors["epoch"] == 0], errors[errors["epoch"] == 4]
@@ -177,13 +177,13 @@ def test_geometric_runs_and_purification(finished_run):
     assert refit["mu"].notna().all() and purification.loc[
         purification["stage"] != "readout_refit", "mu"].isna().all()
     for run in ("pet-aug", "geo-cartesian"):
-        ckpt = results / "analysis" / "purification" / f"{run}_readout_refit.ckpt"
+        ckpt = results / "analysis" / "purification" / run / "seed_0_readout_refit.ckpt"
         assert ckpt.stat().st_size > 0
     offset = purification[purification["stage"] == "offset_removed"]
     assert (offset["setup_evaluations"] > 0).all()
     assert (offset["evaluations_per_prediction"] == 1).all()
     assert (purification["epoch"] == 4).all()
-    log = (results / "logs" / "analyse_pet_geometric_run" / "geo-sh2.log").read_text()
+    log = (results / "logs" / "analyse_pet_geometric_run" / "geo-sh2" / "seed_0.log").read_text()
     assert log.count("grid degree 4") == 1  # max(2 lambda_max, lambda_max + 2), lambda_max 2
     assert log.count("as given only (no grid, no layer)") == 1
     for figure in ("fig6", "fig7", "fig8"):
@@ -199,20 +199,21 @@ def test_polarmae_outputs(finished_run):
         assert (results / "data" / "lartpc" / "synthetic" / f"{split}.h5").exists()
     for run in POLARMAE_RUNS:
         for phase in ("pretrain", "finetune"):
-            folder = results / "train" / "polarmae" / run / phase
+            folder = results / "train" / "polarmae" / run / "seed_0" / phase
             assert sorted(p.name for p in folder.iterdir()) == [
                 "step_0.ckpt", "step_2.ckpt", "step_4.ckpt", "train_log.csv"]
             model, meta = load_polarmae(folder / "step_4.ckpt")
             assert (meta["phase"], meta["step"], model.width) == (phase, 4, 16)
             assert pd.read_csv(folder / "train_log.csv")["step"].tolist() == [0, 2, 4]
             for step in (0, 2, 4):
-                analysis = results / "analysis" / "polarmae" / run / phase / f"step_{step}"
+                analysis = (results / "analysis" / "polarmae" / run / "seed_0" / phase
+                            / f"step_{step}")
                 errors = pd.read_csv(analysis / "errors.csv")
                 assert len(errors) == (phase == "finetune")
                 spectrum = pd.read_csv(analysis / "spectrum.csv")
                 assert set(spectrum["layer"]) == {"tokenizer", "blocks.0", "blocks.1"}
-                log = (results / "logs" / f"analyse_polarmae_{phase}_run" /
-                       f"{run}.log").read_text()
+                log = (results / "logs" / f"analyse_polarmae_{phase}_run" / run /
+                       "seed_0.log").read_text()
                 assert f"{phase}/step_{step}.ckpt: analysis finished" in log
             assert log.count("140 copies") == 3
     collected = pd.read_csv(results / "analysis" / "polarmae" / "instability.csv")
@@ -298,7 +299,7 @@ def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
     float32 best_model.pt) named under external.models, analysed with conservative forces,
     collected and drawn, with its rows in table1; no training runs for it."""
     directory, _ = finished_run
-    model = directory / "results" / "train" / "pet" / "pet-aug" / "best_model.pt"
+    model = directory / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "best_model.pt"
     test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
     configfile = _config(tmp_path, deep_merge(TINY, {
         "external": {"models": {"tiny-export": {"path": str(model),
@@ -333,7 +334,7 @@ def test_mtt_export_of_an_epoch_gives_the_pipelines_analysis_of_that_epoch(finis
     analysed as an exported model on the same structures and grid, it gives the A the
     pipeline's analysis of epoch k wrote, to 1e-8."""
     directory, _ = finished_run
-    run_dir = directory / "results" / "train" / "pet" / "pet-aug"
+    run_dir = directory / "results" / "train" / "pet" / "pet-aug" / "seed_0"
     last = max(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("*.ckpt"))
     model = tmp_path / "epoch.pt"
     exported = subprocess.run(
@@ -393,7 +394,7 @@ def test_report_holds_every_figure_with_its_caption(finished_run):
 
 def test_augmentation_differs_between_runs(finished_run):
     directory, _ = finished_run
-    logs = [pd.read_csv(directory / "results" / "train" / "pet" / run / "train_log.csv")
+    logs = [pd.read_csv(directory / "results" / "train" / "pet" / run / "seed_0" / "train_log.csv")
             for run in ("pet-aug", "pet-noaug")]
     column = "training loss"
     assert logs[0][column].iloc[0] == pytest.approx(logs[1][column].iloc[0], rel=0.5)
@@ -461,6 +462,22 @@ def test_a_result_setting_reruns_exactly_what_depends_on_it(finished_run, tmp_pa
         "provenance": 1, "all": 1, **REPORT}, result.stdout[-3000:]
 
 
+def test_a_second_seed_trains_and_analyses_only_itself(finished_run, tmp_path):
+    """pet.seeds [0, 1]: every PET run but the control (pet.control_seeds stays [0]) is
+    trained, analysed and purified once more, under seed_1/; nothing of seed 0 reruns,
+    and what collects the seeds (tables, figures, findings) follows."""
+    directory, _ = finished_run
+    change = {"pet": {"seeds": [0, 1]}}
+    result = snakemake(directory, _config(tmp_path, deep_merge(TINY, change)), "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _job_counts(result.stdout) == {
+        "train_pet": 4, "analyse_pet_run": 2, "analyse_pet_geometric_run": 2,
+        "purify_pet": 2, "collect_purification": 1, "fig8": 1, "provenance": 1,
+        **DOWNSTREAM}, result.stdout[-3000:]
+    assert "(seed 0)" not in result.stdout and "seed_0/checkpoints" not in result.stdout
+    assert result.stdout.count("(seed 1)") >= 4 + 4  # the trainings and analyses
+
+
 def test_a_copied_project_or_touched_data_reruns_nothing(finished_run, tmp_path):
     """Content decides a rerun, not modification times: a copy that keeps none (as `cp
     -r` does), then a `touch` of every data file and checkpoint, plans nothing."""
@@ -491,7 +508,7 @@ def test_a_truncated_checkpoint_stops_the_run_before_any_job(finished_run, tmp_p
     source, _ = finished_run
     directory = tmp_path / "copy"
     shutil.copytree(source, directory, copy_function=shutil.copy2, symlinks=True)
-    checkpoint = directory / "results" / "train" / "pet" / "pet-aug" / "checkpoints" / \
+    checkpoint = directory / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "checkpoints" / \
         "epoch_2.ckpt"
     whole = checkpoint.read_bytes()
     checkpoint.write_bytes(whole[: len(whole) // 2])
@@ -571,7 +588,7 @@ def test_per_checkpoint_jobs_make_the_same_tables(finished_run, tmp_path):
     for table, old in zip(tables, before, strict=True):
         pd.testing.assert_frame_equal(pd.read_csv(directory / table), old, check_exact=False,
                                       rtol=1e-12)
-    assert (directory / "results" / "logs" / "analyse_pet" / "geo-sh2" / "epoch_0.log"
+    assert (directory / "results" / "logs" / "analyse_pet" / "geo-sh2" / "seed_0" / "epoch_0.log"
             ).exists()
 
 
@@ -589,15 +606,16 @@ def test_a_corrupt_test_split_costs_no_finished_training(finished_run, tmp_path)
     text = test.read_text()
     test.write_text(text[: len(text) // 2])
     checkpoints = sorted((directory / "results" / "train" / "pet" / "pet-aug"
-                          / "checkpoints").iterdir())
+                          / "seed_0" / "checkpoints").iterdir())
     one = "results/analysis/pet/pet-aug/seed_0/epoch_2/errors.csv"
     plan = snakemake(directory, configfile, one, "-n", "--forcerun", "analyse_pet_run")
     assert plan.returncode == 0, plan.stderr
     assert _job_counts(plan.stdout) == {"analyse_pet_run": 1}, plan.stdout
     result = snakemake(directory, configfile, one, "--forcerun", "analyse_pet_run")
     assert result.returncode != 0
-    log = (directory / "results" / "logs" / "analyse_pet_run" / "pet-aug.log").read_text()
+    log = (directory / "results" / "logs" / "analyse_pet_run" / "pet-aug"
+           / "seed_0.log").read_text()
     assert "test.xyz: frame" in log and "Traceback" not in log, log[-2000:]
     assert sorted((directory / "results" / "train" / "pet" / "pet-aug"
-                   / "checkpoints").iterdir()) == checkpoints
+                   / "seed_0" / "checkpoints").iterdir()) == checkpoints
     assert not (directory / one).exists()

@@ -273,7 +273,7 @@ def test_jobs_take_the_device_they_were_given(slurm_run):
     no CUDA, so it says so and uses the CPU); a CPU job was given none."""
     directory, _, _, _, _ = slurm_run
     logs = directory / "results" / "logs"
-    gpu_log = (logs / "train_pet" / "pet-noaug.log").read_text()
+    gpu_log = (logs / "train_pet" / "pet-noaug" / "seed_0.log").read_text()
     if not torch.cuda.is_available():
         assert re.search(r"device auto: cpu \(SLURM job \d+ was allocated GPUs \S+, but "
                          r"torch \S+ sees no CUDA device\)", gpu_log), gpu_log[:2000]
@@ -358,8 +358,8 @@ def test_jobs_get_the_configured_threads_not_this_machines_cores(small_run):
             assert job.get("CpusPerTres") == f"gres:gpu:{ABOVE_CORES}", job
         else:
             assert job["NumCPUs"] == "1", job
-    logs = [directory / "results" / "logs" / "pretrain_polarmae" / f"{SMALL_RUN}.log",
-            *(directory / "results" / "logs" / "analyse_polarmae" / SMALL_RUN /
+    logs = [directory / "results" / "logs" / "pretrain_polarmae" / SMALL_RUN / "seed_0.log",
+            *(directory / "results" / "logs" / "analyse_polarmae" / SMALL_RUN / "seed_0" /
               f"pretrain_step_{step}.log" for step in (0, 4))]
     for log in logs:
         text = log.read_text()
@@ -376,7 +376,7 @@ def test_scancel_is_reported_with_its_log_and_leaves_nothing_half_written(slurm_
     # a longer training, so that the cancel lands while it writes checkpoints
     configfile = _config(directory, deep_merge(
         SLURM_TINY, {"pet": {"training": {"epochs": 3000, "checkpoint_every": 1000}}}))
-    run_dir = directory / "results" / "train" / "pet" / "pet-noaug"
+    run_dir = directory / "results" / "train" / "pet" / "pet-noaug" / "seed_0"
     process = _snakemake(cluster, directory, configfile, "--retries", "0",
                          "--forcerun", "train_pet", "--",
                          str(run_dir.relative_to(directory) / "best_model.pt"))

@@ -14,16 +14,22 @@ from project import configuration
 def test_findings_runs_the_default_jobs_into_its_own_folder(root):
     _, default = dry_run()
     _, findings = dry_run("--configfile", str(root / "config" / "findings.yaml"))
-    # the same jobs, with other settings, and the runs the default leaves out: geo-sh2,
-    # geo-sh4 and the control geo-control (their trainings and analyses) and
-    # polarmae-euler (its two phases and its analysis)
-    extra = {"train_pet": 3, "analyse_pet_geometric_run": 3, "pretrain_polarmae": 1,
-             "finetune_polarmae": 1, "analyse_polarmae_pretrain_run": 1,
-             "analyse_polarmae_finetune_run": 1, "total": 10}
+    # the same jobs, with other settings, the runs the default leaves out (geo-sh2,
+    # geo-sh4 and the control geo-control), and 3 training seeds of every run a finding
+    # reads: 7 PET runs (2 standard, 5 geometric) and polarmae-o3; polarmae-none keeps
+    # one seed; pet-aug is purified once per seed
+    seeds = 3
+    extra = {"train_pet": 7 * seeds - 4, "analyse_pet_run": 2 * seeds - 2,
+             "analyse_pet_geometric_run": 5 * seeds - 2, "purify_pet": seeds - 1}
+    extra.update({rule: seeds - 1 for rule in (
+        "pretrain_polarmae", "finetune_polarmae", "analyse_polarmae_pretrain_run",
+        "analyse_polarmae_finetune_run")})
+    extra["total"] = sum(extra.values())
     assert findings == {job: count + extra.get(job, 0) for job, count in default.items()}
     config = configuration("findings.yaml")
     assert config["results"] != configuration()["results"]
     assert config["pet"]["training"]["epochs"] > configuration()["pet"]["training"]["epochs"]
+    assert config["pet"]["seeds"] == config["pet"]["control_seeds"] == [0, 1, 2]
 
 
 def test_findings_over_a_configuration_without_its_runs_stops_at_start(root, tmp_path):

@@ -344,7 +344,9 @@ class Pooled:
 
     def total_fraction(self, name: str, irreps: Iterable[tuple[int, int]]) -> Estimate:
         """The sum of the character fractions of ``irreps`` of a layer."""
-        return Estimate(sum(self.fraction(name, lam, sigma).draws for lam, sigma in irreps),
+        zero = np.zeros((len(self.seeds), self._seeds[0]._weights.shape[0]))
+        return Estimate(sum((self.fraction(name, lam, sigma).draws
+                             for lam, sigma in irreps), start=zero),
                         self.n_inputs, self.seeds)
 
 

@@ -8,7 +8,10 @@ sigma = +1), of the tokenizer and of every transformer block against the trainin
 pre-training then fine-tuning on one axis (fine-tuning steps offset by the run's last
 pre-training step, the boundary dashed), one panel per run, one colour per layer in
 depth order. Quadrature estimates (A, the fractions) carry their quadrature error as an
-error bar, and an open marker where it exceeds the tolerance.
+error bar, and an open marker where it exceeds the tolerance. A run trained with
+several seeds is drawn as the mean over its seeds, with a band: the 95 % t-interval of
+that mean over the seeds (the PoLAr-MAE analysis keeps no per-event rows of these
+numbers, so there is no bootstrap over events here).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .tables import (
     POLARMAE_ERRORS,
     POLARMAE_SPECTRUM,
     PRETRAIN,
+    QUANTITY_COLUMNS,
     FigureError,
     augmentations,
     layer_order,
@@ -49,8 +53,9 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame) -> pd.DataFrame:
     if tuned.empty:
         raise FigureError("fig5: the errors table holds no fine-tuning checkpoint")
     tuned = sort_rows(tuned, {"run": run_order(tuned)}, then=["step"])
-    lines_a = pd.concat([quantity_rows(tuned, quantity, 1.0) for quantity in NAMES],
-                        ignore_index=True).assign(panel="a", training_step=np.nan)
+    lines_a = pd.concat([quantity_rows(tuned, quantity, 1.0).assign(
+        seed_half=_seed_half(tuned, QUANTITY_COLUMNS[quantity])) for quantity in NAMES],
+        ignore_index=True).assign(panel="a", training_step=np.nan)
 
     scalar = spectrum[(spectrum["o3_lambda"] == 0) & (spectrum["o3_sigma"] == 1)].copy()
     if scalar.empty:
@@ -58,21 +63,37 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame) -> pd.DataFrame:
     scalar["training_step"] = training_steps(scalar)
     scalar["phase_boundary"] = scalar["run"].map(pretrain_steps(scalar))
     scalar["value"] = 1.0 - scalar["fraction"]  # its quadrature error is the fraction's
+    scalar["seed_half"] = _seed_half(scalar, "fraction")  # ... and its seeds' spread
     scalar["quadrature_flagged"] = style.flags(scalar["quadrature_flagged"])
     lines_b = sort_rows(scalar, {"layer": layer_order(scalar["layer"]),
                                  "run": run_order(scalar), "phase": [PRETRAIN, FINETUNE]},
                         then=["step"]).assign(panel="b", quantity=NON_INVARIANT)
     lines_b["layer_label"] = lines_b["layer"].map(style.layer_label)
-    return pd.concat([lines_a, lines_b], ignore_index=True)[
+    lines = pd.concat([lines_a, lines_b], ignore_index=True)
+    lines["seed_low"] = lines["value"] - lines["seed_half"]
+    lines["seed_high"] = lines["value"] + lines["seed_half"]
+    return lines.reindex(columns=
         ["panel", "run", "augmentation", "phase", "step", "training_step", "phase_boundary",
          "target", "layer", "layer_label", "quantity", "value", "quadrature_error",
-         "quadrature_flagged", "grid_degree", "check_degree"]]
+         "quadrature_flagged", "grid_degree", "check_degree", "n_seeds", "seed_low",
+         "seed_high"])
+
+
+def _seed_half(rows: pd.DataFrame, column: str) -> pd.Series:
+    """The half-width of the t-interval over seeds of ``column`` (NaN: one seed, or a
+    table without seeds)."""
+    name = f"{column}_seed_half"
+    return rows[name] if name in rows else pd.Series(np.nan, index=rows.index)
 
 
 def _line(ax, x, rows: pd.DataFrame, color, line_style: dict,
           flag_size: float = 3.4) -> None:
-    """One line of ``value``, its quadrature error bars and open markers on its flagged
-    points."""
+    """One line of ``value``, its band over seeds (where it has several), its quadrature
+    error bars and open markers on its flagged points."""
+    if rows["seed_low"].notna().any():
+        # a log axis: a band reaching 0 or below is cut at the line's tenth
+        low = rows["seed_low"].where(rows["seed_low"] > 0, rows["value"] / 10)
+        ax.fill_between(x, low, rows["seed_high"], color=color, alpha=0.2, linewidth=0)
     ax.plot(x, rows["value"], color=color, **line_style)
     style.error_bars(ax, x, rows["value"], rows["quadrature_error"], color=color)
     style.flag_points(ax, x, rows["value"], rows["quadrature_flagged"],

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..bootstrap import seed_halfwidth
 from ..errors import SymlearnError
 from ..table_schemas import (  # noqa: F401 (the tables the figures read)
     ERRORS,
@@ -62,6 +63,10 @@ SEED_MEANS = ("rmse_as_given", "accuracy_rmse", "equivariance_rmse", "reference_
               "accuracy", "recall_as_given", "equivariance_estimate")
 SEED_LARGEST = ("quadrature_error", "accuracy_quadrature_error",
                 "residual_quadrature_error", "quadrature_flagged")
+#: the values whose spread over seeds the figures draw as a band where there are no
+#: per-input rows to bootstrap (fig5): ``<value>_seed_half``, the half-width of the
+#: 95 % t-interval of the mean over seeds (NaN with one seed)
+SEED_BANDS = ("rmse_as_given", "equivariance_rmse", "fraction")
 
 
 def seed_means(table: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +81,11 @@ def seed_means(table: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in table.columns if c not in values and c != "seed"]
     grouped = table.groupby(keys, dropna=False, sort=False)
     means = grouped.agg({**values, "seed": "nunique"}).rename(columns={"seed": "n_seeds"})
-    return means.reset_index()[[*(c for c in table.columns if c != "seed"), "n_seeds"]]
+    bands = [c for c in SEED_BANDS if c in table]
+    for column in bands:
+        means[f"{column}_seed_half"] = grouped[column].agg(seed_halfwidth)
+    return means.reset_index()[[*(c for c in table.columns if c != "seed"), "n_seeds",
+                                *(f"{c}_seed_half" for c in bands)]]
 
 
 def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
