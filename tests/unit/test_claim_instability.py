@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from project import configuration
+from scipy import stats
 from scipy.stats import spearmanr
 
 from symlearn.figures import build, claims, pointwise
@@ -281,3 +282,33 @@ def test_findings_analyses_twelve_events_of_a_test_split_that_has_them(tmp_path)
                        settings["tokenizer"], branching_radius=lartpc["branching_radius"])
     kept = sum(store.get(i) is not None for i in range(store.n_events))
     assert kept >= n_events, (kept, n_events)
+
+
+def test_finding_8_with_seeds_is_the_mean_over_them():
+    """Three seeds' points (the same events): each number is the mean of the seeds'
+    (each computed as with one seed), the row says 3 seeds, and its interval holds the
+    seeds' spread: at least the t half-width of their values."""
+    tables = {str(seed): points_table(seed=seed) for seed in range(3)}
+    result = claims.judge(8, claims.unstable_where_a_is_high,
+                          instability=instability_table(), points={RUN: tables})
+    assert result.verdict != NOT_RUN, result.reason
+    correlations = [pointwise.correlation(t).value for t in tables.values()]
+    # (b) at the location the mean over seeds chose (a seed alone may choose the other)
+    part = result.evidence[1].part
+    where = part[len("(b) "):part.index(" - all points")]
+    excesses = [pointwise.excess_instability(t, where).value for t in tables.values()]
+    for evidence, values in zip(result.evidence, (correlations, excesses), strict=True):
+        assert evidence.value == pytest.approx(np.mean(values), rel=1e-12)
+        assert evidence.seeds == 3
+        half = stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
+        assert evidence.ci_high - evidence.ci_low >= 2 * half - 1e-12
+
+
+def test_table1s_instability_interval_is_over_events_and_seeds():
+    from symlearn.figures.table1 import instability_interval
+
+    tables = {str(seed): points_table(seed=seed) for seed in range(2)}
+    learned = [t[t["semantic"] < 4]["instability"].mean() for t in tables.values()]
+    found = instability_interval({RUN: tables}, RUN, resamples=300)
+    assert found["ci_low"] < np.mean(learned) < found["ci_high"]
+    assert instability_interval({}, RUN) == {}

@@ -627,7 +627,7 @@ def learnability_inputs(wildcards):
 
 def table1_inputs(wildcards):
     """table1's input tables (the geometric runs' errors where there are such runs),
-    with the per-structure rows its intervals are drawn from."""
+    with the per-structure rows and per-point tables its intervals are drawn from."""
     inputs = {
         "errors": rules.collect_pet_analysis.output.errors,
         "structures": rules.collect_pet_analysis.output.structures,
@@ -642,6 +642,8 @@ def table1_inputs(wildcards):
         inputs["geometric_structures"] = rules.collect_geometric_analysis.output.structures
     if EXTERNAL_MODELS:
         inputs["external_errors"] = rules.collect_metatomic_analysis.output.errors
+    # each run's points at its last fine-tuning checkpoint: the instability's interval
+    inputs.update(polarmae_final_points())
     return inputs
 
 

@@ -31,7 +31,6 @@ instability have none), the threshold, the run and the checkpoint.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -50,7 +49,14 @@ from ..bootstrap import (
 from ..io import write_text_atomic
 from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
-from .pointwise import LOCATIONS, correlation, excess_instability, read_points
+from .pointwise import (
+    LOCATIONS,
+    POINTS_PREFIX,
+    correlation,
+    excess_instability,
+    points_by_run,
+    read_points,
+)
 from .tables import (
     ERRORS,
     FINETUNE,
@@ -79,9 +85,6 @@ OPTIONAL = tuple(INPUTS)
 #: the per-structure rows (Parquet) of the standard and the geometric PET runs, from
 #: which the intervals are drawn; absent, the numbers are judged without an interval
 PER_INPUT = ("structures", "geometric_structures", "purification_structures")
-#: ``--input points_<run>=PATH``: the points.parquet of a PoLAr-MAE run's last
-#: fine-tuning checkpoint (finding 8)
-POINTS_PREFIX = "points_"
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
 INCONCLUSIVE = "inconclusive"
@@ -1071,19 +1074,6 @@ def side_by_side(tables: Mapping[str, pd.DataFrame]) -> str:
                 cells.append(f"**{group.iloc[0]['verdict']}**: {_deciding(group)}")
         lines.append(f"| {number} | {findings[number]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def points_by_run(inputs: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """run -> seed -> path from the ``points_<run>_<seed>`` inputs (``points_<run>``:
-    one table, of an unnamed seed)."""
-    points: dict[str, dict[str, str]] = {}
-    for name, path in inputs.items():
-        if name.startswith(POINTS_PREFIX):
-            run, seed = name[len(POINTS_PREFIX):], ""
-            if (found := re.fullmatch(r"(.+)_(\d+)", run)) is not None:
-                run, seed = found.groups()
-            points.setdefault(run, {})[seed] = path
-    return points
 
 
 def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):

@@ -13,6 +13,8 @@ events: the points of one event share its tracks, so they are not independent dr
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,3 +174,21 @@ def binned(points: pd.DataFrame, bins: int = 8, min_points: int = 5) -> pd.DataF
                      else math.nan,
                      "n_points": n})
     return pd.DataFrame(rows, columns=columns)
+
+
+#: ``--input points_<run>_<seed>=PATH``: the points.parquet of a PoLAr-MAE run's last
+#: fine-tuning checkpoint, per training seed (finding 8, fig4, table1)
+POINTS_PREFIX = "points_"
+
+
+def points_by_run(inputs: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """run -> seed -> path from the ``points_<run>_<seed>`` inputs (``points_<run>``:
+    one table, of an unnamed seed)."""
+    points: dict[str, dict[str, str]] = {}
+    for name, path in inputs.items():
+        if name.startswith(POINTS_PREFIX):
+            run, seed = name[len(POINTS_PREFIX):], ""
+            if (found := re.fullmatch(r"(.+)_(\d+)", run)) is not None:
+                run, seed = found.groups()
+            points.setdefault(run, {})[seed] = path
+    return points

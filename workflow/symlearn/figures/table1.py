@@ -24,11 +24,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..bootstrap import RESAMPLES, SEED, PerInput, Pooled, interval_of, whole_change
+from ..bootstrap import (
+    RESAMPLES,
+    SEED,
+    Estimate,
+    PerInput,
+    Pooled,
+    interval_of,
+    whole_change,
+)
 from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
-from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
+from ..table_schemas import LEARNED_CLASSES, REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
+from .pointwise import mean_instability, points_by_run, read_points
 from .tables import (
     ERRORS,
     GEOMETRIC_ERRORS,
@@ -163,11 +172,33 @@ def _embedding(spec: Mapping[str, Any]) -> tuple[str, Any]:
     return embedding["type"], embedding.get("lmax")
 
 
+def instability_interval(points: Mapping | None, run: str, resamples: int = RESAMPLES,
+                         seed: int = SEED) -> dict:
+    """``ci_low``, ``ci_high`` of the mean instability over the points of the learned
+    classes (the class groups of the instability table), from ``points[run]`` (seed ->
+    its points.parquet at the last fine-tuning checkpoint): events resampled, the mean
+    over seeds with their spread (:class:`symlearn.bootstrap.Estimate`); none without
+    the points."""
+    sources = (points or {}).get(run) or {}
+    if not sources:
+        return {}
+    per_seed = {}
+    for key, source in sources.items():
+        table = source if isinstance(source, pd.DataFrame) else read_points(source)
+        learned = table["semantic"].isin(range(len(LEARNED_CLASSES)))
+        per_seed[key] = mean_instability(table, learned, resamples, seed)
+    low, high = Estimate.over_seeds(per_seed).interval()
+    return dict(ci_low=low, ci_high=high)
+
+
 def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
-                  configuration: str) -> list[dict]:
+                  configuration: str, points: Mapping | None = None,
+                  resamples: int = RESAMPLES, seed: int = SEED) -> list[dict]:
     """The PoLAr-MAE rows, per run at its last fine-tuning checkpoint: the ratio of the
     class probabilities' equivariance RMSE to their test RMSE (as given), and the mean
-    instability over every point (the class groups weighted by their points)."""
+    instability over every point (the class groups weighted by their points), with its
+    interval over events where the run's points are given (``points``: run -> seed ->
+    points.parquet)."""
     errors = final_finetune(polarmae_errors, "PoLAr-MAE errors table")
     classes = final_finetune(instability, "instability table")
     sources = {
@@ -192,9 +223,10 @@ def polarmae_rows(polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
                 accuracy, equivariance, n = whole_target(part)
                 value = equivariance / accuracy
             else:
-                points = part["n_points"].to_numpy(float)
-                value = float(np.sum(points * part["instability"]) / points.sum())
-                n = int(points.sum())
+                counts = part["n_points"].to_numpy(float)
+                value = float(np.sum(counts * part["instability"]) / counts.sum())
+                n = int(counts.sum())
+                row.update(instability_interval(points, run, resamples, seed))
             rows.append(dict(row, this_run=value, step=int(part["step"].iloc[0]),
                              n_samples=n, status="computed"))
     return rows
@@ -362,6 +394,7 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
          structures: pd.DataFrame | None = None,
          purification_structures: pd.DataFrame | None = None,
          geometric_structures: pd.DataFrame | None = None,
+         points: Mapping | None = None,
          resamples: int = RESAMPLES, seed: int = SEED) -> pd.DataFrame:
     """One row per quoted number and run: the paper's value and this run's, with its
     95 % bootstrap interval over the analysed structures where the per-structure rows
@@ -396,7 +429,8 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
                            **_interval(Pooled.whole_ratio, structures.at(run, epoch),
                                        target, _irreps(parts)))
             rows.append(row)
-    rows += polarmae_rows(polarmae_errors, instability, configuration)
+    rows += polarmae_rows(polarmae_errors, instability, configuration, points, resamples,
+                          seed)
     rows.append(purification_row(purification, configuration, purification_structures))
     rows += geometric_rows(geometric_errors, configuration, geometric_structures)
     if external_errors is not None and len(external_errors):
@@ -466,7 +500,8 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "output's equivariance RMSE to its test RMSE as given. The embedded default run "
         "uses small synthetic data and small models: its numbers are not expected to "
         "match the paper's. In brackets: the 95 % bootstrap interval over the analysed "
-        "structures (docs/statistics.md).",
+        "structures (the PoLAr-MAE instability: over the events), with the spread of the "
+        "training seeds added where a run has several (docs/statistics.md).",
         "",
         "| quantity | run | paper | this run | checkpoint | status |",
         "|---|---|---|---|---|---|",
@@ -497,7 +532,8 @@ def build(inputs, prefix, resamples: int = RESAMPLES, seed: int = SEED):
     tables.update(read_per_input(inputs, PER_INPUT))
     with open(inputs["config"]) as handle:
         config = yaml.safe_load(handle)
-    table = data(**tables, config=config, resamples=resamples, seed=seed)
+    table = data(**tables, config=config, points=points_by_run(inputs),
+                 resamples=resamples, seed=seed)
     prefix = str(prefix)
     write_text_atomic(prefix + ".md", markdown(table, config))
     write_text_atomic(prefix + ".csv", table.to_csv(index=False))
