@@ -164,12 +164,17 @@ def test_seed_means_average_the_values_and_keep_the_largest_quadrature_error():
     table = pd.DataFrame({"run": "r", "augmentation": "o3", "seed": [0, 1, 2], "epoch": 4,
                           "target": "energy", "o3_lambda": 0, "o3_sigma": 1,
                           "equivariance_rmse": [1.0, 2.0, 4.0],
-                          "quadrature_error": [0.1, 0.3, 0.2], "n_samples": 8})
+                          "quadrature_error": [0.1, 0.3, 0.2], "n_samples": 8,
+                          # a purification table's label of how A was estimated
+                          "equivariance_estimate": "quadrature"})
     means = seed_means(table)
     assert len(means) == 1 and "seed" not in means
     row = means.iloc[0]
     assert row["equivariance_rmse"] == pytest.approx(7 / 3)
     assert row["quadrature_error"] == 0.3 and row["n_seeds"] == 3 and row["n_samples"] == 8
+    assert row["equivariance_estimate"] == "quadrature"
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 4.0], ddof=1) / math.sqrt(3)
+    assert row["equivariance_rmse_seed_half"] == pytest.approx(half)
     assert seed_means(table.drop(columns="seed")) is not None
 
 

@@ -60,7 +60,7 @@ class FigureError(SymlearnError, ValueError):
 #: (the error of a mean is at most the largest of its terms'), a flag any seed's
 SEED_MEANS = ("rmse_as_given", "accuracy_rmse", "equivariance_rmse", "reference_rms",
               "output_rms", "fraction", "residual", "instability", "unstable_fraction",
-              "accuracy", "recall_as_given", "equivariance_estimate")
+              "accuracy", "recall_as_given")
 SEED_LARGEST = ("quadrature_error", "accuracy_quadrature_error",
                 "residual_quadrature_error", "quadrature_flagged")
 #: the values whose spread over seeds the figures draw as a band where there are no
@@ -76,12 +76,13 @@ def seed_means(table: pd.DataFrame) -> pd.DataFrame:
     column (of an earlier version, or not per checkpoint) is returned as it is."""
     if "seed" not in table:
         return table
-    values = {c: "mean" for c in SEED_MEANS if c in table}
-    values.update({c: "max" for c in SEED_LARGEST if c in table})
+    numeric = {c for c in table if pd.api.types.is_numeric_dtype(table[c])}
+    values = {c: "mean" for c in SEED_MEANS if c in numeric}
+    values.update({c: "max" for c in SEED_LARGEST if c in numeric})
     keys = [c for c in table.columns if c not in values and c != "seed"]
     grouped = table.groupby(keys, dropna=False, sort=False)
     means = grouped.agg({**values, "seed": "nunique"}).rename(columns={"seed": "n_seeds"})
-    bands = [c for c in SEED_BANDS if c in table]
+    bands = [c for c in SEED_BANDS if c in values]
     for column in bands:
         means[f"{column}_seed_half"] = grouped[column].agg(seed_halfwidth)
     return means.reset_index()[[*(c for c in table.columns if c != "seed"), "n_seeds",
