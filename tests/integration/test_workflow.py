@@ -61,12 +61,12 @@ def test_outputs_exist_and_load(finished_run):
     costs = pd.read_csv(results / "benchmarks.csv", keep_default_na=False, na_values=[""])
     assert (costs["status"] == "ok").all() and (costs["wall_s"] > 0).all()
     train = costs[costs["rule"] == "train_pet"]
-    assert sorted(train["wildcards"]) == sorted(f"run={r}" for r in (
+    assert sorted(train["wildcards"]) == sorted(f"run={r}, seed=0" for r in (
         "pet-aug", "pet-noaug", *GEOMETRIC_RUNS))
     # analysis.jobs per_run (the default): one analysis job per run
     for phase in ("pretrain", "finetune"):
         assert sorted(costs[costs["rule"] == f"analyse_polarmae_{phase}_run"]["wildcards"]
-                      ) == sorted(f"run={r}" for r in POLARMAE_RUNS)
+                      ) == sorted(f"run={r}, seed=0" for r in POLARMAE_RUNS)
     assert len(costs[costs["rule"] == "analyse_pet_run"]) == 2
     assert len(costs[costs["rule"] == "analyse_pet_geometric_run"]) == len(GEOMETRIC_RUNS)
     assert {"make_atomistic", "fig4", "claims"} <= set(costs["rule"])
@@ -474,7 +474,8 @@ def test_a_second_seed_trains_and_analyses_only_itself(finished_run, tmp_path):
         "train_pet": 4, "analyse_pet_run": 2, "analyse_pet_geometric_run": 2,
         "purify_pet": 2, "collect_purification": 1, "fig8": 1, "provenance": 1,
         **DOWNSTREAM}, result.stdout[-3000:]
-    assert "(seed 0)" not in result.stdout and "seed_0/checkpoints" not in result.stdout
+    # no job of seed 0 (each job's message names its seed)
+    assert "(seed 0)" not in result.stdout and "(seed 0," not in result.stdout
     assert result.stdout.count("(seed 1)") >= 4 + 4  # the trainings and analyses
 
 

@@ -564,9 +564,12 @@ def test_collected_tables_lead_with_run_and_epoch(tmp_path):
         _spectrum().drop(columns=["run", "augmentation", "epoch"]).iloc[:8].to_csv(
             spectrum, index=False)
         entries.append(dict(run=run, augmentation=RUNS[run], epoch=epoch, errors=errors,
-                            spectrum=spectrum))
+                            spectrum=spectrum, structures=tmp_path / f"{run}_{epoch}.parquet"))
     collected = collect_checkpoints(entries, "errors")
     assert list(collected.columns[:3]) == ["run", "augmentation", "epoch"]
+    # the per-input rows' path is not a key of the checkpoint (a column of it would keep
+    # each seed's rows apart when the figures average over seeds)
+    assert "structures" not in collected
     assert len(collected) == 4 * 5
     assert collected.groupby(["run", "epoch"]).size().eq(5).all()
     assert len(collect_checkpoints(entries, "spectrum")) == 4 * 8

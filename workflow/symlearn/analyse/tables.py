@@ -129,6 +129,10 @@ def _check_judged(frame: pd.DataFrame, table: str, entry: Mapping[str, Any]) -> 
                             "findings read it")
 
 
+#: the per-input tables an entry of the collect step may name beside its checkpoint's
+INPUT_TABLES = ("structures",)
+
+
 def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.DataFrame:
     """One table of every run and checkpoint. Each entry gives the path of each
     checkpoint's ``table`` (``errors``, ``spectrum`` or ``instability``) and the keys
@@ -137,7 +141,8 @@ def collect_checkpoints(entries: list[Mapping[str, Any]], table: str) -> pd.Data
     columns = TABLE_COLUMNS[table]
     frames, keys = [], []
     for entry in entries:
-        keys = [k for k in entry if k not in TABLE_COLUMNS]
+        # (an entry also names its per-input rows, a path, which is not a key)
+        keys = [k for k in entry if k not in TABLE_COLUMNS and k not in INPUT_TABLES]
         try:
             frame = pd.read_csv(entry[table])
         except FileNotFoundError:
