@@ -46,11 +46,11 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
                          seed).assign(panel="a")
     cells = heatmap.cells(final_checkpoint(spectrum), ["run", "augmentation", "epoch"])
     cells = cells.assign(panel="b", layer_label=cells["layer"].map(style.layer_label))
-    return pd.concat([bars, cells], ignore_index=True)[
+    return pd.concat([bars, cells], ignore_index=True).reindex(columns=
         ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
          "unit", "ratio", "layer", "layer_label", "content", "column_label", "o3_lambda",
          "o3_sigma", "fraction", "quadrature_error", "ci_low", "ci_high",
-         "quadrature_flagged", "grid_degree", "check_degree"]]
+         "quadrature_flagged", "grid_degree", "check_degree", "n_seeds"])
 
 
 def _bars(fig, bars: pd.DataFrame) -> None:
@@ -97,7 +97,10 @@ def _bars(fig, bars: pd.DataFrame) -> None:
     if style.flags(bars["quadrature_flagged"]).any():
         handles.append(Patch(facecolor=colors["equivariance"], hatch=HATCH,
                              edgecolor="0.15", linewidth=0, label=style.FLAGGED_LABEL))
-    intervals = "; capped: 95 % CI over structures" if bars["ci_low"].notna().any() else ""
+    seeds = int(bars["n_seeds"].max()) if bars["n_seeds"].notna().any() else 1
+    intervals = ("" if not bars["ci_low"].notna().any() else
+                 "; capped: 95 % CI over structures" if seeds == 1 else
+                 f";\ncapped: 95 % CI over structures and seeds (means of {seeds} seeds)")
     fig.legend(handles=handles, loc="outside lower center", ncols=2,
                title="numbers: equivariance / test RMSE (as given);\nerror bars: "
                      f"quadrature error{intervals}", title_fontsize=style.FONT_SIZE - 1)

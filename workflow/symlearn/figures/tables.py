@@ -228,9 +228,10 @@ def long_errors(errors: pd.DataFrame) -> pd.DataFrame:
     long = pd.concat([quantity_rows(rows, quantity, factor) for quantity in QUANTITIES])
     # each row's quantities next to each other, in the order of the input
     long = long.sort_index(kind="stable").reset_index(drop=True)
-    return long[["run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "part",
-                 "unit", "quantity", "value", "quadrature_error", "quadrature_flagged", "ratio",
-                 "grid_degree", "check_degree"]]
+    return long.reindex(columns=[
+        "run", "augmentation", "epoch", "target", "o3_lambda", "o3_sigma", "part", "unit",
+        "quantity", "value", "quadrature_error", "quadrature_flagged", "ratio", "grid_degree",
+        "check_degree", "n_seeds"])
 
 
 def bar_intervals(long: pd.DataFrame, structures: pd.DataFrame | None,
