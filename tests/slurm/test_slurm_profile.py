@@ -64,10 +64,11 @@ ABOVE_CORES = MACHINE_CORES + 2
 TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue",
                         "--slurm-init-seconds-before-status-checks", "1",
                         "--seconds-between-status-checks", "2")
-# the training killed once in the full run, and the one cancelled in the last test
+# the training killed once in the full run, and the one cancelled in the last test (the
+# scheduler's comment names the rule and its wildcards, run then seed, joined by "_")
 KILLED_RUN = "pet-aug"
-KILLED = f"rule_train_pet_wildcards_{KILLED_RUN}"
-CANCELLED = "rule_train_pet_wildcards_pet-noaug"
+KILLED = f"rule_train_pet_wildcards_{KILLED_RUN}_0"
+CANCELLED = "rule_train_pet_wildcards_pet-noaug_0"
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +114,9 @@ def _jobs_of(cluster, comment: str, state: str | None = None) -> list[dict[str, 
             and (state is None or job["JobState"] == state)]
 
 
-def _training_process(run: str, directory: Path) -> int | None:
-    """The pid of the `symlearn train-pet` process of ``run`` working in ``directory``,
-    if one is running. The folder matters: another test file, run beside this one by
+def _training_process(run: str, directory: Path, seed: int = 0) -> int | None:
+    """The pid of the `symlearn train-pet` process of ``run`` (its ``seed``) working in
+    ``directory``, if one is running. The folder matters: another test file, run beside this one by
     pytest-xdist, trains a run of the same name in its own folder."""
     for proc in Path("/proc").iterdir():
         try:
@@ -125,7 +126,7 @@ def _training_process(run: str, directory: Path) -> int | None:
             cwd = Path(os.readlink(proc / "cwd"))
         except OSError:
             continue
-        if cwd == directory and any(arg.endswith(f"/pet/{run}".encode())
+        if cwd == directory and any(arg.endswith(f"/pet/{run}/seed_{seed}".encode())
                                     for arg in command):
             return int(proc.name)
     return None
