@@ -72,7 +72,7 @@ def polarmae_rows(results: Path, config: dict, repeats: int) -> list[tuple]:
     from symlearn.symmetry import GridContext, o3_quadrature
 
     run = next(iter(config["polarmae"]["runs"]))
-    folder = results / "train" / "polarmae" / run / "finetune"
+    folder = results / "train" / "polarmae" / run / "seed_0" / "finetune"
     checkpoint = max(folder.glob("step_*.ckpt"), key=lambda p: int(p.stem.split("_")[1]))
     model, meta = load_polarmae(str(checkpoint), "cpu", torch.float64)
     adapter = PolarMAEAdapter(model, meta["phase"], None)
@@ -101,7 +101,8 @@ def polarmae_rows(results: Path, config: dict, repeats: int) -> list[tuple]:
         four_passes = _best(analyse(5_000), repeats)
     finally:
         MaskedBatchNorm.forward = fused
-    label = f"one event ({event.n_points} points) x 684 copies"
+    label = (f"one event ({event.n_points} points) x {context.quadrature.n_rotations} "
+             "copies")
     return [("polarmae batch", label, "100,000 points", large, "5,000 points", small),
             ("polarmae batch norm", label, "four passes", four_passes, "fused", small)]
 
@@ -117,7 +118,8 @@ def pet_rows(results: Path, config: dict, repeats: int, out: Path) -> list[tuple
     data = results / "data" / "atomistic" / "synthetic"
 
     def checkpoint(run: str, epoch: int) -> str:
-        return str(results / "train" / "pet" / run / "checkpoints" / f"epoch_{epoch}.ckpt")
+        return str(results / "train" / "pet" / run / "seed_0" / "checkpoints"
+                   / f"epoch_{epoch}.ckpt")
 
     epochs = pet_analysed_epochs(config, geometric)
     geo, geo_data = checkpoint(geometric, epochs[0]), str(data / "geometric" / "test.xyz")

@@ -54,13 +54,13 @@ def structures(tiny_pet_data, model):
 
 def test_oracle_symmetrized_model_gives_the_same_a_and_b(model, structures):
     """A (energy, forces, stress) and B (the `feature` output) agree with metatomic's
-    SymmetrizedModel on the same grid to 1e-10 relative, in float64."""
+    SymmetrizedModel on the same (product Lebedev) grid to 1e-10 relative, in float64."""
     from metatomic.torch import ModelOutput
     from metatomic.torch.o3 import SymmetrizedModel
 
     degree, lambda_max = 5, 2
     adapter = PETAdapter(model, ["feature"])
-    context = GridContext(o3_quadrature(degree), lambda_max)
+    context = GridContext(o3_quadrature(degree, "lebedev"), lambda_max)
     oracle = SymmetrizedModel(model, max_angular_momentum_target=2,
                               max_angular_momentum_character=lambda_max,
                               max_angular_momentum_grid=degree, batch_size=24)
@@ -112,7 +112,7 @@ def test_reused_neighbour_list_gives_the_outputs_of_a_recomputed_one(model, stru
 
     adapter = PETAdapter(model, ["gnn_layers.0_node", "feature"])
     names = ["energy", "non_conservative_force", "gnn_layers.0_node", "feature"]
-    g = torch.as_tensor(o3_quadrature(4).matrices[[3, 17, 100]])
+    g = torch.as_tensor(o3_quadrature(4, "lebedev").matrices[[3, 17, 100]])
     for structure in structures:
         reused = adapter.evaluate(adapter.rotated_systems(structure, g), names)
         fresh = []
@@ -238,7 +238,8 @@ def test_as_given_evaluation_equals_the_grid_analysis_as_given(checkpoint, tiny_
     np.testing.assert_allclose(cheap["reference_rms"], full["reference_rms"], rtol=1e-12)
     assert (cheap["n_samples"] == full["n_samples"]).all()
     measured_on_a_grid = ["accuracy_rmse", "equivariance_rmse", "quadrature_error",
-                          "accuracy_quadrature_error", "grid_degree", "check_degree"]
+                          "accuracy_quadrature_error", "grid_degree", "check_degree",
+                          "grid_rule", "check_rule"]
     assert cheap[measured_on_a_grid].isna().all().all()
     assert not cheap["quadrature_flagged"].any()
     spectrum = pd.read_csv(given / "spectrum.csv")
@@ -350,7 +351,7 @@ def test_cli_reports_bad_input_without_a_traceback(checkpoint, tiny_pet_data, tm
 
 def test_reused_copies_are_refilled_for_every_batch(model, structures):
     adapter = PETAdapter(model, ["feature"])
-    matrices = torch.as_tensor(o3_quadrature(4).matrices)
+    matrices = torch.as_tensor(o3_quadrature(4, "lebedev").matrices)
     structure = structures[0]
     names = ["energy", "non_conservative_force", "feature"]
     for index in ([0, 1, 2, 3], [40, 41], [7, 90, 101]):  # smaller and larger batches

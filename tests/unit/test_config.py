@@ -500,13 +500,11 @@ def test_more_analysed_structures_than_the_test_split_warn(default_config, tmp_p
 def test_a_costly_grid_is_named_with_its_size_and_an_impossible_one_stops(default_config):
     """lambda_max 40 asks for a degree-80 grid: a warning names the key and the number
     of rotated copies (the exact size of the grid the analysis would build); a grid
-    beyond SciPy's largest Lebedev order is an error at the start; the default warns
-    of nothing; null switches the warning off."""
-    from symlearn.config import LARGEST_LEBEDEV_ORDER, config_warnings
-    from symlearn.symmetry import lebedev_orders, o3_quadrature
-    from symlearn.symmetry.quadrature import grid_size
+    beyond the largest degree of analysis.quadrature's rules is an error at the start;
+    the default warns of nothing; null switches the warning off."""
+    from symlearn.config import config_warnings
+    from symlearn.symmetry import grid_size, o3_quadrature
 
-    assert lebedev_orders()[-1] == LARGEST_LEBEDEV_ORDER
     assert [grid_size(d) for d in (8, 12)] == [o3_quadrature(d).n_rotations for d in (8, 12)]
     assert config_warnings(default_config) == []
     default_config["analysis"]["pet"]["lambda_max"] = 40
@@ -519,8 +517,9 @@ def test_a_costly_grid_is_named_with_its_size_and_an_impossible_one_stops(defaul
     assert config_warnings(default_config) == []
     default_config["analysis"]["pet"]["lambda_max"] = 65
     with pytest.raises(ConfigError, match=r"analysis.pet.lambda_max, its quadrature check: "
-                                          r"asks for a grid of degree 134, above the "
-                                          r"largest Lebedev order SciPy has \(131\)"):
+                                          r"asks for a grid of degree 134; "
+                                          r"analysis.quadrature auto reaches degree 131 at "
+                                          r"most"):
         check_config(default_config)
 
 

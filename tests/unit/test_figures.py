@@ -213,17 +213,24 @@ def test_figure_files_are_written_at_single_column_size(figure, tables, tmp_path
     check_written_figure(module, paths)
 
 
-def test_fig1_draws_every_node_and_angle(tables):
+def test_fig1_draws_every_axis_and_rotation(tables):
     quadrature = pd.read_csv(tables["quadrature"])
     example = pd.read_csv(tables["example"])
     data = fig1.data(quadrature, example)
-    nodes = data[data["element"] == "lebedev node"]
+    nodes = data[data["element"] == "rotation axis"]
     angles = data[data["element"] == "in-plane angle"]
-    assert len(nodes) == 26 and len(angles) == 7  # degree 6: Lebedev order 7, D + 1 angles
-    assert (nodes["n_rotations"] == 26 * 7 * 2).all()
+    # degree 6, auto: Gräf's SO(3) rule, 116 rotations about as many axes (Gräf's
+    # sphere rule: 18 nodes x 7 angles; Lebedev: 26 x 7)
+    assert len(angles) == 116 and len(nodes) == 116
+    assert (nodes["n_rotations"] == 116 * 2).all()
     assert nodes["weight"].sum() == pytest.approx(1.0)
+    axes = quadrature.drop_duplicates(["axis_x", "axis_y", "axis_z"])
+    # a product rule: one marker per sphere node, carrying its D + 1 rotations
+    product = fig1.data(o3_quadrature(6, "graef_s2").table(), example)
+    product_nodes = product[product["element"] == "rotation axis"]
+    assert len(product_nodes) == 18 and (product_nodes["rotations_on_axis"] == 7).all()
     np.testing.assert_allclose(np.cos(nodes["latitude_rad"]) * np.cos(nodes["longitude_rad"]),
-                               quadrature["x"], atol=1e-12)
+                               axes["axis_x"], atol=1e-12)
     fig = fig1.plot(data)
     sphere, gamma, *_ = artists(fig)
     plt.close(fig)

@@ -168,7 +168,8 @@ def test_diagnose_defaults_are_the_configured_ones(root):
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
     configured = {**config["analysis"]["metatomic"],
                   "quadrature_check": config["analysis"]["quadrature_check"],
-                  "forces": "conservative", "outputs": None, "layers": None}
+                  "quadrature": config["analysis"]["quadrature"], "forces": "conservative",
+                  "outputs": None, "layers": None}
     assert json.dumps(defaults(), sort_keys=True) == json.dumps(configured, sort_keys=True)
 
 
@@ -228,3 +229,59 @@ def test_external_figure_without_labels_draws_a_alone(tmp_path):
     assert bars.loc[bars["quantity"] == "as_given", "value"].isna().all()
     assert (bars.loc[bars["quantity"] == "equivariance", "value"] > 0).all()
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("rule", ["auto", "graef_s2"])
+def test_smaller_grids_give_symmetrized_models_numbers_on_band_limited_outputs(
+        models, tiny_pet_data, rule):
+    """The tilted model's energy is ``E(x) + c u.sum_i x_i``: its rotational content stops
+    at lambda = 1, so A (its square reaches 2) and B up to lambda_max 2 (products reach
+    3) are exact on any grid of degree >= 3. Ours on the degree-5 grid of ``rule``
+    (Gräf's SO(3) rule, 60 rotations; Gräf's sphere rule, 12 x 6) and metatomic's
+    SymmetrizedModel on its own product Lebedev grid (14 x 6) give the same A and B to
+    1e-10."""
+    from metatomic.torch import ModelOutput
+    from metatomic.torch.o3 import SymmetrizedModel
+
+    from symlearn.metatomic.analyse import MetatomicAnalysis
+    from symlearn.metatomic.model import load_model
+    from symlearn.symmetry import GridContext, analyse_input, o3_quadrature
+
+    degree, lambda_max = 5, 2
+    model = load_model(models["tilted"], forces="none", layers=["feature"])
+    frames = dict(enumerate(read_frames(tiny_pet_data["test"])))
+    adapter = MetatomicAnalysis(model, frames, tiny_pet_data["test"])
+    context = GridContext(o3_quadrature(degree, rule), lambda_max)
+    lebedev = o3_quadrature(degree, "lebedev")
+    assert context.quadrature.n_rotations < lebedev.n_rotations
+    oracle = SymmetrizedModel(model.module, max_angular_momentum_target=1,
+                              max_angular_momentum_character=lambda_max,
+                              max_angular_momentum_grid=degree, batch_size=32)
+    for index in (0, 1):
+        structure = adapter.structure(index, frames[index])
+        ours = adapter.analyse_structure(structure, context)
+        # B of the energy itself (an output, not a layer of the model): its responses
+        # projected as a feature
+        ours.spectra.update(analyse_input(
+            lambda g, s=structure: adapter.evaluate(s, g, ["energy"]), context,
+            features=["energy"]).spectra)
+        requests = {"o3::variance::energy": ModelOutput(sample_kind="system"),
+                    **{f"o3::character_projection::{name}": ModelOutput(
+                        sample_kind="system" if name == "energy" else "atom")
+                       for name in ("energy", "feature")}}
+        with torch.inference_mode():
+            theirs = oracle([structure.system], requests, None)
+        n = len(frames[index])
+        variance = theirs["o3::variance::energy"].block().values.reshape(-1)
+        assert float(variance.max()) > 1e-3  # the tilt is seen
+        torch.testing.assert_close(ours.outputs["energy"][(0, 1)].variance.reshape(-1) * n**2,
+                                   variance, rtol=1e-10, atol=1e-10 * float(variance.max()))
+        for name in ("energy", "feature"):
+            tensor = theirs[f"o3::character_projection::{name}"]
+            expected = torch.stack([torch.stack([
+                tensor.block({"chi_lambda": lam, "chi_sigma": sigma}).values
+                for sigma in (1, -1)]) for lam in range(lambda_max + 1)])
+            mine = ours.spectra[name].projections * (n**2 if name == "energy" else 1)
+            scale = float(expected.abs().max())
+            torch.testing.assert_close(mine.reshape(-1), expected.reshape(-1).to(mine),
+                                       rtol=1e-10, atol=1e-10 * scale)

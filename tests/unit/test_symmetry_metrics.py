@@ -66,9 +66,15 @@ def _fractions_dict(spectrum) -> dict[tuple[int, int], float]:
             for s, sigma in enumerate((1, -1))}
 
 
+#: every rule family and auto (docs/symmetry.md, "Quadrature rules"): the closed forms
+#: hold on each
+RULES = ("auto", "lebedev", "graef_so3", "graef_s2")
+
+
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("degree", [8, 12])
-def test_analytic_character_fractions(degree):
-    context = GridContext(o3_quadrature(degree), lambda_max=4)
+def test_analytic_character_fractions(degree, rule):
+    context = GridContext(o3_quadrature(degree, rule), lambda_max=4)
     result = analyse_input(_analytic, context, features=list(EXPECTED), batch_size=50)
     for name, expected in EXPECTED.items():
         fractions = _fractions_dict(result.spectra[name])
@@ -77,8 +83,9 @@ def test_analytic_character_fractions(degree):
         assert result.spectra[name].residual() == pytest.approx(0.0, abs=1e-12)
 
 
-def test_analytic_outputs_are_exactly_equivariant():
-    context = GridContext(o3_quadrature(8), lambda_max=None)
+@pytest.mark.parametrize("rule", RULES)
+def test_analytic_outputs_are_exactly_equivariant(rule):
+    context = GridContext(o3_quadrature(8, rule), lambda_max=None)
     kinds = {"norm2": OutputKind("invariant"), "triple": OutputKind("pseudoscalar"),
              "position": OutputKind("vector")}
     result = analyse_input(_analytic, context, outputs=kinds, batch_size=64)
@@ -128,7 +135,8 @@ class _E3nnModel(torch.nn.Module):
         return self.tp2(self.tp1(a, b), a)
 
 
-def test_e3nn_equivariant_model_has_zero_equivariance_error():
+@pytest.mark.parametrize("rule", RULES)
+def test_e3nn_equivariant_model_has_zero_equivariance_error(rule):
     torch.manual_seed(0)
     model = _E3nnModel()
     points = torch.randn(5, 3)
@@ -147,7 +155,7 @@ def test_e3nn_equivariant_model_has_zero_equivariance_error():
             out = model(torch.einsum("bij,pj->bpi", g, points))
         return {name: out[:, None, s] for name, s in zip(names, slices, strict=True)}
 
-    context = GridContext(o3_quadrature(8), lambda_max=4)
+    context = GridContext(o3_quadrature(8, rule), lambda_max=4)
     result = analyse_input(evaluate, context, outputs=kinds, features=names, batch_size=100)
     for name, kind in kinds.items():
         stats = result.outputs[name][(kind.o3_lambda, kind.o3_sigma)]
@@ -196,7 +204,8 @@ def _known_spectrum(g: torch.Tensor, coefficients: dict[int, torch.Tensor], d: t
     return out[:, None, :]
 
 
-def test_fractions_of_a_function_of_known_spectrum():
+@pytest.mark.parametrize("rule", RULES)
+def test_fractions_of_a_function_of_known_spectrum(rule):
     torch.manual_seed(3)
     channels = 3
     coefficients = {lam: torch.randn(2 * lam + 1, channels) for lam in range(7)}
@@ -204,7 +213,7 @@ def test_fractions_of_a_function_of_known_spectrum():
     triple = float(torch.dot(X, torch.linalg.cross(Y, Z)))
     total = sum(float(c.square().sum()) for c in coefficients.values())
     total += triple ** 2 * float(d.square().sum())
-    context = GridContext(o3_quadrature(14), lambda_max=3)  # resolves products to 14
+    context = GridContext(o3_quadrature(14, rule), lambda_max=3)  # resolves products to 14
     spectrum = analyse_input(lambda g: {"u": _known_spectrum(g, coefficients, d)}, context,
                              features=["u"]).spectra["u"]
     fractions = spectrum.fractions()
@@ -302,9 +311,10 @@ def test_streaming_matches_one_batch_and_duplicates_share_work():
 def _peaked_at_negative_weight(degree: int):
     """A response that samples, at the grid's rotation axes, a function peaked at a
     Lebedev node of negative weight: the grid is far too coarse for it."""
-    q = o3_quadrature(degree)
+    q = o3_quadrature(degree, "lebedev")  # order 13: negative weights (auto avoids them)
     assert q.has_negative_weights
-    node = torch.as_tensor(q.nodes[int(np.argmin(q.node_weights))])
+    proper = q.matrices[:q.n_proper]
+    node = torch.as_tensor(proper[int(np.argmin(q.weights[:q.n_proper]))][:, 2])
     ez = torch.tensor([0.0, 0.0, 1.0])
 
     def evaluate(g):

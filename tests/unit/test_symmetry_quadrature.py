@@ -1,5 +1,6 @@
-"""The O(3) product quadrature and the representations (docs/symmetry.md): exactness up
-to the grid degree and visibly not beyond, metatomic's grid, e3nn's Wigner-D."""
+"""The O(3) quadrature and the representations (docs/symmetry.md): every rule family's
+grid exact up to its degree and visibly not beyond, metatomic's grid, e3nn's Wigner-D.
+The rule files themselves: tests/unit/test_quadrature_rules.py."""
 
 from __future__ import annotations
 
@@ -12,57 +13,77 @@ import torch
 from symlearn.symmetry import (
     GridTooCoarse,
     character,
-    lebedev_orders,
     o3_quadrature,
     representation,
     required_degree,
     wigner_D,
 )
 
+RULES = ("auto", "lebedev", "graef_so3", "graef_s2")
 
-def _grid_average(degree: int, o3_lambda: int) -> torch.Tensor:
+
+def _grid_average(degree: int, o3_lambda: int, rule: str = "auto") -> torch.Tensor:
     """sum_R w_R D^lambda(R) over the proper half of the grid (SO(3) weights)."""
-    q = o3_quadrature(degree)
+    q = o3_quadrature(degree, rule)
     rotations = torch.as_tensor(q.matrices[:q.n_proper])
     weights = 2 * torch.as_tensor(q.weights[:q.n_proper])
     return torch.einsum("g,gab->ab", weights, wigner_D(o3_lambda, rotations))
 
 
-@pytest.mark.parametrize("degree", [0, 1, 2, 4, 5, 8, 12, 16])
-def test_grid_layout_and_weights(degree):
-    q = o3_quadrature(degree)
-    assert q.exactness == degree
-    assert q.n_gamma == degree + 1
-    assert q.lebedev_order == min(o for o in lebedev_orders() if o >= degree)
-    assert q.n_rotations == 2 * len(q.nodes) * q.n_gamma
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("degree", [0, 1, 2, 4, 5, 8, 12])
+def test_grid_layout_and_weights(degree, rule):
+    q = o3_quadrature(degree, rule)
+    assert q.exactness >= degree and q.rule in RULES[1:]
     assert math.isclose(q.weights.sum(), 1.0, abs_tol=1e-14)
+    # SciPy's Lebedev rules of order 13 and a few others have negative weights; auto
+    # takes positive-weight rules only
+    assert not q.has_negative_weights or rule == "lebedev"
     np.testing.assert_allclose(q.matrices[q.n_proper:], -q.matrices[:q.n_proper])
+    np.testing.assert_allclose(q.weights[q.n_proper:], q.weights[:q.n_proper])
     det = np.linalg.det(q.matrices)
     np.testing.assert_allclose(det[:q.n_proper], 1.0, atol=1e-13)
     np.testing.assert_allclose(det[q.n_proper:], -1.0, atol=1e-13)
     gram = np.einsum("gki,gkj->gij", q.matrices, q.matrices)
     np.testing.assert_allclose(gram, np.broadcast_to(np.eye(3), gram.shape), atol=1e-13)
+    assert (q.matrices[q.identity_index] == np.eye(3)).all()
+
+
+def test_auto_takes_the_smallest_rule():
+    """Degree 8: Gräf's SO(3) rule, 240 rotations (product Lebedev 38 x 9 = 342, Gräf's
+    sphere rule 28 x 9 = 252); degree 12: Gräf's sphere rule 58 x 13 = 754 (Gräf's
+    SO(3) rule of degree 14: 960; Lebedev 74 x 13 = 962)."""
+    for degree in (1, 4, 8, 12):
+        sizes = {r: o3_quadrature(degree, r).n_rotations for r in RULES[1:]}
+        assert o3_quadrature(degree).n_rotations == min(sizes.values()), sizes
+    assert o3_quadrature(8).n_rotations == 480 and o3_quadrature(8).rule == "graef_so3"
+    assert o3_quadrature(12).n_rotations == 1508 and o3_quadrature(12).rule == "graef_s2"
+    assert o3_quadrature(16).rule == "graef_s2"  # beyond Gräf's SO(3) rules
+    assert [o3_quadrature(d, "lebedev").n_rotations for d in (8, 12)] == [684, 1924]
 
 
 def test_example_size_from_the_specification():
     # characters to lambda = 8 need D = 16: 110 Lebedev nodes x 17 x 2 = 3,740 copies
     assert required_degree(lambda_character=8) == 16
-    assert o3_quadrature(16).n_rotations == 3740
+    assert o3_quadrature(16, "lebedev").n_rotations == 3740
 
 
+@pytest.mark.parametrize("rule", RULES[1:])
 @pytest.mark.parametrize("degree", [1, 2, 4, 5, 8, 9, 12])
-def test_wigner_d_integrated_exactly_up_to_degree_and_not_beyond(degree):
-    assert torch.allclose(_grid_average(degree, 0), torch.ones(1, 1, dtype=torch.float64))
-    for lam in range(1, degree + 1):
-        assert torch.linalg.norm(_grid_average(degree, lam)) < 1e-13, lam
-    # one degree more is not integrated: the average of D^(D+1) is far from 0
-    assert torch.linalg.norm(_grid_average(degree, degree + 1)) > 1e-2
+def test_wigner_d_integrated_exactly_up_to_degree_and_not_beyond(degree, rule):
+    q = o3_quadrature(degree, rule)
+    assert torch.allclose(_grid_average(degree, 0, rule), torch.ones(1, 1, dtype=torch.float64))
+    for lam in range(1, q.exactness + 1):
+        assert torch.linalg.norm(_grid_average(degree, lam, rule)) < 1e-13, lam
+    # one degree more is not integrated: the average of D^(t+1) is far from 0
+    assert torch.linalg.norm(_grid_average(degree, q.exactness + 1, rule)) > 1e-2
 
 
+@pytest.mark.parametrize("rule", RULES[1:])
 @pytest.mark.parametrize("degree", [4, 8])
-def test_orthogonality_of_wigner_products_up_to_degree(degree):
+def test_orthogonality_of_wigner_products_up_to_degree(degree, rule):
     """int D^l1_ab D^l2_cd dR = delta_l1l2 delta_ac delta_bd / (2 l + 1) for l1 + l2 <= D."""
-    q = o3_quadrature(degree)
+    q = o3_quadrature(degree, rule)
     rotations = torch.as_tensor(q.matrices[:q.n_proper])
     weights = 2 * torch.as_tensor(q.weights[:q.n_proper])
     for l1 in range(degree + 1):
@@ -76,37 +97,47 @@ def test_orthogonality_of_wigner_products_up_to_degree(degree):
             assert torch.allclose(product, expected, atol=1e-13), (l1, l2)
 
 
-def test_grid_is_metatomics_grid():
+def test_lebedev_grid_is_metatomics_grid():
     from metatomic.torch.o3._quadrature import choose_quadrature, get_rotation_quadrature
 
     for degree in (0, 3, 5, 8, 16):
-        q = o3_quadrature(degree)
+        q = o3_quadrature(degree, "lebedev")
         order, n_gamma = choose_quadrature(degree)
         matrices, weights = get_rotation_quadrature(order, n_gamma, include_inversion=True)
-        assert (q.lebedev_order, q.n_gamma) == (order, n_gamma)
+        assert n_gamma == degree + 1 and f"(order {order})" in q.label
         np.testing.assert_allclose(q.matrices, matrices, atol=1e-14)
         np.testing.assert_allclose(q.weights, weights, atol=1e-16)
 
 
 def test_require_names_the_degree_needed():
-    q = o3_quadrature(6)
+    q = o3_quadrature(6, "lebedev")
     q.require(lambda_character=3, lambda_variance=2)
     with pytest.raises(GridTooCoarse, match=r"lambda=4 need degree >= 8.*degree >= 8"):
         q.require(lambda_character=4)
     with pytest.raises(GridTooCoarse, match=r"lambda=3 outputs need degree >= 7"):
         q.require(lambda_variance=3)
-    with pytest.raises(GridTooCoarse, match="largest Lebedev order"):
-        o3_quadrature(140)
+    with pytest.raises(GridTooCoarse, match=r"no lebedev quadrature rule reaches degree "
+                                            r"140 \(the largest is 131\)"):
+        o3_quadrature(140, "lebedev")
+    with pytest.raises(GridTooCoarse, match=r"no graef_so3 .* degree 16 \(the largest is "
+                                            r"14\).*auto"):
+        o3_quadrature(16, "graef_so3")
     with pytest.raises(ValueError, match="non-negative integer"):
         o3_quadrature(-1)
 
 
-def test_quadrature_table_lists_every_node():
-    q = o3_quadrature(8)
+@pytest.mark.parametrize("rule", RULES[1:])
+def test_quadrature_table_lists_every_rotation(rule):
+    q = o3_quadrature(8, rule)
     table = q.table()
-    assert len(table) == len(q.nodes) == 38
-    assert math.isclose(table["lebedev_weight"].sum(), 1.0, abs_tol=1e-14)
-    np.testing.assert_allclose(np.linalg.norm(table[["x", "y", "z"]], axis=1), 1.0)
+    assert len(table) == q.n_proper
+    assert math.isclose(table["weight"].sum(), 1.0, abs_tol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(table[["axis_x", "axis_y", "axis_z"]], axis=1),
+                               1.0)
+    assert set(table["rule"]) == {q.rule}
+    if rule != "graef_so3":  # a product rule: every axis carries D + 1 rotations
+        axes = table[["axis_x", "axis_y", "axis_z"]].round(9)
+        assert (table.groupby([axes[c] for c in axes]).size() == 9).all()
 
 
 def _random_rotations(n: int, seed: int = 0) -> torch.Tensor:
@@ -128,7 +159,8 @@ def test_wigner_d_is_an_orthogonal_representation():
 def test_wigner_d_accurate_whatever_the_default_dtype():
     # e3nn builds its generators in torch's default dtype; float32 there must not
     # degrade the matrices (it did: 6e-7 errors)
-    rotations = torch.as_tensor(o3_quadrature(8).matrices[:342])
+    q = o3_quadrature(8)
+    rotations = torch.as_tensor(q.matrices[:q.n_proper])
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float32)
     try:

@@ -214,9 +214,11 @@ rule collect_purification:
 
 rule quadrature_table:
     message:
-        "The O(3) quadrature of degree {wildcards.degree}, as a table"
+        "The O(3) quadrature of degree {wildcards.degree} ({params.rule}), as a table"
     output:
         f"{RESULTS}/analysis/quadrature/degree_{{degree}}.csv",
+    params:
+        rule=config["analysis"]["quadrature"],
     benchmark:
         benchmark_file("quadrature_table", "degree"),
     log:
@@ -224,7 +226,8 @@ rule quadrature_table:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m symlearn quadrature-table --degree {wildcards.degree} --out {output}"
+        "python -m symlearn quadrature-table --degree {wildcards.degree}"
+        " --rule {params.rule} --out {output}"
         " > {log} 2>&1"
 
 

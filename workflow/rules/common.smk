@@ -452,10 +452,11 @@ def polarmae_settings_json(wildcards):
 
 
 def analysis_settings(family):
-    """A family's analysis settings plus the shared quadrature check (and, for PET,
+    """A family's analysis settings plus the shared quadrature rule and check (and, for PET,
     fig3's layers, what --figure-layers-only analyses), as JSON."""
     settings = result_settings(config["analysis"][family], f"analysis.{family}")
     settings["quadrature_check"] = config["analysis"]["quadrature_check"]
+    settings["quadrature"] = config["analysis"]["quadrature"]
     if family == "pet":
         settings["figure_layers"] = config["figures"]["fig3_layers"]
     return json.dumps(settings, sort_keys=True)

@@ -233,8 +233,8 @@ def _diagnose(args: argparse.Namespace) -> None:
     from .metatomic.diagnose import defaults, diagnose
 
     settings = defaults()
-    for key in ("lambda_max", "grid_degree", "n_structures", "seed", "forces", "dtype",
-                "batch_atoms", "threads"):
+    for key in ("lambda_max", "grid_degree", "quadrature", "n_structures", "seed", "forces",
+                "dtype", "batch_atoms", "threads"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.outputs is not None:
@@ -348,11 +348,10 @@ def _quadrature_table(args: argparse.Namespace) -> None:
     from .io import atomic_path
     from .symmetry import o3_quadrature
 
-    quadrature = o3_quadrature(args.degree)
+    quadrature = o3_quadrature(args.degree, args.rule)
     with atomic_path(args.out) as tmp:
         quadrature.table().to_csv(tmp, index=False)
-    LOGGER.info("wrote %s: degree %d, %d rotations", args.out, args.degree,
-                quadrature.n_rotations)
+    LOGGER.info("wrote %s: %s", args.out, quadrature.describe())
 
 
 def _figure(args: argparse.Namespace) -> None:
@@ -408,6 +407,8 @@ def _check_config(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .symmetry.rules import CHOICES as QUADRATURE_CHOICES
+
     parser = argparse.ArgumentParser(prog="symlearn", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -533,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-degree", type=_degree_arg, default=None,
                    help="quadrature degree (default: the smallest that does not alias "
                         "the outputs, max(2 lambda_max, lambda_max + L))")
+    p.add_argument("--quadrature", choices=QUADRATURE_CHOICES, default=None,
+                   help="the rule family of the grids (default auto: the smallest exact "
+                        "to the degree)")
     p.add_argument("--n-structures", type=_COUNT, default=None,
                    help="a seeded random subset of this many structures (default 8)")
     p.add_argument("--seed", type=_SEED, default=None)
@@ -645,6 +649,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("quadrature-table", help="the O(3) grid of a degree, as a table")
     p.add_argument("--degree", type=_degree_arg, required=True)
+    p.add_argument("--rule", choices=QUADRATURE_CHOICES, default="auto",
+                   help="the rule family (analysis.quadrature; auto: the smallest)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_quadrature_table)
 

@@ -22,6 +22,7 @@ import yaml
 
 from .errors import SymlearnError
 from .symmetry.degrees import grid_degree, required_degree
+from .symmetry.rules import NoRule, choose, largest_degree
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 #: the embedded default, which the workflow lays every --configfile on
@@ -569,10 +570,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                 f"analysis.pet.{key}: {degree} is too coarse for the character projections "
                 f"up to lambda_max {analysis['lambda_max']} (needs >= "
                 f"{needed}, or null to choose it)")
+    rule = config["analysis"]["quadrature"]
     for key, degree in analysis_grids(config).items():
-        if degree > LARGEST_LEBEDEV_ORDER:
-            errors.append(f"{key}: asks for a grid of degree {degree}, above the largest "
-                          f"Lebedev order SciPy has ({LARGEST_LEBEDEV_ORDER})")
+        largest = largest_degree(rule)
+        if degree > largest:
+            errors.append(f"{key}: asks for a grid of degree {degree}; analysis.quadrature "
+                          f"{rule} reaches degree {largest} at most"
+                          + ("" if rule == "auto" else " (auto chooses among every rule)"))
     mus = config["analysis"]["purification"]["refit_mu"]
     bad = [mu for mu in mus if not (isinstance(mu, (int, float)) and math.isfinite(mu)
                                     and mu >= 0)]
@@ -686,6 +690,7 @@ def external_model_settings(config: Mapping[str, Any], model: str) -> dict[str, 
     when left out)."""
     settings = dict(config["analysis"]["metatomic"])
     settings["quadrature_check"] = config["analysis"]["quadrature_check"]
+    settings["quadrature"] = config["analysis"]["quadrature"]
     settings.update({"forces": "conservative", "structures": "test", "outputs": None,
                      "layers": None})
     settings.update(config["external"]["models"][model])
@@ -787,11 +792,6 @@ def quadrature_check_degree(config: Mapping[str, Any], degree: int) -> int | Non
     return degree + check["delta"] if check["n_inputs"] > 0 else None
 
 
-#: the largest order of SciPy's Lebedev rules (scipy.integrate.lebedev_rule; the
-#: quadrature module's lebedev_orders() lists them, a test keeps the two equal)
-LARGEST_LEBEDEV_ORDER = 131
-
-
 def analysis_grids(config: Mapping[str, Any]) -> dict[str, int]:
     """The grid degrees the analyses of this configuration run on, each named by the
     key that sets it: the PET runs' (standard and geometric), PoLAr-MAE's, and their
@@ -827,15 +827,13 @@ def grid_warnings(config: Mapping[str, Any]) -> list[str]:
         return []
     warnings = []
     for key, degree in analysis_grids(config).items():
-        # a Lebedev rule of order D has at least (D + 1)^2 / 3 nodes: the exact count
-        # (which scans SciPy's table, about a second) only where it may matter
+        # a rule exact to degree D has at least sum_{l <= D/2} (2l + 1)^2 rotations, so
+        # 2 (D + 1)^3 / 6 copies or more: the exact count only where it may matter
         if 2 * (degree + 1) ** 3 / 3 <= limit:
             continue
-        from .symmetry.quadrature import GridTooCoarse, grid_size
-
         try:
-            copies = grid_size(degree)
-        except GridTooCoarse:
+            copies = 2 * choose(degree, config["analysis"]["quadrature"])[2]
+        except NoRule:
             continue  # an error of semantic_errors
         if copies > limit:
             warnings.append(

@@ -13,7 +13,7 @@ from __future__ import annotations
 #: columns added after tables were first written: a table that lacks one is read with
 #: NaN there (output_rms, the RMS of an output over the grid beside A), so results of an
 #: earlier version still collect and draw
-ADDED_COLUMNS = ("output_rms",)
+ADDED_COLUMNS = ("output_rms", "grid_rule", "check_rule")
 
 
 def with_added_columns(frame, columns) -> None:
@@ -22,8 +22,11 @@ def with_added_columns(frame, columns) -> None:
     for column in ADDED_COLUMNS:
         if column in columns and column not in frame.columns:
             frame[column] = float("nan")
-#: the grid degrees of a table, and whether its quadrature check flagged a value
-CHECK_COLUMNS = ["grid_degree", "check_degree", "quadrature_flagged"]
+#: the grid degrees of a table, the rule families of the two grids (analysis.quadrature
+#: resolved: lebedev, graef_so3, graef_s2), and whether its quadrature check flagged a
+#: value
+CHECK_COLUMNS = ["grid_degree", "check_degree", "grid_rule", "check_rule",
+                 "quadrature_flagged"]
 #: an output part: rmse_as_given, the error on the inputs as given (the identity
 #: orientation); accuracy_rmse, averaged over the orientations of the grid;
 #: equivariance_rmse, A; reference_rms, the RMS of the reference values (so that

@@ -86,17 +86,17 @@ class Grids:
 
     @classmethod
     def build(cls, degree: int, settings: Mapping[str, Any], dtype, device) -> Grids:
-        from ..symmetry import GridContext, o3_quadrature
+        from ..symmetry import GridContext
         from .tables import QuadratureCheck
 
         lambda_max = int(settings["lambda_max"])
-        quadrature = o3_quadrature(degree)
+        check = QuadratureCheck.from_settings(degree, settings)
+        quadrature = check.grid()
         quadrature.require(lambda_character=lambda_max)
         context = GridContext(quadrature, lambda_max, dtype, device)
-        check = QuadratureCheck.from_settings(quadrature.degree, settings)
         check_context = None
         if check.check_degree is not None:
-            check_context = GridContext(o3_quadrature(check.check_degree), lambda_max,
+            check_context = GridContext(check.grid(check.check_degree), lambda_max,
                                         dtype, device)
         return cls(context, check_context, check)
 
@@ -111,9 +111,7 @@ class Grids:
         return resolves_variances(context.quadrature.exactness, output_lambda_max)
 
     def describe(self) -> str:
-        q = self.quadrature
-        return (f"grid degree {q.exactness} (Lebedev {q.lebedev_order} x {q.n_gamma} "
-                f"angles x 2 = {q.n_rotations} copies); lambda_max {self.context.lambda_max}")
+        return f"{self.quadrature.describe()}; lambda_max {self.context.lambda_max}"
 
 
 def grid_notes(quadrature, lambda_max: int | None, output_lambda_max: int) -> list[str]:

@@ -216,16 +216,38 @@ class QuadratureCheck:
     n_inputs: int = 1
     delta: int = 4
     tolerance: float = 0.05
+    #: analysis.quadrature: the rule family of both grids, or auto
+    rule: str = "auto"
 
     @classmethod
     def from_settings(cls, degree: int, settings: Mapping[str, Any]) -> QuadratureCheck:
         check = settings.get("quadrature_check") or {}
         return cls(int(degree), int(check.get("n_inputs", 1)), int(check.get("delta", 4)),
-                   float(check.get("tolerance", 0.05)))
+                   float(check.get("tolerance", 0.05)), settings.get("quadrature", "auto"))
 
     @property
     def check_degree(self) -> int | None:
         return self.degree + self.delta if self.n_inputs > 0 else None
+
+    def grid(self, degree: int | None = None):
+        """The O(3) grid of ``degree`` (the analysis grid's by default) by this rule."""
+        from ..symmetry import o3_quadrature
+
+        return o3_quadrature(self.degree if degree is None else degree, self.rule)
+
+    @property
+    def grid_rule(self) -> str:
+        """The family of the analysis grid's rule."""
+        from ..symmetry.rules import choose
+
+        return choose(self.degree, self.rule)[0]
+
+    @property
+    def check_rule(self) -> str | None:
+        """The family of the check grid's rule (None when the check is off)."""
+        from ..symmetry.rules import choose
+
+        return None if self.check_degree is None else choose(self.check_degree, self.rule)[0]
 
     def checked(self, inputs: list) -> list:
         """The inputs analysed on both grids."""
@@ -298,6 +320,8 @@ def checked_tables(rows: pd.DataFrame, check_rows: pd.DataFrame | None, key: str
     for table in (errors, spectrum):
         table["grid_degree"] = check.degree
         table["check_degree"] = pd.array([check.check_degree] * len(table), dtype="Int64")
+        table["grid_rule"] = check.grid_rule
+        table["check_rule"] = check.check_rule
         table["quadrature_flagged"] = table["quadrature_flagged"].astype(bool)
     log_flags(errors, spectrum, check, log)
     return errors[ERRORS_COLUMNS], spectrum[SPECTRUM_COLUMNS]

@@ -1,11 +1,13 @@
 """fig1: the O(3) quadrature every analysis integrates with, and what a broken
 symmetry looks like in one liquid-argon event.
 
-(a) Left, the Lebedev nodes (the rotation axes, i.e. where the z axis is sent) on the
-sphere in a Mollweide projection, each marker's area proportional to its weight; right,
-the equally spaced in-plane angles gamma applied about every axis. Each (node, gamma)
-rotation is used with and without the inversion, so the grid holds
-nodes x angles x 2 elements of O(3).
+(a) Left, the rotation axes of the grid's proper rotations (where each sends the z
+axis) on the sphere in a Mollweide projection, each marker's area proportional to the
+summed weight of the rotations sharing that axis; right, each rotation's in-plane angle
+gamma about its axis, at a radius that grows with the axis' polar angle beta. Each
+rotation is used with and without the inversion, so the grid holds 2 x rotations
+elements of O(3). A product rule (Lebedev or Gräf's sphere rule, times D + 1 in-plane
+angles) shows as rays; Gräf's SO(3) rule scatters.
 (b) One event classified point by point by a fine-tuned PoLAr-MAE, as given (left) and
 rotated (right; the rotated copy's prediction drawn on the input-frame points), both in
 the plane of the event's two principal axes; points whose predicted class changes
@@ -21,8 +23,8 @@ from matplotlib.lines import Line2D
 from . import style
 from .tables import EXAMPLE, FigureError
 
-INPUTS = {"quadrature": ["node", "alpha", "beta", "lebedev_weight", "n_gamma", "degree",
-                         "lebedev_order", "n_rotations"],
+INPUTS = {"quadrature": ["rotation", "beta", "gamma", "axis_x", "axis_y", "axis_z", "weight",
+                         "label", "degree", "exactness", "n_rotations"],
           "example": EXAMPLE}
 #: marker area (pt^2) of a node of average weight
 MARKER_AREA = 14.0
@@ -88,25 +90,31 @@ def _quadrature(quadrature: pd.DataFrame) -> pd.DataFrame:
     if len(degrees) != 1:
         raise FigureError(f"fig1: the quadrature table holds several degrees {list(degrees)}")
     meta = quadrature.iloc[0]
-    mean = quadrature["lebedev_weight"].mean()
+    # the rotations sharing an axis (a product rule's D + 1 angles) are one marker
+    axes = quadrature[["axis_x", "axis_y", "axis_z"]].round(9)
+    grouped = quadrature.groupby([axes[c] for c in axes], sort=False)
+    nodes = grouped.agg(weight=("weight", "sum"), rotations=("rotation", "size"),
+                        first=("rotation", "first")).reset_index()
+    mean = nodes["weight"].mean()
     nodes = pd.DataFrame({
-        "panel": "a", "element": "lebedev node", "index": quadrature["node"],
-        "longitude_rad": quadrature["alpha"], "latitude_rad": np.pi / 2 - quadrature["beta"],
-        "weight": quadrature["lebedev_weight"],
-        "marker_area": MARKER_AREA * quadrature["lebedev_weight"] / mean})
-    n_gamma = int(meta["n_gamma"])
+        "panel": "a", "element": "rotation axis", "index": np.arange(len(nodes)),
+        "longitude_rad": np.arctan2(nodes["axis_y"], nodes["axis_x"]),
+        "latitude_rad": np.arcsin(np.clip(nodes["axis_z"], -1.0, 1.0)),
+        "weight": nodes["weight"], "rotations_on_axis": nodes["rotations"],
+        "marker_area": MARKER_AREA * nodes["weight"] / mean})
     angles = pd.DataFrame({
-        "panel": "a", "element": "in-plane angle", "index": np.arange(n_gamma),
-        "gamma_rad": np.linspace(0.0, 2 * np.pi, n_gamma, endpoint=False),
-        "weight": 1.0 / n_gamma})
+        "panel": "a", "element": "in-plane angle", "index": quadrature["rotation"],
+        "gamma_rad": np.mod(quadrature["gamma"], 2 * np.pi),
+        "radius": 0.25 + quadrature["beta"] / np.pi, "weight": quadrature["weight"]})
     table = pd.concat([nodes, angles], ignore_index=True)
-    for key in ("degree", "lebedev_order", "n_gamma", "n_rotations"):
+    for key in ("degree", "exactness", "n_rotations"):
         table[key] = int(meta[key])
+    table["label"] = meta["label"]
     return table
 
 
 def _quadrature_panel(fig, table: pd.DataFrame) -> None:
-    nodes = table[table["element"] == "lebedev node"]
+    nodes = table[table["element"] == "rotation axis"]
     angles = table[table["element"] == "in-plane angle"]
     meta = table.iloc[0]
     sphere_ax = fig.add_subplot(1, 3, (1, 2), projection="mollweide")
@@ -118,20 +126,19 @@ def _quadrature_panel(fig, table: pd.DataFrame) -> None:
     sphere_ax.set_yticks(np.radians([-60, -30, 0, 30, 60]))
     sphere_ax.tick_params(labelsize=style.FONT_SIZE - 2)
     sphere_ax.grid(True, linewidth=0.4)
-    sphere_ax.set_title(f"{len(nodes)} Lebedev nodes (order {int(meta['lebedev_order'])})",
+    sphere_ax.set_title(f"{len(nodes)} rotation axes (area ∝ weight)",
                         fontsize=style.FONT_SIZE)
-    gamma_ax.plot(np.r_[angles["gamma_rad"], angles["gamma_rad"].iloc[:1]],
-                  np.ones(len(angles) + 1), color="0.8", linewidth=0.6)
-    gamma_ax.scatter(angles["gamma_rad"], np.ones(len(angles)), s=MARKER_AREA,
-                     color=color_angles, zorder=3)
-    gamma_ax.set_ylim(0, 1.15)
+    gamma_ax.scatter(angles["gamma_rad"], angles["radius"], s=MARKER_AREA / 6,
+                     color=color_angles, edgecolors="none", zorder=3)
+    gamma_ax.set_ylim(0, 1.3)
     gamma_ax.set_yticks([])
     gamma_ax.set_xticks(np.radians([0, 90, 180, 270]), ["0", "π/2", "π", "3π/2"])
     gamma_ax.tick_params(labelsize=style.FONT_SIZE - 1, pad=0)
-    gamma_ax.set_title(f"{len(angles)} in-plane angles γ", fontsize=style.FONT_SIZE)
-    fig.suptitle(f"(a)  degree D = {int(meta['degree'])}: {len(nodes)} × {len(angles)} "
-                 f"× {{E, i}} = {int(meta['n_rotations'])} elements of O(3)",
-                 x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
+    gamma_ax.set_title("γ of each rotation\n(radius: its axis' β)", fontsize=style.FONT_SIZE)
+    n_proper = len(angles)
+    fig.suptitle(f"(a)  degree D = {int(meta['degree'])}: {meta['label'].split(':')[0]}, "
+                 f"{n_proper} rotations × {{E, i}} = {int(meta['n_rotations'])} elements "
+                 "of O(3)", x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
 
 
 def _example_panel(fig, points: pd.DataFrame) -> None:

@@ -15,9 +15,10 @@ import pandas as pd
 
 
 def defaults() -> dict[str, Any]:
-    """The settings of a diagnosis when none are given: ``analysis.metatomic`` and the
-    quadrature check of config/config.yaml, so that ``diagnose`` and the pipeline's
-    default agree, with conservative forces, every output and every layer."""
+    """The settings of a diagnosis when none are given: ``analysis.metatomic``, the
+    quadrature rule and the quadrature check of config/config.yaml, so that
+    ``diagnose`` and the pipeline's default agree, with conservative forces, every
+    output and every layer."""
     import yaml
 
     from ..config import SCHEMA_PATH
@@ -25,7 +26,8 @@ def defaults() -> dict[str, Any]:
     with open(SCHEMA_PATH.parents[2] / "config" / "config.yaml") as handle:
         analysis = yaml.safe_load(handle)["analysis"]
     return {**analysis["metatomic"], "quadrature_check": analysis["quadrature_check"],
-            "forces": "conservative", "outputs": None, "layers": None}
+            "quadrature": analysis["quadrature"], "forces": "conservative",
+            "outputs": None, "layers": None}
 
 
 #: the unit of each energy-like output in the tables

@@ -369,11 +369,9 @@ class CheckpointSetup:
 
     def check_context(self) -> GridContext | None:
         """The finer grid of the quadrature check (None when it is off)."""
-        from ..symmetry import o3_quadrature
-
         if self.check.check_degree is None:
             return None
-        return GridContext(o3_quadrature(self.check.check_degree), self.context.lambda_max,
+        return GridContext(self.check.grid(self.check.check_degree), self.context.lambda_max,
                            self.context.dtype, self.context.device)
 
     def describe(self, checkpoint: str, structures: str, settings: Mapping) -> str:
@@ -382,9 +380,8 @@ class CheckpointSetup:
         q = self.quadrature
         check = self.check
         notes = grid_notes(q, self.context.lambda_max, self.adapter.output_lambda_max)
-        return (f"{self.header(checkpoint, structures, settings)}; grid degree "
-                f"{q.exactness} (Lebedev {q.lebedev_order} x {q.n_gamma} angles x 2 = "
-                f"{q.n_rotations} copies); lambda_max {self.context.lambda_max}; "
+        return (f"{self.header(checkpoint, structures, settings)}; {q.describe()}; "
+                f"lambda_max {self.context.lambda_max}; "
                 f"{len(self.adapter.layers)} layers; quadrature check: "
                 + (f"structure(s) {self.checked()} on degree {check.check_degree}"
                    if check.check_degree is not None else "off")
@@ -425,7 +422,6 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     :func:`figure_layers`)."""
     from ..cluster import resolve_device, use_threads
     from ..data.extxyz import count_frames, iter_frames
-    from ..symmetry import o3_quadrature
 
     use_threads(threads)
     device = resolve_device(device)
@@ -436,7 +432,9 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
         layers = settings.get("figure_layers") or figure_layers(model)
     adapter = PETAdapter(model, settings.get("layers") if layers is None else layers)
     geometric = any(t not in TARGET_KINDS for t in adapter.targets)
-    quadrature = o3_quadrature(grid_degree(settings, adapter.output_lambda_max, geometric))
+    check = QuadratureCheck.from_settings(
+        grid_degree(settings, adapter.output_lambda_max, geometric), settings)
+    quadrature = check.grid()
     quadrature.require(lambda_character=lambda_max)
     context = GridContext(quadrature, lambda_max, dtype, device)
     # only the selected structures are parsed: a test split may hold 10^4 of them
@@ -449,7 +447,6 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     keep[selected] = True
     frames = dict(iter_frames(structures, keep))
     check_elements(model, frames, structures, checkpoint)
-    check = QuadratureCheck.from_settings(quadrature.degree, settings)
     return CheckpointSetup(adapter, context, frames, selected, device, n_frames, check)
 
 
@@ -607,6 +604,7 @@ def evaluate_pet_as_given(checkpoint: str, structures: str, out_dir: str,
                                         quadrature_flagged=False)
     for column in ("grid_degree", "check_degree"):  # no grid
         errors[column] = pd.array([pd.NA] * len(errors), dtype="Int64")
+    errors["grid_rule"] = errors["check_rule"] = None
     with atomic_path(Path(out) / "structures.parquet") as tmp:
         table.to_parquet(tmp, index=False)
     with atomic_path(Path(out) / "spectrum.csv") as tmp:

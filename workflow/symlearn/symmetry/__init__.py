@@ -15,8 +15,8 @@ _EXPORTS = {
     ".irreps": ["Irrep", "OutputKind", "rank2_irreps"],
     ".metrics": ["CharacterProjection", "IrrepStatistics", "OrbitStatistics", "Spectrum",
                  "character_weights"],
-    ".quadrature": ["GridTooCoarse", "O3Quadrature", "haar_o3", "lebedev_orders",
-                    "o3_quadrature"],
+    ".quadrature": ["GridTooCoarse", "O3Quadrature", "grid_size",
+                    "haar_o3", "lebedev_orders", "o3_quadrature"],
     ".degrees": ["analysis_degree", "grid_degree", "required_degree"],
     ".wigner": ["character", "proper_part", "representation", "wigner_D"],
 }

@@ -1,62 +1,45 @@
-"""The O(3) product quadrature of docs/symmetry.md.
-
-Lebedev nodes on the sphere give the rotation axis (alpha, beta), ``K = D + 1``
-equispaced in-plane angles give gamma, and every proper rotation ``R = Rz(alpha)
-Ry(beta) Rz(gamma)`` is paired with its improper copy ``-R``. The weights sum to one.
-The grid integrates every Wigner-D matrix element of degree <= D exactly: the gamma sum
-removes ``e^{-i n gamma}`` for ``0 < |n| <= K - 1`` and the Lebedev rule integrates the
-remaining spherical harmonics up to its order. It is the grid of
+"""The O(3) quadrature of docs/symmetry.md: an SO(3) rule from :mod:`.rules` (the
+family ``analysis.quadrature`` names, or with ``auto`` the smallest exact to the degree
+asked for), every proper rotation ``R`` paired with its improper copy ``-R``. The
+weights sum to one, and the grid integrates every Wigner-D matrix element of degree <=
+its exactness (to round-off). With ``lebedev`` it is the grid of
 ``metatomic.torch.o3.SymmetrizedModel``, so the two give the same numbers.
 """
 
 from __future__ import annotations
 
 import functools
-import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..errors import SymlearnError
+from . import rules
 from .degrees import analysis_degree, required_degree  # noqa: F401 (re-exported)
+from .rules.lebedev import lebedev_orders  # noqa: F401 (re-exported)
 
 
 class GridTooCoarse(SymlearnError, ValueError):
     """The quadrature does not resolve what was asked of it."""
 
 
-@functools.lru_cache(maxsize=1)
-def lebedev_orders() -> tuple[int, ...]:
-    """The Lebedev orders SciPy tabulates (3, 5, ..., 131)."""
-    from scipy.integrate import lebedev_rule
-
-    orders = []
-    for order in range(1, 132):
-        try:
-            lebedev_rule(order)
-        except (NotImplementedError, ValueError):
-            continue
-        orders.append(order)
-    return tuple(orders)
-
-
 @dataclass(frozen=True, eq=False)
 class O3Quadrature:
-    """Rotations and weights of the product grid (see the module docstring).
+    """Rotations and weights of an O(3) grid (see the module docstring).
 
-    ``matrices[:n_proper]`` are proper rotations and ``matrices[n_proper:]`` are the same
-    rotations times -1 (in the same order); ``weights`` sum to one.
-    """
+    ``matrices[:n_proper]`` are proper rotations, one of them the identity, and
+    ``matrices[n_proper:]`` are the same rotations times -1 (in the same order);
+    ``weights`` sum to one. ``degree`` is the degree asked for, ``exactness`` the one
+    the rule reaches (at least ``degree``)."""
 
     degree: int
-    lebedev_order: int
-    n_gamma: int
-    nodes: np.ndarray          # (M, 3) Lebedev nodes: the rotation axes
-    node_weights: np.ndarray   # (M,) Lebedev weights, summing to 4 pi
-    angles: np.ndarray         # (M * K, 3) ZYZ Euler angles of the proper rotations
-    matrices: np.ndarray       # (2 M K, 3, 3)
-    weights: np.ndarray        # (2 M K,)
+    exactness: int
+    rule: str                  # the family (a value of analysis.quadrature but auto)
+    label: str                 # the rule in words, with its sizes
+    matrices: np.ndarray       # (2 N, 3, 3)
+    weights: np.ndarray        # (2 N,)
 
     @property
     def n_rotations(self) -> int:
@@ -72,14 +55,9 @@ class O3Quadrature:
         return np.arange(self.n_rotations) >= self.n_proper
 
     @property
-    def exactness(self) -> int:
-        """Highest Wigner-D degree the grid integrates exactly."""
-        return min(self.lebedev_order, self.n_gamma - 1)
-
-    @property
     def identity_index(self) -> int:
-        """The grid point that is the identity (every grid has it: the Lebedev pole
-        (0, 0, 1) with gamma = 0), where the model sees its inputs as given."""
+        """The grid point that is the identity , where the
+        model sees its inputs as given (every rule holds it)."""
         found = np.flatnonzero((self.matrices == np.eye(3)).all(axis=(1, 2)))
         if len(found) != 1:
             raise ValueError(f"the grid of degree {self.degree} has no identity element")
@@ -87,7 +65,12 @@ class O3Quadrature:
 
     @property
     def has_negative_weights(self) -> bool:
-        return bool((self.node_weights < 0).any())
+        return bool((self.weights < 0).any())
+
+    def describe(self) -> str:
+        """The grid in words: degree, rule and copies per input."""
+        return (f"grid degree {self.exactness} ({self.label} x {{E, i}} = "
+                f"{self.n_rotations} copies)")
 
     def require(self, lambda_character: int | None = None,
                 lambda_variance: int | None = None) -> None:
@@ -107,64 +90,54 @@ class O3Quadrature:
                 + "; ".join(what) + f"; use a grid of degree >= {needed}")
 
     def table(self) -> pd.DataFrame:
-        """One row per Lebedev node: axis, Euler angles and weight (the fig1 data)."""
-        x, y, z = self.nodes.T
+        """One row per proper rotation: its ZYZ Euler angles, where it sends the z
+        axis, and its weight among the proper rotations (the fig1 data)."""
+        from scipy.spatial.transform import Rotation
+
+        proper = self.matrices[:self.n_proper]
+        with warnings.catch_warnings():  # at beta = 0 only alpha + gamma is defined
+            warnings.simplefilter("ignore", UserWarning)
+            alpha, beta, gamma = Rotation.from_matrix(proper).as_euler("ZYZ").T
+        x, y, z = proper[:, :, 2].T
         return pd.DataFrame({
-            "node": np.arange(len(x)), "x": x, "y": y, "z": z,
-            "alpha": np.arctan2(y, x), "beta": np.arccos(np.clip(z, -1.0, 1.0)),
-            "lebedev_weight": self.node_weights / (4 * math.pi),
-            "n_gamma": self.n_gamma, "degree": self.degree,
-            "lebedev_order": self.lebedev_order, "n_rotations": self.n_rotations,
+            "rotation": np.arange(self.n_proper), "alpha": alpha, "beta": beta,
+            "gamma": gamma, "axis_x": x, "axis_y": y, "axis_z": z,
+            "weight": 2 * self.weights[:self.n_proper], "rule": self.rule,
+            "label": self.label, "degree": self.degree, "exactness": self.exactness,
+            "n_rotations": self.n_rotations,
         })
 
 
-def _zyz_matrices(alpha: np.ndarray, beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
+def _check_degree(degree) -> int:
+    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
+        raise ValueError(f"quadrature degree must be a non-negative integer, got {degree!r}")
+    return int(degree)
 
-    return Rotation.from_euler("ZYZ", np.stack([alpha, beta, gamma], axis=1)).as_matrix()
+
+def _choose(degree: int, rule: str) -> tuple[str, int, int, str]:
+    try:
+        return rules.choose(degree, rule)
+    except rules.NoRule as err:
+        raise GridTooCoarse(str(err)) from None
 
 
-def grid_size(degree: int) -> int:
+def grid_size(degree: int, rule: str = rules.AUTO) -> int:
     """The rotations (proper and improper) of :func:`o3_quadrature` of ``degree``,
     without building the grid: the model evaluations per input that it costs."""
-    from scipy.integrate import lebedev_rule
-
-    orders = lebedev_orders()
-    if degree > orders[-1]:
-        raise GridTooCoarse(f"quadrature degree {degree} exceeds the largest Lebedev "
-                            f"order available ({orders[-1]})")
-    order = min(o for o in orders if o >= degree)
-    return lebedev_rule(order)[0].shape[1] * (degree + 1) * 2
+    return 2 * _choose(_check_degree(degree), rule)[2]
 
 
 @functools.lru_cache(maxsize=16)
-def o3_quadrature(degree: int) -> O3Quadrature:
-    """The grid exact to Wigner-D degree ``degree``: the smallest Lebedev order >=
-    ``degree`` times ``degree + 1`` in-plane angles times {E, i}."""
-    from scipy.integrate import lebedev_rule
-
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
-        raise ValueError(f"quadrature degree must be a non-negative integer, got {degree!r}")
-    degree = int(degree)
-    orders = lebedev_orders()
-    if degree > orders[-1]:
-        raise GridTooCoarse(f"quadrature degree {degree} exceeds the largest Lebedev "
-                            f"order available ({orders[-1]})")
-    order = min(o for o in orders if o >= degree)
-    n_gamma = degree + 1
-    nodes, node_weights = lebedev_rule(order)
-    nodes = nodes.T.copy()
-    x, y, z = nodes.T
-    alpha = np.repeat(np.arctan2(y, x), n_gamma)
-    beta = np.repeat(np.arccos(np.clip(z, -1.0, 1.0)), n_gamma)
-    gamma = np.tile(np.linspace(0.0, 2 * np.pi, n_gamma, endpoint=False), len(x))
-    proper = _zyz_matrices(alpha, beta, gamma)
-    so3_weights = np.repeat(node_weights / (4 * np.pi * n_gamma), n_gamma)
+def o3_quadrature(degree: int, rule: str = rules.AUTO) -> O3Quadrature:
+    """The grid exact to Wigner-D degree ``degree`` with the rule ``rule`` takes for it
+    (``auto``: the smallest of every family's)."""
+    degree = _check_degree(degree)
+    family, exactness, _, label = _choose(degree, rule)
+    _, proper, weights = rules.build(degree, rule)
     return O3Quadrature(
-        degree=degree, lebedev_order=order, n_gamma=n_gamma, nodes=nodes,
-        node_weights=node_weights, angles=np.stack([alpha, beta, gamma], axis=1),
+        degree=degree, exactness=exactness, rule=family, label=label,
         matrices=np.concatenate([proper, -proper]),
-        weights=np.concatenate([0.5 * so3_weights, 0.5 * so3_weights]),
+        weights=np.concatenate([0.5 * weights, 0.5 * weights]),
     )
 
 

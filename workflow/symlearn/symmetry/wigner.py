@@ -83,8 +83,6 @@ def _metatomic_basis(o3_lambda: int) -> torch.Tensor:
 def wigner_D(o3_lambda: int, g, basis: str = "e3nn") -> torch.Tensor:
     """Real Wigner-D matrices ``D^lambda`` of the proper parts of ``g``: (..., 2l+1, 2l+1),
     in e3nn's real basis or (``basis="metatomic"``) in metatomic's."""
-    from e3nn import o3
-
     if basis not in BASES:
         raise ValueError(f"unknown basis {basis!r}; known: {', '.join(BASES)}")
     if basis == "metatomic":
@@ -94,17 +92,39 @@ def wigner_D(o3_lambda: int, g, basis: str = "e3nn") -> torch.Tensor:
 
     g = _as_tensor(g)
     rotations, _ = proper_part(g)
-    if o3_lambda == 0:
-        return torch.ones(*rotations.shape[:-2], 1, 1, dtype=rotations.dtype,
-                          device=rotations.device)
-    # e3nn's matrix_to_angles checks det = 1 to its default tolerance: re-orthonormalise
-    # (a no-op to round-off) so float32 input passes too
+    # re-orthonormalise (a no-op to round-off) so float32 input is a rotation in float64
     u, _, vh = torch.linalg.svd(rotations.to(torch.float64))
-    rotations = u @ vh
+    return wigner_matrices(o3_lambda, u @ vh)[o3_lambda].to(g.dtype)
+
+
+@functools.cache
+def _coupling(o3_lambda: int) -> torch.Tensor:
+    """The isometry ((2l-1) 3, 2l+1) that takes ``D^{l-1} (x) D^1`` to ``D^l``: e3nn's
+    Wigner-3j symbol (l-1, 1, l), scaled to orthonormal columns."""
+    from e3nn import o3
+
     with _float64_default():
-        alpha, beta, gamma = o3.matrix_to_angles(rotations)
-        d = o3.wigner_D(o3_lambda, alpha, beta, gamma)
-    return d.to(g.dtype)
+        c = o3.wigner_3j(o3_lambda - 1, 1, o3_lambda)
+    return c.reshape(3 * (2 * o3_lambda - 1), 2 * o3_lambda + 1) * (2 * o3_lambda + 1) ** 0.5
+
+
+def wigner_matrices(degree: int, rotations: torch.Tensor) -> list[torch.Tensor]:
+    """``[D^0, ..., D^degree]`` of float64 proper ``rotations`` (..., 3, 3), in e3nn's
+    basis, built from the matrices by coupling: ``D^1 = R`` and ``D^l = C^T (D^{l-1} (x)
+    R) C`` with C the 3j symbol (an intertwiner, so this is e3nn's D^l). Polynomials in
+    the entries, accurate to round-off for every rotation: Euler angles lose digits
+    near their poles (1e-11 in D^8 a few degrees away), which an exact quadrature
+    would see."""
+    shape = rotations.shape[:-2]
+    r = rotations.reshape(-1, 3, 3)
+    n = len(r)
+    out = [torch.ones(n, 1, 1, dtype=r.dtype, device=r.device), r]
+    for lam in range(2, degree + 1):
+        c = _coupling(lam).to(r)
+        product = torch.einsum("gik,gjm->gijkm", out[-1], r).reshape(
+            n, 3 * (2 * lam - 1), 3 * (2 * lam - 1))
+        out.append(c.T @ product @ c)
+    return [d.reshape(*shape, *d.shape[-2:]) for d in out[:degree + 1]]
 
 
 def representation(o3_lambda: int, o3_sigma: int, g) -> torch.Tensor:
