@@ -92,15 +92,17 @@ def test_outputs_exist_and_load(finished_run):
                 "target", "o3_lambda", "o3_sigma", "rmse_as_given", "accuracy_rmse",
                 "equivariance_rmse", "n_samples", "reference_rms", "output_rms",
                 "quadrature_error", "accuracy_quadrature_error", "grid_degree",
-                "check_degree", "quadrature_flagged"]
+                "check_degree", "grid_rule", "check_rule", "quadrature_flagged"]
             assert {"energy", "non_conservative_force"} <= set(errors["target"])
             spectrum = pd.read_csv(analysis / "spectrum.csv")
             assert list(spectrum.columns) == [
                 "layer", "o3_lambda", "o3_sigma", "fraction", "residual", "quadrature_error",
-                "residual_quadrature_error", "grid_degree", "check_degree",
-                "quadrature_flagged"]
+                "residual_quadrature_error", "grid_degree", "check_degree", "grid_rule",
+                "check_rule", "quadrature_flagged"]
             for table in (errors, spectrum):
                 assert (table["grid_degree"] == 4).all() and (table["check_degree"] == 6).all()
+                # analysis.quadrature auto: Gräf's SO(3) rules of degrees 4 and 6
+                assert (table[["grid_rule", "check_rule"]] == "graef_so3").all().all()
                 assert table["quadrature_error"].notna().all()
             assert spectrum["fraction"].between(0, 1 + 1e-9).all()
             # analysis.pet.scope (figures): before the last checkpoint, fig3's layers (a
@@ -114,8 +116,8 @@ def test_outputs_exist_and_load(finished_run):
         log = (results / "logs" / "analyse_pet_run" / run / "seed_0.log").read_text()
         for epoch in (0, 2, 4):
             assert f"checkpoints/epoch_{epoch}.ckpt: analysis finished" in log
-        # max(2 lambda_max, lambda_max + 2) = 4: 14 nodes x 5 angles x 2
-        assert log.count("140 copies") == 3
+        # max(2 lambda_max, lambda_max + 2) = 4: Gräf's SO(3) rule, 43 rotations x 2
+        assert log.count("86 copies") == 3
         assert log.count("on degree 6") == 3  # the quadrature check
 
 
@@ -215,7 +217,7 @@ def test_polarmae_outputs(finished_run):
                 log = (results / "logs" / f"analyse_polarmae_{phase}_run" / run /
                        "seed_0.log").read_text()
                 assert f"{phase}/step_{step}.ckpt: analysis finished" in log
-            assert log.count("140 copies") == 3
+            assert log.count("86 copies") == 3
     collected = pd.read_csv(results / "analysis" / "polarmae" / "instability.csv")
     assert set(collected["run"]) == set(POLARMAE_RUNS)
     assert set(collected["phase"]) == {"finetune"}
@@ -244,7 +246,7 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     fig3 = pd.read_csv(figures / "fig3.csv")
     assert set(fig3["epoch"]) == {0, 2, 4}
     fig1 = pd.read_csv(figures / "fig1.csv")
-    assert (fig1.loc[fig1["panel"] == "a", "n_rotations"] == 140).all()  # the PET grid
+    assert (fig1.loc[fig1["panel"] == "a", "n_rotations"] == 86).all()  # the PET grid
     table = pd.read_csv(figures / "table1.csv")
     computed = table[table["status"] == "computed"]
     assert {"pet_energy", "pet_forces"} <= set(computed["key"])

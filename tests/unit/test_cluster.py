@@ -20,7 +20,7 @@ from symlearn.cluster import (
     single_process,
     slurm_gpus,
 )
-from symlearn.config import GPU_RULES
+from symlearn.config import EXTERNAL_GPU_RULES, GPU_RULES
 from symlearn.io import atomic_path
 
 SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_GPUS",
@@ -207,7 +207,7 @@ def test_profile_takes_the_cluster_values_from_the_environment(profile):
                       SYMLEARN_SLURM_QOS="high")
     assert set(options["default-resources"]) >= {"slurm_partition=cpu",
                                                  "slurm_account=proj"}
-    expected = {f"{rule}:{key}" for rule in GPU_RULES
+    expected = {f"{rule}:{key}" for rule in GPU_RULES + EXTERNAL_GPU_RULES
                 for key in ("slurm_partition=gpu", "gpu_model=a100")}
     assert set(options["set-resources"]) == expected
     assert options["slurm-qos"] == "high"
@@ -216,18 +216,20 @@ def test_profile_takes_the_cluster_values_from_the_environment(profile):
 def test_gpu_partition_defaults_to_the_cpu_partition(profile):
     options = profile(SYMLEARN_SLURM_PARTITION="main")
     assert set(options["set-resources"]) == {f"{rule}:slurm_partition=main"
-                                             for rule in GPU_RULES}
+                                             for rule in GPU_RULES + EXTERNAL_GPU_RULES}
 
 
 def test_profile_and_workflow_agree_on_the_gpu_rules(root):
     """The profile sends these rules to the GPU partition; the workflow asks a GPU for
-    exactly these (symlearn.config.GPU_RULES, used by common.smk's job_resources)."""
+    exactly these (symlearn.config.GPU_RULES, used by common.smk's job_resources, and
+    EXTERNAL_GPU_RULES, the analysis of an exported model: it was left out once, and its
+    jobs asked for a GPU on the CPU partition)."""
     import yaml
 
     text = (root / "profiles" / "slurm" / "config.yaml").read_text()
     definitions = yaml.safe_load(text)["__definitions__"]
     [line] = [d for d in definitions if d.startswith("gpu_rules")]
-    assert tuple(eval(line.split("=", 1)[1])) == GPU_RULES
+    assert tuple(eval(line.split("=", 1)[1])) == GPU_RULES + EXTERNAL_GPU_RULES
     from symlearn.config import RUN_ANALYSIS_RESOURCES
 
     smk = "".join(p.read_text() for p in (root / "workflow" / "rules").glob("*.smk"))

@@ -135,10 +135,10 @@ def _quadrature_panel(fig, table: pd.DataFrame) -> None:
     gamma_ax.set_xticks(np.radians([0, 90, 180, 270]), ["0", "π/2", "π", "3π/2"])
     gamma_ax.tick_params(labelsize=style.FONT_SIZE - 1, pad=0)
     gamma_ax.set_title("γ of each rotation\n(radius: its axis' β)", fontsize=style.FONT_SIZE)
-    n_proper = len(angles)
-    fig.suptitle(f"(a)  degree D = {int(meta['degree'])}: {meta['label'].split(':')[0]}, "
-                 f"{n_proper} rotations × {{E, i}} = {int(meta['n_rotations'])} elements "
-                 "of O(3)", x=0.0, ha="left", fontsize=style.FONT_SIZE + 1)
+    # the counts are in the table (n_rotations: proper and improper)
+    fig.suptitle(f"(a)  degree {int(meta['degree'])}: {meta['label'].split(':')[0]}, "
+                 f"{len(angles)} rotations × {{E, i}}", x=0.0, ha="left",
+                 fontsize=style.FONT_SIZE + 1)
 
 
 def _example_panel(fig, points: pd.DataFrame) -> None:

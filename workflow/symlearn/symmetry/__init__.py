@@ -16,7 +16,7 @@ _EXPORTS = {
     ".metrics": ["CharacterProjection", "IrrepStatistics", "OrbitStatistics", "Spectrum",
                  "character_weights"],
     ".quadrature": ["GridTooCoarse", "O3Quadrature", "grid_size",
-                    "haar_o3", "lebedev_orders", "o3_quadrature"],
+                    "haar_o3", "o3_quadrature"],
     ".degrees": ["analysis_degree", "grid_degree", "required_degree"],
     ".wigner": ["character", "proper_part", "representation", "wigner_D"],
 }

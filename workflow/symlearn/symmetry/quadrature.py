@@ -18,7 +18,6 @@ import pandas as pd
 from ..errors import SymlearnError
 from . import rules
 from .degrees import analysis_degree, required_degree  # noqa: F401 (re-exported)
-from .rules.lebedev import lebedev_orders  # noqa: F401 (re-exported)
 
 
 class GridTooCoarse(SymlearnError, ValueError):
