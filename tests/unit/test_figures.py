@@ -271,16 +271,23 @@ def test_fig1_draws_the_example_event_in_both_orientations(tables):
     suptitle = fig.subfigs[1]._suptitle.get_text()
     plt.close(fig)
     assert titles == ("as given", "rotated by 90°")
-    assert labels == ["shower", "track", "Michel electron", "delta ray", "class changed"]
+    assert labels == ["shower", "track", "Michel electron", "delta ray",
+                      "class changed (filled: its class here)"]
     assert "event 7" in suptitle and "4 of 60 points change class" in suptitle
+    fills = []
     for drawn, rows in ((left, given), (right, rotated)):
-        *classes, rings = drawn["scatters"]
-        # one scatter per class present, in class order, then the rings of changed points
-        expected = [rows[rows["predicted_class"] == k] for k in range(4)]
-        for offsets, chosen in zip(classes, [e for e in expected if len(e)], strict=True):
+        # one scatter per class present among the points that keep their class, in
+        # class order, then the same for the changed ones (on top, ringed)
+        changed = rows["changed"].astype(bool)
+        expected = [part[part["predicted_class"] == k]
+                    for part in (rows[~changed], rows[changed]) for k in range(4)]
+        expected = [e for e in expected if len(e)]
+        assert len(drawn["scatters"]) == len(expected)
+        for offsets, chosen in zip(drawn["scatters"], expected, strict=True):
             np.testing.assert_array_equal(offsets, chosen[["u_voxels", "v_voxels"]])
-        np.testing.assert_array_equal(
-            rings, rows.loc[rows["changed"], ["u_voxels", "v_voxels"]])
+        fills.append(sorted(rows.loc[changed, "predicted_class"]))
+    # the changed points show their class before and after: the panels differ there
+    assert fills[0] != fills[1]
 
     with pytest.raises(FigureError, match="one run, event and rotation; it holds event"):
         fig1.data(quadrature, pd.concat([example, example.assign(event=8)]))

@@ -10,8 +10,9 @@ elements of O(3). A product rule (Lebedev or Gräf's sphere rule, times D + 1 in
 angles) shows as rays; Gräf's SO(3) rule scatters.
 (b) One event classified point by point by a fine-tuned PoLAr-MAE, as given (left) and
 rotated (right; the rotated copy's prediction drawn on the input-frame points), both in
-the plane of the event's two principal axes; points whose predicted class changes
-under the rotation are circled in red on both sides.
+the plane of the event's two principal axes. Points whose predicted class changes under
+the rotation are drawn on top, larger and ringed in red, filled with their class in
+each panel: the left and right fills differ.
 """
 
 from __future__ import annotations
@@ -146,16 +147,18 @@ def _example_panel(fig, points: pd.DataFrame) -> None:
     axes = fig.subplots(1, 2)
     for ax, orientation in zip(axes, orientations, strict=True):
         rows = points[points["orientation"] == orientation]
-        for k, name in enumerate(style.CLASSES):
-            chosen = rows[rows["predicted_class"] == k]
-            if len(chosen):
-                ax.scatter(chosen["u_voxels"], chosen["v_voxels"], s=POINT_AREA,
-                           color=style.GROUP_COLORS[name], edgecolors="none",
-                           rasterized=True)
-        changed = rows[rows["changed"].astype(bool)]
-        if len(changed):
-            ax.scatter(changed["u_voxels"], changed["v_voxels"], s=RING_AREA,
-                       facecolors="none", edgecolors=style.CHANGED_COLOR, linewidths=0.6)
+        changed = rows["changed"].astype(bool)
+        # the points that keep their class first, then the ones that change, on top,
+        # larger and ringed, filled with their class in this orientation: the two
+        # panels differ exactly there
+        for subset, area, edge in ((rows[~changed], POINT_AREA, "none"),
+                                   (rows[changed], RING_AREA, style.CHANGED_COLOR)):
+            for k, name in enumerate(style.CLASSES):
+                chosen = subset[subset["predicted_class"] == k]
+                if len(chosen):
+                    ax.scatter(chosen["u_voxels"], chosen["v_voxels"], s=area,
+                               color=style.GROUP_COLORS[name], edgecolors=edge,
+                               linewidths=0.35, rasterized=True)
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_title(orientation, fontsize=style.FONT_SIZE)
         ax.set_xlabel("principal axis 1 (voxels)")
@@ -165,8 +168,9 @@ def _example_panel(fig, points: pd.DataFrame) -> None:
                       color=style.GROUP_COLORS[name], label=style.group_label(name))
                for name in style.CLASSES]
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=4.5,
-                          markerfacecolor="none", markeredgewidth=0.8,
-                          color=style.CHANGED_COLOR, label="class changed"))
+                          markerfacecolor="0.75", markeredgewidth=0.8,
+                          markeredgecolor=style.CHANGED_COLOR,
+                          label="class changed (filled: its class here)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=3,
                columnspacing=1.0, handletextpad=0.2)
     meta = points.iloc[0]
