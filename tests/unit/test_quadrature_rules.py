@@ -160,3 +160,20 @@ def test_config_refuses_a_degree_the_chosen_rule_lacks(default_config):
                             "(auto chooses among every rule)") for e in errors), errors
     config["analysis"]["quadrature"] = "auto"
     assert not [e for e in semantic_errors(config) if "quadrature" in e]
+
+
+def test_the_lebedev_orders_written_out_are_scipys():
+    """``lebedev.ORDERS`` spares the workflow's start trying every order; it must be
+    exactly the orders SciPy's lebedev_rule has."""
+    from scipy.integrate import lebedev_rule
+
+    from symlearn.symmetry.rules import lebedev
+
+    found = []
+    for order in range(1, 140):
+        try:
+            lebedev_rule(order)
+        except (NotImplementedError, ValueError):
+            continue
+        found.append(order)
+    assert tuple(found) == lebedev.ORDERS

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .quadrature import GridTooCoarse
-from .wigner import proper_part, wigner_D
+from .wigner import proper_part, wigner_matrices
 
 SIGMAS = (1, -1)
 
@@ -46,8 +46,9 @@ def character_weights(matrices, weights, lambda_max: int) -> torch.Tensor:
     so3_weights = 2.0 * torch.as_tensor(weights, dtype=torch.float64)
     rotations, _ = proper_part(matrices)
     blocks = []
-    for lam in range(lambda_max + 1):
-        inverse = wigner_D(lam, rotations).transpose(-1, -2)
+    # every degree at once: each D^lambda is built from the one below it
+    for d in wigner_matrices(lambda_max, rotations):
+        inverse = d.transpose(-1, -2)
         blocks.append((so3_weights[:, None, None] * inverse).reshape(len(matrices), -1))
     return torch.cat(blocks, dim=1)
 

@@ -29,6 +29,11 @@ def catalogue(folder: str, prefix: str) -> dict[int, tuple[int, Path]]:
     return dict(sorted(found.items()))
 
 
+def largest(folder: str, prefix: str) -> int:
+    """The largest degree among a family's rule files."""
+    return max(catalogue(folder, prefix))
+
+
 def smallest_file(folder: str, prefix: str, degree: int, positive_only: bool = False
                   ) -> tuple[int, int, Path] | None:
     """``(exactness, size, path)`` of the smallest rule file of a family exact to

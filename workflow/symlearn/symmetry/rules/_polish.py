@@ -56,21 +56,17 @@ def _z_invariant(o3_lambda: int):
     return vh[-1]
 
 
-def _wigner_all(degree: int, rotations) -> list:
-    from ..wigner import wigner_matrices
-
-    return wigner_matrices(degree, rotations)
-
-
 def moments(rotations, weights, degree: int, sphere: bool = False) -> np.ndarray:
     """The largest ``|sum_g w_g D^l(R_g)|`` per l = 0..degree (for l = 0, its distance
     from 1); ``sphere``: the moments of the points ``R_g z`` instead."""
     import torch
 
+    from ..wigner import wigner_matrices
+
     rotations = torch.as_tensor(rotations, dtype=torch.float64)
     weights = torch.as_tensor(weights, dtype=torch.float64)
     out = [abs(float(weights.sum()) - 1.0)]
-    wigner = _wigner_all(degree, rotations)
+    wigner = wigner_matrices(degree, rotations)
     for lam in range(1, degree + 1):
         d = wigner[lam]
         if sphere:
@@ -83,12 +79,14 @@ def _system(rotations, weights, degree: int, sphere: bool):
     """The residual of the moment equations and its Jacobian in (node moves, weights)."""
     import torch
 
+    from ..wigner import wigner_matrices
+
     parameters = [k for k in range(3) if not (sphere and k == _z_axis())]
     residual, jacobian = [weights.sum(dim=0, keepdim=True) - 1.0], []
     n = len(weights)
     jacobian.append(torch.cat([torch.zeros(1, n * len(parameters), dtype=torch.float64),
                                torch.ones(1, n, dtype=torch.float64)], dim=1))
-    wigner = _wigner_all(degree, rotations)
+    wigner = wigner_matrices(degree, rotations)
     for lam in range(1, degree + 1):
         d = wigner[lam]                                   # (n, 2l+1, 2l+1)
         x = _generators(lam)[parameters]                  # (p, 2l+1, 2l+1)

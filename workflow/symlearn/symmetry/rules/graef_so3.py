@@ -19,7 +19,7 @@ FOLDER, PREFIX = "graef", "so3_gauss"
 
 
 def largest_degree() -> int:
-    return max(_files.catalogue(FOLDER, PREFIX))
+    return _files.largest(FOLDER, PREFIX)
 
 
 def smallest(degree: int, positive: bool = False) -> tuple[int, int, str, bool] | None:
