@@ -1,6 +1,6 @@
 """``snakemake -n`` of the workflow in a results folder of its own: how long it takes
 to resolve the DAG and the jobs it makes (used by the dry-run benchmark, the test of the
-README's job table and the integration tests)."""
+docs/paper-scale.md's job table and the integration tests)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from symlearn.config import deep_merge
+from symlearn.settings.base import deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -56,11 +56,11 @@ def _best(function, repeats: int) -> float:
     return min(times)
 
 
-def _pet_settings(config: dict) -> dict:
-    settings = dict(config["analysis"]["pet"])
-    settings["quadrature_check"] = config["analysis"]["quadrature_check"]
-    settings["figure_layers"] = config["figures"]["fig3_layers"]
-    return settings
+def _pet_settings(config: dict, run: str) -> dict:
+    """The settings the workflow hands the analysis jobs of ``run``."""
+    from symlearn.settings.analysis import pet_analysis_settings
+
+    return pet_analysis_settings(config, run)
 
 
 def polarmae_rows(results: Path, config: dict, repeats: int) -> list[tuple]:
@@ -108,13 +108,15 @@ def polarmae_rows(results: Path, config: dict, repeats: int) -> list[tuple]:
 
 
 def pet_rows(results: Path, config: dict, repeats: int, out: Path) -> list[tuple]:
-    from symlearn.config import pet_analysed_epochs, pet_run_settings
     from symlearn.pet.analyse import analyse_pet_checkpoint, evaluate_pet_as_given
+    from symlearn.settings.analysis import pet_analysed_epochs
+    from symlearn.settings.pet import pet_run_settings
 
-    settings = _pet_settings(config)
     runs = [r for r, spec in config["pet"]["runs"].items() if spec is not None]
     geometric = next(r for r in runs if pet_run_settings(config, r)["targets"] == "geometric")
     standard = next(r for r in runs if pet_run_settings(config, r)["targets"] == "standard")
+    settings, standard_settings = _pet_settings(config, geometric), _pet_settings(config,
+                                                                                  standard)
     data = results / "data" / "atomistic" / "synthetic"
 
     def checkpoint(run: str, epoch: int) -> str:
@@ -128,9 +130,11 @@ def pet_rows(results: Path, config: dict, repeats: int, out: Path) -> list[tuple
     given = _best(lambda: evaluate_pet_as_given(geo, geo_data, str(out / "a"), settings,
                                                 threads=1), repeats)
     std, std_data = checkpoint(standard, 0), str(data / "pet" / "test.xyz")
-    every = _best(lambda: analyse_pet_checkpoint(std, std_data, str(out / "e"), settings,
-                                                 threads=1, progress=False), repeats)
-    figure = _best(lambda: analyse_pet_checkpoint(std, std_data, str(out / "f"), settings,
+    every = _best(lambda: analyse_pet_checkpoint(std, std_data, str(out / "e"),
+                                                 standard_settings, threads=1,
+                                                 progress=False), repeats)
+    figure = _best(lambda: analyse_pet_checkpoint(std, std_data, str(out / "f"),
+                                                  standard_settings,
                                                   threads=1, progress=False,
                                                   figure_layers_only=True), repeats)
 

@@ -1,4 +1,4 @@
-"""Benchmark of the GPU path at the paper's model sizes, for the README's GPU-hour
+"""Benchmark of the GPU path at the paper's model sizes, for docs/paper-scale.md's GPU-hour
 estimates (run it where a GPU is lent; it prints numbers, nothing here passes or fails).
 
 - PET training (config/paper.yaml's pet.model and batch size) on a generated set with
@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from symlearn.config import deep_merge, pet_run_settings, polarmae_run_settings  # noqa: E402
+from symlearn.settings.base import deep_merge  # noqa: E402
+from symlearn.settings.pet import pet_run_settings  # noqa: E402
+from symlearn.settings.polarmae import polarmae_run_settings  # noqa: E402
 
 
 def _paper_config() -> dict:

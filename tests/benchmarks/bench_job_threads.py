@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from symlearn.config import pet_checkpoint_epochs, pet_run_settings  # noqa: E402
+from symlearn.settings.pet import pet_checkpoint_epochs, pet_run_settings  # noqa: E402
 
 
 def _config() -> dict:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from symlearn.config import pet_run_settings  # noqa: E402
+from symlearn.settings.pet import pet_run_settings  # noqa: E402
 
 #: the embedded data set before this benchmark: every subset of every element
 BEFORE_DATA = {"metals": ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"],

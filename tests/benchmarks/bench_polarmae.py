@@ -28,10 +28,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from symlearn.config import polarmae_run_settings  # noqa: E402
 from symlearn.polarmae import train as training  # noqa: E402
 from symlearn.polarmae.analyse import PolarMAEAdapter  # noqa: E402
 from symlearn.polarmae.lartpc import make_lartpc  # noqa: E402
+from symlearn.settings.polarmae import polarmae_run_settings  # noqa: E402
 from symlearn.symmetry import GridContext, o3_quadrature  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import yaml
 from precision import FLOAT32_TOLERANCE, assert_tables_agree
 from tiny_workflow import TINY, _config, snakemake
 
-from symlearn.config import deep_merge
+from symlearn.settings.base import deep_merge
 
 pytestmark = [
     pytest.mark.gpu,

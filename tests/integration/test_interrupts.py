@@ -18,7 +18,7 @@ import pytest
 from dryrun import job_counts
 from tiny_workflow import TINY, _config, _environment, snakemake
 
-from symlearn.config import deep_merge
+from symlearn.settings.base import deep_merge
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -22,7 +22,7 @@ from tiny_workflow import (
     snakemake,
 )
 
-from symlearn.config import deep_merge
+from symlearn.settings.base import deep_merge
 
 pytestmark = pytest.mark.integration
 
@@ -394,6 +394,24 @@ def test_report_holds_every_figure_with_its_caption(finished_run):
         assert text in html, text
 
 
+def test_report_zip_as_the_catalog_asks_for_it(finished_run):
+    """`snakemake --report results/report.zip` (the Snakemake workflow catalog's usage,
+    .snakemake-workflow-catalog.yml): one archive with the report page and every
+    figure in it."""
+    import zipfile
+
+    directory, configfile = finished_run
+    report = directory / "results" / "report.zip"
+    result = snakemake(directory, configfile, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(report) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+    assert any(name.endswith("report.html") for name in names), names
+    for figure in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig8", "table1", "claims"):
+        assert any(f"/{figure}." in name for name in names), (figure, names)
+
+
 def test_augmentation_differs_between_runs(finished_run):
     directory, _ = finished_run
     logs = [pd.read_csv(directory / "results" / "train" / "pet" / run / "seed_0" / "train_log.csv")
@@ -420,7 +438,7 @@ def test_nothing_left_to_do(finished_run):
 
 
 #: a change of each setting of how the jobs run, never what they write
-#: (symlearn.config.HOW_IT_RUNS), and of the job layout
+#: (symlearn.settings.reruns.HOW_IT_RUNS), and of the job layout
 HOW_IT_RUNS_CHANGES = {
     "device": {"device": "cpu"},
     "threads": {"pet": {"training": {"threads": 2}}, "polarmae": {"threads": 2},

@@ -28,8 +28,9 @@ import yaml
 from cluster import GPU_TYPE, SlurmUnavailable, missing, start  # noqa: E402
 from project import readme_slurm_commands
 
-from symlearn.config import ANALYSIS_RULES, GPU_RULES, RUN_ANALYSIS_RESOURCES, deep_merge
 from symlearn.pet.train import load_checkpoint
+from symlearn.settings.base import deep_merge
+from symlearn.settings.resources import ANALYSIS_RULES, GPU_RULES, RUN_ANALYSIS_RESOURCES
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -60,7 +61,7 @@ SMALL_RUN_SETTINGS = {"no-variables": {}, "gpu-model-only": {"SYMLEARN_SLURM_GPU
 MACHINE_CORES = len(os.sched_getaffinity(0))
 DECLARED_CPUS = 4 * MACHINE_CORES
 ABOVE_CORES = MACHINE_CORES + 2
-# what a cluster without an accounting daemon needs (README), and faster polling
+# what a cluster without an accounting daemon needs (docs/slurm.md), and faster polling
 TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue",
                         "--slurm-init-seconds-before-status-checks", "1",
                         "--seconds-between-status-checks", "2")

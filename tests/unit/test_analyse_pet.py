@@ -255,20 +255,21 @@ def test_figure_layers_only_is_the_full_analysis_of_fig3s_layers(checkpoint, tin
     the full analysis, and B of fig3's default layers, each as the full analysis has
     it."""
     from symlearn.cli import main
-    from symlearn.pet.analyse import figure_layers
 
     full, cheap = tmp_path / "full", tmp_path / "figure"
     analyse_pet_checkpoint(str(checkpoint), str(tiny_pet_data["test"]), str(full),
                            SETTINGS, device="cpu", threads=1, progress=False)
-    assert main(["analyse-pet", "--checkpoint", str(checkpoint), "--structures",
-                 str(tiny_pet_data["test"]), "--out-dir", str(cheap), "--settings",
-                 json.dumps(SETTINGS), "--device", "cpu", "--no-progress",
-                 "--figure-layers-only", str(checkpoint)]) == 0
-    layers = figure_layers(load_pet(checkpoint))
     gnn = [x for x in PETAdapter(load_pet(checkpoint)).layers
            if x.startswith("gnn_layers.") and x.endswith("_node") and x.count(".") == 1]
-    assert layers[:2] == [gnn[-1], "feature"]  # the last GNN layer's node features
-    assert set(layers[2:]) == {"energy", "non_conservative_force", "non_conservative_stress"}
+    # what the workflow hands the job (symlearn.settings.pet_layers.pet_figure_layers)
+    layers = [gnn[-1], "feature", "energy", "non_conservative_force",
+              "non_conservative_stress"]
+    command = ["analyse-pet", "--checkpoint", str(checkpoint), "--structures",
+               str(tiny_pet_data["test"]), "--out-dir", str(cheap), "--device", "cpu",
+               "--no-progress", "--figure-layers-only", str(checkpoint), "--settings"]
+    # without the layers named, the job says so rather than choosing them itself
+    assert main([*command, json.dumps(SETTINGS)]) == 2
+    assert main([*command, json.dumps({**SETTINGS, "figure_layers": layers})]) == 0
     spectrum = pd.read_csv(cheap / "spectrum.csv")
     assert list(dict.fromkeys(spectrum["layer"])) == layers
     every = pd.read_csv(full / "spectrum.csv")

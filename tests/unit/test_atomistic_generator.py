@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from symlearn.config import split_counts
 from symlearn.data.atomistic import SUBSETS, generate, split
 from symlearn.data.extxyz import frame_labels, read_frames, write_frames
+from symlearn.data.splits import split_counts
 
 N = {"bulk": 3, "rattled": 3, "surface": 3, "cluster": 3, "molecule": 3, "alloy": 3}
 

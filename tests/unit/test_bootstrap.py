@@ -1,6 +1,6 @@
 """The bootstrap intervals (symlearn.bootstrap): their coverage on a known distribution,
 pooling identical to the tables', paired resampling, and how an interval decides a
-verdict (symlearn.figures.claims)."""
+verdict (symlearn.findings.claims)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from symlearn.analyse.tables import errors_table, spectrum_table
 from symlearn.bootstrap import MAX_RESAMPLES, Pooled, draw_counts
-from symlearn.figures.claims import (
+from symlearn.findings.claims import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,

@@ -1,4 +1,4 @@
-"""Finding 8 (symlearn.figures.claims.unstable_where_a_is_high): the per-point Spearman
+"""Finding 8 (symlearn.findings.claims.unstable_where_a_is_high): the per-point Spearman
 correlation of A and instability against a hand computation, its bootstrap interval over
 events, part (b), the verdict each way (inconclusive included), "not run" naming a
 missing or corrupt points.parquet, and the findings configuration's event count."""
@@ -14,8 +14,9 @@ from project import configuration
 from scipy import stats
 from scipy.stats import spearmanr
 
-from symlearn.figures import build, claims, pointwise
-from symlearn.figures.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from symlearn.figures import build, pointwise
+from symlearn.findings import claims
+from symlearn.findings.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 RUN = "polarmae-o3"
 STEP = 240
@@ -263,9 +264,9 @@ def test_findings_analyses_twelve_events_of_a_test_split_that_has_them(tmp_path)
     """config/findings.yaml analyses at least 12 PoLAr-MAE test events per checkpoint,
     and at least that many of its synthetic test events pass the preprocessing; the
     default keeps its 3 analysed events and its split sizes."""
-    from symlearn.config import polarmae_run_settings
     from symlearn.polarmae.simulator import make_lartpc
     from symlearn.polarmae.train import EventStore
+    from symlearn.settings.polarmae import polarmae_run_settings
 
     default, findings = configuration(), configuration("findings.yaml")
     n_events = findings["analysis"]["polarmae"]["n_events"]

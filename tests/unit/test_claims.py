@@ -1,4 +1,4 @@
-"""The findings table (symlearn.figures.claims): each verdict made to come out each way
+"""The findings table (symlearn.findings.claims): each verdict made to come out each way
 from fixture tables, a finding whose inputs are missing is "not run", and the files
 are written."""
 
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from symlearn.figures import build, claims
-from symlearn.figures.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from symlearn.figures import build
+from symlearn.findings import claims
+from symlearn.findings.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 STRESS_PARTS = [(0, 1), (1, -1), (2, 1)]
 

@@ -188,7 +188,7 @@ def test_check_config_reads_a_file_as_the_workflow_does(tmp_path):
 
 
 def test_results_folder_mistakes_are_refused(tmp_path):
-    from symlearn.config import results_folder_errors
+    from symlearn.settings.checks import results_folder_errors
 
     repository = tmp_path / "repo"
     (repository / "docs").mkdir(parents=True)
@@ -211,7 +211,7 @@ def test_every_planned_command_passes_its_own_settings_check(tmp_path, layout):
     from dryrun import ROOT
 
     from symlearn.cli import SETTINGS_SECTIONS, build_parser
-    from symlearn.config import settings_errors
+    from symlearn.settings.base import settings_errors
 
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "-p", "--snakefile", str(ROOT / "Snakefile"),

@@ -20,8 +20,8 @@ from symlearn.cluster import (
     single_process,
     slurm_gpus,
 )
-from symlearn.config import EXTERNAL_GPU_RULES, GPU_RULES
 from symlearn.io import atomic_path
+from symlearn.settings.resources import EXTERNAL_GPU_RULES, GPU_RULES
 
 SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_GPUS",
                    "SLURM_JOB_GPUS", "SLURM_GPUS_ON_NODE")
@@ -221,7 +221,7 @@ def test_gpu_partition_defaults_to_the_cpu_partition(profile):
 
 def test_profile_and_workflow_agree_on_the_gpu_rules(root):
     """The profile sends these rules to the GPU partition; the workflow asks a GPU for
-    exactly these (symlearn.config.GPU_RULES, used by common.smk's job_resources, and
+    exactly these (symlearn.settings.resources.GPU_RULES, used by common.smk's job_resources, and
     EXTERNAL_GPU_RULES, the analysis of an exported model: it was left out once, and its
     jobs asked for a GPU on the CPU partition)."""
     import yaml
@@ -230,7 +230,7 @@ def test_profile_and_workflow_agree_on_the_gpu_rules(root):
     definitions = yaml.safe_load(text)["__definitions__"]
     [line] = [d for d in definitions if d.startswith("gpu_rules")]
     assert tuple(eval(line.split("=", 1)[1])) == GPU_RULES + EXTERNAL_GPU_RULES
-    from symlearn.config import RUN_ANALYSIS_RESOURCES
+    from symlearn.settings.resources import RUN_ANALYSIS_RESOURCES
 
     smk = "".join(p.read_text() for p in (root / "workflow" / "rules").glob("*.smk"))
     for rule in GPU_RULES:
@@ -262,9 +262,9 @@ def test_bad_input_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys
     line naming the command); any other exception is a bug and is not disguised as
     bad input. Every error class of the package derives from the base."""
     from symlearn import errors
-    from symlearn.config import ConfigError
     from symlearn.data.extxyz import DataError
     from symlearn.data.fetch import FetchError
+    from symlearn.errors import ConfigError
     from symlearn.figures.tables import FigureError
     from symlearn.pet.train import CheckpointError
     from symlearn.symmetry.quadrature import GridTooCoarse

@@ -9,16 +9,11 @@ import sys
 import pytest
 import yaml
 
-from symlearn.config import (
-    ConfigError,
-    check_config,
-    checkpoint_epochs,
-    deep_merge,
-    pet_checkpoint_epochs,
-    pet_run_settings,
-    pet_runs,
-    semantic_errors,
-)
+from symlearn.errors import ConfigError
+from symlearn.settings.base import deep_merge
+from symlearn.settings.checks import check_config, semantic_errors
+from symlearn.settings.pet import pet_checkpoint_epochs, pet_run_settings, pet_runs
+from symlearn.settings.runs import checkpoint_epochs
 
 
 def test_default_config_is_valid(default_config):
@@ -222,7 +217,7 @@ def test_geometric_runs_are_analysed_every_geometric_every_epochs(default_config
     """The runs on the geometric targets are analysed at multiples of
     analysis.pet.geometric_every and at their last checkpoint; null restores every
     checkpoint; the standard runs always get every checkpoint."""
-    from symlearn.config import pet_analysed_epochs
+    from symlearn.settings.analysis import pet_analysed_epochs
 
     default_config["pet"]["training"].update(epochs=25, checkpoint_every=5)
     default_config["analysis"]["pet"]["geometric_every"] = 10
@@ -239,7 +234,7 @@ def test_scope_figures_gives_earlier_checkpoints_what_the_figures_read(default_c
     """analysis.pet.scope: figures (the default) analyses a run's last checkpoint fully
     and the ones before as the figures read them: a geometric run's as given, a
     standard run's with fig3's layers (when layers is null); all restores everything."""
-    from symlearn.config import pet_checkpoint_scope
+    from symlearn.settings.analysis import pet_checkpoint_scope
 
     scope = lambda run, epoch: pet_checkpoint_scope(default_config, run, epoch)  # noqa: E731
     last = default_config["pet"]["training"]["epochs"]
@@ -283,31 +278,64 @@ def test_fig3_layers_must_be_analysed(default_config):
 
 @pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (2, None), (4, None),
                                                           (6, None), (3, 11)])
-def test_workflow_and_analysis_agree_on_the_grid_degree(default_config, lambda_max,
-                                                        grid_degree):
-    """The workflow names the quadrature table (fig1) without importing torch; it must
-    pick the degree the analysis uses."""
-    from symlearn.config import pet_grid_degree
-    from symlearn.pet.analyse import grid_degree as analysis_degree
+def test_each_pet_run_gets_its_grid_degree_in_its_settings(default_config, lambda_max,
+                                                            grid_degree):
+    """The grid degree is decided once (symlearn.settings.grids) and handed to the
+    analysis jobs in their settings: the smallest that resolves lambda_max without
+    aliasing the run's outputs (2 for the stress, the geometric targets' lambda_max),
+    unless configured (geometric_grid_degree for a run on the geometric targets)."""
+    from symlearn.settings.analysis import pet_analysis_settings
 
     settings = default_config["analysis"]["pet"]
     settings.update(lambda_max=lambda_max, grid_degree=grid_degree,
                     geometric_grid_degree=None)
-    assert pet_grid_degree(default_config) == analysis_degree(settings)
-    # a run trained on the geometric targets: outputs up to their lambda_max
     geometric = default_config["data"]["atomistic"]["geometric_targets"]["lambda_max"]
-    assert pet_grid_degree(default_config, "geo-sh8") == analysis_degree(settings, geometric,
-                                                                         geometric=True)
+    given = lambda run: pet_analysis_settings(default_config, run)["grid_degree"]  # noqa: E731
+    auto = grid_degree is None
+    assert given("pet-aug") == (max(2 * lambda_max, lambda_max + 2) if auto else grid_degree)
+    assert given("geo-sh8") == (max(2 * lambda_max, lambda_max + geometric) if auto
+                                else grid_degree)
     settings["geometric_grid_degree"] = 2 * lambda_max + 3
-    assert pet_grid_degree(default_config, "geo-sh8") == analysis_degree(
-        settings, geometric, geometric=True) == 2 * lambda_max + 3
-    assert pet_grid_degree(default_config, "pet-aug") == analysis_degree(settings)
+    assert given("geo-sh8") == 2 * lambda_max + 3
+    assert given("pet-aug") == (max(2 * lambda_max, lambda_max + 2) if auto else grid_degree)
+
+
+def test_the_pet_analysis_takes_the_degree_it_is_given(default_config):
+    """The job does not decide the degree again: its settings' grid_degree stands, and
+    only settings without one (a direct call) get the smallest that resolves them."""
+    from symlearn.pet.analyse import grid_degree
+
+    settings = dict(default_config["analysis"]["pet"], grid_degree=13,
+                    geometric_grid_degree=5)
+    assert grid_degree(settings, 8) == 13
+    settings["grid_degree"] = None
+    assert grid_degree(settings, 8) == max(2 * settings["lambda_max"],
+                                           settings["lambda_max"] + 8)
+
+
+def test_fig3_layers_are_decided_once(default_config):
+    """What the early checkpoints' analyses compute (--figure-layers-only) and what fig3
+    draws are one list: the last GNN layer's node features, feature and the outputs,
+    or figures.fig3_layers when set."""
+    from symlearn.settings.analysis import pet_analysis_settings
+    from symlearn.settings.pet_layers import fig3_layers
+
+    n_gnn = default_config["pet"]["model"]["num_gnn_layers"]
+    expected = [f"gnn_layers.{n_gnn - 1}_node", "feature", "energy",
+                "non_conservative_force", "non_conservative_stress"]
+    assert fig3_layers(default_config) == expected
+    assert pet_analysis_settings(default_config, "pet-aug")["figure_layers"] == expected
+    default_config["pet"]["model"]["num_gnn_layers"] = 5
+    assert fig3_layers(default_config)[0] == "gnn_layers.4_node"
+    default_config["figures"]["fig3_layers"] = ["feature"]
+    assert fig3_layers(default_config) == ["feature"]
+    assert pet_analysis_settings(default_config, "pet-noaug")["figure_layers"] == ["feature"]
 
 
 def test_default_grids_follow_the_outputs(default_config):
     """Degree 8 for the standard runs (lambda_max 4, outputs up to 2), 12 for the runs
     on the lambda = 8 density targets (lambda_max + 8)."""
-    from symlearn.config import pet_grid_degree, quadrature_check_degree
+    from symlearn.settings.grids import pet_grid_degree, quadrature_check_degree
 
     assert pet_grid_degree(default_config, "pet-aug") == 8
     assert pet_grid_degree(default_config, "geo-sh8") == 12
@@ -318,18 +346,22 @@ def test_default_grids_follow_the_outputs(default_config):
 
 @pytest.mark.parametrize(("lambda_max", "grid_degree"), [(0, None), (1, None), (4, None),
                                                           (3, 9)])
-def test_workflow_and_polarmae_analysis_agree_on_the_grid_degree(default_config, lambda_max,
-                                                                 grid_degree):
-    from symlearn.config import polarmae_grid_degree
-    from symlearn.polarmae.analyse import grid_degree as analysis_degree
+def test_the_polarmae_analysis_gets_its_grid_degree_in_its_settings(default_config,
+                                                                    lambda_max, grid_degree):
+    """Invariant outputs (class probabilities): 2 lambda_max (at least 1), unless
+    configured; the job takes the degree it is given."""
+    from symlearn.polarmae.analyse import grid_degree as job_degree
+    from symlearn.settings.analysis import polarmae_analysis_settings
 
-    settings = default_config["analysis"]["polarmae"]
-    settings.update(lambda_max=lambda_max, grid_degree=grid_degree)
-    assert polarmae_grid_degree(default_config) == analysis_degree(settings)
+    default_config["analysis"]["polarmae"].update(lambda_max=lambda_max,
+                                                  grid_degree=grid_degree)
+    settings = polarmae_analysis_settings(default_config)
+    expected = max(2 * lambda_max, 1) if grid_degree is None else grid_degree
+    assert settings["grid_degree"] == job_degree(settings) == expected
 
 
 def test_polarmae_run_settings(default_config):
-    from symlearn.config import polarmae_run_settings
+    from symlearn.settings.polarmae import polarmae_run_settings
 
     default_config["polarmae"]["runs"]["wide"] = {
         "augmentation": "none", "model": {"width": 64}, "tokenizer": {"centres": "fps"}}
@@ -425,7 +457,7 @@ def test_nested_command_line_strings_are_read_as_the_schema_expects(default_conf
     """`snakemake --config pet='{...}'` leaves nested values as strings; they are read
     as numbers, booleans, null or lists where the schema wants those, and a string that
     still does not fit is named by the check."""
-    from symlearn.config import coerce_command_line_strings, deep_merge
+    from symlearn.settings.base import coerce_command_line_strings, deep_merge
 
     given = {"pet": {"training": {"epochs": "20", "learning_rate": "1e-3",
                                   "weight_decay": "null"},
@@ -470,7 +502,8 @@ def test_more_analysed_structures_than_the_test_split_warn(default_config, tmp_p
     """analysis.pet.n_structures above the synthetic test split is not an error (the
     analysis takes the whole split) but is said, once, at the start, with the number
     used: by the config check and by the workflow."""
-    from symlearn.config import config_warnings, split_counts
+    from symlearn.data.splits import split_counts
+    from symlearn.settings.checks import config_warnings
 
     assert config_warnings(default_config) == []
     atomistic = default_config["data"]["atomistic"]
@@ -502,7 +535,7 @@ def test_a_costly_grid_is_named_with_its_size_and_an_impossible_one_stops(defaul
     of rotated copies (the exact size of the grid the analysis would build); a grid
     beyond the largest degree of analysis.quadrature's rules is an error at the start;
     the default warns of nothing; null switches the warning off."""
-    from symlearn.config import config_warnings
+    from symlearn.settings.checks import config_warnings
     from symlearn.symmetry import grid_size, o3_quadrature
 
     assert [grid_size(d) for d in (8, 12)] == [o3_quadrature(d).n_rotations for d in (8, 12)]
@@ -551,8 +584,9 @@ def test_every_layer_of_a_real_pet_passes_the_start_check(default_config, tiny_p
     with these hyperparameters (default_layers of a trained tiny PET)."""
     import torch
 
-    from symlearn.config import deep_merge, pet_layer_problem
     from symlearn.pet.analyse import default_layers, load_pet
+    from symlearn.settings.base import deep_merge
+    from symlearn.settings.pet_layers import pet_layer_problem
 
     settings = tiny_pet_run[0]
     model = load_pet(tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt", dtype=torch.float64)
@@ -568,8 +602,8 @@ def test_the_start_check_knows_what_metatrain_pet_has(tiny_pet_run):
     import torch
     from metatrain.pet.modules.diagnostic import FEATURIZER_INPUT_NAMES
 
-    from symlearn.config import PET_FEATURIZER_INPUTS, PET_MODULES
     from symlearn.pet.analyse import load_pet
+    from symlearn.settings.pet_layers import PET_FEATURIZER_INPUTS, PET_MODULES
 
     assert set(PET_FEATURIZER_INPUTS) == set(FEATURIZER_INPUT_NAMES)
     model = load_pet(tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt", dtype=torch.float64)

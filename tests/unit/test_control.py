@@ -125,7 +125,8 @@ def test_control_runs_a_configuration_cannot_have_are_named():
 
 
 def test_a_control_run_is_checked_at_the_start_naming_the_run(default_config):
-    from symlearn.config import ConfigError, check_config
+    from symlearn.errors import ConfigError
+    from symlearn.settings.checks import check_config
 
     default_config["pet"]["runs"]["geo-control"] = {
         "architecture": "soap_bpnn", "augmentation": "o3", "targets": "geometric"}

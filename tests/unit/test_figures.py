@@ -24,9 +24,9 @@ from figure_checks import (
 
 from symlearn.analyse.tables import collect_checkpoints
 from symlearn.cli import main
-from symlearn.config import polarmae_grid_degree
 from symlearn.figures import build, fig1, fig2, fig3, style, table1
 from symlearn.figures.tables import FigureError
+from symlearn.settings.grids import polarmae_grid_degree
 from symlearn.symmetry import o3_quadrature
 
 RUNS = {"pet-aug": "o3", "pet-noaug": "none"}
@@ -34,6 +34,9 @@ EPOCHS = (0, 5, 10)
 PARTS = [("energy", 0, 1), ("non_conservative_force", 1, 1),
          ("non_conservative_stress", 0, 1), ("non_conservative_stress", 1, -1),
          ("non_conservative_stress", 2, 1)]
+#: what the workflow hands fig3 for a 2-layer PET (symlearn.settings.pet_layers)
+FIG3_LAYERS = ["gnn_layers.1_node", "feature", "energy", "non_conservative_force",
+               "non_conservative_stress"]
 LAYERS = ["node_embedders.0", "gnn_layers.0_node", "gnn_layers.1_node", "feature",
           "mtt::aux::energy_last_layer_features", "energy", "non_conservative_force",
           "non_conservative_stress"]
@@ -209,7 +212,8 @@ def tables(tmp_path, default_config):
 def test_figure_files_are_written_at_single_column_size(figure, tables, tmp_path):
     module = {"fig1": fig1, "fig2": fig2, "fig3": fig3}[figure]
     inputs = {name: tables[name] for name in module.INPUTS}
-    paths = build(figure, inputs, tmp_path / "out" / figure)
+    options = {"layers": FIG3_LAYERS} if figure == "fig3" else None
+    paths = build(figure, inputs, tmp_path / "out" / figure, options)
     check_written_figure(module, paths)
 
 
@@ -390,7 +394,8 @@ def test_fig2_draws_nothing_without_data(tables):
 
 def test_fig3_csv_is_what_is_drawn(tables):
     errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
-    data = pd.read_csv(build("fig3", tables, tables["errors"].parent / "f3")["csv"])
+    data = pd.read_csv(build("fig3", tables, tables["errors"].parent / "f3",
+                             {"layers": FIG3_LAYERS})["csv"])
     lines_a, lines_b = data[data["panel"] == "a"], data[data["panel"] == "b"]
     assert set(lines_a["epoch"]) == set(EPOCHS)
     # default layers: the last GNN layer's nodes, the features and every output
@@ -652,7 +657,7 @@ def default_config_structures() -> int:
     """analysis.pet.n_structures of config/config.yaml (table1 states it)."""
     import yaml
 
-    from symlearn.config import SCHEMA_PATH
+    from symlearn.settings.base import SCHEMA_PATH
 
     root = SCHEMA_PATH.parents[2]
     with open(root / "config" / "config.yaml") as handle:
@@ -679,12 +684,16 @@ def test_table1_rows_carry_the_interval_of_their_own_number(tables, default_conf
     assert table1.data(*args)["ci_low"].isna().all()
 
 
-def test_fig3_follows_the_last_gnn_layer_by_index_not_by_appearance():
-    """The checkpoints before the last analyse fig3's layers only, so the last GNN layer
-    appears in the collected table before the earlier ones do; fig3 still follows the
-    last one, at every checkpoint (before: one point, at the last epoch)."""
-    layers = ["gnn_layers.1_node", "feature", "gnn_layers.0_node", "gnn_layers.1_node"]
-    spectrum = pd.DataFrame({"layer": layers})
-    assert fig3.default_layers(spectrum, ["energy"]) == ["gnn_layers.1_node", "feature"]
-    spectrum = pd.DataFrame({"layer": ["gnn_layers.10_node", "gnn_layers.9_node"]})
-    assert fig3.default_layers(spectrum, []) == ["gnn_layers.10_node"]
+def test_fig3_draws_the_layers_it_is_given_and_asks_for_them(tables):
+    """fig3's layers are decided once, by the workflow (symlearn.settings.pet_layers),
+    for the analyses of the early checkpoints and the figure alike: the figure draws
+    what it is given, in that order, and without a list says so."""
+    errors, spectrum = pd.read_csv(tables["errors"]), pd.read_csv(tables["spectrum"])
+    data = fig3.data(errors, spectrum, ["feature", "gnn_layers.0_node"])
+    assert list(dict.fromkeys(data[data["panel"] == "b"]["layer"])) == [
+        "feature", "gnn_layers.0_node"]
+    for missing in (None, []):
+        with pytest.raises(FigureError, match="fig3: name the layers"):
+            fig3.data(errors, spectrum, missing)
+
+

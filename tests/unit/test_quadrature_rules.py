@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symlearn.config import semantic_errors
+from symlearn.settings.checks import semantic_errors
 from symlearn.symmetry import o3_quadrature
 from symlearn.symmetry.rules import (
     CHOICES,

@@ -1,7 +1,7 @@
 """Training seeds: the mean over seeds and its interval (symlearn.bootstrap), its
 coverage, the collected tables read as seed means (symlearn.figures.tables), a finding
 judged on the seeds that exist when one is missing, and the settings that choose them
-(symlearn.config)."""
+(symlearn.settings)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from scipy import stats
 
 from symlearn.analyse.tables import errors_table, spectrum_table
 from symlearn.bootstrap import Estimate, Pooled, combined_interval, interval
-from symlearn.config import pet_run_settings, polarmae_run_settings, run_seeds, schema_errors
-from symlearn.figures import claims
 from symlearn.figures.tables import seed_means
+from symlearn.findings import claims
+from symlearn.settings.base import schema_errors
+from symlearn.settings.pet import pet_run_settings
+from symlearn.settings.polarmae import polarmae_run_settings
+from symlearn.settings.runs import run_seeds
 
 
 def _rows(values, seed=None, ids=None) -> pd.DataFrame:

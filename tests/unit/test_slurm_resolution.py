@@ -21,7 +21,13 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting
 
 from symlearn import cluster
-from symlearn.config import GPU_RULES, cluster_cores, gpu_request, job_threads
+from symlearn.settings.resources import (
+    EXTERNAL_GPU_RULES,
+    GPU_RULES,
+    cluster_cores,
+    gpu_request,
+    job_threads,
+)
 
 PROFILE = ROOT / "profiles" / "slurm"
 # each variable, with the value a user might give it
@@ -60,7 +66,7 @@ class _Resources(dict):
 
 def _submitted(args, rule: str, config: dict, threads: int) -> dict[str, str]:
     """What a job of ``rule`` asks SLURM for under these options: its resources from
-    the workflow (symlearn.config.gpu_request, threads as CPUs per GPU) under the
+    the workflow (symlearn.settings.resources.gpu_request, threads as CPUs per GPU) under the
     profile's default and per-rule resources, rendered by the plugin's own functions."""
     resources = _Resources({key: value.raw for key, value in args.default_resources.items()})
     resources.update({key: value.raw for key, value in
@@ -86,7 +92,8 @@ def test_every_combination_of_cluster_variables_resolves_and_asks_for_a_gpu(monk
     model = env.get("SYMLEARN_SLURM_GPU_MODEL")
     gpu_partition = env.get("SYMLEARN_SLURM_GPU_PARTITION") or \
         env.get("SYMLEARN_SLURM_PARTITION", "")
-    for rule in GPU_RULES:
+    # the analysis of an exported model too (it runs only with external.models)
+    for rule in GPU_RULES + EXTERNAL_GPU_RULES:
         asked = _submitted(args, rule, config, threads=7)
         assert asked["gpus"] == (f"--gpus={model}:1" if model else "--gpus=1"), rule
         assert asked["cpus"] == "--cpus-per-gpu=7", rule

@@ -20,7 +20,7 @@ if ANALYSIS_JOBS == "per_checkpoint":
         output:
             **PET_ANALYSIS,
         params:
-            settings=analysis_settings("pet"),
+            settings=pet_analysis_settings_json,
             jobs=pet_analysis_jobs,
             device=DEVICE,
             runtime=ANALYSIS_RUNTIME["pet"],
@@ -62,7 +62,7 @@ else:
                 **{table: expand(pattern, epoch=_epochs, allow_missing=True)
                    for table, pattern in PET_ANALYSIS.items()},
             params:
-                settings=analysis_settings("pet"),
+                settings=pet_analysis_settings_json,
                 jobs=pet_analysis_jobs,
                 device=DEVICE,
                 runtime=ANALYSIS_RUNTIME["pet"],
@@ -158,7 +158,7 @@ rule purify_pet:
     # one long job after its training: start it before the shorter analyses
     priority: 10
     params:
-        settings=analysis_settings("pet"),
+        settings=pet_analysis_settings_json,
         n_rotations=lookup(dpath="analysis/purification/n_rotations", within=config),
         n_offset=lookup(dpath="analysis/purification/n_offset_structures", within=config),
         refit_mu=json.dumps(config["analysis"]["purification"]["refit_mu"]),
@@ -247,7 +247,7 @@ if ANALYSIS_JOBS == "per_checkpoint":
         output:
             **POLARMAE_ANALYSIS,
         params:
-            settings=polarmae_analysis_settings(),
+            settings=polarmae_analysis_settings_json(),
             jobs=polarmae_analysis_jobs,
             device=DEVICE,
             runtime=ANALYSIS_RUNTIME["polarmae"],
@@ -284,7 +284,7 @@ else:
                 **{table: polarmae_checkpoints(_phase, pattern=pattern)
                    for table, pattern in POLARMAE_ANALYSIS.items()},
             params:
-                settings=polarmae_analysis_settings(),
+                settings=polarmae_analysis_settings_json(),
                 jobs=polarmae_analysis_jobs,
                 device=DEVICE,
                 runtime=ANALYSIS_RUNTIME["polarmae"],
@@ -337,7 +337,7 @@ rule polarmae_example:
     output:
         f"{RESULTS}/analysis/polarmae/example.csv",
     params:
-        settings=polarmae_analysis_settings(),
+        settings=polarmae_analysis_settings_json(),
         run=polarmae_example_run(),
         runtime=ANALYSIS_RUNTIME["polarmae"],
         device=DEVICE,

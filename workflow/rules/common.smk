@@ -20,35 +20,45 @@ shell.prefix(
 if _PACKAGE_DIR not in sys.path:
     sys.path.insert(0, _PACKAGE_DIR)
 
-from symlearn.config import (  # noqa: E402
-    GPU_RULES,
-    SPLITS,
-    ConfigError,
-    check_config,
-    config_warnings,
+from symlearn.errors import ConfigError  # noqa: E402
+from symlearn.settings.analysis import (  # noqa: E402
+    pet_analysed_epochs,
+    pet_analysis_settings,
+    pet_checkpoint_scope,
+    polarmae_analysis_settings,
+)
+from symlearn.settings.base import (  # noqa: E402
     coerce_command_line_strings,
-    cluster_cores,
-    gpu_request,
-    HowItRuns,
-    how_it_runs,
     load_config_file,
     load_schema,
-    pet_analysed_epochs,
-    pet_checkpoint_scope,
+)
+from symlearn.settings.checks import (  # noqa: E402
+    check_config,
+    config_warnings,
+    results_folder_errors,
+)
+from symlearn.settings.data import SPLITS  # noqa: E402
+from symlearn.settings.grids import pet_grid_degree  # noqa: E402
+from symlearn.settings.external import external_model_settings, external_models  # noqa: E402
+from symlearn.settings.pet_layers import fig3_layers  # noqa: E402
+from symlearn.settings.pet import (  # noqa: E402
     pet_checkpoint_epochs,
-    pet_grid_degree,
     pet_run_settings,
     pet_runs,
+)
+from symlearn.settings.polarmae import (  # noqa: E402
     polarmae_checkpoint_steps,
     polarmae_run_settings,
     polarmae_runs,
-    run_seeds,
-    result_config,
-    results_folder_errors,
-    result_settings,
-    external_models,
-    external_model_settings,
 )
+from symlearn.settings.reruns import (  # noqa: E402
+    HowItRuns,
+    how_it_runs,
+    result_config,
+    result_settings,
+)
+from symlearn.settings.resources import GPU_RULES, cluster_cores, gpu_request  # noqa: E402
+from symlearn.settings.runs import run_seeds  # noqa: E402
 from symlearn.checkpoints import check_complete  # noqa: E402
 from symlearn.errors import CheckpointError  # noqa: E402
 from symlearn.interrupts import pass_on_interrupts  # noqa: E402
@@ -119,6 +129,7 @@ ANALYSIS_JOBS = config["analysis"]["jobs"]
 # the per-run PET analysis rules, by the targets of their runs
 PET_RUN_ANALYSIS_RULES = {"standard": "analyse_pet_run",
                           "geometric": "analyse_pet_geometric_run"}
+# the grid of the standard runs' analysis (fig1 (a) draws it)
 PET_GRID_DEGREE = pet_grid_degree(config)
 POLARMAE_RUNS = polarmae_runs(config)
 POLARMAE_SEEDS = {run: run_seeds(config, "polarmae", run) for run in POLARMAE_RUNS}
@@ -133,7 +144,7 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 EXTERNAL_MODELS = external_models(config)
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
-# How a job runs, never what it writes (symlearn.config.HOW_IT_RUNS): params of type
+# How a job runs, never what it writes (symlearn.settings.reruns.HOW_IT_RUNS): params of type
 # HowItRuns, which Snakemake leaves out of the params whose change reruns a job. Threads
 # go through each rule's `threads`, which it does not track either.
 DEVICE = HowItRuns(str(config["device"]))
@@ -176,7 +187,7 @@ def job_resources(name, checkpoints=1):
 def use_cluster_cores():
     """On a cluster, jobs get the threads the configuration asks for, not the core
     count of the login node or of what a job's own Snakemake sees
-    (symlearn.config.cluster_cores says why). Snakemake offers no setting for this,
+    (symlearn.settings.resources.cluster_cores says why). Snakemake offers no setting for this,
     so the cap is set on the workflow object before any job's resources are
     expanded; tests/unit/test_slurm_resolution.py and tests/slurm check that it holds."""
     cores = cluster_cores(config, main_process=workflow.is_main_process,
@@ -251,7 +262,7 @@ def _pair_options(checkpoint, folder):
 def pet_analysis_jobs(wildcards, input, output):
     """analyse-pet's --checkpoint/--out-dir pairs for a job's checkpoints, with
     --as-given-only or --figure-layers-only for those that get less than everything
-    (symlearn.config.pet_checkpoint_scope)."""
+    (symlearn.settings.analysis.pet_checkpoint_scope)."""
     options = []
     for checkpoint, folder in _checkpoint_folders(wildcards, input, output, PET_CHECKPOINT):
         options.append(_pair_options(checkpoint, folder))
@@ -451,23 +462,15 @@ def polarmae_settings_json(wildcards):
                       sort_keys=True)
 
 
-def analysis_settings(family):
-    """A family's analysis settings plus the shared quadrature rule and check (and, for PET,
-    fig3's layers, what --figure-layers-only analyses), as JSON."""
-    settings = result_settings(config["analysis"][family], f"analysis.{family}")
-    settings["quadrature_check"] = config["analysis"]["quadrature_check"]
-    settings["quadrature"] = config["analysis"]["quadrature"]
-    if family == "pet":
-        settings["figure_layers"] = config["figures"]["fig3_layers"]
-    return json.dumps(settings, sort_keys=True)
+def pet_analysis_settings_json(wildcards):
+    """The analysis settings of the job's PET {run}, with its grid degree and fig3's
+    layers decided (symlearn.settings.analysis.pet_analysis_settings), as JSON."""
+    return json.dumps(pet_analysis_settings(config, wildcards.run), sort_keys=True)
 
 
-def polarmae_analysis_settings():
-    """The analysis settings, the quadrature check and the data's branching radius, as
-    JSON."""
-    settings = json.loads(analysis_settings("polarmae"))
-    settings["branching_radius"] = config["data"]["lartpc"]["branching_radius"]
-    return json.dumps(settings, sort_keys=True)
+def polarmae_analysis_settings_json():
+    """The PoLAr-MAE analysis settings, with their grid degree decided, as JSON."""
+    return json.dumps(polarmae_analysis_settings(config), sort_keys=True)
 
 
 def polarmae_checkpoints(phase, run=None, seed=None, pattern=POLARMAE_CHECKPOINT):

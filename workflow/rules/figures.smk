@@ -34,7 +34,7 @@ rule provenance:
             category="Provenance",
         ),
     params:
-        # what the results depend on (not how the jobs ran: symlearn.config.HOW_IT_RUNS);
+        # what the results depend on (not how the jobs ran: symlearn.settings.reruns.HOW_IT_RUNS);
         # a function: the mirror templates' {file} is not a wildcard
         config=lambda wildcards: json.dumps(result_config(config), sort_keys=True),
         # a change of any version reruns the rule (params are a rerun trigger)
@@ -111,7 +111,7 @@ rule fig3:
         prefix=output_prefix,
         options=json.dumps(
             {
-                "layers": lookup(dpath="figures/fig3_layers", within=config),
+                "layers": fig3_layers(config),
                 **lookup(dpath="figures/bootstrap", within=config),
             }
         ),

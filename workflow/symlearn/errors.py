@@ -18,3 +18,7 @@ class CheckpointError(SymlearnError, ValueError):
 class DataError(SymlearnError, ValueError):
     """A data file is unreadable, lacks a field or holds a non-finite value; the message
     names the file, the frame (or event) and the field."""
+
+
+class ConfigError(SymlearnError, ValueError):
+    """The configuration is invalid; the message lists every problem by key."""

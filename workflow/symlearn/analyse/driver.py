@@ -65,6 +65,10 @@ class Adapter(Protocol):
     def extra_tables(self, degree: int, check_degree: int | None) -> dict[str, Any]:
         """Tables of the family's own, by file name, written before the pooled ones."""
 
+    def as_given(self, item: AnalysisInput, info: Mapping[str, Any]) -> list[dict]:
+        """Optional (:func:`evaluate_as_given`): the rows of the test error of one input
+        as given, each with ``info``, one forward pass and no grid."""
+
 
 def select_inputs(n_total: int, n_select: int, seed: int) -> list[int]:
     """Indices of the inputs to analyse: all of them, or a seeded random subset in file
@@ -217,3 +221,48 @@ def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLik
     return {"inputs": len(items), "copies": grids.quadrature.n_rotations,
             "checked": len(checked), "seconds": elapsed, "errors": errors,
             "spectrum": spectrum}
+
+
+def evaluate_as_given(adapter: Adapter, out_dir: str | os.PathLike, *, header: str,
+                      per_input_table: str | None = None, log=print) -> dict[str, Any]:
+    """The test error of every input as given, without a grid: what a learning curve
+    reads at a fraction of an analysis' cost. Writes the tables
+    :func:`analyse_checkpoint` writes, each atomically: the per-input rows, an empty
+    ``spectrum.csv`` (no layer was projected) and ``errors.csv`` with only the errors
+    as given, ``n_samples`` and the RMS values filled (A, the orientation-averaged
+    error, their quadrature errors and the grid columns empty: nothing was measured on
+    a grid)."""
+    import pandas as pd
+
+    from ..io import atomic_path
+    from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
+    from .tables import errors_table
+
+    start = time.perf_counter()
+    out = writable_folder(out_dir)
+    log(f"{header}; as given only (no grid, no layer)", flush=True)
+    items = adapter.inputs()
+    rows = []
+    for item in items:
+        rows += adapter.as_given(item, {adapter.input_column: item.key, **item.info})
+        item.cache.clear()
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise DataError(f"{header}: no input with a reference to evaluate")
+    table["name"] = table["name"].map(adapter.table_name)
+    errors = errors_table(table).assign(quadrature_error=np.nan,
+                                        accuracy_quadrature_error=np.nan,
+                                        quadrature_flagged=False)
+    for column in ("grid_degree", "check_degree"):  # no grid
+        errors[column] = pd.array([pd.NA] * len(errors), dtype="Int64")
+    errors["grid_rule"] = errors["check_rule"] = None
+    if per_input_table is not None:
+        with atomic_path(out / per_input_table) as tmp:
+            table.to_parquet(tmp, index=False)
+    with atomic_path(out / "spectrum.csv") as tmp:
+        pd.DataFrame(columns=SPECTRUM_COLUMNS).to_csv(tmp, index=False)
+    with atomic_path(out / "errors.csv") as tmp:
+        errors[ERRORS_COLUMNS].to_csv(tmp, index=False)
+    elapsed = time.perf_counter() - start
+    log(f"done in {elapsed:.1f} s", flush=True)
+    return {"inputs": len(items), "copies": 1, "checked": 0, "seconds": elapsed}

@@ -31,7 +31,7 @@ import pandas as pd
 from ase import Atoms
 from ase.data import atomic_numbers, reference_states
 
-from ..config import split_counts
+from .splits import split_counts
 
 SUBSETS = ("bulk", "rattled", "surface", "cluster", "molecule", "alloy")
 METALS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt")

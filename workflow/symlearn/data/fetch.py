@@ -35,8 +35,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from ..config import ConfigError
-from ..errors import SymlearnError
+from ..errors import ConfigError, SymlearnError
 from ..io import sha256_file, write_text_atomic
 
 LOGGER = logging.getLogger(__name__)

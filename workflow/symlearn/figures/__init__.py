@@ -3,8 +3,8 @@
 One module per figure: ``INPUTS`` names the tables it reads and their columns,
 ``data(**tables, **options)`` builds the table of exactly what is plotted and
 ``plot(table)`` draws it; :func:`build` reads the inputs and writes ``prefix``.pdf,
-.png and .csv. A table module (``table1``, ``claims``, ``learnability``) has its own
-``build``. ``style`` holds the shared look.
+.png and .csv. A table module (``table1``, ``learnability``, and ``claims`` of
+:mod:`symlearn.findings`) has its own ``build``. ``style`` holds the shared look.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ RUN_FIGURES = ("cost",)
 #: each with a computed verdict; learnability: each geometric target's test error for
 #: the equivariant control and each PET run
 TABLES = ("table1", "claims", "learnability")
+#: the tables of :mod:`symlearn.findings` (the paper's findings, not figures), which
+#: the figure command writes as it writes the others
+FINDINGS = ("claims",)
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:
@@ -33,7 +36,9 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
     known = FIGURES + MODEL_FIGURES + RUN_FIGURES + TABLES
     if figure not in known:
         raise FigureError(f"unknown figure {figure!r}; known: {', '.join(known)}")
-    module = importlib.import_module(f"{__name__}.{figure}")
+    # the findings are judged in their own package, on the same tables
+    package = "symlearn.findings" if figure in FINDINGS else __name__
+    module = importlib.import_module(f"{package}.{figure}")
     missing = sorted(set(module.INPUTS) - set(inputs) - set(getattr(module, "OPTIONAL", ())))
     if missing:
         raise FigureError(f"{figure} needs the input table(s) {', '.join(missing)}")

@@ -41,17 +41,6 @@ MINOR = 0.02
 OTHER = "other"
 
 
-def default_layers(spectrum: pd.DataFrame, targets: Sequence[str]) -> list[str]:
-    """The last GNN layer's node features, the shared features, and every output."""
-    layers = list(dict.fromkeys(spectrum["layer"]))
-    # the last by index, not by first appearance: checkpoints before the last analyse
-    # fig3's layers only, so an earlier GNN layer may first appear after the last one
-    gnn = sorted((x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)),
-                 key=lambda x: int(re.search(r"\d+", x).group()))
-    chosen = gnn[-1:] + [x for x in layers if x == "feature"]
-    return chosen + [x for x in layers if x in targets]
-
-
 def fraction_intervals(lines: pd.DataFrame, structures: pd.DataFrame | None,
                        resamples: int, seed: int) -> pd.DataFrame:
     """Panel b's lines with the 95 % bootstrap interval of each fraction over the
@@ -86,8 +75,11 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
     point with its bootstrap interval where the per-structure rows are given."""
     lines_a = bar_intervals(long_errors(errors), structures, resamples, seed).assign(
         panel="a")
-    if layers is None:
-        layers = default_layers(spectrum, errors["target"].unique())
+    if not layers:
+        raise FigureError("fig3: name the layers panel b follows (--options '{\"layers\": "
+                          "[...]}'); the workflow passes figures.fig3_layers, else the "
+                          "last GNN layer, feature and the outputs "
+                          "(symlearn.settings.pet_layers.fig3_layers)")
     unknown = [x for x in layers if x not in set(spectrum["layer"])]
     if unknown:
         raise FigureError(f"fig3: layer(s) not in the analysis tables: {', '.join(unknown)}; "

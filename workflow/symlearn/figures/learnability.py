@@ -16,9 +16,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..findings.claims import CONTROL, LEARNED_BELOW
 from ..io import write_text_atomic
 from . import style
-from .claims import CONTROL, LEARNED_BELOW
 from .tables import GEOMETRIC_ERRORS, final_checkpoint, read_table
 
 INPUTS = {"geometric_errors": GEOMETRIC_ERRORS}

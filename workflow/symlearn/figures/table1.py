@@ -33,8 +33,8 @@ from ..bootstrap import (
     interval_of,
     whole_change,
 )
-from ..config import pet_grid_degree, polarmae_grid_degree
 from ..io import write_text_atomic
+from ..settings.grids import pet_grid_degree, polarmae_grid_degree
 from ..table_schemas import LEARNED_CLASSES, REFIT, REFIT_RMSE_FACTOR, refit_choices
 from . import style
 from .pointwise import mean_instability, points_by_run, read_points

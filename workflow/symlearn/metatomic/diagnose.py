@@ -21,7 +21,7 @@ def defaults() -> dict[str, Any]:
     output and every layer."""
     import yaml
 
-    from ..config import SCHEMA_PATH
+    from ..settings.base import SCHEMA_PATH
 
     with open(SCHEMA_PATH.parents[2] / "config" / "config.yaml") as handle:
         analysis = yaml.safe_load(handle)["analysis"]

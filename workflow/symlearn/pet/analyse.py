@@ -23,6 +23,7 @@ from ase import Atoms
 
 from ..analyse.tables import QuadratureCheck
 from ..data.rotated_systems import per_copy
+from ..errors import ConfigError, DataError
 from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_input
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from ..symmetry.degrees import resolves_variances
@@ -100,16 +101,6 @@ def default_layers(model: torch.nn.Module) -> list[str]:
                for t in targets]
     layers += targets
     return layers
-
-
-def figure_layers(model: torch.nn.Module) -> list[str]:
-    """The layers fig3 (b) follows over training by default (figures.fig3_layers null,
-    :func:`symlearn.figures.fig3.default_layers`): the last GNN layer's node features,
-    the shared ``feature`` output and every output."""
-    layers = default_layers(model)
-    gnn = [x for x in layers if re.fullmatch(r"gnn_layers\.\d+_node", x)]
-    targets = [t for t in model_targets(model) if target_kind(t) is not None]
-    return gnn[-1:] + ["feature"] + targets
 
 
 def table_name(name: str) -> str:
@@ -324,14 +315,13 @@ def group_layers(sizes: Mapping[str, int], budget: int) -> list[list[str]]:
 TARGET_LAMBDA_MAX = max(kind.max_lambda for kind in TARGET_KINDS.values())
 
 
-def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX,
-                geometric: bool = False) -> int:
-    """The grid degree of an analysis with these settings (``geometric_grid_degree``
-    for the runs on the geometric targets, when set): :func:`symmetry.grid_degree`."""
-    from ..config import configured_pet_degree
-
-    return symmetry_grid_degree(configured_pet_degree(settings, geometric),
-                                int(settings["lambda_max"]), output_lambda)
+def grid_degree(settings: Mapping, output_lambda: int = TARGET_LAMBDA_MAX) -> int:
+    """The grid degree of an analysis with these settings: their ``grid_degree`` (the
+    workflow decides each run's, :mod:`symlearn.settings.grids`), else the smallest
+    that resolves ``lambda_max`` without aliasing the outputs
+    (:func:`symmetry.grid_degree`)."""
+    return symmetry_grid_degree(settings.get("grid_degree"), int(settings["lambda_max"]),
+                                output_lambda)
 
 
 @dataclass
@@ -399,7 +389,6 @@ def check_elements(model: torch.nn.Module, frames: Mapping[int, Atoms], structur
     checkpoint was not trained on (PET would fail on it with an index error)."""
     from ase.data import chemical_symbols
 
-    from ..errors import DataError
 
     known = {int(z) for z in model.atomic_types}
     for index, atoms in frames.items():
@@ -418,8 +407,7 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
                      figure_layers_only: bool = False) -> CheckpointSetup:
     """Load a checkpoint, build the grid its outputs need and select the structures
     (``analysis.pet`` settings). ``layers``: the layers for B (None: the settings');
-    ``figure_layers_only``: fig3's (the settings' ``figure_layers``, else
-    :func:`figure_layers`)."""
+    ``figure_layers_only``: fig3's (the settings' ``figure_layers``)."""
     from ..cluster import resolve_device, use_threads
     from ..data.extxyz import count_frames, iter_frames
 
@@ -429,11 +417,15 @@ def setup_checkpoint(checkpoint: str, structures: str, settings: Mapping,
     lambda_max = int(settings["lambda_max"])
     model = load_pet(checkpoint, device, dtype)
     if figure_layers_only:
-        layers = settings.get("figure_layers") or figure_layers(model)
+        layers = settings.get("figure_layers")
+        if not layers:
+            raise ConfigError("--settings: figure_layers_only asks for fig3's layers, and "
+                              "the settings name none (figure_layers: the workflow "
+                              "decides them, symlearn.settings.pet_layers)")
     adapter = PETAdapter(model, settings.get("layers") if layers is None else layers)
     geometric = any(t not in TARGET_KINDS for t in adapter.targets)
     check = QuadratureCheck.from_settings(
-        grid_degree(settings, adapter.output_lambda_max, geometric), settings)
+        grid_degree(settings, adapter.output_lambda_max), settings)
     quadrature = check.grid()
     quadrature.require(lambda_character=lambda_max)
     context = GridContext(quadrature, lambda_max, dtype, device)
@@ -510,6 +502,9 @@ class PETCheckpointAnalysis:
     def extra_tables(self, degree: int, check_degree: int | None) -> dict:
         return {}
 
+    def as_given(self, item, info: Mapping) -> list[dict]:
+        return as_given_rows(self.model, self._prepared(item)[0], info)
+
 
 def analyse_pet_checkpoint(checkpoint: str, structures: str, out_dir: str,
                            settings: Mapping, device: str = "cpu",
@@ -566,52 +561,16 @@ def evaluate_pet_as_given(checkpoint: str, structures: str, out_dir: str,
                           settings: Mapping, device: str = "cpu",
                           threads: int | None = None) -> dict:
     """The test error of one checkpoint on the selected structures as given, without
-    the grid: what a learning curve reads (fig6 (a)) at a fraction of an analysis'
-    cost. Writes the same three tables as :func:`analyse_pet_checkpoint`: in
-    ``errors.csv`` only ``rmse_as_given``, ``n_samples``, ``reference_rms`` and
-    ``output_rms`` (of the structures as given) are filled (A, the orientation-averaged
-    error, their quadrature errors and the grid degrees are empty: nothing was
-    measured on a grid), ``spectrum.csv`` has no rows (no layer was projected),
-    ``structures.parquet`` the per-structure rows."""
-    import time
-    from pathlib import Path
+    the grid (fig6 (a)'s learning curve), through the shared driver
+    (:func:`symlearn.analyse.driver.evaluate_as_given`, which says what the tables
+    hold): ``errors.csv``, an empty ``spectrum.csv`` and ``structures.parquet``."""
+    from ..analyse.driver import evaluate_as_given, writable_folder
 
-    import pandas as pd
-
-    from ..analyse.driver import writable_folder
-    from ..analyse.tables import errors_table
-    from ..data.extxyz import frame_labels
-    from ..io import atomic_path
-    from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
-
-    start = time.perf_counter()
-    out = writable_folder(out_dir)
+    writable_folder(out_dir)
     setup = setup_checkpoint(checkpoint, structures, settings, device, threads, layers=[])
-    print(f"{setup.header(checkpoint, structures, settings)}; as given only (no grid, "
-          "no layer)", flush=True)
-    rows = []
-    for index in setup.selected:
-        atoms = setup.frames[index]
-        structure = setup.adapter.structure(index, atoms,
-                                            frame_labels(atoms, structures, index))
-        rows += as_given_rows(setup.adapter, structure, {
-            "structure": index, "frame_id": int(atoms.info.get("frame_id", index)),
-            "subset": str(atoms.info.get("subset", "")), "n_atoms": len(atoms)})
-    table = pd.DataFrame(rows)
-    table["name"] = table["name"].map(table_name)
-    errors = errors_table(table).assign(quadrature_error=np.nan,
-                                        accuracy_quadrature_error=np.nan,
-                                        quadrature_flagged=False)
-    for column in ("grid_degree", "check_degree"):  # no grid
-        errors[column] = pd.array([pd.NA] * len(errors), dtype="Int64")
-    errors["grid_rule"] = errors["check_rule"] = None
-    with atomic_path(Path(out) / "structures.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
-    with atomic_path(Path(out) / "spectrum.csv") as tmp:
-        pd.DataFrame(columns=SPECTRUM_COLUMNS).to_csv(tmp, index=False)
-    with atomic_path(Path(out) / "errors.csv") as tmp:
-        errors[ERRORS_COLUMNS].to_csv(tmp, index=False)
-    elapsed = time.perf_counter() - start
-    print(f"done in {elapsed:.1f} s", flush=True)
-    return {"structures": len(setup.selected), "copies": 1, "checked": 0,
-            "seconds": elapsed}
+    summary = evaluate_as_given(PETCheckpointAnalysis(setup, structures, settings),
+                                out_dir, header=setup.header(checkpoint, structures,
+                                                             settings),
+                                per_input_table="structures.parquet")
+    return {"structures": summary["inputs"], "copies": 1, "checked": 0,
+            "seconds": summary["seconds"]}

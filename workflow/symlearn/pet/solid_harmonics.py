@@ -8,8 +8,6 @@ from __future__ import annotations
 import torch
 from e3nn.o3._spherical_harmonics import _spherical_harmonics
 
-from .variants import SCALES
-
 
 class SolidHarmonicsEdgeEmbedding(torch.nn.Module):
     """``(x, y, z, r) -> W [Y^s_{l m}(u) for l <= lmax, r / cutoff] + b``, with ``Y^s``
@@ -24,8 +22,8 @@ class SolidHarmonicsEdgeEmbedding(torch.nn.Module):
         super().__init__()
         if lmax < 1:
             raise ValueError(f"the solid-harmonics embedding needs lmax >= 1, got {lmax}")
-        if scale not in SCALES:
-            raise ValueError(f"edge_embedding.scale must be one of {SCALES}, got {scale!r}")
+        if scale not in ("unit", "cutoff"):  # variants.SCALES (which imports this module)
+            raise ValueError(f"edge_embedding.scale must be unit or cutoff, got {scale!r}")
         self.lmax = int(lmax)
         self.cutoff = float(cutoff)
         self.unit = scale == "unit"

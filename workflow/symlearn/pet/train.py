@@ -43,9 +43,9 @@ import yaml
 
 from ..checkpoints import mismatch, read_checkpoint
 from ..cluster import resolve_device, use_threads
-from ..config import checkpoint_epochs
 from ..errors import CheckpointError, DataError
 from ..io import atomic_path, sha256_path
+from ..settings.runs import checkpoint_epochs
 from .geometric import target_irreps
 from .variants import edge_embedding
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..io import write_text_atomic
+from .pilarnet_file import PilarnetFile
 
 #: the ``format`` of a split manifest (see :func:`write_split_manifest`)
 MANIFEST_FORMAT = "symlearn-lartpc-split/1"
@@ -88,9 +89,7 @@ def write_split_manifest(files: Sequence[str | os.PathLike],
         if key in seen:
             raise DataError(f"{file}: listed twice for one split")
         seen.add(key)
-        from .pilarnet import _PilarnetFile  # (pilarnet reads manifests)
-
-        with _PilarnetFile(file) as f:
+        with PilarnetFile(file) as f:
             counts.append(f.n_events)
     total = sum(counts)
     held = (f"{files[0]} holds {total} events" if len(files) == 1 else

@@ -40,9 +40,9 @@ import torch
 
 from ..checkpoints import mismatch, read_checkpoint
 from ..cluster import resolve_device, use_threads
-from ..config import checkpoint_epochs
 from ..errors import CheckpointError
 from ..io import Closing, atomic_path, sha256_file
+from ..settings.runs import checkpoint_epochs
 from ..symmetry.quadrature import haar_o3
 from .grouping import Batch, Grouping, collate, group_event
 from .model import PolarMAE, focal_loss

@@ -46,10 +46,8 @@ from ..bootstrap import (
     estimate_of,
     whole_change,
 )
-from ..io import write_text_atomic
-from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
-from . import style
-from .pointwise import (
+from ..figures import style
+from ..figures.pointwise import (
     LOCATIONS,
     POINTS_PREFIX,
     correlation,
@@ -57,7 +55,7 @@ from .pointwise import (
     points_by_run,
     read_points,
 )
-from .tables import (
+from ..figures.tables import (
     ERRORS,
     FINETUNE,
     GEOMETRIC_ERRORS,
@@ -73,7 +71,9 @@ from .tables import (
     run_order,
     whole_output,
 )
-from .tables import PURIFICATION as PURIFICATION_COLUMNS
+from ..figures.tables import PURIFICATION as PURIFICATION_COLUMNS
+from ..io import write_text_atomic
+from ..table_schemas import REFIT, REFIT_RMSE_FACTOR, refit_choices
 
 INPUTS = {"errors": ERRORS,
           "spectrum": SPECTRUM,
