@@ -12,7 +12,7 @@ import pytest
 
 from symlearn.analyse.tables import errors_table, spectrum_table
 from symlearn.bootstrap import MAX_RESAMPLES, Pooled, draw_counts
-from symlearn.findings.claims import (
+from symlearn.findings.verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,

@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 
 from symlearn.figures import build, pointwise
 from symlearn.findings import claims
-from symlearn.findings.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from symlearn.findings.verdicts import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 RUN = "polarmae-o3"
 STEP = 240

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from symlearn.figures import build
+from symlearn.figures.tables import whole_output
 from symlearn.findings import claims
-from symlearn.findings.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from symlearn.findings.verdicts import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 STRESS_PARTS = [(0, 1), (1, -1), (2, 1)]
 
@@ -148,7 +149,7 @@ def test_small_equivariance_error_each_way():
 def test_whole_output_pools_parts_by_their_components():
     parts = pd.DataFrame(dict(o3_lambda=[0, 2], rmse_as_given=[1.0, 2.0],
                               equivariance_rmse=[3.0, 0.0], quadrature_error=[0.0, 0.0]))
-    as_given, a, error = claims.whole_output(parts)
+    as_given, a, error = whole_output(parts)
     assert as_given == pytest.approx(math.sqrt((1 + 5 * 4) / 6))
     assert a == pytest.approx(math.sqrt(9 / 6)) and error == 0.0
 

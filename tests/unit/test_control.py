@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from test_train_pet import SETTINGS as TRAINING_SETTINGS
 
-from symlearn.pet.control import control_errors, target_problem
+from symlearn.pet.control import target_problem
+from symlearn.settings.pet import control_run_errors
 
 #: a tiny SOAP-BPNN (pet.control_model's shape)
 TINY_CONTROL = {"soap": {"max_angular": 2, "max_radial": 3,
@@ -107,19 +108,21 @@ def test_control_a_is_at_round_off_and_its_b_is_pure(control_run, tiny_pet_data,
 
 def test_control_runs_a_configuration_cannot_have_are_named():
     settings = {"augmentation": "o3", "targets": "standard"}
-    errors = control_errors("ctl", {"augmentation": "o3", "model": {"d_pet": 8},
-                                    "edge_embedding": {"type": "cartesian"}}, settings)
+    errors = control_run_errors("ctl", {"augmentation": "o3", "model": {"d_pet": 8},
+                                        "edge_embedding": {"type": "cartesian"}}, settings)
     assert any(e.startswith("pet.runs.ctl.augmentation:") for e in errors)
     assert any(e.startswith("pet.runs.ctl.model:") for e in errors)
     assert any(e.startswith("pet.runs.ctl.edge_embedding:") for e in errors)
     # in the pipeline a control runs on the geometric targets (fig2, fig3 compare PETs)
     assert any(e.startswith("pet.runs.ctl.targets: a control runs on the geometric")
                for e in errors)
-    rank3 = {"mtt::octupole": {"type": {"cartesian": {"rank": 3}}}}
-    errors = control_errors("ctl", {"augmentation": "none"},
-                            {"augmentation": "none", "targets": "geometric"}, targets=rank3)
-    assert errors == ["pet.runs.ctl.targets: target 'mtt::octupole' is a Cartesian "
-                      "tensor of rank 3; SOAP-BPNN builds Cartesian targets up to rank 2"]
+    assert control_run_errors("ctl", {"augmentation": "none"},
+                              {"augmentation": "none", "targets": "geometric"}) == []
+    # the targets, checked where the training builds them
+    assert target_problem("mtt::octupole", {"type": {"cartesian": {"rank": 3}}}) == (
+        "target 'mtt::octupole' is a Cartesian tensor of rank 3; SOAP-BPNN builds "
+        "Cartesian targets up to rank 2")
+    assert "asks for gradients" in target_problem("energy", {"forces": True})
     assert target_problem("non_conservative_stress",
                           {"type": {"cartesian": {"rank": 2}}}) is None
 
@@ -138,3 +141,17 @@ def test_a_control_run_is_checked_at_the_start_naming_the_run(default_config):
     default_config["analysis"]["purification"]["runs"] = ["geo-control"]
     with pytest.raises(ConfigError, match="'geo-control' is an equivariant control"):
         check_config(default_config)
+
+
+def test_a_control_training_refuses_targets_soap_bpnn_cannot_build(monkeypatch, tmp_path):
+    """Checked where the targets are built, before any data is read or model made."""
+    from symlearn.errors import ConfigError
+    from symlearn.pet import train
+
+    monkeypatch.setattr(train, "target_options", lambda settings: {
+        "mtt::octupole": {"type": {"cartesian": {"rank": 3}}}})
+    with pytest.raises(ConfigError, match="Cartesian tensor of rank 3"):
+        train.train_pet({"architecture": "soap_bpnn", "targets": "geometric"},
+                        train=tmp_path / "none.xyz", val=tmp_path / "none.xyz",
+                        out_dir=tmp_path / "out", device="cpu")
+    assert not (tmp_path / "out").exists()

@@ -16,6 +16,7 @@ from symlearn.analyse.tables import errors_table, spectrum_table
 from symlearn.bootstrap import Estimate, Pooled, combined_interval, interval
 from symlearn.figures.tables import seed_means
 from symlearn.findings import claims
+from symlearn.findings.verdicts import ENERGY, FORCES
 from symlearn.settings.base import schema_errors
 from symlearn.settings.pet import pet_run_settings
 from symlearn.settings.polarmae import polarmae_run_settings
@@ -115,7 +116,7 @@ def _errors_and_structures(rng, seeds_of):
             rows = []
             for s in range(8):
                 n_atoms = int(rng.integers(4, 12))
-                for name, lam, samples in ((claims.ENERGY, 0, 1), (claims.FORCES, 1, n_atoms)):
+                for name, lam, samples in ((ENERGY, 0, 1), (FORCES, 1, n_atoms)):
                     scale = 0.2 if augmentation == "o3" else 1.0
                     rows.append(dict(structure=s, table="errors", name=name, o3_lambda=lam,
                                      o3_sigma=1, n_samples=samples,
@@ -156,8 +157,8 @@ def test_a_missing_seed_is_judged_on_the_seeds_that_exist():
     # the value is the mean over the shared seeds of each seed's difference
     aug = structures[(structures["run"] == "pet-aug") & structures["seed"].isin([0, 1])]
     plain = structures[structures["run"] == "pet-noaug"]
-    a = Pooled(aug).rmse(claims.ENERGY, 0, 1, "equivariance_rmse")
-    b = Pooled(plain).rmse(claims.ENERGY, 0, 1, "equivariance_rmse")
+    a = Pooled(aug).rmse(ENERGY, 0, 1, "equivariance_rmse")
+    b = Pooled(plain).rmse(ENERGY, 0, 1, "equivariance_rmse")
     energy = second[second["part"].str.startswith("energy")].iloc[0]
     assert energy["value"] == pytest.approx((a - b).value, rel=1e-12)
     assert "mean of 2 seeds" in claims.markdown(table)

@@ -3,7 +3,7 @@
 One module per figure: ``INPUTS`` names the tables it reads and their columns,
 ``data(**tables, **options)`` builds the table of exactly what is plotted and
 ``plot(table)`` draws it; :func:`build` reads the inputs and writes ``prefix``.pdf,
-.png and .csv. A table module (``table1``, ``learnability``, and ``claims`` of
+.png and .csv. A table module (``table1``, and ``claims`` and ``learnability`` of
 :mod:`symlearn.findings`) has its own ``build``. ``style`` holds the shared look.
 """
 
@@ -22,9 +22,9 @@ RUN_FIGURES = ("cost",)
 #: each with a computed verdict; learnability: each geometric target's test error for
 #: the equivariant control and each PET run
 TABLES = ("table1", "claims", "learnability")
-#: the tables of :mod:`symlearn.findings` (the paper's findings, not figures), which
-#: the figure command writes as it writes the others
-FINDINGS = ("claims",)
+#: the tables of :mod:`symlearn.findings` (the paper's findings and the learnability
+#: they are judged with, not figures), which the figure command writes as the others
+FINDINGS = ("claims", "learnability")
 
 
 def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dict:

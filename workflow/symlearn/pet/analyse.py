@@ -28,7 +28,7 @@ from ..symmetry import DTYPES, GridContext, InputAnalysis, OutputKind, analyse_i
 from ..symmetry.degrees import grid_degree as symmetry_grid_degree
 from ..symmetry.degrees import resolves_variances
 from .control import control_layers, is_control, model_targets
-from .train import CUSTOM_PREFIX
+from .geometric import CUSTOM_PREFIX
 
 FEATURE_PREFIX = "mtt::feature::"
 

@@ -24,8 +24,6 @@ from typing import Any
 
 import torch
 
-#: the metatrain architecture of the control runs
-CONTROL = "soap_bpnn"
 #: metatrain's TensorBasis builds a Cartesian target from its irreps up to rank 2
 LARGEST_CARTESIAN_RANK = 2
 
@@ -44,7 +42,7 @@ def model_targets(model: torch.nn.Module) -> list[str]:
 def control_layers(model: torch.nn.Module, targets: list[str]) -> list[str]:
     """The control's analysed layers: its invariant features, each target's last-layer
     features (the invariant weights of its basis) and the outputs."""
-    from .train import CUSTOM_PREFIX
+    from .geometric import CUSTOM_PREFIX
 
     supported = set(model.supported_outputs())
     readouts = [f"mtt::aux::{t.removeprefix(CUSTOM_PREFIX)}_last_layer_features"
@@ -65,30 +63,3 @@ def target_problem(name: str, options: Mapping[str, Any]) -> str | None:
         return (f"target {name!r} asks for gradients; the control predicts forces and "
                 "stress directly, as PET's runs do")
     return None
-
-
-def control_errors(run: str, spec: Mapping[str, Any], settings: Mapping[str, Any],
-                   targets: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
-    """Problems of one control run, one line each, naming the run and the key."""
-    from .train import target_options
-
-    errors = []
-    if settings["augmentation"] != "none":
-        errors.append(f"pet.runs.{run}.augmentation: {settings['augmentation']!r}; a "
-                      f"{CONTROL} control is equivariant by construction and has no "
-                      "augmenter: set augmentation: none")
-    if settings.get("targets", "standard") != "geometric":
-        errors.append(f"pet.runs.{run}.targets: a control runs on the geometric targets "
-                      "(targets: geometric); the standard runs' tables and figures "
-                      "compare PET runs")
-    if spec.get("model") is not None:
-        errors.append(f"pet.runs.{run}.model: a {CONTROL} control takes its model from "
-                      "pet.control_model (these are PET's keys)")
-    if spec.get("edge_embedding") is not None:
-        errors.append(f"pet.runs.{run}.edge_embedding: a {CONTROL} control has no edge "
-                      "embedding (it is PET's)")
-    for name, options in (target_options(settings) if targets is None else targets).items():
-        problem = target_problem(name, options)
-        if problem:
-            errors.append(f"pet.runs.{run}.targets: {problem}")
-    return errors

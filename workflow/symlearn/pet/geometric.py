@@ -37,6 +37,11 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from scipy.special import sph_harm_y
 
+#: metatrain's prefix of non-standard target names: the geometric targets are
+#: ``mtt::pseudoscalar`` and ``mtt::density_l{lambda}``, read from the extxyz arrays
+#: named without it
+CUSTOM_PREFIX = "mtt::"
+
 #: centres of the three radial weights of the pseudoscalar, in units of the cutoff
 PSEUDOSCALAR_CENTRES = (0.25, 0.5, 0.75)
 #: width of the three radial weights, in units of the cutoff

@@ -43,10 +43,10 @@ import yaml
 
 from ..checkpoints import mismatch, read_checkpoint
 from ..cluster import resolve_device, use_threads
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..io import atomic_path, sha256_path
 from ..settings.runs import checkpoint_epochs
-from .geometric import target_irreps
+from .geometric import CUSTOM_PREFIX, target_irreps
 from .variants import edge_embedding
 
 LOGGER = logging.getLogger(__name__)
@@ -71,10 +71,6 @@ LOSS_WEIGHT_NAMES = {"energy": "energy", "non_conservative_force": "forces",
                      "non_conservative_stress": "stress", "pseudoscalar": "pseudoscalar"}
 
 
-#: metatrain's prefix of non-standard target names: the geometric targets are
-#: ``mtt::pseudoscalar`` and ``mtt::density_l{lambda}``, read from the extxyz arrays
-#: named without it
-CUSTOM_PREFIX = "mtt::"
 
 
 def loss_weight_name(target: str) -> str:
@@ -526,6 +522,13 @@ def train_pet(settings: Mapping[str, Any], train: str | Path, val: str | Path,
     use_threads(threads)
     device = resolve_device(device)
     targets = target_options(settings)
+    if settings.get("architecture", "pet") != "pet":
+        from .control import target_problem
+
+        problems = [problem for name, options in targets.items()
+                    if (problem := target_problem(name, options))]
+        if problems:  # (its other settings are checked when the workflow starts)
+            raise ConfigError("--settings: " + "; ".join(problems))
     data = {"train": train, "val": val, **({"test": test} if test is not None else {})}
     for split in data.values():
         check_training_data(split, targets)

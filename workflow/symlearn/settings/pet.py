@@ -11,6 +11,8 @@ from ..errors import ConfigError
 from .base import deep_merge
 from .runs import checkpoint_epochs, run_seeds
 
+#: the metatrain architecture of the exactly O(3)-equivariant control runs
+CONTROL = "soap_bpnn"
 #: the PET family's rules whose jobs ask a cluster for a GPU
 GPU_RULES = ("train_pet", "analyse_pet", "purify_pet", "analyse_pet_run",
              "analyse_pet_geometric_run")
@@ -96,6 +98,29 @@ def pet_job_threads(config: Mapping[str, Any]) -> dict[str, int]:
     return threads
 
 
+def control_run_errors(run: str, spec: Mapping[str, Any],
+                       settings: Mapping[str, Any]) -> list[str]:
+    """What a control run (``architecture: soap_bpnn``) cannot have, one line each,
+    naming the run and the key (its targets are checked where they are built,
+    :func:`symlearn.pet.control.control_errors`)."""
+    errors = []
+    if settings["augmentation"] != "none":
+        errors.append(f"pet.runs.{run}.augmentation: {settings['augmentation']!r}; a "
+                      f"{CONTROL} control is equivariant by construction and has no "
+                      "augmenter: set augmentation: none")
+    if settings.get("targets", "standard") != "geometric":
+        errors.append(f"pet.runs.{run}.targets: a control runs on the geometric targets "
+                      "(targets: geometric); the standard runs' tables and figures "
+                      "compare PET runs")
+    if spec.get("model") is not None:
+        errors.append(f"pet.runs.{run}.model: a {CONTROL} control takes its model from "
+                      "pet.control_model (these are PET's keys)")
+    if spec.get("edge_embedding") is not None:
+        errors.append(f"pet.runs.{run}.edge_embedding: a {CONTROL} control has no edge "
+                      "embedding (it is PET's)")
+    return errors
+
+
 def pet_errors(config: Mapping[str, Any]) -> list[str]:
     """What a schema cannot check of the PET runs, one line each, naming the key."""
     errors = []
@@ -123,9 +148,7 @@ def pet_errors(config: Mapping[str, Any]) -> list[str]:
                 if message not in errors:  # pet.geometric_runs: named once
                     errors.append(message)
         if settings["architecture"] != "pet":
-            from ..pet.control import control_errors
-
-            errors += control_errors(run, config["pet"]["runs"][run], settings)
+            errors += control_run_errors(run, config["pet"]["runs"][run], settings)
             continue
         if model["d_pet"] % model["num_heads"]:
             geometric = ((config["pet"].get("geometric_runs") or {}).get("model")

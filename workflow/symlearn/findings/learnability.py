@@ -16,10 +16,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..findings.claims import CONTROL, LEARNED_BELOW
+from ..figures import style
+from ..figures.tables import GEOMETRIC_ERRORS, final_checkpoint, read_table
 from ..io import write_text_atomic
-from . import style
-from .tables import GEOMETRIC_ERRORS, final_checkpoint, read_table
+from .claims import CONTROL, LEARNED_BELOW
 
 INPUTS = {"geometric_errors": GEOMETRIC_ERRORS}
 OPTIONAL = tuple(INPUTS)
