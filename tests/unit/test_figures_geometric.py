@@ -625,3 +625,22 @@ def test_geometric_labels():
     assert style.embedding_labels([("b", "solid_harmonics", 2), ("a", "cartesian", None),
                                    ("c", "cartesian", None)]) == {
         "a": "Cartesian (a)", "c": "Cartesian (c)", "b": "solid harmonics L ≤ 2"}
+
+
+def test_learnability_table_is_each_runs_final_relative_error(tables, tmp_path):
+    """The table findings 5 and 6 are judged with: every geometric target of every run
+    at its last checkpoint, its relative test RMSE as given and whether it is learned;
+    without a control run it says that learnability was not measured."""
+    from symlearn.findings.verdicts import LEARNED_BELOW
+
+    build("learnability", {"geometric_errors": tables["geometric_errors"]},
+          tmp_path / "learnability")
+    table = pd.read_csv(tmp_path / "learnability.csv")
+    assert len(table) == len(GEOMETRIC_RUNS) * len(GEOMETRIC_TARGETS)
+    assert (table["epoch"] == EPOCHS[-1]).all()
+    for row in table.itertuples(index=False):
+        expected = _relative(row.run, row.target, row.o3_lambda, EPOCHS[-1])
+        assert row.relative_test_rmse == pytest.approx(expected, rel=1e-9)
+        assert row.learned == (expected < LEARNED_BELOW)
+    text = (tmp_path / "learnability.md").read_text()
+    assert "No exactly equivariant control run" in text

@@ -19,7 +19,8 @@ import pandas as pd
 from ..figures import style
 from ..figures.tables import GEOMETRIC_ERRORS, final_checkpoint, read_table
 from ..io import write_text_atomic
-from .claims import CONTROL, LEARNED_BELOW
+from .geometric import CONTROL
+from .verdicts import LEARNED_BELOW
 
 INPUTS = {"geometric_errors": GEOMETRIC_ERRORS}
 OPTIONAL = tuple(INPUTS)
