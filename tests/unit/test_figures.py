@@ -695,5 +695,15 @@ def test_fig3_draws_the_layers_it_is_given_and_asks_for_them(tables):
     for missing in (None, []):
         with pytest.raises(FigureError, match="fig3: name the layers"):
             fig3.data(errors, spectrum, missing)
+    # an output no analysed structure had (no periodic one: no stress) has nothing to
+    # draw; any other layer missing from the tables is an error
+    stressless = errors[errors["target"] != "non_conservative_stress"]
+    data = fig3.data(stressless, spectrum[spectrum["layer"] != "non_conservative_stress"],
+                     FIG3_LAYERS)
+    assert "non_conservative_stress" not in set(data["layer"])
+    assert set(data[data["panel"] == "b"]["layer"]) == set(FIG3_LAYERS) - {
+        "non_conservative_stress"}
+    with pytest.raises(FigureError, match="not in the analysis tables: gnn_layers.7_node"):
+        fig3.data(errors, spectrum, ["gnn_layers.7_node", "feature"])
 
 

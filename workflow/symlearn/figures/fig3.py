@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -80,7 +81,16 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
                           "[...]}'); the workflow passes figures.fig3_layers, else the "
                           "last GNN layer, feature and the outputs "
                           "(symlearn.settings.pet_layers.fig3_layers)")
-    unknown = [x for x in layers if x not in set(spectrum["layer"])]
+    present = set(spectrum["layer"])
+    # an output that no analysed input had (the stress, when none of the test structures
+    # is periodic) is in neither table: it has nothing to draw, and is left out
+    unanalysed = [x for x in layers if x not in present and x not in set(errors["target"])
+                  and (x in style.TARGETS or style.DENSITY.fullmatch(x))]
+    if unanalysed:
+        print(f"fig3: no analysed input has {', '.join(unanalysed)}; left out",
+              file=sys.stderr)
+    layers = [x for x in layers if x not in unanalysed]
+    unknown = [x for x in layers if x not in present]
     if unknown:
         raise FigureError(f"fig3: layer(s) not in the analysis tables: {', '.join(unknown)}; "
                          f"known: {', '.join(dict.fromkeys(spectrum['layer']))}")
