@@ -79,6 +79,19 @@ def select_inputs(n_total: int, n_select: int, seed: int) -> list[int]:
     return sorted(int(i) for i in rng.choice(n_total, size=n_select, replace=False))
 
 
+def selected_frames(structures: str, n_select: int, seed: int) -> tuple[int, dict]:
+    """The number of frames of an extxyz file and its selected frames (index -> Atoms,
+    :func:`select_inputs`): only these are parsed."""
+    from ..data.extxyz import count_frames, iter_frames
+
+    n_frames = count_frames(structures)
+    if n_frames == 0:
+        raise DataError(f"{structures}: no structure to analyse")
+    keep = np.zeros(n_frames, dtype=bool)
+    keep[select_inputs(n_frames, int(n_select), int(seed))] = True
+    return n_frames, dict(iter_frames(structures, keep))
+
+
 @dataclass
 class Grids:
     """The analysis grid, the check grid of the quadrature check (or None), and the

@@ -114,7 +114,8 @@ def _register_analyse_metatomic(commands: argparse._SubParsersAction) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> None:
-    from ..metatomic.diagnose import defaults, diagnose
+    from ..errors import ConfigError
+    from ..metatomic.diagnose import defaults, diagnose, summary_text
 
     settings = defaults()
     for key in ("lambda_max", "grid_degree", "quadrature", "n_structures", "seed", "forces",
@@ -125,9 +126,24 @@ def _diagnose(args: argparse.Namespace) -> None:
         settings["outputs"] = args.outputs
     if args.layers is not None:
         settings["layers"] = args.layers
-    out = args.out or f"diagnose-{Path(args.model).stem}"
-    print(diagnose(args.model, args.structures, out, settings, device=args.device,
-                   progress=not args.no_progress))
+    if args.calculator is not None:
+        if args.model is not None:
+            raise ConfigError("diagnose: give a model file or --calculator, not both")
+        from ..calculators.analyse import NO_FEATURES, analyse_calculator, load_calculator
+
+        calculator = load_calculator(args.calculator)
+        out = args.out or f"diagnose-{args.calculator.rpartition(':')[2]}"
+        result = analyse_calculator(calculator, args.structures, out, settings,
+                                    name=args.calculator, progress=not args.no_progress)
+        text = summary_text(result["errors"], result["spectrum"])
+        print(text.replace("(no layer analysed)", f"({NO_FEATURES})"))
+    else:
+        if args.model is None:
+            raise ConfigError("diagnose: give a model file, or --calculator "
+                              "package.module:factory for an ASE calculator")
+        out = args.out or f"diagnose-{Path(args.model).stem}"
+        print(diagnose(args.model, args.structures, out, settings, device=args.device,
+                       progress=not args.no_progress))
     print(f"\ntables: {out}/errors.csv, {out}/spectrum.csv, {out}/structures.parquet")
 
 
@@ -135,12 +151,15 @@ def _register_diagnose(commands: argparse._SubParsersAction) -> None:
     from ..symmetry.rules import CHOICES as QUADRATURE_CHOICES
 
     p = commands.add_parser(
-        "diagnose", help="how equivariant an exported metatomic model is, layer by layer",
+        "diagnose", help="how equivariant an exported metatomic model (layer by layer) "
+                         "or an ASE calculator is",
         description="A (equivariance error of each output, forces conservative by "
                     "default) and B (character spectrum of every feature output) of "
-                    "one exported metatomic model on the structures of an extxyz file; "
-                    "prints a summary and writes the pipeline's tables")
-    p.add_argument("model", help="an exported AtomisticModel (.pt), e.g. from mtt export")
+                    "one exported metatomic model, or A of an ASE calculator's energy, "
+                    "forces and stress (--calculator), on the structures of an extxyz "
+                    "file; prints a summary and writes the pipeline's tables")
+    p.add_argument("model", nargs="?", default=None,
+                   help="an exported AtomisticModel (.pt), e.g. from mtt export")
     p.add_argument("structures", help="extxyz file; energy, forces and stress labels, "
                                       "when present, fill the accuracy columns")
     p.add_argument("--lambda-max", type=_degree_arg, default=None,
@@ -164,6 +183,10 @@ def _register_diagnose(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None,
                    help="folder for the tables (default diagnose-<model name>)")
+    p.add_argument("--calculator", default=None, metavar="PACKAGE.MODULE:FACTORY",
+                   help="an ASE calculator instead of a model file: the factory is called "
+                        "once and the calculator is called on every rotated copy (A of "
+                        "energy, forces and, on periodic cells, stress; no B)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_diagnose)
 

@@ -352,3 +352,13 @@ def write_frames(frames: list[Atoms], path: str | os.PathLike) -> None:
     """Write frames as extxyz, atomically."""
     with atomic_path(path) as tmp:
         ase.io.write(tmp, frames, format="extxyz")
+
+
+def optional_labels(atoms, path: str, index: int):
+    """The frame's reference labels, or (None, why) when it has none; labels that are
+    present but wrong (non-finite, misshapen) are still refused. (A model trained
+    elsewhere is analysed on structures that may carry no labels: A needs none.)"""
+    try:
+        return frame_labels(atoms, path, index), ""
+    except MissingLabel as err:
+        return None, str(err)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.extxyz import optional_labels
 from ..data.rotated_systems import CopyPool, differentiable_copies, per_copy
-from ..errors import DataError
 from ..symmetry import InputAnalysis, analyse_input
 from .model import CONSERVATIVE_OUTPUTS, PERIODIC_ONLY, LoadedModel, add_spherical_outputs
 
@@ -46,17 +46,6 @@ class Structure:
     @property
     def volume(self) -> float:
         return abs(float(np.linalg.det(np.asarray(self.atoms.cell))))
-
-
-def optional_labels(atoms, path: str, index: int):
-    """The frame's reference labels, or (None, why) when it has none; labels that are
-    present but wrong (non-finite, misshapen) are still refused."""
-    from ..data.extxyz import MissingLabel, frame_labels
-
-    try:
-        return frame_labels(atoms, path, index), ""
-    except MissingLabel as err:
-        return None, str(err)
 
 
 class MetatomicAnalysis:
@@ -232,9 +221,8 @@ def analyse_metatomic_model(model_path: str, structures: str, out_dir: str,
     """A and B of one exported model on the selected structures, with the quadrature
     check; writes ``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` into
     ``out_dir`` (each atomically), through the shared driver."""
-    from ..analyse.driver import Grids, analyse_checkpoint, select_inputs, writable_folder
+    from ..analyse.driver import Grids, analyse_checkpoint, selected_frames, writable_folder
     from ..cluster import resolve_device, use_threads
-    from ..data.extxyz import count_frames, iter_frames
     from ..symmetry import DTYPES
     from ..symmetry.degrees import grid_degree
     from .model import check_types, load_model
@@ -245,13 +233,8 @@ def analyse_metatomic_model(model_path: str, structures: str, out_dir: str,
     dtype = DTYPES[settings["dtype"]]
     model = load_model(model_path, settings.get("forces", "conservative"),
                        settings.get("outputs"), settings.get("layers"), dtype, device)
-    n_frames = count_frames(structures)
-    if n_frames == 0:
-        raise DataError(f"{structures}: no structure to analyse")
-    selected = select_inputs(n_frames, int(settings["n_structures"]), int(settings["seed"]))
-    keep = np.zeros(n_frames, dtype=bool)
-    keep[selected] = True
-    frames = dict(iter_frames(structures, keep))
+    n_frames, frames = selected_frames(structures, settings["n_structures"],
+                                       settings["seed"])
     for index, atoms in frames.items():
         check_types(model, atoms, structures, index)
     adapter = MetatomicAnalysis(model, frames, structures, int(settings["batch_atoms"]), log)
@@ -259,7 +242,7 @@ def analyse_metatomic_model(model_path: str, structures: str, out_dir: str,
     lambda_max = int(settings["lambda_max"])
     grids = Grids.build(grid_degree(settings.get("grid_degree"), lambda_max,
                                     model.output_lambda_max), settings, dtype, device)
-    header = (f"model {model_path}: {len(selected)} of {n_frames} structures of "
+    header = (f"model {model_path}: {len(frames)} of {n_frames} structures of "
               f"{structures}; forces {model.forces}; outputs "
               f"{', '.join(model.kinds) or 'none'}; {settings['dtype']} on {device}")
     summary = analyse_checkpoint(adapter, grids, out_dir, label=Path(model_path).stem,

@@ -1,0 +1,94 @@
+"""The ASE-calculator family (symlearn.calculators): A of any calculator's energy,
+forces and stress on the exact grid, checked on EMT (exactly invariant: A at the
+round-off floor), on EMT with a field term (A in closed form) and on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.calculators.emt import EMT
+from calculator_factories import DIRECTION, FIELD, FieldEMT
+from closed_forms import field_term_a
+
+from symlearn.calculators.analyse import analyse_calculator
+from symlearn.cli import main
+from symlearn.data.extxyz import read_frames
+
+SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
+            "dtype": "float64", "quadrature": "auto",
+            "quadrature_check": {"n_inputs": 1, "delta": 4, "tolerance": 0.05}}
+
+
+def _analyse(calculator, structures, out):
+    return analyse_calculator(calculator, str(structures), str(out), SETTINGS,
+                              progress=False, log=lambda *a, **k: None)
+
+
+def test_emt_has_a_at_the_round_off_floor(tiny_pet_data, tmp_path):
+    """EMT's energy is invariant and its forces and stress rotate with the structure:
+    A relative to each output's RMS is float64 round-off; the labels were made by EMT,
+    so the error of the structures as given is round-off of the file's digits too."""
+    result = _analyse(EMT(), tiny_pet_data["test"], tmp_path)
+    errors = result["errors"]
+    assert {"energy", "forces"} <= set(errors["target"])
+    # relative to the output's RMS (the stress's antisymmetric part is itself zero)
+    scale = errors.groupby("target")["output_rms"].transform("max")
+    relative = errors["equivariance_rmse"] / scale
+    assert (relative < 1e-12).all(), errors[["target", "o3_lambda", "equivariance_rmse"]]
+    print("EMT: largest A / output RMS", float(relative.max()))
+    assert result["spectrum"].empty  # no features: B is not measured
+    assert (tmp_path / "errors.csv").exists() and (tmp_path / "structures.parquet").exists()
+
+
+def test_a_field_term_gives_the_a_predicted_on_paper(tiny_pet_data, tmp_path):
+    """EMT + c u.sum_i x_i: the closed form of tests/unit/closed_forms.py."""
+    result = _analyse(FieldEMT(), tiny_pet_data["test"], tmp_path)
+    errors = result["errors"].set_index("target")
+    analysed = sorted(set(pd.read_parquet(tmp_path / "structures.parquet")["structure"]))
+    energy, forces = field_term_a(read_frames(tiny_pet_data["test"]), analysed, FIELD)
+    assert np.linalg.norm(DIRECTION) == 1.0
+    assert errors.loc["energy", "equivariance_rmse"] == pytest.approx(energy, rel=1e-10)
+    assert errors.loc["forces", "equivariance_rmse"] == pytest.approx(forces, rel=1e-10)
+
+
+def test_diagnose_takes_a_calculator_and_says_b_is_not_measured(tiny_pet_data, tmp_path,
+                                                                 capsys):
+    out = tmp_path / "out"
+    assert main(["diagnose", "--calculator", "calculator_factories:emt",
+                 str(tiny_pet_data["test"]), "--lambda-max", "2", "--n-structures", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "forces (1,+1)" in printed
+    assert "B (the character spectrum of internal features) is not measured" in printed
+    assert (out / "errors.csv").exists()
+
+
+@pytest.mark.parametrize(("factory", "message"), [
+    ("calculator_factories:nowhere", "cannot be imported"),
+    ("no_such_module:emt", "cannot be imported"),
+    ("calculator_factories", "package.module:factory"),
+    ("calculator_factories:not_a_calculator", "is not an ASE calculator"),
+    ("calculator_factories:failing", "the calculator failed on a rotated copy: "
+                                     "RuntimeError: no parameters"),
+    ("calculator_factories:nan", "returned a non-finite forces"),
+])
+def test_bad_calculators_are_named_and_leave_no_tables(factory, message, tiny_pet_data,
+                                                       tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["diagnose", "--calculator", factory, str(tiny_pet_data["test"]),
+                 "--lambda-max", "2", "--n-structures", "2", "--out", str(out),
+                 "--no-progress"])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert message in error
+    assert "Traceback" not in error
+    if "failed on" in message or "non-finite" in message:
+        assert "frame" in error and "calculator_factories" in error
+    assert not (out / "errors.csv").exists()
+
+
+def test_a_model_file_and_a_calculator_together_are_refused(tiny_pet_data, capsys):
+    assert main(["diagnose", "model.pt", str(tiny_pet_data["test"]), "--calculator",
+                 "calculator_factories:emt"]) == 2
+    assert "not both" in capsys.readouterr().err
