@@ -92,3 +92,48 @@ def test_a_model_file_and_a_calculator_together_are_refused(tiny_pet_data, capsy
     assert main(["diagnose", "model.pt", str(tiny_pet_data["test"]), "--calculator",
                  "calculator_factories:emt"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_the_python_door_returns_the_tables_the_command_line_writes(tiny_pet_data,
+                                                                   tmp_path):
+    """symlearn.diagnose on ase.Atoms (labels from their attached calculator) gives the
+    numbers of the file-based analysis of the same structures, as tables."""
+    import symlearn
+
+    frames = read_frames(tiny_pet_data["test"])
+    picked = list(frames[:2])
+    diagnosis = symlearn.diagnose(EMT(), picked, n_structures=2, lambda_max=2)
+    assert isinstance(diagnosis, symlearn.Diagnosis)
+    assert diagnosis.spectrum.empty and not diagnosis.features
+    assert "is not measured" in diagnosis.summary()
+    ase_path = tmp_path / "two.xyz"
+    import ase.io
+
+    ase.io.write(ase_path, picked, format="extxyz")
+    direct = _analyse(EMT(), ase_path, tmp_path / "direct")["errors"]
+    pd.testing.assert_frame_equal(diagnosis.errors.reset_index(drop=True),
+                                  direct.reset_index(drop=True))
+    written = diagnosis.to_csv(tmp_path / "copy")
+    assert [p.name for p in written] == ["errors.csv", "spectrum.csv", "structures.parquet"]
+    with pytest.raises(Exception, match="unknown setting"):
+        symlearn.diagnose(EMT(), picked, lambda_maxx=2)
+    with pytest.raises(Exception, match="neither a metatomic"):
+        symlearn.diagnose(object(), picked)
+
+
+def test_assert_equivariant_passes_on_emt_and_names_what_fails_on_a_field_term(
+        tiny_pet_data):
+    """On the exact rule, EMT passes at 1e-10 relative; the field term fails, with a
+    message naming the output, the structure, A, the tolerance and the grid."""
+    from symlearn.testing import assert_equivariant
+
+    errors = assert_equivariant(EMT(), tiny_pet_data["test"], rtol=1e-10,
+                                n_structures=2, lambda_max=2)
+    assert {"energy", "forces"} <= set(errors["target"])
+    with pytest.raises(AssertionError) as failure:
+        assert_equivariant(FieldEMT(), tiny_pet_data["test"], rtol=1e-6,
+                           n_structures=2, lambda_max=2)
+    message = str(failure.value)
+    assert "FieldEMT:" in message and "of structure" in message
+    assert "is not equivariant: A = " in message and "> tolerance" in message
+    assert "of degree 4" in message  # the grid it was measured on

@@ -89,6 +89,19 @@ def test_invariant_model_has_zero_a(models, tiny_pet_data, tmp_path):
     assert spectrum.drop(("feature", 0, 1)).abs().max() < 1e-12
 
 
+def test_assert_equivariant_on_an_exported_model(models, tiny_pet_data):
+    """symlearn.testing.assert_equivariant through the metatomic door: the invariant
+    pair model passes per structure at 1e-10 relative, the tilted one fails."""
+    from symlearn.testing import assert_equivariant
+
+    assert_equivariant(models["invariant"], tiny_pet_data["test"], rtol=1e-10,
+                       n_structures=2, lambda_max=2, device="cpu")
+    with pytest.raises(AssertionError,
+                       match=r"tilted.pt: .* of structure \d+ is not equivariant: A = "):
+        assert_equivariant(models["tilted"], tiny_pet_data["test"], rtol=1e-6,
+                           n_structures=2, lambda_max=2, device="cpu")
+
+
 def test_non_invariant_term_gives_the_a_predicted_on_paper(models, tiny_pet_data, tmp_path):
     """E + c u.sum_i x_i: over O(3), u.(g s) has mean 0 and variance |s|^2 / 3, so the
     per-atom energy's A is c |s| / (sqrt(3) n) per structure; the conservative forces

@@ -1,0 +1,135 @@
+"""The Python door to a diagnosis: ``symlearn.diagnose(model, structures, **settings)``
+returns the tables the command line writes, for a notebook or a test suite.
+
+``model`` is a metatomic ``AtomisticModel`` (or the path of an exported one) or an ASE
+calculator; ``structures`` a list of ``ase.Atoms`` (their calculator's energy, forces
+and stress, when attached, are the labels) or the path of an extxyz file. The settings
+are those of ``symlearn diagnose`` (``lambda_max``, ``grid_degree``, ``quadrature``,
+``n_structures``, ``seed``, ``forces``, ``dtype``, ``batch_atoms``, ``threads``,
+``outputs``, ``layers``), defaulting to the pipeline's ``analysis.metatomic``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ConfigError
+
+#: the settings a diagnosis takes (the keys of ``symlearn diagnose``'s options)
+SETTINGS = ("lambda_max", "grid_degree", "quadrature", "n_structures", "seed", "forces",
+            "dtype", "batch_atoms", "threads", "outputs", "layers", "quadrature_check")
+
+
+@dataclass
+class Diagnosis:
+    """What a diagnosis measured: ``errors`` (A and the errors per output part, with
+    their quadrature errors), ``spectrum`` (B per layer; empty for a calculator, which
+    shows no features), ``structures`` (the per-structure rows both are pooled from)
+    and the grid it was measured on."""
+
+    errors: pd.DataFrame
+    spectrum: pd.DataFrame
+    structures: pd.DataFrame
+    grid: str
+    model: str
+    features: bool = True
+
+    def summary(self) -> str:
+        """The table ``symlearn diagnose`` prints."""
+        from .calculators.analyse import NO_FEATURES
+        from .metatomic.diagnose import summary_text
+
+        text = summary_text(self.errors, self.spectrum)
+        return text if self.features else text.replace("(no layer analysed)",
+                                                       f"({NO_FEATURES})")
+
+    def to_csv(self, folder: str | Path) -> list[Path]:
+        """``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` in ``folder``, as
+        the command line writes them."""
+        from .io import atomic_path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / "errors.csv", folder / "spectrum.csv", folder / "structures.parquet"]
+        for path, table in zip(paths, (self.errors, self.spectrum, self.structures),
+                               strict=True):
+            with atomic_path(path) as tmp:
+                (table.to_parquet(tmp, index=False) if path.suffix == ".parquet"
+                 else table.to_csv(tmp, index=False))
+        return paths
+
+
+def _settings(given: dict[str, Any]) -> dict[str, Any]:
+    from .metatomic.diagnose import defaults
+
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"symlearn.diagnose: unknown setting(s) {', '.join(unknown)} "
+                          f"(settings: {', '.join(SETTINGS)})")
+    settings = defaults()
+    settings.update({key: value for key, value in given.items() if value is not None})
+    return settings
+
+
+def _structures_file(structures, folder: Path) -> str:
+    """The path of an extxyz file of ``structures`` (written into ``folder`` for a list
+    of ``ase.Atoms``)."""
+    if isinstance(structures, (str, Path)):
+        return str(structures)
+    import ase.io
+    from ase import Atoms
+
+    frames = list(structures) if isinstance(structures, Sequence) else None
+    if not frames or not all(isinstance(atoms, Atoms) for atoms in frames):
+        raise ConfigError("symlearn.diagnose: structures must be an extxyz path or a "
+                          "non-empty list of ase.Atoms")
+    path = folder / "structures.xyz"
+    ase.io.write(path, frames, format="extxyz")
+    return str(path)
+
+
+def diagnose(model, structures, *, device: str = "auto", progress: bool = False,
+             log=None, **settings) -> Diagnosis:
+    """A and B of ``model`` (an ``AtomisticModel``, its file, or an ASE calculator) on
+    ``structures`` (ase.Atoms or an extxyz path), exactly as ``symlearn diagnose``
+    measures them, returned as tables."""
+    from .calculators.analyse import _is_calculator, analyse_calculator, calculator_name
+
+    settings = _settings(settings)
+    quiet = log if log is not None else (lambda *args, **kwargs: None)
+    with tempfile.TemporaryDirectory(prefix="symlearn-diagnose-") as scratch:
+        folder = Path(scratch)
+        path = _structures_file(structures, folder)
+        out = folder / "tables"
+        if _is_calculator(model):
+            result = analyse_calculator(model, path, str(out), settings, progress=progress,
+                                        log=quiet)
+            name, features = calculator_name(model), False
+        else:
+            from .metatomic.analyse import analyse_metatomic_model
+
+            if isinstance(model, (str, Path)):
+                model_path, name = str(model), Path(model).name
+            elif hasattr(model, "save"):
+                model_path, name = str(folder / "model.pt"), type(model).__name__
+                model.save(model_path)
+            else:
+                raise ConfigError(f"symlearn.diagnose: {type(model).__name__} is neither a "
+                                  "metatomic AtomisticModel (or its file) nor an ASE "
+                                  "calculator")
+            result = analyse_metatomic_model(model_path, path, str(out), settings,
+                                             device=device, threads=settings.get("threads"),
+                                             progress=progress, log=quiet)
+            features = True
+        rows = pd.read_parquet(out / "structures.parquet")
+    errors = result["errors"]
+    degree = int(errors["grid_degree"].dropna().iloc[0]) if len(errors) else None
+    rule = errors["grid_rule"].dropna().iloc[0] if len(errors) else ""
+    grid = f"{rule} of degree {degree}" if degree is not None else "no grid"
+    return Diagnosis(errors, result["spectrum"], rows, grid, name, features)
