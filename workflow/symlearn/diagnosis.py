@@ -45,24 +45,19 @@ class Diagnosis:
         from .calculators.analyse import NO_FEATURES
         from .metatomic.diagnose import summary_text
 
-        text = summary_text(self.errors, self.spectrum)
-        return text if self.features else text.replace("(no layer analysed)",
-                                                       f"({NO_FEATURES})")
+        return summary_text(self.errors, self.spectrum,
+                            no_layers=None if self.features else NO_FEATURES)
 
     def to_csv(self, folder: str | Path) -> list[Path]:
         """``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` in ``folder``, as
         the command line writes them."""
-        from .io import atomic_path
+        from .analyse.driver import write_tables
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        paths = [folder / "errors.csv", folder / "spectrum.csv", folder / "structures.parquet"]
-        for path, table in zip(paths, (self.errors, self.spectrum, self.structures),
-                               strict=True):
-            with atomic_path(path) as tmp:
-                (table.to_parquet(tmp, index=False) if path.suffix == ".parquet"
-                 else table.to_csv(tmp, index=False))
-        return paths
+        write_tables(folder, {"structures.parquet": self.structures,
+                              "spectrum.csv": self.spectrum, "errors.csv": self.errors})
+        return [folder / "errors.csv", folder / "spectrum.csv", folder / "structures.parquet"]
 
 
 def _settings(given: dict[str, Any]) -> dict[str, Any]:
@@ -94,11 +89,12 @@ def _structures_file(structures, folder: Path) -> str:
     return str(path)
 
 
-def diagnose(model, structures, *, device: str = "auto", progress: bool = False,
-             log=None, **settings) -> Diagnosis:
+def diagnose(model, structures, *, name: str | None = None, device: str = "auto",
+             progress: bool = False, log=None, **settings) -> Diagnosis:
     """A and B of ``model`` (an ``AtomisticModel``, its file, or an ASE calculator) on
-    ``structures`` (ase.Atoms or an extxyz path), exactly as ``symlearn diagnose``
-    measures them, returned as tables."""
+    ``structures`` (ase.Atoms or an extxyz path), as tables; ``symlearn diagnose`` is
+    this, with the tables written and the summary printed. ``name``: how messages
+    and the summary name the model (default: its file or class)."""
     from .calculators.analyse import _is_calculator, analyse_calculator, calculator_name
 
     settings = _settings(settings)
@@ -108,16 +104,17 @@ def diagnose(model, structures, *, device: str = "auto", progress: bool = False,
         path = _structures_file(structures, folder)
         out = folder / "tables"
         if _is_calculator(model):
-            result = analyse_calculator(model, path, str(out), settings, progress=progress,
-                                        log=quiet)
-            name, features = calculator_name(model), False
+            name = name or calculator_name(model)
+            result = analyse_calculator(model, path, str(out), settings, name=name,
+                                        progress=progress, log=quiet)
+            features = False
         else:
             from .metatomic.analyse import analyse_metatomic_model
 
             if isinstance(model, (str, Path)):
-                model_path, name = str(model), Path(model).name
+                model_path, name = str(model), name or Path(model).name
             elif hasattr(model, "save"):
-                model_path, name = str(folder / "model.pt"), type(model).__name__
+                model_path, name = str(folder / "model.pt"), name or type(model).__name__
                 model.save(model_path)
             else:
                 raise ConfigError(f"symlearn.diagnose: {type(model).__name__} is neither a "

@@ -4,9 +4,10 @@ quadrature rule, per structure and output part, against a tolerance.
 A check on one random rotation (e3nn's ``assert_equivariant``) or a few sampled group
 elements (escnn's ``check_equivariance``) sees the model at those rotations only. This
 integrates the equivariance error over the whole of O(3), rotations and inversions, on
-a rule exact for every output whose content reaches the rule's degree (docs/symmetry.md),
-and the quadrature check re-measures it on a finer rule, so a number that the grid does
-not resolve comes with its error rather than passing unnoticed.
+a rule exact for responses whose angular content stays within the rule's degree
+(docs/symmetry.md; beyond it the integral is a quadrature estimate), and the quadrature
+check re-measures it on a finer rule, so a number that the grid does not resolve comes
+with its error rather than passing unnoticed.
 """
 
 from __future__ import annotations

@@ -158,6 +158,20 @@ def checked_inputs(items: Sequence[AnalysisInput], grids: Grids) -> list[int]:
     return [item.key for item in grids.check.checked(order)]
 
 
+def write_tables(out, tables: Mapping[str, Any]) -> None:
+    """Each table into ``out`` under its file name (Parquet or CSV by the suffix), each
+    atomically, in the order given: ``errors.csv`` last, so that a folder with it is
+    complete."""
+    from ..io import atomic_path
+
+    for name, frame in tables.items():
+        with atomic_path(out / name) as tmp:
+            if name.endswith(".parquet"):
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+
+
 def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLike, *,
                        label: str, header: str, per_input_table: str | None = None,
                        progress: bool = True, log=print) -> dict[str, Any]:
@@ -169,7 +183,6 @@ def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLik
     import pandas as pd
     from tqdm import tqdm
 
-    from ..io import atomic_path
     from .tables import checked_tables, input_rows
 
     start = time.perf_counter()
@@ -215,19 +228,9 @@ def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLik
     extra = table[table["grid_degree"] != degree]
     errors, spectrum = checked_tables(main_rows, extra, adapter.input_column, grids.check,
                                       log=log)
-    if per_input_table is not None:
-        with atomic_path(out / per_input_table) as tmp:
-            table.to_parquet(tmp, index=False)
-    for name, frame in adapter.extra_tables(degree, grids.check.check_degree).items():
-        with atomic_path(out / name) as tmp:
-            if name.endswith(".parquet"):
-                frame.to_parquet(tmp, index=False)
-            else:
-                frame.to_csv(tmp, index=False)
-    with atomic_path(out / "spectrum.csv") as tmp:
-        spectrum.to_csv(tmp, index=False)
-    with atomic_path(out / "errors.csv") as tmp:
-        errors.to_csv(tmp, index=False)
+    write_tables(out, {**({per_input_table: table} if per_input_table else {}),
+                       **adapter.extra_tables(degree, grids.check.check_degree),
+                       "spectrum.csv": spectrum, "errors.csv": errors})
     elapsed = time.perf_counter() - start
     log(f"done in {elapsed:.1f} s ({elapsed / max(1, len(items)):.2f} s per "
         f"{adapter.input_column})", flush=True)
@@ -247,7 +250,6 @@ def evaluate_as_given(adapter: Adapter, out_dir: str | os.PathLike, *, header: s
     a grid)."""
     import pandas as pd
 
-    from ..io import atomic_path
     from ..table_schemas import ERRORS_COLUMNS, SPECTRUM_COLUMNS
     from .tables import errors_table
 
@@ -269,13 +271,9 @@ def evaluate_as_given(adapter: Adapter, out_dir: str | os.PathLike, *, header: s
     for column in ("grid_degree", "check_degree"):  # no grid
         errors[column] = pd.array([pd.NA] * len(errors), dtype="Int64")
     errors["grid_rule"] = errors["check_rule"] = None
-    if per_input_table is not None:
-        with atomic_path(out / per_input_table) as tmp:
-            table.to_parquet(tmp, index=False)
-    with atomic_path(out / "spectrum.csv") as tmp:
-        pd.DataFrame(columns=SPECTRUM_COLUMNS).to_csv(tmp, index=False)
-    with atomic_path(out / "errors.csv") as tmp:
-        errors[ERRORS_COLUMNS].to_csv(tmp, index=False)
+    write_tables(out, {**({per_input_table: table} if per_input_table else {}),
+                       "spectrum.csv": pd.DataFrame(columns=SPECTRUM_COLUMNS),
+                       "errors.csv": errors[ERRORS_COLUMNS]})
     elapsed = time.perf_counter() - start
     log(f"done in {elapsed:.1f} s", flush=True)
     return {"inputs": len(items), "copies": 1, "checked": 0, "seconds": elapsed}

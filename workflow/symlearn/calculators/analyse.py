@@ -45,9 +45,10 @@ def load_calculator(spec: str):
         factory = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as err:
         raise ConfigError(f"--calculator {spec!r}: cannot be imported ({err})") from None
+    if _is_calculator(factory):  # the spec names a calculator object itself
+        return factory
     try:
-        calculator = factory() if callable(factory) and not _is_calculator(factory) \
-            else factory
+        calculator = factory()
     except Exception as err:  # noqa: BLE001 (whatever the factory raises is named)
         raise ConfigError(f"--calculator {spec!r}: the factory failed: "
                           f"{type(err).__name__}: {err}") from None

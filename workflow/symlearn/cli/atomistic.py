@@ -114,36 +114,31 @@ def _register_analyse_metatomic(commands: argparse._SubParsersAction) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> None:
+    """A thin wrapper over :func:`symlearn.diagnose`: the tables written, the summary
+    printed."""
+    from ..diagnosis import SETTINGS, diagnose
     from ..errors import ConfigError
-    from ..metatomic.diagnose import defaults, diagnose, summary_text
+    from ..io import writable_folder
 
-    settings = defaults()
-    for key in ("lambda_max", "grid_degree", "quadrature", "n_structures", "seed", "forces",
-                "dtype", "batch_atoms", "threads"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    if args.outputs is not None:
-        settings["outputs"] = args.outputs
-    if args.layers is not None:
-        settings["layers"] = args.layers
+    settings = {key: getattr(args, key) for key in SETTINGS if hasattr(args, key)}
     if args.calculator is not None:
         if args.model is not None:
             raise ConfigError("diagnose: give a model file or --calculator, not both")
-        from ..calculators.analyse import NO_FEATURES, analyse_calculator, load_calculator
+        from ..calculators.analyse import load_calculator
 
-        calculator = load_calculator(args.calculator)
+        model, name = load_calculator(args.calculator), args.calculator
         out = args.out or f"diagnose-{args.calculator.rpartition(':')[2]}"
-        result = analyse_calculator(calculator, args.structures, out, settings,
-                                    name=args.calculator, progress=not args.no_progress)
-        text = summary_text(result["errors"], result["spectrum"])
-        print(text.replace("(no layer analysed)", f"({NO_FEATURES})"))
     else:
         if args.model is None:
             raise ConfigError("diagnose: give a model file, or --calculator "
                               "package.module:factory for an ASE calculator")
+        model, name = args.model, args.model
         out = args.out or f"diagnose-{Path(args.model).stem}"
-        print(diagnose(args.model, args.structures, out, settings, device=args.device,
-                       progress=not args.no_progress))
+    writable_folder(out)
+    result = diagnose(model, args.structures, name=name, device=args.device,
+                      progress=not args.no_progress, log=print, **settings)
+    result.to_csv(out)
+    print(result.summary())
     print(f"\ntables: {out}/errors.csv, {out}/spectrum.csv, {out}/structures.parquet")
 
 

@@ -1,13 +1,13 @@
-"""``symlearn diagnose MODEL.pt STRUCTURES.xyz``: the analysis of one exported model,
-without Snakemake, with a short printed summary.
+"""What ``symlearn diagnose`` starts from and prints: its default settings (the
+pipeline's ``analysis.metatomic``) and the summary of its tables.
 
-It runs exactly what the ``analyse_metatomic`` rule runs (the same settings keys, the
-same tables), so a number printed here is a number the pipeline would write.
+A diagnosis (:func:`symlearn.diagnose`) runs exactly what the ``analyse_metatomic`` rule
+runs (the same settings keys, the same tables), so a number printed is a number the
+pipeline would write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -45,10 +45,11 @@ def _number(value: float, error: float | None = None) -> str:
     return text
 
 
-def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame) -> str:
+def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame,
+                 no_layers: str | None = None) -> str:
     """A per output part (with its quadrature error) next to the error on the
     structures as given, then each layer's character fractions and the residual above
-    lambda_max."""
+    lambda_max (``no_layers``: why there are none, for a model that shows none)."""
     lines = ["A: equivariance RMSE (± its quadrature error) and the test RMSE of the "
              "structures as given", ""]
     header = f"{'output part':<34}{'A':>22}{'test RMSE (as given)':>22}{'A / test':>10}"
@@ -64,7 +65,7 @@ def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame) -> str:
     lines += ["", "B: character fractions per layer (sigma = +1 / -1 per lambda), and the "
               "residual above lambda_max", ""]
     if spectrum.empty:
-        lines.append("(no layer analysed)")
+        lines.append(f"({no_layers or 'no layer analysed'})")
         return "\n".join(lines)
     lambdas = sorted(spectrum["o3_lambda"].unique())
     columns = "".join(f"{f'λ={lam} +/−':>14}" for lam in lambdas)
@@ -76,13 +77,3 @@ def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame) -> str:
                         f"{fractions.get((lam, -1), np.nan):<6.3f}" for lam in lambdas)
         lines.append(f"{layer[:55]:<56}{cells}{rows['residual'].iloc[0]:>10.3g}")
     return "\n".join(lines)
-
-
-def diagnose(model: str, structures: str, out: str, settings: Mapping[str, Any],
-             device: str = "auto", progress: bool = True) -> str:
-    """Analyse ``model`` on ``structures`` into ``out`` and return the summary."""
-    from .analyse import analyse_metatomic_model
-
-    result = analyse_metatomic_model(model, structures, out, settings, device=device,
-                                     threads=settings.get("threads"), progress=progress)
-    return summary_text(result["errors"], result["spectrum"])
