@@ -21,9 +21,9 @@ def defaults() -> dict[str, Any]:
     output and every layer."""
     import yaml
 
-    from ..settings.base import SCHEMA_PATH
+    from ..settings.base import DEFAULT_CONFIG
 
-    with open(SCHEMA_PATH.parents[2] / "config" / "config.yaml") as handle:
+    with open(DEFAULT_CONFIG) as handle:
         analysis = yaml.safe_load(handle)["analysis"]
     return {**analysis["metatomic"], "quadrature_check": analysis["quadrature_check"],
             "quadrature": analysis["quadrature"], "forces": "conservative",

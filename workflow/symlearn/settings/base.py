@@ -18,9 +18,24 @@ import yaml
 
 from ..errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+#: the repository's workflow/ folder, when this package runs from a checkout
+_WORKFLOW = Path(__file__).resolve().parents[2]
+
+
+def _repository_or_shipped(in_repository: Path, shipped_name: str) -> Path:
+    """A file of the repository when the package runs from a checkout (an editable
+    install, the workflow), else the copy the wheel ships (setup.py copies it at build
+    time): one source either way."""
+    if in_repository.is_file() and (_WORKFLOW.parent / "Snakefile").is_file():
+        return in_repository
+    return Path(__file__).resolve().parent / "shipped" / shipped_name
+
+
+SCHEMA_PATH = _repository_or_shipped(_WORKFLOW / "schemas" / "config.schema.yaml",
+                                     "config.schema.yaml")
 #: the embedded default, which the workflow lays every --configfile on
-DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
+DEFAULT_CONFIG = _repository_or_shipped(_WORKFLOW.parent / "config" / "config.yaml",
+                                        "config.yaml")
 
 
 class DuplicateKey(ValueError):
