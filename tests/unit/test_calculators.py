@@ -4,6 +4,8 @@ round-off floor), on EMT with a field term (A in closed form) and on bad input."
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +52,21 @@ def test_a_field_term_gives_the_a_predicted_on_paper(tiny_pet_data, tmp_path):
     assert np.linalg.norm(DIRECTION) == 1.0
     assert errors.loc["energy", "equivariance_rmse"] == pytest.approx(energy, rel=1e-10)
     assert errors.loc["forces", "equivariance_rmse"] == pytest.approx(forces, rel=1e-10)
+
+
+def test_the_start_says_how_many_calls_and_how_long(tiny_pet_data, tmp_path):
+    """The header gives the calls the grid and the check will make (each copy one
+    call) and a time estimated from timed calls; the count is the one made, plus the
+    four calls the estimate times (one warm-up, three timed)."""
+    lines = []
+    result = analyse_calculator(EMT(), str(tiny_pet_data["test"]), str(tmp_path), SETTINGS,
+                                progress=False, log=lambda text, **k: lines.append(text))
+    match = re.search(r"([\d,]+) calculator calls, one per rotated copy; estimated time "
+                      r"about \d+ (s|min|h) \(the calls alone", lines[0])
+    assert match, lines[0]
+    planned = int(match.group(1).replace(",", ""))
+    assert result["calls"] == planned + 4
+    assert result["calls_per_second"] > 0
 
 
 def test_diagnose_takes_a_calculator_and_says_b_is_not_measured(tiny_pet_data, tmp_path,

@@ -78,6 +78,8 @@ class CalculatorAnalysis:
 
     input_column = "structure"
     layers: list[str] = []
+    #: one rotated copy is one calculator call: the progress bar counts calls per second
+    progress_unit = "call"
 
     def __init__(self, calculator, frames: Mapping[int, Any], path: str,
                  name: str | None = None, log=print):
@@ -122,6 +124,21 @@ class CalculatorAnalysis:
         return {}
 
     # -- the calculator on rotated copies -----------------------------------------------
+    def seconds_per_call(self, timed_calls: int = 3) -> tuple[float, int, int]:
+        """The calculator's mean time per call on rotated copies of the structure of
+        median size (after one call that pays any warm-up; each copy different, since a
+        calculator returns a result it holds for the same positions without computing),
+        with that structure's index and size: what the estimate at the start scales."""
+        by_size = sorted(self.frames.items(), key=lambda item: (len(item[1]), item[0]))
+        index, atoms = by_size[len(by_size) // 2]
+        kinds = {name: kind for name, kind in OUTPUTS.items()
+                 if atoms.pbc.all() or name not in PERIODIC_ONLY}
+        self.evaluate(index, atoms, _about_z(0.1), kinds)
+        start = time.perf_counter()
+        self.evaluate(index, atoms, torch.cat([_about_z(0.2 + 0.3 * k)
+                                               for k in range(timed_calls)]), kinds)
+        return (time.perf_counter() - start) / timed_calls, index, len(atoms)
+
     def references(self, index: int, atoms, kinds, dtype) -> dict[str, torch.Tensor]:
         """The frame's labels (energy per atom, forces, stress) where it has them."""
         from ..data.extxyz import optional_labels
@@ -188,13 +205,13 @@ def analyse_calculator(calculator, structures: str, out_dir: str,
     lambda_max = int(settings["lambda_max"])
     grids = Grids.build(grid_degree(settings.get("grid_degree"), lambda_max,
                                     adapter.output_lambda_max), settings, dtype, "cpu")
-    calls = len(frames) * grids.quadrature.n_rotations
-    if grids.check_context is not None:
-        calls += min(len(frames), grids.check.n_inputs) * \
-            grids.check_context.quadrature.n_rotations
+    calls = _planned_calls(adapter, grids)
+    per_call, timed, size = adapter.seconds_per_call()
     header = (f"calculator {name}: {len(frames)} of {n_frames} structures of "
-              f"{structures}; outputs energy, forces, stress (periodic cells); about "
-              f"{calls:,} calculator calls, one per rotated copy; {NO_FEATURES}")
+              f"{structures}; outputs energy, forces, stress (periodic cells); "
+              f"{calls:,} calculator calls, one per rotated copy; estimated time about "
+              f"{_duration(per_call * calls)} (the calls alone, at the mean of 3 timed "
+              f"calls on structure {timed}, {size} atoms, the median size); {NO_FEATURES}")
     summary = analyse_checkpoint(adapter, grids, out_dir, label=name, header=header,
                                  per_input_table="structures.parquet", progress=progress,
                                  log=log)
@@ -204,3 +221,26 @@ def analyse_calculator(calculator, structures: str, out_dir: str,
     log(f"{adapter.calls:,} calculator calls, {summary['calls_per_second']:.1f} per second "
         "in the calculator", flush=True)
     return summary
+
+
+def _planned_calls(adapter: CalculatorAnalysis, grids) -> int:
+    """The calls the grid and the quadrature check will make."""
+    from ..analyse.driver import checked_inputs
+
+    checked = checked_inputs(adapter.inputs(), grids)
+    return len(adapter.frames) * grids.quadrature.n_rotations + (
+        len(checked) * grids.check_context.quadrature.n_rotations if checked else 0)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _about_z(angle: float) -> torch.Tensor:
+    """One rotation about z, as a batch of one (copies, 3, 3)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]], dtype=torch.float64)

@@ -33,7 +33,9 @@ def defaults() -> dict[str, Any]:
 #: the unit of each energy-like output in the tables
 UNITS = {"energy": "eV/atom", "non_conservative_force": "eV/Å",
          "conservative_force": "eV/Å", "non_conservative_stress": "eV/Å³",
-         "conservative_stress": "eV/Å³"}
+         "conservative_stress": "eV/Å³",
+         # an ASE calculator's (symlearn.calculators)
+         "forces": "eV/Å", "stress": "eV/Å³"}
 
 
 def _number(value: float, error: float | None = None) -> str:
