@@ -295,3 +295,52 @@ def test_smaller_grids_give_symmetrized_models_numbers_on_band_limited_outputs(
             scale = float(expected.abs().max())
             torch.testing.assert_close(mine.reshape(-1), expected.reshape(-1).to(mine),
                                        rtol=1e-10, atol=1e-10 * scale)
+
+
+def _float64_copy(exported: Path, path: Path) -> str:
+    """The exported model with its weights and declared dtype in float64 (``mtt
+    export`` keeps the checkpoint's float32; both doors then evaluate in float64)."""
+    from metatomic.torch import AtomisticModel, load_atomistic_model
+
+    model = load_atomistic_model(str(exported))
+    capabilities = model.capabilities()
+    capabilities.dtype = "float64"
+    AtomisticModel(model.module.to(torch.float64).eval(), model.metadata(),
+                   capabilities).save(str(path))
+    return str(path)
+
+
+def test_the_same_model_through_both_doors(tiny_pet_run, tiny_pet_data, tmp_path):
+    """The tiny PET exported with ``mtt export``, diagnosed as a metatomic file and as
+    metatomic's own ASE calculator: the same A, errors and quadrature errors, to 1e-8
+    relative. The calculator's stress has no (1,-1) row: ASE holds six components."""
+    from metatomic_ase import MetatomicCalculator
+
+    from symlearn import diagnose
+
+    checkpoint = tiny_pet_run[1] / "checkpoints" / "epoch_4.ckpt"
+    exported = tmp_path / "pet.pt"
+    done = subprocess.run([str(Path(sys.executable).parent / "mtt"), "export",
+                           str(checkpoint), "-o", str(exported)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = _float64_copy(exported, tmp_path / "pet64.pt")
+    settings = {"n_structures": 3, "lambda_max": 2, "seed": 0}
+    through_metatomic = diagnose(model, tiny_pet_data["test"], layers=["feature"],
+                                 **settings).errors
+    through_ase = diagnose(MetatomicCalculator(model, device="cpu"), tiny_pet_data["test"],
+                           **settings).errors
+    assert not ((through_ase["target"] == "stress") & (through_ase["o3_lambda"] == 1)).any()
+    through_ase = through_ase.replace({"target": {"forces": "conservative_force",
+                                                  "stress": "conservative_stress"}})
+    keys = ["target", "o3_lambda", "o3_sigma"]
+    joined = through_metatomic.merge(through_ase, on=keys, suffixes=("_mt", "_ase"))
+    assert len(joined) == len(through_ase) == 4  # energy, forces, stress (0,+1) (2,+1)
+    for column in ("equivariance_rmse", "quadrature_error", "rmse_as_given",
+                   "accuracy_rmse", "output_rms", "reference_rms"):
+        a, b = joined[f"{column}_mt"], joined[f"{column}_ase"]
+        assert np.isfinite(a).all() and (a > 0).all(), column
+        relative = float((np.abs(a - b) / np.abs(a)).max())
+        assert relative < 1e-8, (column, relative)
+        print(f"two doors: {column} largest relative difference {relative:.1e}")
+    assert (joined["grid_degree_mt"] == joined["grid_degree_ase"]).all()

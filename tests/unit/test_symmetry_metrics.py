@@ -296,6 +296,22 @@ def test_rank2_split_is_orthonormal_and_transforms_as_irreps():
                                                                    @ (-torch.eye(3)))[(1, -1)])
 
 
+def test_a_symmetric_rank2_output_keeps_the_trace_and_the_traceless_part():
+    """An ASE stress (six Voigt components) is symmetric: its split is rank2's without
+    the antisymmetric part, which is zero for it, so no squared norm is lost."""
+    torch.manual_seed(7)
+    m = torch.randn(2, 5, 3, 3)
+    symmetric = (m + m.transpose(-1, -2)) / 2
+    kind, full = OutputKind("symmetric_rank2"), OutputKind("rank2")
+    assert kind.irreps == [(0, 1), (2, 1)] and kind.components == (3, 3)
+    parts = kind.split(symmetric)
+    assert set(parts) == {(0, 1), (2, 1)}
+    assert torch.allclose(sum(p.square().sum(-1) for p in parts.values()),
+                          symmetric.square().sum((-1, -2)))
+    g = torch.as_tensor(o3_quadrature(4).matrices[:2])
+    assert torch.equal(kind.back_transform(symmetric, g), full.back_transform(symmetric, g))
+
+
 def test_streaming_matches_one_batch_and_duplicates_share_work():
     context = GridContext(o3_quadrature(8), lambda_max=4)
     grid = _analytic(context.matrices)

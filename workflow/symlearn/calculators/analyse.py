@@ -24,9 +24,11 @@ import torch
 from ..errors import ConfigError, DataError
 from ..symmetry import OutputKind, analyse_input
 
-#: what a calculator is asked for, as the tables name it, with its representation
+#: what a calculator is asked for, as the tables name it, with its representation; ASE
+#: holds a stress as six Voigt components, so its antisymmetric (1,-1) part cannot be
+#: seen through a calculator and is not reported (the metatomic door measures it)
 OUTPUTS = {"energy": OutputKind("invariant"), "forces": OutputKind("vector"),
-           "stress": OutputKind("rank2")}
+           "stress": OutputKind("symmetric_rank2")}
 #: the stress exists on periodic cells only
 PERIODIC_ONLY = ("stress",)
 #: why the spectrum table is empty

@@ -11,6 +11,9 @@ is preserved), as in docs/symmetry.md:
 - ``axial`` (trailing 3): (1, -1);
 - ``rank2`` (trailing 3 x 3 Cartesian matrix): trace (0, +1), antisymmetric part
   (1, -1) and symmetric traceless part (2, +1), in metatomic's component convention;
+- ``symmetric_rank2`` (trailing 3 x 3): a matrix whose antisymmetric part cannot be
+  seen, such as the stress an ASE calculator returns (six Voigt components): (0, +1)
+  and (2, +1) only;
 - ``spherical`` (trailing 2 lambda + 1): (lambda, sigma), in e3nn's real basis or, with
   ``basis="metatomic"``, in the one metatrain's spherical targets use.
 """
@@ -26,7 +29,8 @@ from .wigner import parity_signs, proper_part, wigner_D
 
 Irrep = tuple[int, int]
 
-_TRAILING = {"pseudoscalar": 1, "vector": 1, "axial": 1, "rank2": 2, "spherical": 1}
+_TRAILING = {"pseudoscalar": 1, "vector": 1, "axial": 1, "rank2": 2, "symmetric_rank2": 2,
+             "spherical": 1}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class OutputKind:
         return {
             "invariant": [(0, 1)], "pseudoscalar": [(0, -1)], "vector": [(1, 1)],
             "axial": [(1, -1)], "rank2": [(0, 1), (1, -1), (2, 1)],
+            "symmetric_rank2": [(0, 1), (2, 1)],
             "spherical": [(self.o3_lambda, self.o3_sigma)],
         }[self.name]
 
@@ -61,6 +66,7 @@ class OutputKind:
     def components(self) -> tuple[int, ...] | None:
         """The trailing component axes of one sample (None: any, for ``invariant``)."""
         return {"pseudoscalar": (1,), "vector": (3,), "axial": (3,), "rank2": (3, 3),
+                "symmetric_rank2": (3, 3),
                 "spherical": (2 * self.o3_lambda + 1,)}.get(self.name)
 
     def check_shape(self, name: str, values: torch.Tensor) -> None:
@@ -85,7 +91,7 @@ class OutputKind:
             return torch.einsum("bij,bni->bnj", g, values)
         if self.name == "axial":
             return torch.einsum("bij,bni->bnj", g, values) * torch.linalg.det(g)[:, None, None]
-        if self.name == "rank2":
+        if self.name in ("rank2", "symmetric_rank2"):
             return torch.einsum("bki,bnkl,blj->bnij", g, values, g)
         _, improper = proper_part(g)
         signs = parity_signs(self.o3_lambda, self.o3_sigma, improper).to(values)
@@ -98,6 +104,9 @@ class OutputKind:
         b, n = values.shape[:2]
         if self.name == "rank2":
             return rank2_irreps(values)
+        if self.name == "symmetric_rank2":
+            parts = rank2_irreps(values)
+            return {irrep: parts[irrep] for irrep in self.irreps}
         return {self.irreps[0]: values.reshape(b, n, -1)}
 
 
