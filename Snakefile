@@ -26,6 +26,7 @@ include: "workflow/rules/analyse.smk"
 include: "workflow/rules/figures.smk"
 # a model family without a training stage: its analysis and figure rules in one block
 include: "workflow/rules/metatomic.smk"
+include: "workflow/rules/calculators.smk"
 # last: the cost of every job above, once they have all run
 include: "workflow/rules/report.smk"
 

@@ -330,6 +330,36 @@ def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
     assert "skipped output" in log and "forces conservative" in log
 
 
+def test_a_calculator_is_analysed_by_its_own_rules(finished_run, tmp_path):
+    """The calculator family in the pipeline: ASE's EMT named under
+    external.calculators, analysed (A at the round-off floor), collected and drawn (panel
+    a alone, saying why); no training runs for it, and its settings are shared with
+    the models' (analysis.metatomic)."""
+    directory, _ = finished_run
+    test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
+    configfile = _config(tmp_path, deep_merge(TINY, {
+        "external": {"calculators": {"emt": {"calculator": "ase.calculators.emt:EMT",
+                                             "structures": str(test)}}},
+        "analysis": {"metatomic": {"n_structures": 2, "lambda_max": 2}}}))
+    plan = snakemake(tmp_path, configfile, "-n")
+    assert plan.returncode == 0, plan.stderr
+    counts = _job_counts(plan.stdout + plan.stderr)
+    assert counts.get("analyse_calculator") == 1 and counts.get("figure_external") == 1
+    result = snakemake(tmp_path, configfile, "results/figures/external_emt.png")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = _job_counts(result.stdout + result.stderr)
+    assert set(ran) <= {"analyse_calculator", "collect_calculator_analysis",
+                        "figure_external"}, ran
+    errors = pd.read_csv(tmp_path / "results" / "analysis" / "calculators" / "errors.csv")
+    assert set(errors["run"]) == {"emt"} and {"energy", "forces"} <= set(errors["target"])
+    scale = errors.groupby("target")["output_rms"].transform("max")
+    assert (errors["equivariance_rmse"] / scale < 1e-12).all()
+    figure = pd.read_csv(tmp_path / "results" / "figures" / "external_emt.csv")
+    assert set(figure["panel"]) == {"a"}
+    log = (tmp_path / "results" / "logs" / "analyse_calculator" / "emt.log").read_text()
+    assert "estimated time about" in log and "per second in the calculator" in log
+
+
 def test_mtt_export_of_an_epoch_gives_the_pipelines_analysis_of_that_epoch(finished_run,
                                                                            tmp_path):
     """`mtt export` of epoch_k.ckpt is epoch k's model (not the best-validation one):

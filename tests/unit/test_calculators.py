@@ -154,3 +154,69 @@ def test_assert_equivariant_passes_on_emt_and_names_what_fails_on_a_field_term(
     assert "FieldEMT:" in message and "of structure" in message
     assert "is not equivariant: A = " in message and "> tolerance" in message
     assert "of degree 4" in message  # the grid it was measured on
+
+
+def test_a_calculator_has_table1_rows_and_a_figure_of_panel_a_alone(tiny_pet_data,
+                                                                     tmp_path):
+    """The pipeline's rows and figure for a calculator: table1 names it an ASE
+    calculator and reads its forces and stress; its figure is (a) alone, every part it
+    has drawn, and says why (b) is not (nothing drawn without data)."""
+    from symlearn.figures import build
+    from symlearn.figures.table1 import external_rows
+
+    result = _analyse(FieldEMT(), tiny_pet_data["test"], tmp_path / "tables")
+    errors = result["errors"].assign(run="field", augmentation="external", epoch=0)
+    rows = pd.DataFrame(external_rows(errors, "cfg", "ASE calculator")).set_index("key")
+    assert set(rows.index) == {"external_energy", "external_forces", "external_stress"}
+    assert rows["quantity"].str.startswith("ASE calculator, ").all()
+    assert (rows["status"] == "computed").all() and (rows["this_run"] > 0).all()
+    collected = tmp_path / "errors.csv"
+    errors.to_csv(collected, index=False)
+    spectrum = tmp_path / "spectrum.csv"
+    result["spectrum"].assign(run=[], augmentation=[], epoch=[]).to_csv(spectrum,
+                                                                        index=False)
+    build("external", {"errors": str(collected), "spectrum": str(spectrum)},
+          tmp_path / "figure", {"model": "field"})
+    table = pd.read_csv(tmp_path / "figure.csv")
+    assert set(table["panel"]) == {"a"}
+    assert set(table["target"]) == set(errors["target"])
+    assert (tmp_path / "figure.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"emt": {"calculator": "no_such_package.module:make"}},
+     "external.calculators.emt.calculator: no_such_package.module:make: cannot be imported"),
+    ({"emt": {"calculator": "ase.calculators.emt"}},
+     "external.calculators.emt.calculator"),  # the schema: no factory named
+    ({"emt": {"calculator": "ase.calculators.emt:EMT", "structures": "nowhere.xyz"}},
+     "external.calculators.emt.structures: nowhere.xyz: no such extxyz file"),
+    ({"emt": {"calculator": "ase.calculators.emt:EMT", "batch_atoms": 4}},
+     "batch_atoms"),  # not a calculator's setting
+    ({"pair": {"calculator": "ase.calculators.emt:EMT"}},
+     "'pair' names both a model and a calculator"),
+])
+def test_a_bad_calculator_entry_is_named_at_the_start(default_config, tmp_path, entry,
+                                                      message):
+    from symlearn.errors import ConfigError
+    from symlearn.settings.base import deep_merge
+    from symlearn.settings.checks import check_config
+
+    model = tmp_path / "pair.pt"
+    model.write_bytes(b"")
+    config = deep_merge(default_config, {"external": {
+        "calculators": entry, "models": {"pair": {"path": str(model)}}}})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(config)
+
+
+def test_a_calculator_entry_takes_the_shared_analysis_settings(default_config):
+    from symlearn.settings.base import deep_merge
+    from symlearn.settings.external import external_calculator_settings
+
+    config = deep_merge(default_config, {"external": {"calculators": {"emt": {
+        "calculator": "ase.calculators.emt:EMT", "lambda_max": 3}}}})
+    settings = external_calculator_settings(config, "emt")
+    shared = default_config["analysis"]["metatomic"]
+    assert settings["lambda_max"] == 3 and settings["n_structures"] == shared["n_structures"]
+    assert settings["structures"] == "test" and "batch_atoms" not in settings
+    assert settings["quadrature_check"] == default_config["analysis"]["quadrature_check"]

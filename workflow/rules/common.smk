@@ -39,7 +39,12 @@ from symlearn.settings.checks import (  # noqa: E402
 )
 from symlearn.settings.data import SPLITS  # noqa: E402
 from symlearn.settings.grids import pet_grid_degree  # noqa: E402
-from symlearn.settings.external import external_model_settings, external_models  # noqa: E402
+from symlearn.settings.external import (  # noqa: E402
+    external_calculator_settings,
+    external_calculators,
+    external_model_settings,
+    external_models,
+)
 from symlearn.settings.pet_layers import fig3_layers  # noqa: E402
 from symlearn.settings.pet import (  # noqa: E402
     pet_checkpoint_epochs,
@@ -140,8 +145,12 @@ POLARMAE_RUN_ANALYSIS_RULES = {"pretrain": "analyse_polarmae_pretrain_run",
 POLARMAE_STEPS = {phase: polarmae_checkpoint_steps(config, phase) for phase in POLARMAE_PHASES}
 FIGURES = f"{RESULTS}/figures"
 BENCHMARKS = f"{RESULTS}/benchmarks"
-# the exported models analysed by the metatomic family (workflow/rules/metatomic.smk)
+# the exported models analysed by the metatomic family (workflow/rules/metatomic.smk),
+# the ASE calculators by the calculator family (workflow/rules/calculators.smk), and
+# both together: each has a figure external_{model} and rows in table1
 EXTERNAL_MODELS = external_models(config)
+EXTERNAL_CALCULATORS = external_calculators(config)
+EXTERNAL_NAMES = EXTERNAL_MODELS + EXTERNAL_CALCULATORS
 # the versions that decide the numbers; a change reruns the provenance rule
 SOFTWARE_VERSIONS = "; ".join(f"{name} {version}" for name, version in software_versions())
 # How a job runs, never what it writes (symlearn.settings.reruns.HOW_IT_RUNS): params of type
@@ -164,7 +173,8 @@ wildcard_constraints:
     seed=r"\d+",
     epoch=r"\d+",
     degree=r"\d+",
-    model="|".join(re.escape(m) for m in EXTERNAL_MODELS) or "(?!)",
+    model="|".join(re.escape(m) for m in EXTERNAL_NAMES) or "(?!)",
+    calculator="|".join(re.escape(c) for c in EXTERNAL_CALCULATORS) or "(?!)",
 
 
 def job_resources(name, checkpoints=1):
@@ -646,6 +656,8 @@ def table1_inputs(wildcards):
         inputs["geometric_structures"] = rules.collect_geometric_analysis.output.structures
     if EXTERNAL_MODELS:
         inputs["external_errors"] = rules.collect_metatomic_analysis.output.errors
+    if EXTERNAL_CALCULATORS:
+        inputs["calculator_errors"] = rules.collect_calculator_analysis.output.errors
     # each run's points at its last fine-tuning checkpoint: the instability's interval
     inputs.update(polarmae_final_points())
     return inputs
@@ -731,16 +743,29 @@ def external_structures(wildcards):
     return pet_data("test") if structures == "test" else structures
 
 
+def calculator_structures(wildcards):
+    """The structures a calculator is analysed on (as external_structures)."""
+    structures = external_calculator_settings(config, wildcards.calculator)["structures"]
+    return pet_data("test") if structures == "test" else structures
+
+
+def external_tables(wildcards):
+    """The collected tables of the family that analysed ``wildcards.model`` (an
+    exported model or a calculator): what its figure is drawn from."""
+    collect = (rules.collect_metatomic_analysis if wildcards.model in EXTERNAL_MODELS
+               else rules.collect_calculator_analysis)
+    return {"errors": collect.output.errors, "spectrum": collect.output.spectrum}
+
+
 def external_targets():
-    """Every exported model's tables and figure (nothing without external.models)."""
-    return expand(
-        [
-            *rules.analyse_metatomic.output,
-            f"{FIGURES}/external_{{model}}.{{ext}}",
-        ],
-        model=EXTERNAL_MODELS,
-        ext=["png", "pdf", "csv"],
-    )
+    """Every exported model's and calculator's tables and figure (nothing without
+    external.models or external.calculators)."""
+    return [
+        *expand(rules.analyse_metatomic.output, model=EXTERNAL_MODELS),
+        *expand(rules.analyse_calculator.output, calculator=EXTERNAL_CALCULATORS),
+        *expand(f"{FIGURES}/external_{{model}}.{{ext}}", model=EXTERNAL_NAMES,
+                ext=["png", "pdf", "csv"]),
+    ]
 
 
 def final_targets():

@@ -78,12 +78,13 @@ rule collect_metatomic_analysis:
         " --out errors={output.errors} --out spectrum={output.spectrum} > {log} 2>&1"
 
 
+# one figure per exported model and per calculator (workflow/rules/calculators.smk),
+# from the collected tables of the family that analysed it
 rule figure_external:
     message:
         "external: accuracy vs equivariance and the character spectrum of {wildcards.model}"
     input:
-        errors=rules.collect_metatomic_analysis.output.errors,
-        spectrum=rules.collect_metatomic_analysis.output.spectrum,
+        unpack(external_tables),
     output:
         png=report(
             f"{FIGURES}/external_{{model}}.png",

@@ -11,11 +11,11 @@ import logging
 import signal
 import sys
 
-from . import atomistic, check, collect, data, figures, polarmae
+from . import atomistic, calculators, check, collect, data, figures, polarmae
 
 #: the modules of the commands, in the order ``symlearn --help`` lists them: each
 #: ``register`` adds its commands, their arguments written beside their handlers
-COMMAND_MODULES = (data, atomistic, collect, polarmae, figures, check)
+COMMAND_MODULES = (data, atomistic, calculators, collect, polarmae, figures, check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 SETTINGS_SECTIONS = {"analyse-pet": "analysis.pet", "purify-pet": "analysis.pet",
                      "analyse-polarmae": "analysis.polarmae",
                      "polarmae-example": "analysis.polarmae",
-                     "analyse-metatomic": "analysis.metatomic"}
+                     "analyse-metatomic": "analysis.metatomic",
+                     "analyse-calculator": "analysis.metatomic"}
+#: keys of a command's section it does not take (a calculator is called on one
+#: structure at a time: no batches of atoms)
+NOT_TAKEN = {"analyse-calculator": ("batch_atoms",)}
 
 
 def _terminate(signum, frame) -> None:
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if section := SETTINGS_SECTIONS.get(args.command):
         from ..settings.base import settings_errors
 
-        if problems := settings_errors(args.settings, section):
+        if problems := settings_errors(args.settings, section,
+                                       not_taken=NOT_TAKEN.get(args.command, ())):
             print(f"symlearn {args.command}: error: " + "; ".join(problems),
                   file=sys.stderr)
             return 2

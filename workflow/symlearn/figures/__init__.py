@@ -44,7 +44,8 @@ def build(figure: str, inputs: dict, prefix, options: dict | None = None) -> dic
         raise FigureError(f"{figure} needs the input table(s) {', '.join(missing)}")
     if figure in TABLES:
         return module.build(inputs, prefix, **(options or {}))
-    tables = {name: read_table(inputs[name], columns)
+    tables = {name: read_table(inputs[name], columns,
+                               may_be_empty=name in getattr(module, "MAY_BE_EMPTY", ()))
               for name, columns in module.INPUTS.items()}
     # per-input rows (Parquet), optional: the bootstrap intervals a figure draws
     tables.update({name: table for name, table in

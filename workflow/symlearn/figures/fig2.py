@@ -46,14 +46,18 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
                          seed).assign(panel="a")
     cells = heatmap.cells(final_checkpoint(spectrum), ["run", "augmentation", "epoch"])
     cells = cells.assign(panel="b", layer_label=cells["layer"].map(style.layer_label))
-    return pd.concat([bars, cells], ignore_index=True).reindex(columns=
+    # (no cells: a model with no feature analysed; an empty frame would make every
+    # column of the concatenation an object column)
+    return pd.concat([bars, cells] if len(cells) else [bars],
+                     ignore_index=True).reindex(columns=
         ["panel", "run", "augmentation", "epoch", "target", "part", "quantity", "value",
          "unit", "ratio", "layer", "layer_label", "content", "column_label", "o3_lambda",
          "o3_sigma", "fraction", "quadrature_error", "ci_low", "ci_high",
          "quadrature_flagged", "grid_degree", "check_degree", "n_seeds"])
 
 
-def _bars(fig, bars: pd.DataFrame) -> None:
+def draw_bars(fig, bars: pd.DataFrame) -> None:
+    """Panel (a) into ``fig`` (a figure or subfigure); external draws it alone."""
     parts = list(dict.fromkeys(bars["part"]))
     runs = run_order(bars)
     ncols = min(len(parts), 2)
@@ -114,7 +118,7 @@ def plot(table: pd.DataFrame):
     heights = [1.15 * n_bar_rows + 0.6, heatmap.height(n_layers)]
     fig = style.figure(sum(heights))
     top, bottom = fig.subfigures(2, 1, height_ratios=heights)
-    _bars(top, bars)
+    draw_bars(top, bars)
     heatmap.character_heatmaps(bottom, cells)
     style.panel_label(bottom, "b")
     return fig

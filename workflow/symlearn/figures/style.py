@@ -45,6 +45,9 @@ TARGETS = {
     # the outputs of an exported model (the metatomic family)
     "conservative_force": ("forces −∂E/∂x", "meV/Å", 1e3),
     "conservative_stress": ("stress (virial)", "meV/Å³", 1e3),
+    # an ASE calculator's (the calculator family), whatever way it computes them
+    "forces": ("forces", "meV/Å", 1e3),
+    "stress": ("stress", "meV/Å³", 1e3),
     # the geometric targets (per atom): a pseudoscalar and the neighbour-density
     # projections ``density_l{lambda}`` (matched by DENSITY below), both dimensionless
     "pseudoscalar": ("pseudoscalar", DIMENSIONLESS, 1.0),

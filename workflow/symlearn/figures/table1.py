@@ -63,14 +63,15 @@ INPUTS = {"errors": ERRORS,
           # (results/analysis/pet/geometric/errors.csv)
           "purification": PURIFICATION_COLUMNS, "geometric_errors": GEOMETRIC_ERRORS,
           # the exported models of external.models (results/analysis/metatomic/errors.csv)
-          "external_errors": ERRORS,
+          # and the calculators of external.calculators (.../calculators/errors.csv)
+          "external_errors": ERRORS, "calculator_errors": ERRORS,
           # the resolved configuration (YAML, written by the provenance rule)
           "config": None}
 #: the per-structure rows (Parquet) the intervals are drawn from: absent, a row has none
 PER_INPUT = ("structures", "purification_structures", "geometric_structures")
 #: inputs a configuration may not produce (no run trained on the geometric targets):
 #: their rows then say they are not produced
-OPTIONAL = ("geometric_errors", "external_errors", *PER_INPUT)
+OPTIONAL = ("geometric_errors", "external_errors", "calculator_errors", *PER_INPUT)
 
 #: (key, quantity, target, paper value, where the paper says it)
 PAPER = [
@@ -104,10 +105,15 @@ GEOMETRIC = ("pet_pseudoscalar", "pet_density_lambda_max")
 PURIFIED_STAGES = (REFIT, STAGES[0])
 NOT_QUOTED = "not quoted in the paper's abstract"
 #: (key, quantity, the targets it is read from) of the rows of each exported model
+#: and calculator (a calculator's stress has no antisymmetric part: ASE holds six
+#: components)
 EXTERNAL = [("external_energy", "energy", ("energy",)),
-            ("external_forces", "forces", ("conservative_force", "non_conservative_force")),
+            ("external_forces", "forces",
+             ("conservative_force", "non_conservative_force", "forces")),
             ("external_stress", "stress (full tensor)",
-             ("conservative_stress", "non_conservative_stress"))]
+             ("conservative_stress", "non_conservative_stress", "stress"))]
+#: what the rows call a model of each family
+EXTERNAL_KINDS = {"external_errors": "exported model", "calculator_errors": "ASE calculator"}
 COLUMNS = ["key", "quantity", "paper", "paper_source", "this_run", "ci_low", "ci_high",
            "run", "augmentation", "epoch", "step", "n_samples", "setup_evaluations",
            "evaluations_per_prediction", "status", "configuration"]
@@ -350,10 +356,11 @@ def geometric_rows(geometric_errors: pd.DataFrame, configuration: str,
     return rows
 
 
-def external_rows(external_errors: pd.DataFrame, configuration: str) -> list[dict]:
-    """Per exported model and output it has: the ratio of the whole output's
-    equivariance RMSE to its test RMSE on the structures as given (conservative forces
-    and the virial stress where the model was analysed so)."""
+def external_rows(external_errors: pd.DataFrame, configuration: str,
+                  kind: str = EXTERNAL_KINDS["external_errors"]) -> list[dict]:
+    """Per exported model (or calculator: ``kind``) and output it has: the ratio of the
+    whole output's equivariance RMSE to its test RMSE on the structures as given
+    (conservative forces and the virial stress where the model was analysed so)."""
     rows = []
     for run in run_order(external_errors):
         model = external_errors[external_errors["run"] == run]
@@ -364,8 +371,8 @@ def external_rows(external_errors: pd.DataFrame, configuration: str) -> list[dic
                     continue
                 accuracy, equivariance, n = whole_target(parts)
                 row = dict(key=key, run=run, augmentation="external", paper=np.nan,
-                           paper_source="not in the paper (an exported model)",
-                           quantity=f"exported model, {style.target_label(target)}: "
+                           paper_source=f"not in the paper (an {kind})",
+                           quantity=f"{kind}, {style.target_label(target)}: "
                                     "equivariance RMSE / test RMSE (as given)",
                            configuration=configuration, n_samples=n)
                 if not np.isfinite(accuracy) or accuracy <= 0:
@@ -391,6 +398,7 @@ def _interval(*args) -> dict:
 def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.DataFrame,
          purification: pd.DataFrame, geometric_errors: pd.DataFrame,
          config: Mapping[str, Any], external_errors: pd.DataFrame | None = None,
+         calculator_errors: pd.DataFrame | None = None,
          structures: pd.DataFrame | None = None,
          purification_structures: pd.DataFrame | None = None,
          geometric_structures: pd.DataFrame | None = None,
@@ -433,8 +441,10 @@ def data(errors: pd.DataFrame, polarmae_errors: pd.DataFrame, instability: pd.Da
                           seed)
     rows.append(purification_row(purification, configuration, purification_structures))
     rows += geometric_rows(geometric_errors, configuration, geometric_structures)
-    if external_errors is not None and len(external_errors):
-        rows += external_rows(external_errors, configuration)
+    for name, table in (("external_errors", external_errors),
+                        ("calculator_errors", calculator_errors)):
+        if table is not None and len(table):
+            rows += external_rows(table, configuration, EXTERNAL_KINDS[name])
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -496,8 +506,10 @@ def markdown(table: pd.DataFrame, config: Mapping[str, Any]) -> str:
         "RMSE as given divided by the RMS of the reference values (100 % is no better "
         "than predicting zero) of the pseudoscalar for every run, and of the highest "
         "density projection for the Cartesian and the highest-order solid-harmonics edge "
-        "embedding. Exported models (external.models), if any: the ratio of each whole "
-        "output's equivariance RMSE to its test RMSE as given. The embedded default run "
+        "embedding. Exported models (external.models) and ASE calculators "
+        "(external.calculators), if any: the ratio of each whole output's equivariance "
+        "RMSE to its test RMSE as given (a calculator's stress without its antisymmetric "
+        "part, which ASE does not hold). The embedded default run "
         "uses small synthetic data and small models: its numbers are not expected to "
         "match the paper's. In brackets: the 95 % bootstrap interval over the analysed "
         "structures (the PoLAr-MAE instability: over the events), with the spread of the "

@@ -89,10 +89,13 @@ def seed_means(table: pd.DataFrame) -> pd.DataFrame:
                                 *(f"{c}_seed_half" for c in bands)]]
 
 
-def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
+def read_table(path: str | Path, columns: list[str], may_be_empty: bool = False
+               ) -> pd.DataFrame:
     """A CSV table, with a clear error naming the file when it is missing, empty or
     lacks a column (one of :data:`ADDED_COLUMNS` is read as NaN); a table of several
-    training seeds is read as their means (:func:`seed_means`)."""
+    training seeds is read as their means (:func:`seed_means`). ``may_be_empty``: a
+    table of no rows (its header only) is read, for a figure that says what is not
+    there (a calculator's spectrum)."""
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -104,6 +107,8 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise FigureError(f"{path}: missing column(s) {', '.join(missing)}")
     if table.empty:
+        if may_be_empty:
+            return table
         raise FigureError(f"{path}: the table has no rows")
     return seed_means(table)
 

@@ -127,18 +127,21 @@ def schema_errors(config: Mapping[str, Any], schema: Mapping | None = None) -> l
 
 
 def settings_errors(settings: Mapping[str, Any], section: str,
-                    option: str = "--settings") -> list[str]:
+                    option: str = "--settings", not_taken: tuple[str, ...] = ()
+                    ) -> list[str]:
     """A command's ``--settings`` against the schema of the config section they come
     from (``analysis.pet``, ...): a missing key, a wrong type or a value out of range,
     one line each, naming the key. The how-it-runs keys that reach a command apart
-    (its threads) are not required; keys the section lacks (the quadrature check the
-    workflow adds) are allowed."""
+    (its threads) and the section's keys the command does not take (``not_taken``) are
+    not required; keys the section lacks (the quadrature check the workflow adds) are
+    allowed."""
     root = load_schema()
     node: Mapping = root
     for key in section.split("."):
         node = _resolve(node, root)["properties"][key]
     node = dict(_resolve(node, root))
-    node["required"] = [key for key in node.get("required", []) if key != "threads"]
+    node["required"] = [key for key in node.get("required", [])
+                        if key not in ("threads", *not_taken)]
     node["additionalProperties"] = True
     node["$defs"] = root.get("$defs", {})
     validator = jsonschema.Draft202012Validator(node)
