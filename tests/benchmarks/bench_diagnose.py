@@ -57,7 +57,9 @@ def _time(function, repeats: int) -> float:
     return best
 
 
-def _export(checkpoint: Path, folder: str) -> Path:
+def export_float64(checkpoint: Path, folder: str) -> Path:
+    """The PET of ``checkpoint`` exported by metatrain (what ``mtt export`` runs), in
+    float64 (bench_calculator.py uses it too)."""
     from symlearn.pet.analyse import load_pet
 
     path = Path(folder) / "model.pt"
@@ -91,7 +93,7 @@ def main() -> None:
     from metatomic.torch.o3 import SymmetrizedModel
 
     with tempfile.TemporaryDirectory() as folder:
-        model_path = args.model or _export(args.checkpoint, folder)
+        model_path = args.model or export_float64(args.checkpoint, folder)
         direct, structures = _adapter(args, model_path, "non_conservative")
         conservative, _ = _adapter(args, model_path, "conservative")
     context = GridContext(o3_quadrature(args.degree), args.lambda_max)
