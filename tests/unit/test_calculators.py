@@ -16,6 +16,7 @@ from closed_forms import field_term_a
 from symlearn.calculators.analyse import analyse_calculator
 from symlearn.cli import main
 from symlearn.data.extxyz import read_frames
+from symlearn.metatomic.diagnose import symmetrized_rmse
 
 SETTINGS = {"n_structures": 3, "seed": 0, "lambda_max": 2, "grid_degree": None,
             "dtype": "float64", "quadrature": "auto",
@@ -52,6 +53,15 @@ def test_a_field_term_gives_the_a_predicted_on_paper(tiny_pet_data, tmp_path):
     assert np.linalg.norm(DIRECTION) == 1.0
     assert errors.loc["energy", "equivariance_rmse"] == pytest.approx(energy, rel=1e-10)
     assert errors.loc["forces", "equivariance_rmse"] == pytest.approx(forces, rel=1e-10)
+    # the field term averages to zero over O(3): the symmetrized prediction is EMT's,
+    # whose error against the (EMT-made) labels is EMT's error as given
+    rows = pd.read_parquet(tmp_path / "structures.parquet")
+    symmetrized = symmetrized_rmse(rows, int(errors["grid_degree"].iloc[0]))
+    emt = _analyse(EMT(), tiny_pet_data["test"], tmp_path / "emt")["errors"].set_index(
+        "target")
+    for target, lam in (("energy", 0), ("forces", 1)):
+        assert symmetrized[(target, lam, 1)] == pytest.approx(
+            emt.loc[target, "rmse_as_given"], rel=1e-6)
 
 
 def test_the_start_says_how_many_calls_and_how_long(tiny_pet_data, tmp_path):

@@ -43,10 +43,13 @@ class Diagnosis:
     def summary(self) -> str:
         """The table ``symlearn diagnose`` prints."""
         from .calculators.analyse import NO_FEATURES
-        from .metatomic.diagnose import summary_text
+        from .metatomic.diagnose import summary_text, symmetrized_rmse
 
+        degree = (int(self.errors["grid_degree"].dropna().iloc[0])
+                  if len(self.errors) else None)
         return summary_text(self.errors, self.spectrum,
-                            no_layers=None if self.features else NO_FEATURES)
+                            no_layers=None if self.features else NO_FEATURES,
+                            symmetrized=symmetrized_rmse(self.structures, degree))
 
     def to_csv(self, folder: str | Path) -> list[Path]:
         """``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` in ``folder``, as

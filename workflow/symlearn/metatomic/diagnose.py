@@ -47,21 +47,43 @@ def _number(value: float, error: float | None = None) -> str:
     return text
 
 
+def symmetrized_rmse(structures: pd.DataFrame, degree: int | None
+                     ) -> dict[tuple[str, int, int], float]:
+    """The RMSE of the symmetrized prediction per output part, pooled by samples from
+    the per-structure rows on the main grid (``degree``); computed there from its own
+    sums, not as sqrt(averaged^2 - A^2), which cancels when A is most of the error."""
+    if structures is None or structures.empty or "symmetrized_mse" not in structures:
+        return {}
+    rows = structures[(structures["table"] == "errors")
+                      & (structures["grid_degree"] == degree)].dropna(
+        subset=["symmetrized_mse"])
+    sums = rows.assign(total=rows["symmetrized_mse"] * rows["n_samples"]).groupby(
+        ["name", "o3_lambda", "o3_sigma"])[["total", "n_samples"]].sum()
+    return {key: float(np.sqrt(row.total / row.n_samples)) for key, row in sums.iterrows()}
+
+
 def summary_text(errors: pd.DataFrame, spectrum: pd.DataFrame,
-                 no_layers: str | None = None) -> str:
-    """A per output part (with its quadrature error) next to the error on the
-    structures as given, then each layer's character fractions and the residual above
-    lambda_max (``no_layers``: why there are none, for a model that shows none)."""
-    lines = ["A: equivariance RMSE (± its quadrature error) and the test RMSE of the "
-             "structures as given", ""]
-    header = f"{'output part':<34}{'A':>22}{'test RMSE (as given)':>22}{'A / test':>10}"
+                 no_layers: str | None = None,
+                 symmetrized: dict[tuple[str, int, int], float] | None = None) -> str:
+    """A per output part (with its quadrature error) next to the errors against the
+    labels: on the structures as given, averaged over the orientations, and of the
+    symmetrized (orientation-averaged) prediction (``symmetrized``, from
+    :func:`symmetrized_rmse`), then each layer's character fractions and the residual
+    above lambda_max (``no_layers``: why there are none, for a model that shows none)."""
+    lines = ["A: equivariance RMSE (± its quadrature error), and the RMSE against the "
+             "labels of the structures as given, averaged over the orientations, and of "
+             "the symmetrized prediction", ""]
+    header = (f"{'output part':<34}{'A':>20}{'as given':>11}{'averaged':>11}"
+              f"{'symmetrized':>13}{'A / as given':>14}")
     lines += [header, "-" * len(header)]
     for row in errors.itertuples():
         part = f"{row.target} ({row.o3_lambda},{row.o3_sigma:+d}) [{UNITS.get(row.target, '')}]"
         ratio = (row.equivariance_rmse / row.rmse_as_given
                  if np.isfinite(row.rmse_as_given) and row.rmse_as_given > 0 else np.nan)
-        lines.append(f"{part:<34}{_number(row.equivariance_rmse, row.quadrature_error):>22}"
-                     f"{_number(row.rmse_as_given):>22}{_number(ratio):>10}")
+        pooled = (symmetrized or {}).get((row.target, row.o3_lambda, row.o3_sigma), np.nan)
+        lines.append(f"{part:<34}{_number(row.equivariance_rmse, row.quadrature_error):>20}"
+                     f"{_number(row.rmse_as_given):>11}{_number(row.accuracy_rmse):>11}"
+                     f"{_number(pooled):>13}{_number(ratio):>14}")
     if errors.empty:
         lines.append("(no output analysed)")
     lines += ["", "B: character fractions per layer (sigma = +1 / -1 per lambda), and the "
