@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import ase.io
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,6 +114,41 @@ def test_bad_calculators_are_named_and_leave_no_tables(factory, message, tiny_pe
     if "failed on" in message or "non-finite" in message:
         assert "frame" in error and "calculator_factories" in error
     assert not (out / "errors.csv").exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--outputs", "stress"], "stress asked for, but the structure has no periodic cell"),
+    (["--outputs", "charges"], "outputs charges not known; a calculator gives energy, "
+                               "forces, stress"),
+    (["--layers", "feature"], "layers does not apply to an ASE calculator"),
+    (["--forces", "non_conservative"], "forces does not apply to an ASE calculator"),
+])
+def test_what_a_calculator_cannot_give_is_refused_naming_it(options, message, tmp_path,
+                                                            capsys):
+    """Stress asked of a structure without a cell names the calculator, the file and the
+    frame; a model file's settings are refused, not ignored; exit 2, no tables."""
+    from ase import Atoms
+
+    molecule = tmp_path / "molecule.xyz"
+    atoms = Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0.3]])
+    atoms.calc = EMT()
+    atoms.get_forces()
+    ase.io.write(molecule, [atoms], format="extxyz")
+    out = tmp_path / "out"
+    code = main(["diagnose", "--calculator", "calculator_factories:emt", str(molecule),
+                 "--lambda-max", "1", "--out", str(out), "--no-progress", *options])
+    error = capsys.readouterr().err
+    assert code == 2 and message in error, error
+    assert "Traceback" not in error and not (out / "errors.csv").exists()
+    if "stress" in options:
+        assert f"{molecule} frame 0" in error and "calculator_factories:emt" in error
+
+
+def test_a_calculator_analyses_only_the_outputs_asked_for(tiny_pet_data, tmp_path):
+    result = analyse_calculator(EMT(), str(tiny_pet_data["test"]), str(tmp_path),
+                                {**SETTINGS, "outputs": ["forces"]}, progress=False,
+                                log=lambda *a, **k: None)
+    assert set(result["errors"]["target"]) == {"forces"}
 
 
 def test_a_model_file_and_a_calculator_together_are_refused(tiny_pet_data, capsys):

@@ -21,6 +21,9 @@ import pandas as pd
 
 from .errors import ConfigError
 
+#: the settings of a model file that a calculator refuses when given (one structure
+#: per call, its own forces, no features)
+CALCULATOR_REFUSES = ("forces", "layers", "batch_atoms")
 #: the settings a diagnosis takes (the keys of ``symlearn diagnose``'s options)
 SETTINGS = ("lambda_max", "grid_degree", "quadrature", "n_structures", "seed", "forces",
             "dtype", "batch_atoms", "threads", "outputs", "layers", "quadrature_check")
@@ -100,7 +103,7 @@ def diagnose(model, structures, *, name: str | None = None, device: str = "auto"
     and the summary name the model (default: its file or class)."""
     from .calculators.analyse import _is_calculator, analyse_calculator, calculator_name
 
-    settings = _settings(settings)
+    given, settings = settings, _settings(settings)
     quiet = log if log is not None else (lambda *args, **kwargs: None)
     with tempfile.TemporaryDirectory(prefix="symlearn-diagnose-") as scratch:
         folder = Path(scratch)
@@ -108,6 +111,13 @@ def diagnose(model, structures, *, name: str | None = None, device: str = "auto"
         out = folder / "tables"
         if _is_calculator(model):
             name = name or calculator_name(model)
+            foreign = sorted(key for key in CALCULATOR_REFUSES if given.get(key) is not None)
+            if foreign:
+                verb = "does" if len(foreign) == 1 else "do"
+                raise ConfigError(f"symlearn.diagnose: {', '.join(foreign)} {verb} not apply "
+                                  f"to an ASE calculator ({name}): it is called on one "
+                                  "structure at a time, gives its energy, forces and "
+                                  "stress as it computes them, and shows no features")
             result = analyse_calculator(model, path, str(out), settings, name=name,
                                         progress=progress, log=quiet)
             features = False

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,7 +84,7 @@ class CalculatorAnalysis:
     progress_unit = "call"
 
     def __init__(self, calculator, frames: Mapping[int, Any], path: str,
-                 name: str | None = None, log=print):
+                 name: str | None = None, log=print, outputs: Sequence[str] | None = None):
         self.calculator = calculator
         self.name = name or calculator_name(calculator)
         self.frames = dict(frames)
@@ -92,10 +92,34 @@ class CalculatorAnalysis:
         self.log = log
         self.calls = 0
         self.seconds = 0.0
+        self.outputs = self._checked_outputs(outputs)
+
+    def _checked_outputs(self, outputs: Sequence[str] | None) -> tuple[str, ...]:
+        """The outputs analysed: every one by default (the stress on periodic cells
+        only); asked for by name, an unknown one, or the stress of a structure with no
+        periodic cell, is refused, naming it."""
+        if outputs is None:
+            return tuple(OUTPUTS)
+        unknown = [name for name in outputs if name not in OUTPUTS]
+        if unknown or not outputs:
+            raise ConfigError(f"calculator {self.name}: outputs {', '.join(unknown) or '[]'}"
+                              f" not known; a calculator gives {', '.join(OUTPUTS)}")
+        for index, atoms in self.frames.items():
+            for name in PERIODIC_ONLY:
+                if name in outputs and not atoms.pbc.all():
+                    raise DataError(f"calculator {self.name}, {self.path} frame {index}: "
+                                    f"{name} asked for, but the structure has no periodic "
+                                    "cell to define it")
+        return tuple(dict.fromkeys(outputs))
+
+    def kinds(self, atoms) -> dict[str, OutputKind]:
+        """The outputs of ``atoms`` analysed, with their representations."""
+        return {name: OUTPUTS[name] for name in self.outputs
+                if atoms.pbc.all() or name not in PERIODIC_ONLY}
 
     @property
     def output_lambda_max(self) -> int:
-        return max(kind.max_lambda for kind in OUTPUTS.values())
+        return max(OUTPUTS[name].max_lambda for name in self.outputs)
 
     def inputs(self) -> list:
         from ..analyse.driver import AnalysisInput
@@ -111,8 +135,7 @@ class CalculatorAnalysis:
 
     def analyse(self, item, context, *, main: bool, exact_outputs: bool, progress):
         atoms = item.payload
-        kinds = {name: kind for name, kind in OUTPUTS.items()
-                 if atoms.pbc.all() or name not in PERIODIC_ONLY}
+        kinds = self.kinds(atoms)
         references = self.references(item.key, atoms, kinds, context.dtype)
         yield analyse_input(lambda g: self.evaluate(item.key, atoms, g, kinds),
                             context, outputs=kinds, references=references,
@@ -133,8 +156,7 @@ class CalculatorAnalysis:
         with that structure's index and size: what the estimate at the start scales."""
         by_size = sorted(self.frames.items(), key=lambda item: (len(item[1]), item[0]))
         index, atoms = by_size[len(by_size) // 2]
-        kinds = {name: kind for name, kind in OUTPUTS.items()
-                 if atoms.pbc.all() or name not in PERIODIC_ONLY}
+        kinds = self.kinds(atoms)
         self.evaluate(index, atoms, _about_z(0.1), kinds)
         start = time.perf_counter()
         self.evaluate(index, atoms, torch.cat([_about_z(0.2 + 0.3 * k)
@@ -169,8 +191,11 @@ class CalculatorAnalysis:
             copy.calc = self.calculator
             start = time.perf_counter()
             try:
-                values = {"energy": np.array([[copy.get_potential_energy() / len(atoms)]]),
-                          "forces": np.asarray(copy.get_forces())}
+                values = {}
+                if "energy" in kinds:
+                    values["energy"] = np.array([[copy.get_potential_energy() / len(atoms)]])
+                if "forces" in kinds:
+                    values["forces"] = np.asarray(copy.get_forces())
                 if "stress" in kinds:
                     values["stress"] = np.asarray(copy.get_stress(voigt=False))[None]
             except Exception as err:  # noqa: BLE001 (whatever the calculator raises is named)
@@ -203,14 +228,16 @@ def analyse_calculator(calculator, structures: str, out_dir: str,
     dtype = DTYPES[settings["dtype"]]
     n_frames, frames = selected_frames(structures, settings["n_structures"],
                                        settings["seed"])
-    adapter = CalculatorAnalysis(calculator, frames, structures, name, log)
+    adapter = CalculatorAnalysis(calculator, frames, structures, name, log,
+                                 outputs=settings.get("outputs"))
     lambda_max = int(settings["lambda_max"])
     grids = Grids.build(grid_degree(settings.get("grid_degree"), lambda_max,
                                     adapter.output_lambda_max), settings, dtype, "cpu")
     calls = _planned_calls(adapter, grids)
     per_call, timed, size = adapter.seconds_per_call()
     header = (f"calculator {name}: {len(frames)} of {n_frames} structures of "
-              f"{structures}; outputs energy, forces, stress (periodic cells); "
+              f"{structures}; outputs {', '.join(adapter.outputs)}"
+              f"{' (the stress on periodic cells)' if 'stress' in adapter.outputs else ''}; "
               f"{calls:,} calculator calls, one per rotated copy; estimated time about "
               f"{_duration(per_call * calls)} (the calls alone, at the mean of 3 timed "
               f"calls on structure {timed}, {size} atoms, the median size); {NO_FEATURES}")
