@@ -296,6 +296,23 @@ def test_every_figure_is_built_from_the_tables(finished_run):
     assert config["analysis"]["pet"]["n_structures"] == 2
 
 
+def _external_alone(tmp_path, external: dict, name: str, rules: tuple[str, str]) -> None:
+    """The tiny configuration with one ``external`` entry, planned (one analysis and one
+    figure for it) and its figure built: only the family's ``rules`` (analyse, collect)
+    and figure_external run, on 2 structures at lambda_max 2."""
+    configfile = _config(tmp_path, deep_merge(TINY, {
+        "external": external,
+        "analysis": {"metatomic": {"n_structures": 2, "lambda_max": 2}}}))
+    plan = snakemake(tmp_path, configfile, "-n")
+    assert plan.returncode == 0, plan.stderr
+    counts = _job_counts(plan.stdout + plan.stderr)
+    assert counts.get(rules[0]) == 1 and counts.get("figure_external") == 1
+    result = snakemake(tmp_path, configfile, f"results/figures/external_{name}.png")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = _job_counts(result.stdout + result.stderr)
+    assert set(ran) <= {*rules, "figure_external"}, ran
+
+
 def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
     """The metatomic family in the pipeline: the finished run's exported PET (metatrain's
     float32 best_model.pt) named under external.models, analysed with conservative forces,
@@ -303,19 +320,9 @@ def test_an_exported_model_is_analysed_by_its_own_rules(finished_run, tmp_path):
     directory, _ = finished_run
     model = directory / "results" / "train" / "pet" / "pet-aug" / "seed_0" / "best_model.pt"
     test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
-    configfile = _config(tmp_path, deep_merge(TINY, {
-        "external": {"models": {"tiny-export": {"path": str(model),
-                                                "structures": str(test)}}},
-        "analysis": {"metatomic": {"n_structures": 2, "lambda_max": 2}}}))
-    plan = snakemake(tmp_path, configfile, "-n")
-    assert plan.returncode == 0, plan.stderr
-    counts = _job_counts(plan.stdout + plan.stderr)
-    assert counts.get("analyse_metatomic") == 1 and counts.get("figure_external") == 1
-    result = snakemake(tmp_path, configfile, "results/figures/external_tiny-export.png")
-    assert result.returncode == 0, result.stderr
-    ran = _job_counts(result.stdout + result.stderr)
-    assert set(ran) <= {"analyse_metatomic", "collect_metatomic_analysis",
-                        "figure_external"}, ran
+    _external_alone(tmp_path, {"models": {"tiny-export": {"path": str(model),
+                                                          "structures": str(test)}}},
+                    "tiny-export", ("analyse_metatomic", "collect_metatomic_analysis"))
     analysis = tmp_path / "results" / "analysis" / "metatomic"
     errors = pd.read_csv(analysis / "errors.csv")
     assert set(errors["run"]) == {"tiny-export"}
@@ -337,19 +344,9 @@ def test_a_calculator_is_analysed_by_its_own_rules(finished_run, tmp_path):
     the models' (analysis.metatomic)."""
     directory, _ = finished_run
     test = directory / "results" / "data" / "atomistic" / "synthetic" / "pet" / "test.xyz"
-    configfile = _config(tmp_path, deep_merge(TINY, {
-        "external": {"calculators": {"emt": {"calculator": "ase.calculators.emt:EMT",
-                                             "structures": str(test)}}},
-        "analysis": {"metatomic": {"n_structures": 2, "lambda_max": 2}}}))
-    plan = snakemake(tmp_path, configfile, "-n")
-    assert plan.returncode == 0, plan.stderr
-    counts = _job_counts(plan.stdout + plan.stderr)
-    assert counts.get("analyse_calculator") == 1 and counts.get("figure_external") == 1
-    result = snakemake(tmp_path, configfile, "results/figures/external_emt.png")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    ran = _job_counts(result.stdout + result.stderr)
-    assert set(ran) <= {"analyse_calculator", "collect_calculator_analysis",
-                        "figure_external"}, ran
+    _external_alone(tmp_path, {"calculators": {"emt": {
+        "calculator": "ase.calculators.emt:EMT", "structures": str(test)}}},
+        "emt", ("analyse_calculator", "collect_calculator_analysis"))
     errors = pd.read_csv(tmp_path / "results" / "analysis" / "calculators" / "errors.csv")
     assert set(errors["run"]) == {"emt"} and {"energy", "forces"} <= set(errors["target"])
     scale = errors.groupby("target")["output_rms"].transform("max")

@@ -736,17 +736,19 @@ def figure_targets():
 # the metatomic family (workflow/rules/metatomic.smk)
 
 
-def external_structures(wildcards):
-    """The structures a model is analysed on: the test split of data.atomistic, or the
-    extxyz file its entry names."""
-    structures = external_model_settings(config, wildcards.model)["structures"]
+def _entry_structures(settings):
+    """The structures an external entry is analysed on: the test split of
+    data.atomistic, or the extxyz file it names."""
+    structures = settings["structures"]
     return pet_data("test") if structures == "test" else structures
+
+
+def external_structures(wildcards):
+    return _entry_structures(external_model_settings(config, wildcards.model))
 
 
 def calculator_structures(wildcards):
-    """The structures a calculator is analysed on (as external_structures)."""
-    structures = external_calculator_settings(config, wildcards.calculator)["structures"]
-    return pet_data("test") if structures == "test" else structures
+    return _entry_structures(external_calculator_settings(config, wildcards.calculator))
 
 
 def external_tables(wildcards):

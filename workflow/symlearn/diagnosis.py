@@ -34,7 +34,8 @@ class Diagnosis:
     """What a diagnosis measured: ``errors`` (A and the errors per output part, with
     their quadrature errors), ``spectrum`` (B per layer; empty for a calculator, which
     shows no features), ``structures`` (the per-structure rows both are pooled from)
-    and the grid it was measured on."""
+    and the grid it was measured on (``grid``, in words; ``degree``, None without a
+    grid)."""
 
     errors: pd.DataFrame
     spectrum: pd.DataFrame
@@ -42,17 +43,16 @@ class Diagnosis:
     grid: str
     model: str
     features: bool = True
+    degree: int | None = None
 
     def summary(self) -> str:
         """The table ``symlearn diagnose`` prints."""
         from .calculators.analyse import NO_FEATURES
         from .metatomic.diagnose import summary_text, symmetrized_rmse
 
-        degree = (int(self.errors["grid_degree"].dropna().iloc[0])
-                  if len(self.errors) else None)
         return summary_text(self.errors, self.spectrum,
                             no_layers=None if self.features else NO_FEATURES,
-                            symmetrized=symmetrized_rmse(self.structures, degree))
+                            symmetrized=symmetrized_rmse(self.structures, self.degree))
 
     def to_csv(self, folder: str | Path) -> list[Path]:
         """``errors.csv``, ``spectrum.csv`` and ``structures.parquet`` in ``folder``, as
@@ -103,21 +103,23 @@ def diagnose(model, structures, *, name: str | None = None, device: str = "auto"
     and the summary name the model (default: its file or class)."""
     from .calculators.analyse import _is_calculator, analyse_calculator, calculator_name
 
-    given, settings = settings, _settings(settings)
+    calculator = _is_calculator(model)
+    if calculator:
+        name = name or calculator_name(model)
+        foreign = sorted(key for key in CALCULATOR_REFUSES if settings.get(key) is not None)
+        if foreign:
+            verb = "does" if len(foreign) == 1 else "do"
+            raise ConfigError(f"symlearn.diagnose: {', '.join(foreign)} {verb} not apply "
+                              f"to an ASE calculator ({name}): it is called on one "
+                              "structure at a time, gives its energy, forces and stress "
+                              "as it computes them, and shows no features")
+    settings = _settings(settings)
     quiet = log if log is not None else (lambda *args, **kwargs: None)
     with tempfile.TemporaryDirectory(prefix="symlearn-diagnose-") as scratch:
         folder = Path(scratch)
         path = _structures_file(structures, folder)
         out = folder / "tables"
-        if _is_calculator(model):
-            name = name or calculator_name(model)
-            foreign = sorted(key for key in CALCULATOR_REFUSES if given.get(key) is not None)
-            if foreign:
-                verb = "does" if len(foreign) == 1 else "do"
-                raise ConfigError(f"symlearn.diagnose: {', '.join(foreign)} {verb} not apply "
-                                  f"to an ASE calculator ({name}): it is called on one "
-                                  "structure at a time, gives its energy, forces and "
-                                  "stress as it computes them, and shows no features")
+        if calculator:
             result = analyse_calculator(model, path, str(out), settings, name=name,
                                         progress=progress, log=quiet)
             features = False
@@ -142,4 +144,4 @@ def diagnose(model, structures, *, name: str | None = None, device: str = "auto"
     degree = int(errors["grid_degree"].dropna().iloc[0]) if len(errors) else None
     rule = errors["grid_rule"].dropna().iloc[0] if len(errors) else ""
     grid = f"{rule} of degree {degree}" if degree is not None else "no grid"
-    return Diagnosis(errors, result["spectrum"], rows, grid, name, features)
+    return Diagnosis(errors, result["spectrum"], rows, grid, name, features, degree)

@@ -35,7 +35,7 @@ def assert_equivariant(model, structures, *, rtol: float = 1e-8, atol: float = 0
     rows = diagnosis.structures
     rows = rows[(rows["table"] == "errors")
                 & (rows["grid_degree"] == rows["grid_degree"].min())]
-    # the scale of an output on a structure: the RMS of its whole (every part)
+    # the scale of an output on a structure: the largest RMS among its parts
     scale = rows.groupby(["structure", "name"])["output_ms"].transform(
         lambda ms: np.sqrt(ms.max()))
     a = np.sqrt(rows["equivariance_mse"].astype(float))

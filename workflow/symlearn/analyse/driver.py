@@ -198,9 +198,10 @@ def analyse_checkpoint(adapter: Adapter, grids: Grids, out_dir: str | os.PathLik
     rows, check_rows = [], []
     total = len(items) * context.quadrature.n_rotations
     total += len(checked) * (check_context.quadrature.n_rotations if checked else 0)
-    bar = tqdm(total=total, unit=getattr(adapter, "progress_unit", "copy"), file=sys.stderr,
-               desc=label,
-               disable=not progress, mininterval=2.0)
+    # what one step of the bar is: a rotated copy, or a calculator's call (one a copy)
+    unit = getattr(adapter, "progress_unit", "copy")
+    bar = tqdm(total=total, unit=unit, file=sys.stderr, desc=label, disable=not progress,
+               mininterval=2.0)
     for item in items:
         info = {adapter.input_column: item.key, **item.info}
         grids_here = [(context, rows, True)]

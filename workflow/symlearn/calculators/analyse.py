@@ -157,10 +157,9 @@ class CalculatorAnalysis:
         by_size = sorted(self.frames.items(), key=lambda item: (len(item[1]), item[0]))
         index, atoms = by_size[len(by_size) // 2]
         kinds = self.kinds(atoms)
-        self.evaluate(index, atoms, _about_z(0.1), kinds)
+        self.evaluate(index, atoms, _about_z([0.1]), kinds)
         start = time.perf_counter()
-        self.evaluate(index, atoms, torch.cat([_about_z(0.2 + 0.3 * k)
-                                               for k in range(timed_calls)]), kinds)
+        self.evaluate(index, atoms, _about_z(0.2 + 0.3 * np.arange(timed_calls)), kinds)
         return (time.perf_counter() - start) / timed_calls, index, len(atoms)
 
     def references(self, index: int, atoms, kinds, dtype) -> dict[str, torch.Tensor]:
@@ -269,7 +268,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _about_z(angle: float) -> torch.Tensor:
-    """One rotation about z, as a batch of one (copies, 3, 3)."""
-    c, s = math.cos(angle), math.sin(angle)
-    return torch.tensor([[[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]], dtype=torch.float64)
+def _about_z(angles) -> torch.Tensor:
+    """Rotations about z by ``angles`` (radians), as (copies, 3, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    angles = np.asarray(angles, dtype=float)[:, None]  # (copies, one axis)
+    return torch.as_tensor(Rotation.from_euler("z", angles).as_matrix(), dtype=torch.float64)

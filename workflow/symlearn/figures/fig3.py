@@ -81,10 +81,10 @@ def data(errors: pd.DataFrame, spectrum: pd.DataFrame,
                           "[...]}'); the workflow passes figures.fig3_layers, else the "
                           "last GNN layer, feature and the outputs "
                           "(symlearn.settings.pet_layers.fig3_layers)")
-    present = set(spectrum["layer"])
+    present, targets = set(spectrum["layer"]), set(errors["target"])
     # an output that no analysed input had (the stress, when none of the test structures
     # is periodic) is in neither table: it has nothing to draw, and is left out
-    unanalysed = [x for x in layers if x not in present and x not in set(errors["target"])
+    unanalysed = [x for x in layers if x not in present and x not in targets
                   and (x in style.TARGETS or style.DENSITY.fullmatch(x))]
     if unanalysed:
         print(f"fig3: no analysed input has {', '.join(unanalysed)}; left out",
