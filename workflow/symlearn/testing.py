@@ -1,5 +1,5 @@
-"""``assert_equivariant`` for a test suite: A of a model's outputs on an exact O(3)
-quadrature rule, per structure and output part, against a tolerance.
+"""``assert_equivariant`` for a test suite: A of a model's outputs on an O(3) quadrature
+rule exact to its degree, per structure and output part, against a tolerance.
 
 A check on one random rotation (e3nn's ``assert_equivariant``) or a few sampled group
 elements (escnn's ``check_equivariance``) sees the model at those rotations only. This
